@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * Packet buffers: a head buffer cut from a pool page plus page fragments,
+ * with headroom/tailroom, clone, expand-head, pull/push/trim and chaining
+ * (DESIGN §5). The model is the sk_buff's, laid out the way an rte_mbuf is:
+ *
+ *   buffer (pool fragment of frag_size bytes, 2 KiB by default):
+ *   +--------------+-------------------+----------+----------------+-------+
+ *   | struct pn_pkt| struct pn_pkt_    | headroom | linear data    | tail- |
+ *   | (64 B)       | shinfo (128 B)    |          |                | room  |
+ *   +--------------+-------------------+----------+----------------+-------+
+ *
+ * The shinfo describes the buffer's data: a reference count and the page
+ * fragments that follow the linear data. A clone gets a buffer of its own
+ * for its struct and shares the original's data and fragments by taking a
+ * reference on the original's shinfo. Expanding the head moves a packet's
+ * data to a new buffer and takes plain page references (pn_frame_get) on its
+ * fragments, so the pages return to their pool only when every fragment
+ * share and every plain reference is gone (seed 001).
+ *
+ * Reference rule: every pn_pkt holds one reference on the shinfo of its own
+ * buffer and, when its data lives in another buffer, one on that buffer's
+ * shinfo too.
+ *
+ * Threading: a packet belongs to one thread at a time; allocation, clone and
+ * expand-head must run on the owner thread of the pool they allocate from.
+ * Freeing is allowed on any thread.
+ */
+#ifndef PN_PKT_H
+#define PN_PKT_H
+
+#include <errno.h>
+
+#include "pn_pool.h"
+
+#define PN_PKT_MAX_FRAGS 6
+#define PN_PKT_HEADROOM 128
+
+/** How a fragment entry holds its page. */
+enum pn_pkt_frag_kind {
+	PN_PKT_FRAG_SHARE = 0, /**< one frag_count share (from pn_pool_alloc_frag) */
+	PN_PKT_FRAG_REF = 1,   /**< one plain refcount (pn_frame_get) */
+};
+
+struct pn_pkt_frag {
+	struct pn_frame *frame;
+	uint32_t off; /**< offset in the frame's page */
+	uint16_t len;
+	uint16_t kind; /**< enum pn_pkt_frag_kind */
+};
+
+struct pn_pkt_shinfo {
+	_Atomic uint32_t refcnt;
+	uint16_t nr_frags;
+	uint16_t pad;
+	struct pn_frame *frame; /**< page this buffer was cut from */
+	struct pn_pkt_frag frags[PN_PKT_MAX_FRAGS];
+	uint8_t pad2[16];
+};
+
+struct pn_pkt {
+	uint8_t *data;                /**< first byte of the linear part */
+	uint8_t *head;                /**< start of the data room in use */
+	struct pn_pkt_shinfo *shinfo; /**< of the buffer holding our data */
+	struct pn_pkt *next;          /**< next segment of a chained packet */
+	struct pn_pool *pool;         /**< pool the packet's buffers come from */
+	uint32_t len;                 /**< linear + fragment bytes of this segment */
+	uint32_t data_len;            /**< fragment bytes of this segment */
+	uint32_t end;                 /**< size of the data room */
+	uint32_t pkt_len;             /**< bytes of the whole chain (first segment) */
+	uint16_t nb_segs;             /**< segments in the chain (first segment) */
+	uint16_t flags;
+	uint32_t pad;
+};
+
+_Static_assert(sizeof(struct pn_pkt) == 64, "pn_pkt is one cache line");
+_Static_assert(sizeof(struct pn_pkt_shinfo) == 128, "shinfo is two cache lines");
+
+#define PN_PKT_HDR_SIZE (sizeof(struct pn_pkt) + sizeof(struct pn_pkt_shinfo))
+
+static inline struct pn_pkt_shinfo *pn_pkt_own_shinfo(const struct pn_pkt *pkt)
+{
+	return (struct pn_pkt_shinfo *)((uint8_t *)pkt + sizeof(struct pn_pkt));
+}
+
+/** @return the first byte of the packet's linear data. */
+static inline uint8_t *pn_pkt_data(const struct pn_pkt *pkt) { return pkt->data; }
+
+/** @return bytes in the linear part of this segment. */
+static inline uint32_t pn_pkt_headlen(const struct pn_pkt *pkt)
+{
+	return pkt->len - pkt->data_len;
+}
+
+static inline uint32_t pn_pkt_headroom(const struct pn_pkt *pkt)
+{
+	return (uint32_t)(pkt->data - pkt->head);
+}
+
+/** @return room after the linear data (0 once fragments follow it). */
+static inline uint32_t pn_pkt_tailroom(const struct pn_pkt *pkt)
+{
+	if (pkt->shinfo->nr_frags)
+		return 0;
+	return pkt->end - pn_pkt_headroom(pkt) - pn_pkt_headlen(pkt);
+}
+
+/** @return true when the data is shared with a clone (writes need unshare). */
+static inline bool pn_pkt_cloned(const struct pn_pkt *pkt)
+{
+	return pkt->shinfo != pn_pkt_own_shinfo(pkt) ||
+	       atomic_load_explicit(&pkt->shinfo->refcnt, memory_order_relaxed) != 1;
+}
+
+/* Initialise a fresh buffer's header. */
+static inline struct pn_pkt *pn_pkt_init(struct pn_pool *pool, void *buf,
+					 struct pn_frame *frame)
+{
+	struct pn_pkt *pkt = buf;
+	struct pn_pkt_shinfo *sh = pn_pkt_own_shinfo(pkt);
+	uint32_t room = pool->frag_size - (uint32_t)PN_PKT_HDR_SIZE;
+
+	atomic_store_explicit(&sh->refcnt, 1, memory_order_relaxed);
+	sh->nr_frags = 0;
+	sh->frame = frame;
+	pkt->head = (uint8_t *)buf + PN_PKT_HDR_SIZE;
+	pkt->data = pkt->head + PN_MIN((uint32_t)PN_PKT_HEADROOM, room);
+	pkt->shinfo = sh;
+	pkt->next = NULL;
+	pkt->pool = pool;
+	pkt->len = 0;
+	pkt->data_len = 0;
+	pkt->end = room;
+	pkt->pkt_len = 0;
+	pkt->nb_segs = 1;
+	pkt->flags = 0;
+	return pkt;
+}
+
+/**
+ * Allocate an empty packet with PN_PKT_HEADROOM bytes of headroom. Owner
+ * thread of @p pool.
+ * @return the packet, or NULL with errno ENOMEM (pool exhausted) or EINVAL
+ *         (the pool's frag_size cannot hold a packet header).
+ */
+static inline struct pn_pkt *pn_pkt_alloc(struct pn_pool *pool)
+{
+	struct pn_frame *frame;
+	void *buf;
+
+	if (pn_unlikely(pool->frag_size <= PN_PKT_HDR_SIZE)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	buf = pn_pool_alloc_frag(pool, pool->frag_size, &frame);
+	if (pn_unlikely(buf == NULL))
+		return NULL;
+	return pn_pkt_init(pool, buf, frame);
+}
+
+/* Out of line: drop the fragments of a shinfo nobody references any more. */
+void pn_pkt_shinfo_release(struct pn_pkt_shinfo *sh);
+
+/* Drop one reference on a shinfo; the last one frees its fragments and the
+ * buffer. The sole holder skips the atomic, as for pages. */
+static inline void pn_pkt_shinfo_put(struct pn_pkt_shinfo *sh)
+{
+	uint32_t r = atomic_load_explicit(&sh->refcnt, memory_order_acquire);
+
+	PN_DEBUG_ASSERT(r != 0, "packet buffer freed twice");
+	if (pn_likely(r == 1))
+		atomic_store_explicit(&sh->refcnt, 0, memory_order_relaxed);
+	else if (atomic_fetch_sub_explicit(&sh->refcnt, 1, memory_order_acq_rel) != 1)
+		return;
+	if (sh->nr_frags)
+		pn_pkt_shinfo_release(sh);
+	pn_pool_frag_free(sh->frame);
+}
+
+/** Free one segment (not the rest of its chain). Any thread. */
+static inline void pn_pkt_free_seg(struct pn_pkt *pkt)
+{
+	struct pn_pkt_shinfo *own = pn_pkt_own_shinfo(pkt);
+
+	if (pn_unlikely(pkt->shinfo != own))
+		pn_pkt_shinfo_put(pkt->shinfo);
+	pn_pkt_shinfo_put(own);
+}
+
+/** Free a packet and every segment chained to it. Any thread. NULL is ok. */
+static inline void pn_pkt_free(struct pn_pkt *pkt)
+{
+	while (pkt != NULL) {
+		struct pn_pkt *next = pkt->next;
+
+		pn_pkt_free_seg(pkt);
+		pkt = next;
+	}
+}
+
+/**
+ * Clone a packet (every segment): the clone shares data and fragments by
+ * reference. Uses @p pkt's pool, on its owner thread.
+ * @return the clone, or NULL with errno ENOMEM.
+ */
+struct pn_pkt *pn_pkt_clone(struct pn_pkt *pkt);
+
+/**
+ * Give the first segment a private head with at least @p nhead bytes of
+ * headroom and @p ntail of tailroom: the linear data is copied to a new
+ * buffer, fragments are kept by plain page references (or moved, when nobody
+ * else shares them). Like pskb_expand_head().
+ * @return 0, -ENOMEM, or -EMSGSIZE when the result does not fit a buffer.
+ */
+int pn_pkt_expand_head(struct pn_pkt *pkt, uint32_t nhead, uint32_t ntail);
+
+/** Make the first segment's data private (expand_head with no extra room). */
+static inline int pn_pkt_unshare(struct pn_pkt *pkt)
+{
+	return pn_pkt_cloned(pkt) ? pn_pkt_expand_head(pkt, 0, 0) : 0;
+}
+
+/**
+ * Remove @p n bytes from the front of the linear data.
+ * @return the new data pointer, or NULL when the linear part is shorter.
+ */
+static inline uint8_t *pn_pkt_pull(struct pn_pkt *pkt, uint32_t n)
+{
+	if (pn_unlikely(n > pn_pkt_headlen(pkt)))
+		return NULL;
+	pkt->data += n;
+	pkt->len -= n;
+	pkt->pkt_len -= n;
+	return pkt->data;
+}
+
+/**
+ * Prepend @p n bytes into the headroom. The caller writes them, so a cloned
+ * packet must be unshared first.
+ * @return the new data pointer, or NULL when the headroom is too small.
+ */
+static inline uint8_t *pn_pkt_push(struct pn_pkt *pkt, uint32_t n)
+{
+	PN_DEBUG_ASSERT(!pn_pkt_cloned(pkt), "push on a shared packet");
+	if (pn_unlikely(n > pn_pkt_headroom(pkt)))
+		return NULL;
+	pkt->data -= n;
+	pkt->len += n;
+	pkt->pkt_len += n;
+	return pkt->data;
+}
+
+/**
+ * Append @p n bytes of linear data (skb_put).
+ * @return where to write them, or NULL when the tailroom is too small.
+ */
+static inline uint8_t *pn_pkt_append(struct pn_pkt *pkt, uint32_t n)
+{
+	uint8_t *tail = pkt->data + pn_pkt_headlen(pkt);
+
+	PN_DEBUG_ASSERT(!pn_pkt_cloned(pkt), "append on a shared packet");
+	if (pn_unlikely(n > pn_pkt_tailroom(pkt)))
+		return NULL;
+	pkt->len += n;
+	pkt->pkt_len += n;
+	return tail;
+}
+
+/**
+ * Cut the first segment down to @p len bytes, dropping fragments past it
+ * (a shared packet is unshared first).
+ * @return 0, -EINVAL when @p len exceeds the segment, or -ENOMEM.
+ */
+int pn_pkt_trim(struct pn_pkt *pkt, uint32_t len);
+
+/**
+ * Attach a page fragment after the linear data; the packet takes over the
+ * caller's share or reference (@p kind says which).
+ * @return 0, -ENOSPC when PN_PKT_MAX_FRAGS are attached, or -EBUSY when the
+ *         packet is shared.
+ */
+int pn_pkt_add_frag(struct pn_pkt *pkt, struct pn_frame *frame, uint32_t off,
+		    uint16_t len, enum pn_pkt_frag_kind kind);
+
+/** Chain @p tail (and its segments) after the last segment of @p head. */
+void pn_pkt_chain(struct pn_pkt *head, struct pn_pkt *tail);
+
+/**
+ * Copy @p len bytes starting at @p off of the packet (all segments, linear
+ * data and fragments) to @p dst. @return 0 or -EINVAL when out of range.
+ */
+int pn_pkt_copy_bits(const struct pn_pkt *pkt, uint32_t off, void *dst,
+		     uint32_t len);
+
+#endif /* PN_PKT_H */

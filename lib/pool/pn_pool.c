@@ -1,0 +1,499 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pn_pool_priv.h"
+
+_Atomic(struct pn_pool *) pn_pool_table[PN_MAX_POOLS];
+static pthread_mutex_t pool_table_lock = PTHREAD_MUTEX_INITIALIZER;
+
+_Static_assert(sizeof(struct pn_pool_stats) % PN_CACHE_LINE == 0,
+	       "per-thread stat blocks must not share a line");
+_Static_assert(offsetof(struct pn_pool, alloc) % PN_CACHE_LINE == 0 &&
+	       offsetof(struct pn_pool, alloc) >= PN_CACHE_LINE,
+	       "the owner's cache must not share a line with what other threads read");
+_Static_assert(offsetof(struct pn_pool, outstanding) % PN_CACHE_LINE == 0,
+	       "the slow-path counter has a line of its own");
+
+void pn_pool_frame_dtor(struct pn_frame *f)
+{
+	pn_pool_recycle(pn_frame_pool(f), f);
+}
+
+__attribute__((constructor)) static void pool_register_dtor(void)
+{
+	pn_frame_dtors[PN_MT_POOL] = pn_pool_frame_dtor;
+}
+
+static int table_insert(struct pn_pool *p)
+{
+	pthread_mutex_lock(&pool_table_lock);
+	for (unsigned i = 1; i < PN_MAX_POOLS; i++) { /* 0 = no pool */
+		if (atomic_load_explicit(&pn_pool_table[i], memory_order_relaxed) == NULL) {
+			p->id = (uint16_t)i;
+			atomic_store_explicit(&pn_pool_table[i], p, memory_order_release);
+			pthread_mutex_unlock(&pool_table_lock);
+			return 0;
+		}
+	}
+	pthread_mutex_unlock(&pool_table_lock);
+	return -ENOSPC;
+}
+
+struct pn_pool *pn_pool_by_id(uint16_t id)
+{
+	return atomic_load_explicit(&pn_pool_table[id], memory_order_acquire);
+}
+
+static void pool_free(struct pn_pool *p)
+{
+	pthread_mutex_lock(&pool_table_lock);
+	atomic_store_explicit(&pn_pool_table[p->id], NULL, memory_order_release);
+	pthread_mutex_unlock(&pool_table_lock);
+	pn_region_unpin(p->region);
+	if (p->own_region)
+		pn_region_destroy(p->region);
+	pn_ring_free(p->ring);
+	free(p->stats);
+	free(p);
+}
+
+/* Frames leave the pool for good; the last one out frees a dying pool. */
+static void pool_release(struct pn_pool *p, struct pn_frame *const *f, unsigned n)
+{
+	if (n != 0)
+		pn_region_free(p->region, f, n);
+	/* acq_rel: every release happens-before the free of the pool */
+	if (atomic_fetch_sub_explicit(&p->outstanding, (int64_t)n + (n == 0),
+				      memory_order_acq_rel) == (int64_t)n + (n == 0))
+		pool_free(p);
+}
+
+struct pn_pool *pn_pool_create(const struct pn_pool_params *params)
+{
+	struct pn_pool_params pp = { 0 };
+	struct pn_pool *p;
+	int err = EINVAL;
+
+	if (params == NULL || params->sz < offsetof(struct pn_pool_params, name) ||
+	    params->sz > sizeof(pp))
+		goto fail;
+	memcpy(&pp, params, params->sz);
+	if ((pp.flags & ~PN_POOL_F_ALL) || pp.order > PN_MAX_ORDER ||
+	    pp.cache_size > PN_POOL_CACHE_MAX ||
+	    (pp.ring_size != 0 && (!PN_IS_POW2(pp.ring_size) || pp.ring_size < 2)))
+		goto fail;
+	if (pp.cache_size == 0)
+		pp.cache_size = PN_POOL_CACHE_MAX;
+	if (pp.ring_size == 0)
+		pp.ring_size = PN_POOL_DEFAULT_RING;
+	if (pp.frag_size == 0)
+		pp.frag_size = PN_POOL_DEFAULT_FRAG;
+	if (pp.frag_size > (PN_FRAME_SIZE << pp.order))
+		goto fail;
+	if (pp.region == NULL && pp.nr_pages == 0)
+		pp.nr_pages = PN_POOL_DEFAULT_PAGES;
+
+	err = ENOMEM;
+	p = aligned_alloc(PN_CACHE_LINE, sizeof(*p));
+	if (p == NULL)
+		goto fail;
+	memset(p, 0, sizeof(*p));
+	p->stats = aligned_alloc(PN_CACHE_LINE,
+				 sizeof(struct pn_pool_stats) * PN_THREAD_SLOTS);
+	if (p->stats == NULL)
+		goto free_pool;
+	memset(p->stats, 0, sizeof(struct pn_pool_stats) * PN_THREAD_SLOTS);
+	p->ring = pn_ring_create(pp.ring_size, 0);
+	if (p->ring == NULL)
+		goto free_stats;
+	if (pp.region == NULL) {
+		struct pn_region_params rp = {
+			.len = ((size_t)pp.nr_pages << pp.order) << PN_FRAME_SHIFT,
+			.numa_node = pp.numa_node,
+			.name = pp.name,
+		};
+
+		p->region = pn_region_create(&rp);
+		if (p->region == NULL) {
+			err = errno;
+			goto free_ring;
+		}
+		p->own_region = true;
+	} else {
+		p->region = pp.region;
+	}
+	pn_region_pin(p->region);
+
+	if (pp.numa_node == PN_NUMA_ANY) {
+		struct pn_region_info ri;
+
+		pn_region_info(p->region, &ri);
+		pp.numa_node = ri.numa_node;
+	}
+	atomic_init(&p->nid, pp.numa_node);
+	atomic_init(&p->owner, (pp.flags & PN_POOL_F_OWNER) ? pp.owner_thread
+							     : pn_thread_id());
+	p->order = (uint8_t)pp.order;
+	p->accounted = !!(pp.flags & PN_POOL_F_ACCOUNTED);
+	p->frag_size = pp.frag_size;
+	p->page_bytes = PN_FRAME_SIZE << pp.order;
+	p->alloc.size = pp.cache_size;
+	atomic_init(&p->outstanding, 1); /* the pool's own reference */
+	snprintf(p->name, sizeof(p->name), "%s", pp.name ? pp.name : "pool");
+	if (table_insert(p) < 0) {
+		err = ENOSPC;
+		goto unpin;
+	}
+	return p;
+
+unpin:
+	pn_region_unpin(p->region);
+	if (p->own_region)
+		pn_region_destroy(p->region);
+free_ring:
+	pn_ring_free(p->ring);
+free_stats:
+	free(p->stats);
+free_pool:
+	free(p);
+fail:
+	errno = err;
+	return NULL;
+}
+
+static void init_pool_frame(struct pn_pool *p, struct pn_frame *f)
+{
+	pn_frame_set_type(f, PN_MT_POOL, 0);
+	f->pool_id = p->id;
+	f->acct_id = 0;
+	atomic_store_explicit(&f->frag_count, 0, memory_order_relaxed);
+}
+
+/* Take up to n frames from the region; they count as held until released. */
+static unsigned pool_take_from_region(struct pn_pool *p, int tid,
+				      struct pn_frame **out, unsigned n)
+{
+	unsigned got = pn_region_alloc(p->region, p->order, n, out);
+
+	if (got == 0)
+		return 0;
+	atomic_fetch_add_explicit(&p->outstanding, got, memory_order_relaxed);
+	for (unsigned i = 0; i < got; i++)
+		init_pool_frame(p, out[i]);
+	if (p->order)
+		PN_POOL_STAT_ADD(p, tid, alloc_slow_high_order, 1);
+	else
+		PN_POOL_STAT_ADD(p, tid, alloc_slow, 1);
+	return got;
+}
+
+/* Move frames from the ring to the cache, releasing wrong-node ones.
+ * Returns how many landed in the cache. Owner only. */
+static unsigned pool_refill_from_ring(struct pn_pool *p, int tid)
+{
+	struct pn_frame *batch[PN_POOL_REFILL];
+	struct pn_frame *waive[PN_POOL_REFILL];
+	unsigned want = PN_MIN(PN_POOL_REFILL, p->alloc.size);
+	unsigned got, kept = 0, nw = 0;
+	uint32_t n = atomic_load_explicit(&p->alloc.count, memory_order_relaxed);
+
+	got = pn_ring_dequeue_burst(p->ring, (void **)batch, want);
+	for (unsigned i = 0; i < got; i++) {
+		if (pn_likely(pn_pool_node_ok(p, batch[i])))
+			p->alloc.cache[n + kept++] = batch[i];
+		else
+			waive[nw++] = batch[i];
+	}
+	atomic_store_explicit(&p->alloc.count, n + kept, memory_order_relaxed);
+	if (nw) {
+		PN_POOL_STAT_ADD(p, tid, alloc_waive, nw);
+		pool_release(p, waive, nw);
+	}
+	if (got)
+		PN_POOL_STAT_ADD(p, tid, alloc_refill, 1);
+	return kept;
+}
+
+__pn_noinline struct pn_frame *pn_pool_alloc_slow(struct pn_pool *p, int tid)
+{
+	struct pn_frame *f;
+
+	/* slow path */
+	if (!pn_pool_is_owner(p, tid)) {
+		/* no cache for non-owners: the ring is multi-consumer */
+		if (pn_ring_dequeue(p->ring, (void **)&f) == 0) {
+			PN_POOL_STAT_ADD(p, tid, alloc_refill, 1);
+		} else {
+			PN_POOL_STAT_ADD(p, tid, alloc_empty, 1);
+			if (pool_take_from_region(p, tid, &f, 1) == 0) {
+				errno = ENOMEM;
+				return NULL;
+			}
+		}
+		pn_frame_thaw(f);
+		return f;
+	}
+
+	while (atomic_load_explicit(&p->alloc.count, memory_order_relaxed) == 0) {
+		if (pool_refill_from_ring(p, tid) != 0)
+			break;
+		if (pn_ring_count(p->ring) == 0) {
+			unsigned want = PN_MIN(PN_POOL_REFILL, p->alloc.size);
+			unsigned got;
+
+			PN_POOL_STAT_ADD(p, tid, alloc_empty, 1);
+			/* high-order pages come one at a time, as in the kernel */
+			got = pool_take_from_region(p, tid, p->alloc.cache,
+						    p->order ? 1 : want);
+			if (got == 0) {
+				errno = ENOMEM;
+				return NULL;
+			}
+			atomic_store_explicit(&p->alloc.count, got, memory_order_relaxed);
+		}
+	}
+	uint32_t n = atomic_load_explicit(&p->alloc.count, memory_order_relaxed) - 1;
+
+	f = p->alloc.cache[n];
+	atomic_store_explicit(&p->alloc.count, n, memory_order_relaxed);
+	pn_frame_thaw(f);
+	return f;
+}
+
+int pn_pool_alloc_bulk(struct pn_pool *p, struct pn_frame **frames, unsigned n)
+{
+	int tid = pn_thread_id();
+	uint32_t have = atomic_load_explicit(&p->alloc.count, memory_order_relaxed);
+
+	/* fast path: the whole bulk from the owner's cache */
+	if (pn_likely(pn_pool_is_owner(p, tid) && have >= n)) {
+		have -= n;
+		for (unsigned i = 0; i < n; i++) {
+			frames[i] = p->alloc.cache[have + i];
+			pn_frame_thaw(frames[i]);
+		}
+		atomic_store_explicit(&p->alloc.count, have, memory_order_relaxed);
+		PN_POOL_STAT_ADD(p, tid, alloc_fast, n);
+		return 0;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		frames[i] = pn_pool_alloc(p);
+		if (frames[i] == NULL) {
+			/* all or none: give back what we took */
+			pn_pool_put_bulk(p, frames, i);
+			errno = ENOMEM;
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+void pn_pool_put_bulk(struct pn_pool *p, struct pn_frame *const *frames,
+		      unsigned n)
+{
+	int tid = pn_thread_id();
+	uint32_t have = atomic_load_explicit(&p->alloc.count, memory_order_relaxed);
+	unsigned i = 0;
+
+	/* fast path: owner, room for all, sole references on the right node */
+	if (pn_likely(pn_pool_is_owner(p, tid) && have + n <= p->alloc.size)) {
+		for (; i < n; i++) {
+			struct pn_frame *f = frames[i];
+
+			if (atomic_load_explicit(&f->refcount, memory_order_acquire) != 1 ||
+			    !pn_pool_node_ok(p, f))
+				break;
+			atomic_store_explicit(&f->refcount, 0, memory_order_relaxed);
+			p->alloc.cache[have + i] = f;
+		}
+		atomic_store_explicit(&p->alloc.count, have + i, memory_order_relaxed);
+		PN_POOL_STAT_ADD(p, tid, recycle_cached, i);
+	}
+	for (; i < n; i++)
+		pn_pool_put(p, frames[i]);
+}
+
+__pn_noinline void pn_pool_recycle_slow(struct pn_pool *p, struct pn_frame *f,
+					int tid)
+{
+	/* slow path */
+	if (!pn_pool_node_ok(p, f)) {
+		PN_POOL_STAT_ADD(p, tid, alloc_waive, 1);
+	} else {
+		if (pn_pool_is_owner(p, tid))
+			PN_POOL_STAT_ADD(p, tid, recycle_cache_full, 1);
+		if (pn_ring_enqueue(p->ring, f) == 0) {
+			PN_POOL_STAT_ADD(p, tid, recycle_ring, 1);
+			return;
+		}
+		if (!pn_ring_closed(p->ring))
+			PN_POOL_STAT_ADD(p, tid, recycle_ring_full, 1);
+	}
+	PN_POOL_STAT_ADD(p, tid, recycle_released_refcnt, 1);
+	pool_release(p, &f, 1);
+}
+
+__pn_noinline void *pn_pool_alloc_frag_slow(struct pn_pool *p, uint32_t size,
+					    struct pn_frame **frame)
+{
+	struct pn_frame *f = p->frag_page;
+
+	/* slow path: size already aligned by the caller */
+	if (size > p->page_bytes) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (f != NULL) {
+		uint32_t unused = PN_POOL_FRAG_BIAS - p->frag_handed;
+
+		/* every fragment already came back: reuse the page in place */
+		if (atomic_load_explicit(&f->frag_count, memory_order_acquire) == unused) {
+			atomic_store_explicit(&f->frag_count, PN_POOL_FRAG_BIAS,
+					      memory_order_relaxed);
+		} else {
+			p->frag_page = NULL;
+			/* drop the unused bias; the last fragment puts the page */
+			pn_frame_frag_sub(f, unused);
+			f = NULL;
+		}
+	}
+	if (f == NULL) {
+		f = pn_pool_alloc(p);
+		if (f == NULL)
+			return NULL;
+		atomic_store_explicit(&f->frag_count, PN_POOL_FRAG_BIAS,
+				      memory_order_relaxed);
+		p->frag_page = f;
+	}
+	p->frag_offset = size;
+	p->frag_handed = 1;
+	*frame = f;
+	return f->addr;
+}
+
+/* Give up the page the pool cuts fragments from. Owner only. */
+static void pool_drop_frag_page(struct pn_pool *p)
+{
+	struct pn_frame *f = p->frag_page;
+
+	if (f == NULL)
+		return;
+	p->frag_page = NULL;
+	pn_frame_frag_sub(f, PN_POOL_FRAG_BIAS - p->frag_handed);
+	p->frag_handed = 0;
+	p->frag_offset = 0;
+}
+
+void pn_pool_set_nid(struct pn_pool *p, int nid)
+{
+	atomic_store_explicit(&p->nid, nid, memory_order_relaxed);
+}
+
+void pn_pool_set_owner(struct pn_pool *p, int tid)
+{
+	atomic_store_explicit(&p->owner, tid, memory_order_release);
+}
+
+void pn_pool_get_stats(const struct pn_pool *p, struct pn_pool_stats_sum *s)
+{
+	memset(s, 0, sizeof(*s));
+	for (unsigned t = 0; t < PN_THREAD_SLOTS; t++) {
+		struct pn_pool_stats *st = &p->stats[t];
+
+#define SUM(f) s->f += atomic_load_explicit(&st->f, memory_order_relaxed)
+		SUM(alloc_fast);
+		SUM(alloc_slow);
+		SUM(alloc_slow_high_order);
+		SUM(alloc_empty);
+		SUM(alloc_refill);
+		SUM(alloc_waive);
+		SUM(recycle_cached);
+		SUM(recycle_cache_full);
+		SUM(recycle_ring);
+		SUM(recycle_ring_full);
+		SUM(recycle_released_refcnt);
+#undef SUM
+	}
+}
+
+double pn_pool_recycle_rate(const struct pn_pool_stats_sum *s)
+{
+	uint64_t recycled = s->recycle_cached + s->recycle_ring;
+	uint64_t total = recycled + s->recycle_released_refcnt;
+
+	return total ? (double)recycled / (double)total : 1.0;
+}
+
+void pn_pool_info(const struct pn_pool *p, struct pn_pool_info *info)
+{
+	struct pn_pool *pp = (struct pn_pool *)p;
+
+	info->name = p->name;
+	info->id = p->id;
+	info->owner_thread = atomic_load_explicit(&pp->owner, memory_order_relaxed);
+	info->numa_node = atomic_load_explicit(&pp->nid, memory_order_relaxed);
+	info->order = p->order;
+	info->cache_count = atomic_load_explicit(&pp->alloc.count, memory_order_relaxed);
+	info->ring_count = pn_ring_count(p->ring);
+	info->dying = pn_ring_closed(p->ring);
+	/* frag_page is owner state: only look at it on the owner thread */
+	info->frag_held = pn_pool_is_owner(p, pn_thread_id()) && p->frag_page != NULL;
+	info->held = atomic_load_explicit(&pp->outstanding, memory_order_relaxed) -
+		     (info->dying ? 0 : 1);
+	info->inflight = info->held - info->cache_count - info->ring_count -
+			 info->frag_held;
+}
+
+int64_t pn_pool_inflight(const struct pn_pool *p)
+{
+	struct pn_pool_info info;
+
+	pn_pool_info(p, &info);
+	return info.inflight;
+}
+
+unsigned pn_pool_dump_inflight(const struct pn_pool *p, FILE *out)
+{
+	return pn_region_dump_held(p->region, p->id, out);
+}
+
+int64_t pn_pool_destroy(struct pn_pool *p)
+{
+	struct pn_frame *batch[PN_POOL_REFILL];
+	unsigned n;
+	int64_t left;
+
+	if (p == NULL)
+		return 0;
+	/* the fragment page's unused share goes first, while we own the cache */
+	pool_drop_frag_page(p);
+	/* from now on no thread recycles directly, and the closed ring makes
+	 * every late put release its frame to the region */
+	atomic_store_explicit(&p->owner, PN_POOL_OWNER_NONE, memory_order_release);
+	pn_ring_close(p->ring);
+
+	n = atomic_load_explicit(&p->alloc.count, memory_order_relaxed);
+	atomic_store_explicit(&p->alloc.count, 0, memory_order_relaxed);
+	if (n)
+		pn_region_free(p->region, p->alloc.cache, n);
+	atomic_fetch_sub_explicit(&p->outstanding, n, memory_order_acq_rel);
+	while ((n = pn_ring_dequeue_burst(p->ring, (void **)batch, PN_DIM(batch))) != 0) {
+		pn_region_free(p->region, batch, n);
+		atomic_fetch_sub_explicit(&p->outstanding, n, memory_order_acq_rel);
+	}
+
+	left = atomic_load_explicit(&p->outstanding, memory_order_acquire) - 1;
+	if (left > 0) {
+		fprintf(stderr,
+			"pagenet: pool %s destroyed with %lld pages in flight; "
+			"freed when the last one is put. Holders:\n",
+			p->name, (long long)left);
+		pn_pool_dump_inflight(p, stderr);
+	}
+	/* drop the pool's own reference; the last holder frees the pool */
+	pool_release(p, NULL, 0);
+	return left > 0 ? left : 0;
+}

@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * Page pool: frames of a region handed out and recycled without locks on the
+ * common path (DESIGN §3-4, after the kernel's page_pool).
+ *
+ * Each pool has one owner thread (the kernel's NAPI context, DPDK's lcore).
+ * The owner allocates from a private array cache and its puts recycle straight
+ * back into that cache (`_direct`, no atomic). Puts on any other thread go to
+ * a multi-producer recycle ring the owner refills from in bulk; when both are
+ * full the frame is released to the region. Frames whose NUMA node differs
+ * from the pool's are released instead of recycled ("waive").
+ *
+ * Fragments (DESIGN §2): pn_pool_alloc_frag() splits a page into buffers.
+ * The pool's share of the page is one refcount; fragments are counted in
+ * frag_count, biased while the pool still cuts from the page, so handing out
+ * a fragment touches no atomic. Outside holders use pn_frame_get/put only.
+ *
+ * Threading contract:
+ *  - pn_pool_alloc*, pn_pool_alloc_frag, pn_pool_destroy: the owner thread
+ *    (non-owner allocation works but bypasses the cache: ring, then region).
+ *  - pn_pool_put*, pn_pool_frag_free, pn_frame_put: any thread.
+ *  - statistics and info: any thread, summed on read.
+ */
+#ifndef PN_POOL_H
+#define PN_POOL_H
+
+#include <stdatomic.h>
+
+#include "pn_mem.h"
+#include "pn_ring.h"
+#include "pn_thread.h"
+
+/*
+ * The alloc cache holds 128 frames like the kernel's PP_ALLOC_CACHE_SIZE:
+ * enough to absorb one NAPI-sized burst (64) of allocations plus one of
+ * recycles without touching the ring, small enough (1 KiB of pointers) to
+ * stay in L1 beside the descriptors it points to.
+ */
+#define PN_POOL_CACHE_MAX 128
+#define PN_POOL_REFILL 64 /* frames moved per refill from ring or region */
+
+#define PN_POOL_F_OWNER 0x1u     /**< owner_thread names the owner */
+#define PN_POOL_F_ACCOUNTED 0x2u /**< opt in to accounting (seed 003) */
+#define PN_POOL_F_ALL (PN_POOL_F_OWNER | PN_POOL_F_ACCOUNTED)
+
+#define PN_POOL_OWNER_NONE (-1)
+
+/** Fragments are cut at this alignment so buffers start on a cache line. */
+#define PN_POOL_FRAG_ALIGN 64
+/* frag_count bias held by the pool while it cuts from a page */
+#define PN_POOL_FRAG_BIAS (UINT32_C(1) << 30)
+
+#define PN_MAX_POOLS 65536
+
+/** Pool creation parameters. Set sz = sizeof(struct pn_pool_params). */
+struct pn_pool_params {
+	uint32_t sz;              /**< sizeof(struct pn_pool_params) */
+	uint32_t flags;           /**< PN_POOL_F_* */
+	struct pn_region *region; /**< draw frames here; NULL: a private region */
+	uint32_t nr_pages;        /**< private region size in pages (default 1024) */
+	int numa_node;            /**< PN_NUMA_ANY: the region's node */
+	uint32_t order;           /**< pages of 2^order frames (default 0) */
+	uint32_t cache_size;      /**< alloc cache entries, <= 128 (default 128) */
+	uint32_t ring_size;       /**< recycle ring, power of two (default 1024) */
+	uint32_t frag_size;       /**< packet buffer size (default 2048) */
+	int owner_thread;         /**< with PN_POOL_F_OWNER: a pn_thread_id() */
+	const char *name;         /**< copied */
+};
+
+/** Per-thread counters with the kernel's names; written by one thread. */
+struct pn_pool_stats {
+	_Atomic uint64_t alloc_fast;            /**< served from the cache */
+	_Atomic uint64_t alloc_slow;            /**< order-0 refills from the region */
+	_Atomic uint64_t alloc_slow_high_order; /**< higher-order refills from the region */
+	_Atomic uint64_t alloc_empty;           /**< ring empty when the cache was */
+	_Atomic uint64_t alloc_refill;          /**< cache refilled from the ring */
+	_Atomic uint64_t alloc_waive;           /**< frames released for NUMA mismatch */
+	_Atomic uint64_t recycle_cached;        /**< put straight into the cache */
+	_Atomic uint64_t recycle_cache_full;    /**< owner put found the cache full */
+	_Atomic uint64_t recycle_ring;          /**< put into the recycle ring */
+	_Atomic uint64_t recycle_ring_full;     /**< ring full (or closed) */
+	_Atomic uint64_t recycle_released_refcnt; /**< put released to the region */
+} __pn_cache_aligned;
+
+/** Counters summed over threads: what pn_pool_get_stats() returns. */
+struct pn_pool_stats_sum {
+	uint64_t alloc_fast, alloc_slow, alloc_slow_high_order, alloc_empty,
+		alloc_refill, alloc_waive;
+	uint64_t recycle_cached, recycle_cache_full, recycle_ring,
+		recycle_ring_full, recycle_released_refcnt;
+};
+
+/** Where the pool's frames are, from the pool's point of view. */
+struct pn_pool_info {
+	const char *name;
+	uint16_t id;
+	int owner_thread;
+	int numa_node;
+	unsigned order;
+	uint32_t cache_count;  /**< frames in the alloc cache */
+	uint32_t ring_count;   /**< frames in the recycle ring */
+	uint32_t frag_held;    /**< 1 while the pool cuts fragments from a page */
+	int64_t held;          /**< frames taken from the region, not yet released */
+	int64_t inflight;      /**< held - cache - ring - frag page: out with users */
+	bool dying;
+};
+
+/*
+ * The pool object is visible so the fast paths can be inlined; its fields
+ * are private: use the functions.
+ */
+struct pn_pool {
+	/* read-mostly, read by every thread that puts */
+	_Atomic int owner;
+	_Atomic int nid;
+	uint16_t id;
+	uint8_t order;
+	uint8_t accounted;
+	uint32_t frag_size;
+	uint32_t page_bytes;
+	struct pn_pool_stats *stats; /* [PN_THREAD_SLOTS] */
+	struct pn_ring *ring;
+	struct pn_region *region;
+
+	/* owner thread only */
+	struct {
+		_Atomic uint32_t count; /* atomic only so telemetry may read it */
+		uint32_t size;
+		struct pn_frame *cache[PN_POOL_CACHE_MAX];
+	} alloc __pn_cache_aligned;
+	struct pn_frame *frag_page;
+	uint32_t frag_offset;
+	uint32_t frag_handed; /* fragments cut minus those the owner took back */
+
+	/* slow path, any thread: frames held from the region plus one for the
+	 * pool itself; whoever takes it to zero frees the pool */
+	_Atomic int64_t outstanding __pn_cache_aligned;
+	bool own_region;
+	char name[32];
+};
+
+extern _Atomic(struct pn_pool *) pn_pool_table[PN_MAX_POOLS];
+
+/** @return the pool a POOL frame belongs to. */
+static inline struct pn_pool *pn_frame_pool(const struct pn_frame *f)
+{
+	return atomic_load_explicit(&pn_pool_table[f->pool_id], memory_order_relaxed);
+}
+
+#define PN_POOL_STAT_ADD(p, tid, field, n)                                     \
+	do {                                                                   \
+		_Atomic uint64_t *c_ = &(p)->stats[(tid)].field;               \
+		if (pn_likely((tid) != PN_THREAD_SHARED))                      \
+			atomic_store_explicit(c_,                              \
+				atomic_load_explicit(c_, memory_order_relaxed) + (n), \
+				memory_order_relaxed);                         \
+		else                                                           \
+			atomic_fetch_add_explicit(c_, (n), memory_order_relaxed); \
+	} while (0)
+
+static inline bool pn_pool_is_owner(const struct pn_pool *p, int tid)
+{
+	return atomic_load_explicit(&((struct pn_pool *)p)->owner,
+				    memory_order_relaxed) == tid;
+}
+
+static inline bool pn_pool_node_ok(const struct pn_pool *p,
+				   const struct pn_frame *f)
+{
+	int nid = atomic_load_explicit(&((struct pn_pool *)p)->nid,
+				       memory_order_relaxed);
+
+	return nid == PN_NUMA_ANY || pn_frame_node(f) == nid;
+}
+
+/**
+ * Create a pool.
+ * @return the pool, or NULL with errno EINVAL (bad size, order, cache or ring
+ *         size, unknown flag), ENOMEM, or ENOSPC (pool table full).
+ */
+struct pn_pool *pn_pool_create(const struct pn_pool_params *params);
+
+/**
+ * Destroy a pool. Call it on the owner thread, or once the owner stopped
+ * using the pool. Frames in the cache and ring go back to the region; frames
+ * still in flight are released by their final put, and the pool's memory is
+ * freed by whichever put is last.
+ * @return 0 when the pool is gone, else the number of frames still in flight
+ *         (the pool lists their holders with pn_pool_dump_inflight()).
+ */
+int64_t pn_pool_destroy(struct pn_pool *p);
+
+/* slow paths, out of line */
+struct pn_frame *pn_pool_alloc_slow(struct pn_pool *p, int tid);
+void pn_pool_recycle_slow(struct pn_pool *p, struct pn_frame *f, int tid);
+
+/**
+ * Allocate one page (fast path: pop the owner's cache).
+ * @return a page with refcount 1, or NULL with errno ENOMEM when the pool and
+ *         its region are exhausted (counted as alloc_empty).
+ */
+static inline struct pn_frame *pn_pool_alloc(struct pn_pool *p)
+{
+	int tid = pn_thread_id();
+	uint32_t n = atomic_load_explicit(&p->alloc.count, memory_order_relaxed);
+
+	if (pn_likely(pn_pool_is_owner(p, tid) && n != 0)) {
+		struct pn_frame *f = p->alloc.cache[--n];
+
+		atomic_store_explicit(&p->alloc.count, n, memory_order_relaxed);
+		PN_POOL_STAT_ADD(p, tid, alloc_fast, 1);
+		pn_frame_thaw(f);
+		return f;
+	}
+	return pn_pool_alloc_slow(p, tid);
+}
+
+/**
+ * Allocate exactly @p n pages or none.
+ * @return 0, or -ENOMEM (nothing allocated, counted as alloc_empty).
+ */
+int pn_pool_alloc_bulk(struct pn_pool *p, struct pn_frame **frames, unsigned n);
+
+/**
+ * Recycle a frozen POOL frame (the POOL destructor's body): into the owner's
+ * cache when on the owner thread, else the ring, else the region.
+ */
+static inline void pn_pool_recycle(struct pn_pool *p, struct pn_frame *f)
+{
+	int tid = pn_thread_id();
+	uint32_t n = atomic_load_explicit(&p->alloc.count, memory_order_relaxed);
+
+	/* fast path: owner thread, room in the cache, right node */
+	if (pn_likely(pn_pool_is_owner(p, tid) && n < p->alloc.size &&
+		      pn_pool_node_ok(p, f))) {
+		p->alloc.cache[n] = f;
+		atomic_store_explicit(&p->alloc.count, n + 1, memory_order_relaxed);
+		PN_POOL_STAT_ADD(p, tid, recycle_cached, 1);
+		return;
+	}
+	pn_pool_recycle_slow(p, f, tid);
+}
+
+/**
+ * Put a page of pool @p p: pn_frame_put() with the POOL destructor inlined
+ * (the kernel's page_pool_put_full_page()). Any thread.
+ */
+static inline void pn_pool_put(struct pn_pool *p, struct pn_frame *f)
+{
+	uint32_t r = atomic_load_explicit(&f->refcount, memory_order_acquire);
+
+	PN_DEBUG_ASSERT(r != 0, "put on a frozen frame");
+	PN_DEBUG_ASSERT(pn_frame_type(f) == PN_MT_POOL && pn_frame_pool(f) == p,
+			"pn_pool_put on a frame of another owner");
+	if (pn_likely(r == 1))
+		atomic_store_explicit(&f->refcount, 0, memory_order_relaxed);
+	else if (atomic_fetch_sub_explicit(&f->refcount, 1,
+					   memory_order_acq_rel) != 1)
+		return;
+	pn_pool_recycle(p, f);
+}
+
+/** Put @p n pages of pool @p p. Any thread. */
+void pn_pool_put_bulk(struct pn_pool *p, struct pn_frame *const *frames,
+		      unsigned n);
+
+/* slow path of pn_pool_alloc_frag */
+void *pn_pool_alloc_frag_slow(struct pn_pool *p, uint32_t size,
+			      struct pn_frame **frame);
+
+/**
+ * Cut a fragment of @p size bytes (rounded up to 64) from the pool's current
+ * page; owner thread only. The caller holds one frag_count share of
+ * *@p frame and gives it back with pn_pool_frag_free().
+ * @return the fragment's address, or NULL with errno EINVAL (size larger than
+ *         a page) or ENOMEM.
+ */
+static inline void *pn_pool_alloc_frag(struct pn_pool *p, uint32_t size,
+				       struct pn_frame **frame)
+{
+	uint32_t off = p->frag_offset;
+
+	size = PN_ALIGN_UP(size, (uint32_t)PN_POOL_FRAG_ALIGN);
+	PN_DEBUG_ASSERT(pn_pool_is_owner(p, pn_thread_id()),
+			"pn_pool_alloc_frag off the owner thread");
+	if (pn_likely(p->frag_page != NULL && off + size <= p->page_bytes)) {
+		p->frag_offset = off + size;
+		p->frag_handed++;
+		*frame = p->frag_page;
+		return p->frag_page->addr + off;
+	}
+	return pn_pool_alloc_frag_slow(p, size, frame);
+}
+
+/**
+ * Give back one fragment share of @p f. Any thread. On the owner thread a
+ * fragment of the page the pool is still cutting from is taken back into the
+ * pool's bias with no atomic at all (and the page is reused from its start
+ * when every fragment came back); otherwise frag_count is decremented and the
+ * last fragment drops the page reference (DESIGN §2).
+ */
+static inline void pn_pool_frag_free(struct pn_frame *f)
+{
+	struct pn_pool *p = pn_frame_pool(f);
+
+	/* owner check first: frag_page is only read by its writer */
+	if (pn_likely(p != NULL && pn_pool_is_owner(p, pn_thread_id()) &&
+		      p->frag_page == f)) {
+		PN_DEBUG_ASSERT(p->frag_handed > 0, "fragment freed twice");
+		if (--p->frag_handed == 0)
+			p->frag_offset = 0;
+		return;
+	}
+	pn_frame_frag_sub(f, 1);
+}
+
+/**
+ * Tell the pool its NUMA node changed (the kernel's page_pool_nid_changed):
+ * frames of other nodes are released from now on, counted as alloc_waive.
+ */
+void pn_pool_set_nid(struct pn_pool *p, int nid);
+
+/** Hand ownership to another thread; only while neither uses the pool. */
+void pn_pool_set_owner(struct pn_pool *p, int tid);
+
+/** Sum the per-thread counters. */
+void pn_pool_get_stats(const struct pn_pool *p, struct pn_pool_stats_sum *s);
+
+/** @return recycled / (recycled + released), 1.0 when nothing was put yet. */
+double pn_pool_recycle_rate(const struct pn_pool_stats_sum *s);
+
+/** Fill @p info (a snapshot; counts move while other threads work). */
+void pn_pool_info(const struct pn_pool *p, struct pn_pool_info *info);
+
+/** @return frames out with users (see pn_pool_info::inflight). */
+int64_t pn_pool_inflight(const struct pn_pool *p);
+
+/** List the frames of this pool still held, and by what. @return count. */
+unsigned pn_pool_dump_inflight(const struct pn_pool *p, FILE *out);
+
+/** @return the pool with this id, or NULL. */
+struct pn_pool *pn_pool_by_id(uint16_t id);
+
+/** @return the pool's region. */
+static inline struct pn_region *pn_pool_region(const struct pn_pool *p)
+{
+	return p->region;
+}
+
+/** @return bytes of one page of this pool (4 KiB << order). */
+static inline uint32_t pn_pool_page_bytes(const struct pn_pool *p)
+{
+	return p->page_bytes;
+}
+
+#endif /* PN_POOL_H */

@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Concurrency suite: run as is and under ThreadSanitizer. Every test ends by
+ * checking that each frame is accounted for and nothing is in flight.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <sched.h>
+
+#include "pn_test.h"
+
+#ifndef PN_STRESS_OPS
+#define PN_STRESS_OPS 10000000
+#endif
+
+struct xfer {
+	struct pn_pool *pool;
+	struct pn_ring *to_worker;
+	_Atomic bool done;
+	_Atomic uint64_t puts;
+};
+
+static void *remote_putter(void *arg)
+{
+	struct xfer *x = arg;
+	struct pn_frame *batch[32];
+
+	for (;;) {
+		unsigned n = pn_ring_dequeue_burst(x->to_worker, (void **)batch, 32);
+
+		if (n == 0) {
+			if (atomic_load_explicit(&x->done, memory_order_acquire) &&
+			    pn_ring_count(x->to_worker) == 0)
+				break;
+			sched_yield();
+			continue;
+		}
+		for (unsigned i = 0; i < n; i++) {
+			/* touch the page the way a consumer would */
+			((volatile uint8_t *)pn_frame_addr(batch[i]))[0]++;
+			if (i & 1)
+				pn_frame_put(batch[i]);      /* generic destructor path */
+			else
+				pn_pool_put(x->pool, batch[i]);
+		}
+		atomic_fetch_add(&x->puts, n);
+	}
+	return NULL;
+}
+
+Test(stress, cross_thread_recycling_10M, .timeout = 900)
+{
+	struct pn_pool *p = test_pool(1024, 0, 256);
+	struct pn_ring *q = pn_ring_create(512, PN_RING_F_SP_ENQ);
+	struct xfer x = { .pool = p, .to_worker = q };
+	uint64_t ops = 0, allocs = 0, local_puts = 0;
+	struct pn_pool_stats_sum s;
+	pthread_t w[2];
+
+	cr_assert_not_null(q);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&w[i], NULL, remote_putter, &x);
+	while (ops < PN_STRESS_OPS) {
+		struct pn_frame *f[16];
+
+		if (pn_pool_alloc_bulk(p, f, 16) != 0) {
+			sched_yield(); /* pool exhausted: the putters push back */
+			continue;
+		}
+		allocs += 16;
+		/* a quarter recycles on the owner, the rest crosses threads */
+		pn_pool_put_bulk(p, f, 4);
+		local_puts += 4;
+		/* the other twelve go to the putters; wait for room, so that
+		 * most puts really happen off the owner thread */
+		unsigned sent = 0;
+
+		for (int tries = 0; sent < 12 && tries < 64; tries++) {
+			sent += pn_ring_enqueue_burst(q, (void **)(f + 4 + sent), 12 - sent);
+			if (sent < 12)
+				sched_yield();
+		}
+		for (unsigned i = 4 + sent; i < 16; i++) {
+			pn_pool_put(p, f[i]);
+			local_puts++;
+		}
+		ops += 32; /* 16 allocs + 16 puts */
+	}
+	atomic_store_explicit(&x.done, true, memory_order_release);
+	for (int i = 0; i < 2; i++)
+		pthread_join(w[i], NULL);
+
+	cr_assert_eq(allocs, local_puts + x.puts, "every allocation was put once");
+	pn_pool_get_stats(p, &s);
+	cr_log_info("allocs %llu fast %llu refill %llu slow %llu cached %llu ring %llu ring_full %llu released %llu rate %.4f",
+		    (unsigned long long)allocs, (unsigned long long)s.alloc_fast,
+		    (unsigned long long)s.alloc_refill, (unsigned long long)s.alloc_slow,
+		    (unsigned long long)s.recycle_cached, (unsigned long long)s.recycle_ring,
+		    (unsigned long long)s.recycle_ring_full,
+		    (unsigned long long)s.recycle_released_refcnt, pn_pool_recycle_rate(&s));
+	cr_assert_eq(s.recycle_cached + s.recycle_ring + s.recycle_released_refcnt, allocs,
+		     "each put recycled or released exactly once");
+	cr_assert_gt(x.puts, allocs / 2, "most puts happened off the owner thread");
+	cr_assert_gt(s.recycle_ring, 0, "remote puts reached the ring");
+	test_assert_accounted(p);
+	cr_assert_eq(pn_pool_inflight(p), 0);
+	pn_ring_free(q);
+	test_pool_destroy_clean(p);
+}
+
+/* Fragments and plain references dropped on other threads. */
+struct frag_job {
+	struct pn_ring *q;
+	_Atomic bool done;
+};
+
+static void *frag_freer(void *arg)
+{
+	struct frag_job *j = arg;
+	struct pn_frame *f;
+
+	for (;;) {
+		if (pn_ring_dequeue(j->q, (void **)&f) != 0) {
+			if (atomic_load_explicit(&j->done, memory_order_acquire) &&
+			    pn_ring_count(j->q) == 0)
+				break;
+			sched_yield();
+			continue;
+		}
+		pn_pool_frag_free(f);
+	}
+	return NULL;
+}
+
+Test(stress, fragments_and_refs_freed_across_threads, .timeout = 600)
+{
+	struct pn_pool *p = test_pool(256, 0, 256);
+	struct frag_job j = { .q = pn_ring_create(1024, 0) };
+	struct pn_pool_stats_sum s;
+	pthread_t w[2];
+	uint64_t n = PN_STRESS_OPS / 10;
+
+	for (int i = 0; i < 2; i++)
+		pthread_create(&w[i], NULL, frag_freer, &j);
+	for (uint64_t i = 0; i < n; i++) {
+		struct pn_frame *f;
+		uint8_t *b = pn_pool_alloc_frag(p, 1024 + (uint32_t)(i % 3) * 512, &f);
+
+		if (b == NULL) {
+			sched_yield();
+			continue;
+		}
+		b[0] = (uint8_t)i;
+		if (i % 7 == 0) {
+			/* an outside holder on this thread, dropped later */
+			pn_frame_get(f);
+			pn_frame_put(f);
+		}
+		if (i % 4 == 0 || pn_ring_enqueue(j.q, f) != 0)
+			pn_pool_frag_free(f);
+	}
+	atomic_store_explicit(&j.done, true, memory_order_release);
+	for (int i = 0; i < 2; i++)
+		pthread_join(w[i], NULL);
+	pn_pool_get_stats(p, &s);
+	cr_log_info("frag pages recycled %llu released %llu",
+		    (unsigned long long)(s.recycle_cached + s.recycle_ring),
+		    (unsigned long long)s.recycle_released_refcnt);
+	test_assert_accounted(p);
+	cr_assert_eq(pn_pool_inflight(p), 0);
+	pn_ring_free(j.q);
+	test_pool_destroy_clean(p);
+}
+
+/* MPMC ring: two producers, two consumers, nothing lost or duplicated. */
+struct ring_job {
+	struct pn_ring *r;
+	uintptr_t base;
+	uint64_t n;
+	_Atomic uint64_t *consumed;
+	_Atomic uint64_t *sum;
+	uint64_t total;
+};
+
+static void *ring_producer(void *arg)
+{
+	struct ring_job *j = arg;
+
+	for (uint64_t i = 0; i < j->n;) {
+		void *v[8];
+		unsigned k = (unsigned)PN_MIN((uint64_t)8, j->n - i);
+
+		for (unsigned m = 0; m < k; m++)
+			v[m] = (void *)(j->base + i + m);
+		unsigned sent = pn_ring_enqueue_burst(j->r, v, k);
+
+		if (sent == 0)
+			sched_yield();
+		i += sent;
+	}
+	return NULL;
+}
+
+static void *ring_consumer(void *arg)
+{
+	struct ring_job *j = arg;
+
+	while (atomic_load_explicit(j->consumed, memory_order_relaxed) < j->total) {
+		void *v[8];
+		unsigned got = pn_ring_dequeue_burst(j->r, v, 8);
+
+		if (got == 0) {
+			sched_yield();
+			continue;
+		}
+		uint64_t sum = 0;
+
+		for (unsigned m = 0; m < got; m++)
+			sum += (uintptr_t)v[m];
+		atomic_fetch_add(j->sum, sum);
+		atomic_fetch_add(j->consumed, got);
+	}
+	return NULL;
+}
+
+Test(stress, ring_mpmc_loses_nothing, .timeout = 600)
+{
+	struct pn_ring *r = pn_ring_create(64, 0);
+	_Atomic uint64_t consumed = 0, sum = 0;
+	uint64_t n = PN_STRESS_OPS / 20;
+	struct ring_job j[4];
+	pthread_t t[4];
+	uint64_t want = 0;
+
+	for (int i = 0; i < 4; i++) {
+		j[i] = (struct ring_job){ r, (uintptr_t)(i + 1) << 40, n, &consumed, &sum, 2 * n };
+		pthread_create(&t[i], NULL, i < 2 ? ring_producer : ring_consumer, &j[i]);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < 2; i++)
+		want += n * j[i].base + n * (n - 1) / 2;
+	cr_assert_eq(consumed, 2 * n);
+	cr_assert_eq(sum, want, "a value was lost or duplicated");
+	pn_ring_free(r);
+}
+
+/* Destroy racing with puts on other threads, many times over. */
+struct late_job {
+	struct pn_frame **f;
+	unsigned n;
+	pthread_barrier_t *go;
+};
+
+static void *late_putter(void *arg)
+{
+	struct late_job *j = arg;
+
+	pthread_barrier_wait(j->go);
+	for (unsigned i = 0; i < j->n; i++)
+		pn_frame_put(j->f[i]);
+	return NULL;
+}
+
+Test(stress, destroy_races_late_puts, .timeout = 600)
+{
+	struct pn_region_params rp = { .len = 256 * PN_FRAME_SIZE, .numa_node = PN_NUMA_ANY };
+	struct pn_region *r = pn_region_create(&rp);
+
+	for (int iter = 0; iter < 300; iter++) {
+		struct pn_pool_params pp = { .sz = sizeof(pp), .region = r,
+					     .ring_size = 64, .numa_node = PN_NUMA_ANY };
+		struct pn_pool *p = pn_pool_create(&pp);
+		struct pn_frame *f[128];
+		pthread_barrier_t go;
+		struct late_job j[2];
+		pthread_t t[2];
+
+		cr_assert_not_null(p);
+		cr_assert_eq(pn_pool_alloc_bulk(p, f, 128), 0);
+		pthread_barrier_init(&go, NULL, 3);
+		for (int i = 0; i < 2; i++) {
+			j[i] = (struct late_job){ f + 64 * i, 64, &go };
+			pthread_create(&t[i], NULL, late_putter, &j[i]);
+		}
+		pthread_barrier_wait(&go);
+		pn_pool_destroy(p); /* races the putters; quiet when nothing is left */
+		for (int i = 0; i < 2; i++)
+			pthread_join(t[i], NULL);
+		pthread_barrier_destroy(&go);
+		struct pn_region_info ri;
+
+		pn_region_info(r, &ri);
+		cr_assert_eq(ri.nr_free, ri.nr_frames, "iteration %d leaked", iter);
+	}
+	cr_assert_eq(pn_region_destroy(r), 0, "every pool freed itself");
+}

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "pn_test.h"
+
+static struct pn_region *make_region(size_t len)
+{
+	struct pn_region_params rp = { .len = len, .numa_node = PN_NUMA_ANY, .name = "t" };
+	struct pn_region *r = pn_region_create(&rp);
+
+	cr_assert_not_null(r, "pn_region_create: %s", strerror(errno));
+	return r;
+}
+
+Test(mem, region_create_and_info)
+{
+	struct pn_region *r = make_region(64 * PN_FRAME_SIZE + 100);
+	struct pn_region_info ri;
+
+	pn_region_info(r, &ri);
+	cr_assert_eq(ri.nr_frames, 65, "length rounds up to whole frames");
+	cr_assert_eq(ri.nr_free, 65);
+	cr_assert(ri.backing == PN_REGION_HUGETLB || ri.backing == PN_REGION_THP);
+	cr_assert_eq((uintptr_t)ri.base % PN_FRAME_SIZE, 0);
+	cr_assert_eq(pn_region_destroy(r), 0);
+}
+
+Test(mem, region_rejects_bad_params)
+{
+	struct pn_region_params rp = { .len = 0 };
+
+	cr_expect_null(pn_region_create(&rp));
+	cr_expect_eq(errno, EINVAL);
+	rp.len = PN_FRAME_SIZE;
+	rp.flags = 0x100;
+	cr_expect_null(pn_region_create(&rp));
+	cr_expect_eq(errno, EINVAL);
+	rp.flags = PN_REGION_F_HUGEPAGE | PN_REGION_F_NO_HUGEPAGE;
+	cr_expect_null(pn_region_create(&rp));
+	cr_expect_null(pn_region_register((void *)0x1001, PN_FRAME_SIZE, 0, "x"));
+	cr_expect_eq(errno, EINVAL);
+}
+
+Test(mem, addr_to_frame_is_exact_for_every_offset)
+{
+	struct pn_region *r = make_region(16 * PN_FRAME_SIZE);
+	struct pn_region_info ri;
+
+	pn_region_info(r, &ri);
+	for (uint32_t i = 0; i < ri.nr_frames; i++) {
+		uint8_t *page = (uint8_t *)ri.base + (size_t)i * PN_FRAME_SIZE;
+		size_t offs[] = { 0, 1, 2047, PN_FRAME_SIZE - 1 };
+
+		for (unsigned k = 0; k < PN_DIM(offs); k++) {
+			struct pn_frame *f = pn_region_addr_to_frame(r, page + offs[k]);
+
+			cr_assert_not_null(f);
+			cr_assert_eq(pn_frame_addr(f), page, "frame %u off %zu", i, offs[k]);
+			cr_assert_eq(pn_addr_to_frame(page + offs[k]), f);
+		}
+	}
+	cr_assert_null(pn_region_addr_to_frame(r, (uint8_t *)ri.base + ri.len));
+	cr_assert_null(pn_region_addr_to_frame(r, (uint8_t *)ri.base - 1));
+	cr_assert_eq(pn_frame_region(pn_region_addr_to_frame(r, ri.base)), r);
+	cr_assert_eq(pn_region_destroy(r), 0);
+}
+
+Test(mem, memdesc_fields_pack_independently)
+{
+	struct pn_frame f = { 0 };
+
+	f.memdesc = ((uint64_t)3 << PN_MD_ORDER_SHIFT) |
+		    ((uint64_t)5 << PN_MD_REGION_SHIFT) |
+		    ((uint64_t)1 << PN_MD_NODE_SHIFT) | PN_MD_APP_MAP;
+	pn_frame_set_type(&f, PN_MT_POOL, 0x55);
+	cr_assert_eq(pn_frame_type(&f), PN_MT_POOL);
+	cr_assert_eq(pn_frame_subtype(&f), 0x55);
+	cr_assert_eq(pn_frame_order(&f), 3);
+	cr_assert_eq(pn_frame_region_index(&f), 5);
+	cr_assert_eq(pn_frame_node(&f), 1);
+	cr_assert(f.memdesc & PN_MD_APP_MAP);
+	pn_frame_set_type(&f, PN_MT_APP, 0);
+	cr_assert_eq(pn_frame_type(&f), PN_MT_APP);
+	cr_assert_eq(pn_frame_order(&f), 3, "set_type must not touch the order");
+}
+
+Test(mem, high_order_blocks_split_and_tails_map_to_head)
+{
+	struct pn_region *r = make_region(8 * PN_FRAME_SIZE);
+	struct pn_frame *f[8];
+	struct pn_region_info ri;
+
+	cr_assert_eq(pn_region_alloc(r, 2, 1, f), 1);
+	cr_assert_eq(pn_frame_order(f[0]), 2);
+	for (unsigned t = 0; t < 4; t++)
+		cr_assert_eq(pn_region_addr_to_frame(r, f[0]->addr + t * PN_FRAME_SIZE + 7),
+			     f[0], "tail %u must resolve to its head", t);
+	cr_assert_eq(pn_region_alloc(r, 0, 8, f + 1), 4, "four order-0 frames left");
+	cr_assert_eq(pn_region_alloc(r, 0, 1, f + 5), 0, "exhausted");
+	pn_region_info(r, &ri);
+	cr_assert_eq(ri.nr_free, 0);
+	cr_assert_eq(pn_region_destroy(r), -EBUSY, "frames are out");
+	pn_region_free(r, f, 5);
+	pn_region_info(r, &ri);
+	cr_assert_eq(ri.nr_free, 8);
+	cr_assert_eq(pn_region_destroy(r), 0);
+}
+
+Test(mem, app_region_and_app_destructor_refill)
+{
+	size_t len = 8 * PN_FRAME_SIZE;
+	void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct pn_region *r;
+	struct pn_region_info ri;
+	struct pn_frame *f, *back[2];
+
+	cr_assert_neq(mem, MAP_FAILED);
+	r = pn_region_register(mem, len, PN_NUMA_ANY, "app");
+	cr_assert_not_null(r);
+	pn_region_info(r, &ri);
+	cr_assert_eq(ri.backing, PN_REGION_APP);
+	cr_assert_eq(ri.base, mem);
+
+	f = pn_region_app_alloc(r);
+	cr_assert_not_null(f);
+	cr_assert_eq(pn_frame_type(f), PN_MT_APP);
+	cr_assert(f->memdesc & PN_MD_APP_MAP);
+	pn_frame_get(f);             /* a second holder */
+	pn_frame_put(f);
+	cr_assert_eq(pn_region_app_refill(r, back, 2), 0, "still held");
+	pn_frame_put(f);             /* final put: APP destructor */
+	cr_assert_eq(pn_frame_refcount(f), 0, "frozen in the refill queue");
+	cr_assert_eq(pn_region_app_refill(r, back, 2), 1);
+	cr_assert_eq(back[0], f);
+	cr_assert_eq(pn_frame_refcount(f), 1, "handed out again");
+	pn_frame_set_type(f, PN_MT_MISC, 0);
+	atomic_store(&f->refcount, 0);
+	pn_region_free(r, &f, 1);
+	cr_assert_eq(pn_region_destroy(r), 0);
+	/* the application's memory is still its own */
+	((volatile char *)mem)[0] = 1;
+	munmap(mem, len);
+}
+
+static int user_dtor_calls;
+static struct pn_frame *user_dtor_last;
+
+static void user_dtor(struct pn_frame *f)
+{
+	user_dtor_calls++;
+	user_dtor_last = f;
+}
+
+Test(mem, destructor_dispatch_per_type)
+{
+	/* the pool refills 64 pages at a time: leave some for the APP frame */
+	struct pn_pool *p = test_pool(128, 0, 0);
+	struct pn_region *r = pn_pool_region(p);
+	struct pn_frame *pf, *af, *uf;
+	struct pn_pool_stats_sum s;
+	const unsigned type = PN_MT_USER0 + 1;
+
+	cr_assert_eq(pn_frame_dtor_register(PN_MT_POOL, user_dtor), -EINVAL,
+		     "library types cannot be taken over");
+	cr_assert_eq(pn_frame_dtor_register(PN_MT_MAX, user_dtor), -EINVAL);
+	cr_assert_eq(pn_frame_dtor_register(type, user_dtor), 0);
+	cr_assert_eq(pn_frame_dtor_register(type, user_dtor), -EEXIST);
+
+	/* POOL: final generic put recycles into the owner's cache */
+	pf = pn_pool_alloc(p);
+	pn_frame_get(pf);
+	pn_frame_put(pf);
+	pn_pool_get_stats(p, &s);
+	cr_assert_eq(s.recycle_cached, 0, "not the final put");
+	pn_frame_put(pf);
+	pn_pool_get_stats(p, &s);
+	cr_assert_eq(s.recycle_cached, 1, "POOL destructor recycles");
+
+	/* APP: back to the region's refill queue */
+	af = pn_region_app_alloc(r);
+	cr_assert_not_null(af);
+	pn_frame_put(af);
+	struct pn_frame *back;
+	cr_assert_eq(pn_region_app_refill(r, &back, 1), 1);
+	cr_assert_eq(back, af);
+
+	/* a test-registered type */
+	uf = af;
+	pn_frame_set_type(uf, type, 0);
+	user_dtor_calls = 0;
+	pn_frame_put(uf);
+	cr_assert_eq(user_dtor_calls, 1);
+	cr_assert_eq(user_dtor_last, uf);
+	cr_assert_eq(pn_frame_dtor_unregister(type), 0);
+
+	pn_frame_set_type(uf, PN_MT_MISC, 0);
+	pn_region_free(r, &uf, 1);
+	test_pool_destroy_clean(p);
+}
+
+#ifdef PN_DEBUG
+Test(mem, get_on_frozen_frame_is_caught, .signal = SIGABRT)
+{
+	struct pn_pool *p = test_pool(4, 0, 0);
+	struct pn_frame *f = pn_pool_alloc(p);
+
+	pn_pool_put(p, f);  /* frozen in the cache now */
+	pn_frame_get(f);    /* bug: must abort in a debug build */
+}
+
+Test(mem, put_on_frozen_frame_is_caught, .signal = SIGABRT)
+{
+	struct pn_pool *p = test_pool(4, 0, 0);
+	struct pn_frame *f = pn_pool_alloc(p);
+
+	pn_pool_put(p, f);
+	pn_frame_put(f);    /* double put */
+}
+#else
+Test(mem, get_on_frozen_frame_is_caught)
+{
+	cr_skip_test("built without -Ddebug_checks=true; the debug builds run this");
+}
+#endif

@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+
+#include "pn_test.h"
+
+static struct pn_pool *pool;
+
+static void setup(void)
+{
+	pool = test_pool(64, 0, 0);
+}
+
+static void teardown(void)
+{
+	test_assert_accounted(pool);
+	test_pool_destroy_clean(pool);
+}
+
+TestSuite(pkt, .init = setup, .fini = teardown);
+
+Test(pkt, alloc_push_pull_append_trim)
+{
+	struct pn_pkt *p = pn_pkt_alloc(pool);
+	uint32_t room;
+
+	cr_assert_not_null(p);
+	cr_assert_eq(pn_pkt_headroom(p), PN_PKT_HEADROOM);
+	room = pn_pkt_tailroom(p);
+	cr_assert_eq(room, 2048 - PN_PKT_HDR_SIZE - PN_PKT_HEADROOM);
+	memcpy(pn_pkt_append(p, 100), "payload", 7);
+	cr_assert_eq(p->len, 100);
+	cr_assert_eq(pn_pkt_tailroom(p), room - 100);
+	uint8_t *h = pn_pkt_push(p, 14);
+	cr_assert_eq(h + 14, (uint8_t *)memchr(h, 'p', 100));
+	cr_assert_eq(p->pkt_len, 114);
+	cr_assert_null(pn_pkt_push(p, PN_PKT_HEADROOM), "headroom exhausted");
+	cr_assert_null(pn_pkt_append(p, room), "tailroom exhausted");
+	cr_assert_eq(pn_pkt_pull(p, 14), h + 14);
+	cr_assert_null(pn_pkt_pull(p, 101));
+	cr_assert_eq(pn_pkt_trim(p, 7), 0);
+	cr_assert_eq(p->len, 7);
+	cr_assert_eq(memcmp(pn_pkt_data(p), "payload", 7), 0);
+	cr_assert_eq(pn_pkt_trim(p, 8), -EINVAL);
+	pn_pkt_free(p);
+}
+
+Test(pkt, fragments_copy_and_trim)
+{
+	struct pn_pkt *p = pn_pkt_alloc(pool);
+	struct pn_frame *f1, *f2;
+	uint8_t *a = pn_pool_alloc_frag(pool, 1000, &f1);
+	uint8_t *b = pn_pool_alloc_frag(pool, 1000, &f2);
+	char out[64];
+
+	memcpy(pn_pkt_append(p, 4), "head", 4);
+	memset(a, 'a', 1000);
+	memset(b, 'b', 1000);
+	cr_assert_eq(pn_pkt_add_frag(p, f1, (uint32_t)(a - f1->addr), 1000, PN_PKT_FRAG_SHARE), 0);
+	cr_assert_eq(pn_pkt_add_frag(p, f2, (uint32_t)(b - f2->addr), 1000, PN_PKT_FRAG_SHARE), 0);
+	cr_assert_eq(p->len, 2004);
+	cr_assert_eq(p->data_len, 2000);
+	cr_assert_eq(pn_pkt_tailroom(p), 0);
+	cr_assert_eq(pn_pkt_copy_bits(p, 2, out, 4), 0);
+	cr_assert_eq(memcmp(out, "adaa", 4), 0);
+	cr_assert_eq(pn_pkt_copy_bits(p, 1002, out, 4), 0);
+	cr_assert_eq(memcmp(out, "aabb", 4), 0);
+	cr_assert_eq(pn_pkt_copy_bits(p, 2000, out, 5), -EINVAL);
+	cr_assert_eq(pn_pkt_trim(p, 500), 0);
+	cr_assert_eq(p->shinfo->nr_frags, 1, "second fragment dropped");
+	cr_assert_eq(p->data_len, 496);
+	pn_pkt_free(p);
+}
+
+Test(pkt, clone_shares_data_and_survives_original)
+{
+	struct pn_pkt *p = pn_pkt_alloc(pool);
+	struct pn_pkt *c;
+
+	memcpy(pn_pkt_append(p, 5), "hello", 5);
+	c = pn_pkt_clone(p);
+	cr_assert_not_null(c);
+	cr_assert_eq(pn_pkt_data(c), pn_pkt_data(p), "no copy");
+	cr_assert(pn_pkt_cloned(p));
+	cr_assert(pn_pkt_cloned(c));
+	pn_pkt_free(p);
+	cr_assert_eq(memcmp(pn_pkt_data(c), "hello", 5), 0, "data outlives the original");
+	cr_assert_eq(pn_pkt_unshare(c), 0);
+	cr_assert(!pn_pkt_cloned(c) || c->shinfo != pn_pkt_own_shinfo(c));
+	cr_assert_eq(memcmp(pn_pkt_data(c), "hello", 5), 0);
+	pn_pkt_free(c);
+}
+
+Test(pkt, expand_head_of_private_packet_moves_fragments)
+{
+	struct pn_pkt *p = pn_pkt_alloc(pool);
+	struct pn_frame *f;
+	uint8_t *a = pn_pool_alloc_frag(pool, 512, &f);
+
+	memcpy(pn_pkt_append(p, 3), "abc", 3);
+	pn_pkt_add_frag(p, f, (uint32_t)(a - f->addr), 512, PN_PKT_FRAG_SHARE);
+	cr_assert_eq(pn_pkt_expand_head(p, 600, 0), 0);
+	cr_assert_geq(pn_pkt_headroom(p), 600);
+	cr_assert_eq(memcmp(pn_pkt_data(p), "abc", 3), 0);
+	cr_assert_eq(p->shinfo->frags[0].kind, PN_PKT_FRAG_SHARE, "moved, not re-referenced");
+	cr_assert_eq(pn_frame_refcount(f), 1);
+	cr_assert_eq(pn_pkt_expand_head(p, 4000, 0), -EMSGSIZE);
+	pn_pkt_free(p);
+}
+
+Test(pkt, chain_and_free_whole_chain)
+{
+	struct pn_pkt *a = pn_pkt_alloc(pool), *b = pn_pkt_alloc(pool), *c = pn_pkt_alloc(pool);
+	char out[9];
+
+	memcpy(pn_pkt_append(a, 3), "one", 3);
+	memcpy(pn_pkt_append(b, 3), "two", 3);
+	memcpy(pn_pkt_append(c, 3), "six", 3);
+	pn_pkt_chain(b, c);
+	pn_pkt_chain(a, b);
+	cr_assert_eq(a->nb_segs, 3);
+	cr_assert_eq(a->pkt_len, 9);
+	cr_assert_eq(pn_pkt_copy_bits(a, 0, out, 9), 0);
+	cr_assert_eq(memcmp(out, "onetwosix", 9), 0);
+	struct pn_pkt *cl = pn_pkt_clone(a);
+	cr_assert_eq(pn_pkt_copy_bits(cl, 0, out, 9), 0);
+	cr_assert_eq(memcmp(out, "onetwosix", 9), 0);
+	pn_pkt_free(a);
+	pn_pkt_free(cl);
+}
+
+/*
+ * Seed 001: a packet with fragments of a pool page is cloned; the clone's
+ * head is expanded (plain references on the fragment pages) while the
+ * original is freed and another holder keeps a plain reference. Whatever
+ * order the three owners let go in, the fragment page returns to its pool
+ * exactly once and only after the last of them.
+ */
+struct order {
+	int step[3]; /* 0 = free original, 1 = free clone, 2 = put holder's ref */
+};
+
+ParameterizedTestParameters(pkt, seed001_clone_expand_head_every_order)
+{
+	static struct order orders[] = {
+		{ { 0, 1, 2 } }, { { 0, 2, 1 } }, { { 1, 0, 2 } },
+		{ { 1, 2, 0 } }, { { 2, 0, 1 } }, { { 2, 1, 0 } },
+	};
+
+	return cr_make_param_array(struct order, orders, PN_DIM(orders));
+}
+
+static unsigned cache_occurrences(struct pn_pool *p, struct pn_frame *f)
+{
+	unsigned n = 0, cnt = atomic_load(&p->alloc.count);
+
+	for (unsigned i = 0; i < cnt; i++)
+		n += p->alloc.cache[i] == f;
+	return n;
+}
+
+ParameterizedTest(struct order *o, pkt, seed001_clone_expand_head_every_order)
+{
+	struct pn_pkt *orig, *clone;
+	struct pn_frame *pg, *pg2;
+	struct pn_pool_stats_sum s0, s;
+	uint8_t *f1, *f2;
+
+	/* two fragments of one pool page in the original packet */
+	orig = pn_pkt_alloc(pool);
+	memcpy(pn_pkt_append(orig, 4), "HEAD", 4);
+	f1 = pn_pool_alloc_frag(pool, 1024, &pg);
+	f2 = pn_pool_alloc_frag(pool, 1024, &pg2);
+	cr_assert_eq(pg, pg2);
+	memset(f1, 'x', 1024);
+	memset(f2, 'y', 1024);
+	pn_pkt_add_frag(orig, pg, (uint32_t)(f1 - pg->addr), 1024, PN_PKT_FRAG_SHARE);
+	pn_pkt_add_frag(orig, pg, (uint32_t)(f2 - pg->addr), 1024, PN_PKT_FRAG_SHARE);
+
+	clone = pn_pkt_clone(orig);
+	cr_assert_not_null(clone);
+	cr_assert_eq(pn_pkt_expand_head(clone, 256, 0), 0);
+	cr_assert_eq(pn_frame_refcount(pg), 3, "pool's share + clone's two plain refs");
+	pn_frame_get(pg); /* another holder */
+
+	/* the pool stops cutting from the page: only the packets hold it now */
+	{
+		struct pn_frame *tmp;
+		uint8_t *t = pn_pool_alloc_frag(pool, 4096, &tmp);
+
+		cr_assert_neq(tmp, pg);
+		pn_pool_frag_free(tmp);
+		(void)t;
+	}
+	pn_pool_get_stats(pool, &s0);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(cache_occurrences(pool, pg), 0, "recycled early at step %d", i);
+		switch (o->step[i]) {
+		case 0:
+			pn_pkt_free(orig);
+			break;
+		case 1: {
+			char out[8];
+
+			cr_assert_eq(pn_pkt_copy_bits(clone, 0, out, 8), 0);
+			cr_assert_eq(memcmp(out, "HEADxxxx", 8), 0, "clone still reads its data");
+			pn_pkt_free(clone);
+			break;
+		}
+		case 2:
+			pn_frame_put(pg);
+			break;
+		}
+	}
+	pn_pool_get_stats(pool, &s);
+	cr_assert_eq(cache_occurrences(pool, pg), 1, "page back in its pool exactly once");
+	cr_assert_eq(pn_frame_refcount(pg), 0);
+	cr_assert_eq(atomic_load(&pg->frag_count), 0);
+	cr_assert_eq(pn_pool_inflight(pool), 0, "no leak");
+	cr_assert_eq(s.recycle_released_refcnt, s0.recycle_released_refcnt);
+}
