@@ -488,7 +488,12 @@ unsigned pn_region_app_refill(struct pn_region *r, struct pn_frame **out,
 
 unsigned pn_region_dump_held(const struct pn_region *r, int pool_id, FILE *out)
 {
+	struct pn_region *rr = (struct pn_region *)r;
 	unsigned n = 0;
+
+	/* under the lock: late puts release frames (and rewrite their
+	 * memdesc) while we look */
+	pthread_mutex_lock(&rr->lock);
 
 	for (uint32_t i = 0; i < r->nr_frames; i++) {
 		const struct pn_frame *f = &r->frames[i];
@@ -507,6 +512,7 @@ unsigned pn_region_dump_held(const struct pn_region *r, int pool_id, FILE *out)
 			ref, atomic_load_explicit(&((struct pn_frame *)f)->frag_count,
 						  memory_order_relaxed));
 	}
+	pthread_mutex_unlock(&rr->lock);
 	if (n > PN_DUMP_MAX_LINES)
 		fprintf(out, "  ... and %u more\n", n - PN_DUMP_MAX_LINES);
 	return n;

@@ -24,6 +24,7 @@
 #define PN_RING_H
 
 #include <errno.h>
+#include <sched.h>
 #include <stdatomic.h>
 
 #include "pn_common.h"
@@ -147,9 +148,21 @@ static __pn_always_inline uint32_t pn_ring_move_cons_head(struct pn_ring *r,
 static __pn_always_inline void pn_ring_update_tail(struct pn_ring_headtail *ht,
 	uint64_t old, uint64_t new_val)
 {
-	if (!ht->single)
-		while (atomic_load_explicit(&ht->tail, memory_order_relaxed) != old)
-			pn_cpu_relax();
+	/* acquire: the earlier reserver's slot accesses, released by its tail
+	 * store, must be carried by ours; a plain store does not extend its
+	 * release sequence */
+	if (!ht->single) {
+		unsigned spins = 0;
+
+		while (atomic_load_explicit(&ht->tail, memory_order_acquire) != old) {
+			/* the thread we wait for may be preempted: give it
+			 * the core rather than spin out our time slice */
+			if (++spins % 1024 == 0)
+				sched_yield();
+			else
+				pn_cpu_relax();
+		}
+	}
 	/* release: slot writes (producer) or slot reads (consumer) happen
 	 * before the other side sees the new tail */
 	atomic_store_explicit(&ht->tail, new_val, memory_order_release);

@@ -3,7 +3,11 @@
 #ifndef PN_TEST_H
 #define PN_TEST_H
 
+#ifdef PN_TSAN_SHIM
+#include "cr_tsan_shim.h"
+#else
 #include <criterion/criterion.h>
+#endif
 
 #include "pn_pkt.h"
 #include "pn_pool.h"

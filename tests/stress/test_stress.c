@@ -3,7 +3,6 @@
  * Concurrency suite: run as is and under ThreadSanitizer. Every test ends by
  * checking that each frame is accounted for and nothing is in flight.
  */
-#include <criterion/criterion.h>
 #include <pthread.h>
 #include <sched.h>
 
