@@ -200,9 +200,11 @@ static unsigned pool_refill_from_ring(struct pn_pool *p, int tid)
 	unsigned got, kept = 0, nw = 0;
 	uint32_t n = atomic_load_explicit(&p->alloc.count, memory_order_relaxed);
 
+	int nid = pn_pool_nid(p);
+
 	got = pn_ring_dequeue_burst(p->ring, (void **)batch, want);
 	for (unsigned i = 0; i < got; i++) {
-		if (pn_likely(pn_pool_node_ok(p, batch[i])))
+		if (pn_likely(pn_frame_node_ok(batch[i], nid)))
 			p->alloc.cache[n + kept++] = batch[i];
 		else
 			waive[nw++] = batch[i];
@@ -291,6 +293,25 @@ int pn_pool_alloc_bulk(struct pn_pool *p, struct pn_frame **frames, unsigned n)
 	return 0;
 }
 
+/* Frozen frames put by a non-owner thread: into the ring in one go, what
+ * does not fit released to the region. */
+static void pool_recycle_batch_remote(struct pn_pool *p, struct pn_frame **f,
+				      unsigned n, int tid)
+{
+	unsigned done;
+
+	if (n == 0)
+		return;
+	done = pn_ring_enqueue_burst(p->ring, (void **)f, n);
+	PN_POOL_STAT_ADD(p, tid, recycle_ring, done);
+	if (done < n) {
+		if (!pn_ring_closed(p->ring))
+			PN_POOL_STAT_ADD(p, tid, recycle_ring_full, n - done);
+		PN_POOL_STAT_ADD(p, tid, recycle_released_refcnt, n - done);
+		pool_release(p, f + done, n - done);
+	}
+}
+
 void pn_pool_put_bulk(struct pn_pool *p, struct pn_frame *const *frames,
 		      unsigned n)
 {
@@ -300,17 +321,48 @@ void pn_pool_put_bulk(struct pn_pool *p, struct pn_frame *const *frames,
 
 	/* fast path: owner, room for all, sole references on the right node */
 	if (pn_likely(pn_pool_is_owner(p, tid) && have + n <= p->alloc.size)) {
+		int nid = pn_pool_nid(p);
+
 		for (; i < n; i++) {
 			struct pn_frame *f = frames[i];
 
 			if (atomic_load_explicit(&f->refcount, memory_order_acquire) != 1 ||
-			    !pn_pool_node_ok(p, f))
+			    !pn_frame_node_ok(f, nid))
 				break;
 			atomic_store_explicit(&f->refcount, 0, memory_order_relaxed);
 			p->alloc.cache[have + i] = f;
 		}
 		atomic_store_explicit(&p->alloc.count, have + i, memory_order_relaxed);
 		PN_POOL_STAT_ADD(p, tid, recycle_cached, i);
+	} else if (!pn_pool_is_owner(p, tid)) {
+		/* another thread: one ring reservation for the whole batch, the
+		 * way a DPDK lcore flushes its cache */
+		struct pn_frame *batch[PN_POOL_REFILL];
+		int nid = pn_pool_nid(p);
+		unsigned nb = 0;
+
+		for (; i < n; i++) {
+			struct pn_frame *f = frames[i];
+			uint32_t r = atomic_load_explicit(&f->refcount, memory_order_acquire);
+
+			PN_DEBUG_ASSERT(r != 0, "put on a frozen frame");
+			if (pn_likely(r == 1))
+				atomic_store_explicit(&f->refcount, 0, memory_order_relaxed);
+			else if (atomic_fetch_sub_explicit(&f->refcount, 1,
+							   memory_order_acq_rel) != 1)
+				continue;
+			if (pn_unlikely(!pn_frame_node_ok(f, nid))) {
+				pn_pool_recycle_slow(p, f, tid);
+				continue;
+			}
+			batch[nb++] = f;
+			if (nb == PN_DIM(batch)) {
+				pool_recycle_batch_remote(p, batch, nb, tid);
+				nb = 0;
+			}
+		}
+		pool_recycle_batch_remote(p, batch, nb, tid);
+		return;
 	}
 	for (; i < n; i++)
 		pn_pool_put(p, frames[i]);

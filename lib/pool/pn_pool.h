@@ -165,13 +165,21 @@ static inline bool pn_pool_is_owner(const struct pn_pool *p, int tid)
 				    memory_order_relaxed) == tid;
 }
 
+static inline int pn_pool_nid(const struct pn_pool *p)
+{
+	return atomic_load_explicit(&((struct pn_pool *)p)->nid, memory_order_relaxed);
+}
+
+/* Loops read the pool's node once and use this. */
+static inline bool pn_frame_node_ok(const struct pn_frame *f, int nid)
+{
+	return nid == PN_NUMA_ANY || pn_frame_node(f) == nid;
+}
+
 static inline bool pn_pool_node_ok(const struct pn_pool *p,
 				   const struct pn_frame *f)
 {
-	int nid = atomic_load_explicit(&((struct pn_pool *)p)->nid,
-				       memory_order_relaxed);
-
-	return nid == PN_NUMA_ANY || pn_frame_node(f) == nid;
+	return pn_frame_node_ok(f, pn_pool_nid(p));
 }
 
 /**

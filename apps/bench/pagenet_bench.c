@@ -1,0 +1,455 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * pagenet-bench: side-by-side micro-benchmarks of pagenet against its
+ * anchors, measured in the same run (the machine is shared and noisy, so only
+ * ratios are meaningful). Each row interleaves rounds of ours and the anchor
+ * and reports the median of each.
+ *
+ *   pagenet-bench pool [--json] [--rounds N] [--iters N] [--quick]
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include "pn_pkt.h"
+#include "pn_pool.h"
+
+#define MAX_ROUNDS 31
+#define DPDK_CACHE 256
+
+struct opts {
+	bool json;
+	unsigned rounds;
+	uint64_t iters;
+};
+
+static struct opts opt = { .rounds = 9, .iters = 2000000 };
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, unsigned n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+typedef double (*bench_fn)(void *ctx, uint64_t iters); /* returns ns per op */
+
+static void report(const char *name, const char *anchor, double ours,
+		   double theirs, const char *unit)
+{
+	double ratio = ours / theirs;
+
+	if (opt.json)
+		printf("{\"name\":\"%s\",\"ours_ns\":%.3f,\"anchor\":\"%s\","
+		       "\"anchor_ns\":%.3f,\"ratio\":%.3f,\"unit\":\"%s\"}\n",
+		       name, ours, anchor, theirs, ratio, unit);
+	else
+		printf("%-28s ours %8.2f ns   %-34s %8.2f ns   ratio %.3f\n",
+		       name, ours, anchor, theirs, ratio);
+	fflush(stdout);
+}
+
+static void run_row(const char *name, const char *anchor, bench_fn ours,
+		    void *octx, bench_fn theirs, void *tctx, uint64_t iters,
+		    const char *unit)
+{
+	double a[MAX_ROUNDS], b[MAX_ROUNDS];
+
+	/* warm both up once, then interleave so drift hits both alike */
+	ours(octx, iters / 10 + 1);
+	theirs(tctx, iters / 10 + 1);
+	for (unsigned r = 0; r < opt.rounds; r++) {
+		a[r] = ours(octx, iters);
+		b[r] = theirs(tctx, iters);
+	}
+	report(name, anchor, median(a, opt.rounds), median(b, opt.rounds), unit);
+}
+
+/* keep the compiler from eliding work on a pointer */
+#define SINK(p) __asm__ volatile("" : : "r"(p) : "memory")
+
+/* ---- single alloc + put ---- */
+
+static double ours_single(void *ctx, uint64_t n)
+{
+	struct pn_pool *p = ctx;
+	uint64_t t0 = now_ns();
+
+	for (uint64_t i = 0; i < n; i++) {
+		struct pn_frame *f = pn_pool_alloc(p);
+
+		SINK(f);
+		pn_pool_put(p, f);
+	}
+	return (double)(now_ns() - t0) / (double)n;
+}
+
+static double dpdk_single(void *ctx, uint64_t n)
+{
+	struct rte_mempool *mp = ctx;
+	uint64_t t0 = now_ns();
+
+	for (uint64_t i = 0; i < n; i++) {
+		void *o;
+
+		if (rte_mempool_get(mp, &o) != 0)
+			abort();
+		SINK(o);
+		rte_mempool_put(mp, o);
+	}
+	return (double)(now_ns() - t0) / (double)n;
+}
+
+/* ---- bulk of 32, per object ---- */
+
+#define BULK 32
+
+static double ours_bulk(void *ctx, uint64_t n)
+{
+	struct pn_pool *p = ctx;
+	struct pn_frame *f[BULK];
+	uint64_t loops = n / BULK, t0 = now_ns();
+
+	for (uint64_t i = 0; i < loops; i++) {
+		if (pn_pool_alloc_bulk(p, f, BULK) != 0)
+			abort();
+		SINK(f[0]);
+		pn_pool_put_bulk(p, f, BULK);
+	}
+	return (double)(now_ns() - t0) / (double)(loops * BULK);
+}
+
+static double dpdk_bulk(void *ctx, uint64_t n)
+{
+	struct rte_mempool *mp = ctx;
+	void *o[BULK];
+	uint64_t loops = n / BULK, t0 = now_ns();
+
+	for (uint64_t i = 0; i < loops; i++) {
+		if (rte_mempool_get_bulk(mp, o, BULK) != 0)
+			abort();
+		SINK(o[0]);
+		rte_mempool_put_bulk(mp, o, BULK);
+	}
+	return (double)(now_ns() - t0) / (double)(loops * BULK);
+}
+
+/* ---- fragment alloc + put (2 KiB, two per page) ---- */
+
+static double ours_frag(void *ctx, uint64_t n)
+{
+	struct pn_pool *p = ctx;
+	uint64_t t0 = now_ns();
+
+	for (uint64_t i = 0; i < n; i++) {
+		struct pn_frame *f;
+		void *b = pn_pool_alloc_frag(p, 2048, &f);
+
+		SINK(b);
+		pn_pool_frag_free(f);
+	}
+	return (double)(now_ns() - t0) / (double)n;
+}
+
+/* ---- packet alloc + free ---- */
+
+static double ours_pkt(void *ctx, uint64_t n)
+{
+	struct pn_pool *p = ctx;
+	uint64_t t0 = now_ns();
+
+	for (uint64_t i = 0; i < n; i++) {
+		struct pn_pkt *k = pn_pkt_alloc(p);
+
+		SINK(k);
+		pn_pkt_free(k);
+	}
+	return (double)(now_ns() - t0) / (double)n;
+}
+
+static double dpdk_pkt(void *ctx, uint64_t n)
+{
+	struct rte_mempool *mp = ctx;
+	uint64_t t0 = now_ns();
+
+	for (uint64_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+
+		SINK(m);
+		rte_pktmbuf_free(m);
+	}
+	return (double)(now_ns() - t0) / (double)n;
+}
+
+/* ---- cross-thread recycle: allocate here, put on the other lcore ---- */
+
+struct xthread {
+	struct pn_ring *q;      /* same SPSC transport for both sides */
+	struct pn_pool *pool;   /* ours, or NULL */
+	struct rte_mempool *mp; /* anchor, or NULL */
+	bool pkts;              /* packets (pn_pkt / rte_mbuf) instead of pages */
+	volatile uint64_t todo;
+	_Atomic uint64_t done;
+	_Atomic int go;         /* 1 run, 2 quit */
+};
+
+static int xthread_worker(void *arg)
+{
+	struct xthread *x = arg;
+
+	for (;;) {
+		int g;
+
+		while ((g = atomic_load_explicit(&x->go, memory_order_acquire)) == 0)
+			pn_cpu_relax();
+		if (g == 2)
+			return 0;
+		uint64_t got = 0, want = x->todo;
+
+		while (got < want) {
+			void *o[32];
+			unsigned k = pn_ring_dequeue_burst(x->q, o, 32);
+
+			if (x->pkts && x->pool)
+				for (unsigned i = 0; i < k; i++)
+					pn_pkt_free(o[i]);
+			else if (x->pkts)
+				rte_pktmbuf_free_bulk((struct rte_mbuf **)o, k);
+			else if (x->pool)
+				pn_pool_put_bulk(x->pool, (struct pn_frame **)o, k);
+			else
+				rte_mempool_put_bulk(x->mp, o, k);
+			got += k;
+		}
+		atomic_store_explicit(&x->go, 0, memory_order_relaxed);
+		atomic_store_explicit(&x->done, got, memory_order_release);
+	}
+}
+
+static double xthread_run(struct xthread *x, uint64_t n)
+{
+	uint64_t t0;
+
+	atomic_store(&x->done, 0);
+	x->todo = n;
+	atomic_store_explicit(&x->go, 1, memory_order_release);
+	t0 = now_ns();
+	for (uint64_t i = 0; i < n;) {
+		void *o[32];
+		unsigned k = 0;
+
+		for (; k < 32 && i + k < n; k++) {
+			if (x->pkts && x->pool)
+				o[k] = pn_pkt_alloc(x->pool);
+			else if (x->pkts)
+				o[k] = rte_pktmbuf_alloc(x->mp);
+			else if (x->pool)
+				o[k] = pn_pool_alloc(x->pool);
+			else if (rte_mempool_get(x->mp, &o[k]) != 0)
+				o[k] = NULL;
+			if (o[k] == NULL)
+				break; /* exhausted for now: send what we have */
+		}
+		unsigned sent = 0;
+
+		while (sent < k)
+			sent += pn_ring_enqueue_burst(x->q, o + sent, k - sent);
+		i += k;
+	}
+	while (atomic_load_explicit(&x->done, memory_order_acquire) != n)
+		pn_cpu_relax();
+	return (double)(now_ns() - t0) / (double)n;
+}
+
+/* one worker serves both sides; each run says which allocator it drives */
+struct xside {
+	struct xthread *x;
+	struct pn_pool *pool;
+	struct rte_mempool *mp;
+	bool pkts;
+};
+
+static double xside_run(void *ctx, uint64_t n)
+{
+	struct xside *s = ctx;
+
+	s->x->pool = s->pool;
+	s->x->mp = s->mp;
+	s->x->pkts = s->pkts;
+	return xthread_run(s->x, n);
+}
+
+static struct pn_pool *make_pool(uint32_t pages, uint32_t frag)
+{
+	struct pn_pool_params pp = {
+		.sz = sizeof(pp), .nr_pages = pages, .numa_node = PN_NUMA_ANY,
+		.frag_size = frag, .ring_size = 4096, .name = "bench",
+	};
+	struct pn_pool *p = pn_pool_create(&pp);
+
+	if (p == NULL) {
+		perror("pn_pool_create");
+		exit(1);
+	}
+	return p;
+}
+
+static int bench_pool(void)
+{
+	struct pn_pool *p = make_pool(8192, 2048);
+	struct rte_mempool *mp, *pktmp;
+	unsigned worker = rte_get_next_lcore(rte_lcore_id(), 1, 0);
+
+	mp = rte_mempool_create("bench_mp", 8191, PN_FRAME_SIZE, DPDK_CACHE, 0,
+				NULL, NULL, NULL, NULL, SOCKET_ID_ANY, 0);
+	pktmp = rte_pktmbuf_pool_create("bench_pkt", 8191, DPDK_CACHE, 0,
+					RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	if (mp == NULL || pktmp == NULL) {
+		fprintf(stderr, "rte_mempool_create: %s\n", rte_strerror(rte_errno));
+		return 1;
+	}
+	if (!opt.json)
+		printf("pagenet-bench pool: %u rounds x %llu ops, median ns per object\n",
+		       opt.rounds, (unsigned long long)opt.iters);
+
+	run_row("alloc_put_single", "rte_mempool_get+put (cache 256)",
+		ours_single, p, dpdk_single, mp, opt.iters, "ns/op");
+	run_row("alloc_put_bulk32", "rte_mempool_get_bulk+put_bulk 32",
+		ours_bulk, p, dpdk_bulk, mp, opt.iters, "ns/obj");
+	run_row("frag_alloc_put_2k", "rte_mempool_get+put (cache 256)",
+		ours_frag, p, dpdk_single, mp, opt.iters, "ns/op");
+	run_row("pkt_alloc_free", "rte_pktmbuf_alloc+free",
+		ours_pkt, p, dpdk_pkt, pktmp, opt.iters, "ns/op");
+
+	if (worker < RTE_MAX_LCORE) {
+		struct xthread x = {
+			.q = pn_ring_create(1024, PN_RING_F_SP_ENQ | PN_RING_F_SC_DEQ),
+		};
+		struct xside ours = { &x, p, NULL, false }, theirs = { &x, NULL, mp, false };
+		struct xside ours_pkt = { &x, p, NULL, true }, theirs_pkt = { &x, NULL, pktmp, true };
+
+		rte_eal_remote_launch(xthread_worker, &x, worker);
+		run_row("cross_thread_recycle", "rte_mempool get on lcore A, put on B",
+			xside_run, &ours, xside_run, &theirs, opt.iters / 2, "ns/obj");
+		/* refcounted buffers on both sides: the free touches the buffer */
+		run_row("cross_thread_pkt", "rte_pktmbuf_alloc on A, free on B",
+			xside_run, &ours_pkt, xside_run, &theirs_pkt, opt.iters / 2, "ns/obj");
+		atomic_store_explicit(&x.go, 2, memory_order_release);
+		rte_eal_wait_lcore(worker);
+		pn_ring_free(x.q);
+	} else if (!opt.json) {
+		printf("cross_thread_recycle: skipped, needs a second lcore\n");
+	}
+
+	{
+		struct pn_pool_stats_sum s;
+
+		pn_pool_get_stats(p, &s);
+		if (!opt.json)
+			printf("pagenet pool: recycle rate %.4f (cached %llu ring %llu released %llu)\n",
+			       pn_pool_recycle_rate(&s), (unsigned long long)s.recycle_cached,
+			       (unsigned long long)s.recycle_ring,
+			       (unsigned long long)s.recycle_released_refcnt);
+	}
+	if (pn_pool_destroy(p) != 0) {
+		fprintf(stderr, "pagenet-bench: pages leaked\n");
+		return 1;
+	}
+	rte_mempool_free(mp);
+	rte_mempool_free(pktmp);
+	return 0;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: pagenet-bench pool [--json] [--rounds N] [--iters N] [--quick]\n"
+		"\n"
+		"Runs pagenet's page pool and DPDK 22.11's rte_mempool / rte_pktmbuf\n"
+		"side by side in one process (EAL: --no-huge --no-pci, two lcores)\n"
+		"and prints each row's median ns per object and ours/anchor ratio.\n"
+		"\n"
+		"  --json       one JSON object per row: name, ours_ns, anchor,\n"
+		"               anchor_ns, ratio, unit\n"
+		"  --rounds N   interleaved rounds per row, median taken (default 9)\n"
+		"  --iters N    operations per round (default 2000000)\n"
+		"  --quick      3 rounds of 200000 (a smoke run)\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "rounds", required_argument, NULL, 'r' },
+		{ "iters", required_argument, NULL, 'i' },
+		{ "quick", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *eal_argv[] = {
+		argv[0], "--no-huge", "--no-pci", "--no-shconf", "--no-telemetry",
+		"-m", "512", "-l", "0-1", "--log-level=lib.eal:error", NULL,
+	};
+	const char *cmd;
+	int c, rc;
+
+	if (argc < 2 || argv[1][0] == '-') {
+		usage(argc > 1 && !strcmp(argv[1], "--help") ? stdout : stderr);
+		return argc > 1 && !strcmp(argv[1], "--help") ? 0 : 2;
+	}
+	cmd = argv[1];
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "jr:i:qh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'j': opt.json = true; break;
+		case 'r': opt.rounds = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'i': opt.iters = strtoull(optarg, NULL, 0); break;
+		case 'q': opt.rounds = 3; opt.iters = 200000; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (opt.rounds == 0 || opt.rounds > MAX_ROUNDS || opt.iters < 64) {
+		fprintf(stderr, "pagenet-bench: --rounds must be 1..%d and --iters >= 64\n",
+			MAX_ROUNDS);
+		return 2;
+	}
+	if (strcmp(cmd, "pool") != 0) {
+		fprintf(stderr, "pagenet-bench: unknown benchmark '%s'\n", cmd);
+		usage(stderr);
+		return 2;
+	}
+	if (rte_eal_init((int)PN_DIM(eal_argv) - 1, eal_argv) < 0) {
+		fprintf(stderr, "pagenet-bench: rte_eal_init failed: %s\n",
+			rte_strerror(rte_errno));
+		return 1;
+	}
+	rc = bench_pool();
+	rte_eal_cleanup();
+	return rc;
+}
