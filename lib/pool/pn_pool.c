@@ -134,6 +134,8 @@ struct pn_pool *pn_pool_create(const struct pn_pool_params *params)
 		pp.numa_node = ri.numa_node;
 	}
 	atomic_init(&p->nid, pp.numa_node);
+	atomic_init(&p->check_nid, PN_NUMA_ANY);
+	pn_pool_set_nid(p, pp.numa_node);
 	atomic_init(&p->owner, (pp.flags & PN_POOL_F_OWNER) ? pp.owner_thread
 							     : pn_thread_id());
 	p->order = (uint8_t)pp.order;
@@ -388,26 +390,54 @@ __pn_noinline void pn_pool_recycle_slow(struct pn_pool *p, struct pn_frame *f,
 	pool_release(p, &f, 1);
 }
 
+/*
+ * Cut the next fragment from the current page. Before handing out the last
+ * budgeted fragment, while frag_count is still >= 1 and the page therefore
+ * alive, the budget grows if more fragments could follow (mixed sizes). Once
+ * the budget is used up the page belongs to its fragments: the last one to
+ * be freed puts it.
+ */
+static void *frag_cut(struct pn_pool *p, uint32_t size, struct pn_frame **frame)
+{
+	struct pn_frame *f = p->frag_page;
+	uint32_t off = p->frag_offset;
+	uint32_t left = p->page_bytes - off - size;
+
+	if (p->frag_handed + 1 == p->frag_bias && left >= PN_POOL_FRAG_ALIGN) {
+		uint32_t extra = left / PN_POOL_FRAG_ALIGN;
+
+		atomic_fetch_add_explicit(&f->frag_count, extra, memory_order_relaxed);
+		p->frag_bias += extra;
+	}
+	p->frag_offset = off + size;
+	if (++p->frag_handed == p->frag_bias)
+		p->frag_page = NULL;
+	*frame = f;
+	return f->addr + off;
+}
+
 __pn_noinline void *pn_pool_alloc_frag_slow(struct pn_pool *p, uint32_t size,
 					    struct pn_frame **frame)
 {
 	struct pn_frame *f = p->frag_page;
 
 	/* slow path: size already aligned by the caller */
-	if (size > p->page_bytes) {
+	if (size > p->page_bytes || size == 0) {
 		errno = EINVAL;
 		return NULL;
 	}
+	if (f != NULL && p->frag_offset + size <= p->page_bytes)
+		return frag_cut(p, size, frame);
 	if (f != NULL) {
-		uint32_t unused = PN_POOL_FRAG_BIAS - p->frag_handed;
+		uint32_t unused = p->frag_bias - p->frag_handed; /* > 0 here */
 
-		/* every fragment already came back: reuse the page in place */
+		p->frag_page = NULL;
+		/* every fragment already came back: nobody else can see the
+		 * page, reuse it in place */
 		if (atomic_load_explicit(&f->frag_count, memory_order_acquire) == unused) {
-			atomic_store_explicit(&f->frag_count, PN_POOL_FRAG_BIAS,
-					      memory_order_relaxed);
+			p->frag_page = f;
 		} else {
-			p->frag_page = NULL;
-			/* drop the unused bias; the last fragment puts the page */
+			/* drop the unused budget; the last fragment puts the page */
 			pn_frame_frag_sub(f, unused);
 			f = NULL;
 		}
@@ -416,14 +446,13 @@ __pn_noinline void *pn_pool_alloc_frag_slow(struct pn_pool *p, uint32_t size,
 		f = pn_pool_alloc(p);
 		if (f == NULL)
 			return NULL;
-		atomic_store_explicit(&f->frag_count, PN_POOL_FRAG_BIAS,
-				      memory_order_relaxed);
 		p->frag_page = f;
 	}
-	p->frag_offset = size;
-	p->frag_handed = 1;
-	*frame = f;
-	return f->addr;
+	p->frag_bias = p->page_bytes / size;
+	atomic_store_explicit(&f->frag_count, p->frag_bias, memory_order_relaxed);
+	p->frag_offset = 0;
+	p->frag_handed = 0;
+	return frag_cut(p, size, frame);
 }
 
 /* Give up the page the pool cuts fragments from. Owner only. */
@@ -434,14 +463,20 @@ static void pool_drop_frag_page(struct pn_pool *p)
 	if (f == NULL)
 		return;
 	p->frag_page = NULL;
-	pn_frame_frag_sub(f, PN_POOL_FRAG_BIAS - p->frag_handed);
+	pn_frame_frag_sub(f, p->frag_bias - p->frag_handed);
 	p->frag_handed = 0;
 	p->frag_offset = 0;
 }
 
 void pn_pool_set_nid(struct pn_pool *p, int nid)
 {
+	struct pn_region_info ri;
+
+	pn_region_info(p->region, &ri);
 	atomic_store_explicit(&p->nid, nid, memory_order_relaxed);
+	atomic_store_explicit(&p->check_nid,
+			      nid == PN_NUMA_ANY || nid == ri.numa_node ? PN_NUMA_ANY : nid,
+			      memory_order_relaxed);
 }
 
 void pn_pool_set_owner(struct pn_pool *p, int tid)

@@ -13,8 +13,11 @@
  *
  * Fragments (DESIGN §2): pn_pool_alloc_frag() splits a page into buffers.
  * The pool's share of the page is one refcount; fragments are counted in
- * frag_count, biased while the pool still cuts from the page, so handing out
- * a fragment touches no atomic. Outside holders use pn_frame_get/put only.
+ * frag_count. When the pool starts a page it sets frag_count to the number
+ * of fragments of that size the page holds (its bias) and counts what it
+ * hands out in private, so cutting a fragment touches no atomic, and for
+ * same-size fragments neither does finishing the page. Outside holders use
+ * pn_frame_get/put only.
  *
  * Threading contract:
  *  - pn_pool_alloc*, pn_pool_alloc_frag, pn_pool_destroy: the owner thread
@@ -48,8 +51,6 @@
 
 /** Fragments are cut at this alignment so buffers start on a cache line. */
 #define PN_POOL_FRAG_ALIGN 64
-/* frag_count bias held by the pool while it cuts from a page */
-#define PN_POOL_FRAG_BIAS (UINT32_C(1) << 30)
 
 #define PN_MAX_POOLS 65536
 
@@ -113,7 +114,8 @@ struct pn_pool_info {
 struct pn_pool {
 	/* read-mostly, read by every thread that puts */
 	_Atomic int owner;
-	_Atomic int nid;
+	_Atomic int nid;       /* the pool's node */
+	_Atomic int check_nid; /* node frames are checked against, or ANY */
 	uint16_t id;
 	uint8_t order;
 	uint8_t accounted;
@@ -132,6 +134,7 @@ struct pn_pool {
 	struct pn_frame *frag_page;
 	uint32_t frag_offset;
 	uint32_t frag_handed; /* fragments cut minus those the owner took back */
+	uint32_t frag_bias;   /* frag_count the pool set: fragments budgeted */
 
 	/* slow path, any thread: frames held from the region plus one for the
 	 * pool itself; whoever takes it to zero frees the pool */
@@ -165,12 +168,18 @@ static inline bool pn_pool_is_owner(const struct pn_pool *p, int tid)
 				    memory_order_relaxed) == tid;
 }
 
+/*
+ * The node a frame must be on to be recycled, or PN_NUMA_ANY when no check is
+ * needed: a pool's frames all come from one region, so while the pool's node
+ * is the region's the per-frame check is skipped (set in pn_pool_set_nid).
+ */
 static inline int pn_pool_nid(const struct pn_pool *p)
 {
-	return atomic_load_explicit(&((struct pn_pool *)p)->nid, memory_order_relaxed);
+	return atomic_load_explicit(&((struct pn_pool *)p)->check_nid,
+				    memory_order_relaxed);
 }
 
-/* Loops read the pool's node once and use this. */
+/* Loops read pn_pool_nid() once and use this. */
 static inline bool pn_frame_node_ok(const struct pn_frame *f, int nid)
 {
 	return nid == PN_NUMA_ANY || pn_frame_node(f) == nid;
@@ -292,7 +301,9 @@ static inline void *pn_pool_alloc_frag(struct pn_pool *p, uint32_t size,
 	size = PN_ALIGN_UP(size, (uint32_t)PN_POOL_FRAG_ALIGN);
 	PN_DEBUG_ASSERT(pn_pool_is_owner(p, pn_thread_id()),
 			"pn_pool_alloc_frag off the owner thread");
-	if (pn_likely(p->frag_page != NULL && off + size <= p->page_bytes)) {
+	/* fast path: room on the page and not the last budgeted fragment */
+	if (pn_likely(p->frag_page != NULL && off + size <= p->page_bytes &&
+		      p->frag_handed + 1 < p->frag_bias)) {
 		p->frag_offset = off + size;
 		p->frag_handed++;
 		*frame = p->frag_page;
@@ -304,7 +315,7 @@ static inline void *pn_pool_alloc_frag(struct pn_pool *p, uint32_t size,
 /**
  * Give back one fragment share of @p f. Any thread. On the owner thread a
  * fragment of the page the pool is still cutting from is taken back into the
- * pool's bias with no atomic at all (and the page is reused from its start
+ * pool's budget with no atomic at all (and the page is reused from its start
  * when every fragment came back); otherwise frag_count is decremented and the
  * last fragment drops the page reference (DESIGN §2).
  */
