@@ -12,17 +12,16 @@ void pn_pkt_shinfo_release(struct pn_pkt_shinfo *sh)
 
 static struct pn_pkt *clone_seg(struct pn_pkt *pkt)
 {
-	struct pn_pkt *c = pn_pkt_alloc(pkt->pool);
-	struct pn_pkt_shinfo *own;
+	struct pn_pkt *c = pn_pkt_alloc(pn_pkt_pool(pkt));
 
 	if (c == NULL)
 		return NULL;
-	own = pn_pkt_own_shinfo(c);
+	/* the clone's own shinfo keeps refcnt 1 for its struct; the data's
+	 * shinfo gains one for the clone's data reference */
 	*c = *pkt;
 	c->next = NULL;
 	/* relaxed: the caller's reference keeps the shinfo alive */
 	atomic_fetch_add_explicit(&pkt->shinfo->refcnt, 1, memory_order_relaxed);
-	(void)own; /* the clone's own shinfo keeps refcnt 1 for its struct */
 	return c;
 }
 
@@ -51,20 +50,21 @@ int pn_pkt_expand_head(struct pn_pkt *pkt, uint32_t nhead, uint32_t ntail)
 	struct pn_pkt_shinfo *old = pkt->shinfo;
 	struct pn_pkt_shinfo *own = pn_pkt_own_shinfo(pkt);
 	struct pn_pkt_shinfo *sh;
+	struct pn_pool *pool = pn_pkt_pool(pkt);
 	struct pn_frame *frame;
 	uint32_t headlen = pn_pkt_headlen(pkt);
-	uint32_t room = pkt->pool->frag_size - (uint32_t)PN_PKT_HDR_SIZE;
+	uint32_t room = pool->frag_size - (uint32_t)PN_PKT_HDR_SIZE;
 	uint32_t headroom = PN_MAX(nhead, pn_pkt_headroom(pkt));
 	uint8_t *buf, *head;
 
 	if ((uint64_t)headroom + headlen + ntail > room)
 		return -EMSGSIZE;
-	buf = pn_pool_alloc_frag(pkt->pool, pkt->pool->frag_size, &frame);
+	buf = pn_pool_alloc_frag(pool, pool->frag_size, &frame);
 	if (buf == NULL)
 		return -ENOMEM;
 	/* the new buffer's struct area stays unused: its shinfo refcnt of 1
 	 * is this packet's data reference */
-	sh = (struct pn_pkt_shinfo *)(buf + sizeof(struct pn_pkt));
+	sh = (struct pn_pkt_shinfo *)buf;
 	atomic_store_explicit(&sh->refcnt, 1, memory_order_relaxed);
 	sh->frame = frame;
 	sh->nr_frags = old->nr_frags;
@@ -85,7 +85,6 @@ int pn_pkt_expand_head(struct pn_pkt *pkt, uint32_t nhead, uint32_t ntail)
 		}
 	}
 	pkt->shinfo = sh;
-	pkt->head = head;
 	pkt->data = head + headroom;
 	pkt->end = room;
 	/* our own buffer stays referenced by our struct; a foreign one is

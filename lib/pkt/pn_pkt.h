@@ -6,10 +6,15 @@
  * (DESIGN §5). The model is the sk_buff's, laid out the way an rte_mbuf is:
  *
  *   buffer (pool fragment of frag_size bytes, 2 KiB by default):
- *   +--------------+-------------------+----------+----------------+-------+
- *   | struct pn_pkt| struct pn_pkt_    | headroom | linear data    | tail- |
- *   | (64 B)       | shinfo (128 B)    |          |                | room  |
- *   +--------------+-------------------+----------+----------------+-------+
+ *   +--------+-----------+------------------+----------+-------------+------+
+ *   | shinfo | pn_pkt    | shinfo frags[6]  | headroom | linear data | tail |
+ *   | 16 B   | 48 B      | 96 B (+32 pad)   |          |             | room |
+ *   +--------+-----------+------------------+----------+-------------+------+
+ *   |<- one cache line ->|
+ *
+ * The buffer's reference count and the packet struct share the first cache
+ * line, so allocating and freeing a packet without fragments touches one
+ * line of the buffer and the page's descriptor, like an rte_mbuf.
  *
  * The shinfo describes the buffer's data: a reference count and the page
  * fragments that follow the linear data. A clone gets a buffer of its own
@@ -50,21 +55,10 @@ struct pn_pkt_frag {
 	uint16_t kind; /**< enum pn_pkt_frag_kind */
 };
 
-struct pn_pkt_shinfo {
-	_Atomic uint32_t refcnt;
-	uint16_t nr_frags;
-	uint16_t pad;
-	struct pn_frame *frame; /**< page this buffer was cut from */
-	struct pn_pkt_frag frags[PN_PKT_MAX_FRAGS];
-	uint8_t pad2[16];
-};
-
 struct pn_pkt {
 	uint8_t *data;                /**< first byte of the linear part */
-	uint8_t *head;                /**< start of the data room in use */
 	struct pn_pkt_shinfo *shinfo; /**< of the buffer holding our data */
 	struct pn_pkt *next;          /**< next segment of a chained packet */
-	struct pn_pool *pool;         /**< pool the packet's buffers come from */
 	uint32_t len;                 /**< linear + fragment bytes of this segment */
 	uint32_t data_len;            /**< fragment bytes of this segment */
 	uint32_t end;                 /**< size of the data room */
@@ -74,14 +68,40 @@ struct pn_pkt {
 	uint32_t pad;
 };
 
-_Static_assert(sizeof(struct pn_pkt) == 64, "pn_pkt is one cache line");
-_Static_assert(sizeof(struct pn_pkt_shinfo) == 128, "shinfo is two cache lines");
+/* Header at the start of every buffer; the buffer's pn_pkt sits inside it. */
+struct pn_pkt_shinfo {
+	_Atomic uint32_t refcnt;
+	uint16_t nr_frags;
+	uint16_t pad;
+	struct pn_frame *frame; /**< page this buffer was cut from */
+	struct pn_pkt pkt;      /**< the packet struct living in this buffer */
+	struct pn_pkt_frag frags[PN_PKT_MAX_FRAGS];
+	uint8_t pad2[32];
+};
 
-#define PN_PKT_HDR_SIZE (sizeof(struct pn_pkt) + sizeof(struct pn_pkt_shinfo))
+_Static_assert(sizeof(struct pn_pkt) == 48, "pn_pkt fills the header's first line");
+_Static_assert(offsetof(struct pn_pkt_shinfo, frags) == PN_CACHE_LINE,
+	       "refcount and packet struct share one cache line; fragments follow");
+_Static_assert(sizeof(struct pn_pkt_shinfo) % PN_CACHE_LINE == 0,
+	       "data starts on a cache line");
+
+#define PN_PKT_HDR_SIZE sizeof(struct pn_pkt_shinfo)
 
 static inline struct pn_pkt_shinfo *pn_pkt_own_shinfo(const struct pn_pkt *pkt)
 {
-	return (struct pn_pkt_shinfo *)((uint8_t *)pkt + sizeof(struct pn_pkt));
+	return pn_container_of(pkt, struct pn_pkt_shinfo, pkt);
+}
+
+/** @return the start of the data room of the buffer holding the data. */
+static inline uint8_t *pn_pkt_head(const struct pn_pkt *pkt)
+{
+	return (uint8_t *)pkt->shinfo + PN_PKT_HDR_SIZE;
+}
+
+/** @return the pool the packet's own buffer came from. */
+static inline struct pn_pool *pn_pkt_pool(const struct pn_pkt *pkt)
+{
+	return pn_frame_pool(pn_pkt_own_shinfo(pkt)->frame);
 }
 
 /** @return the first byte of the packet's linear data. */
@@ -95,7 +115,7 @@ static inline uint32_t pn_pkt_headlen(const struct pn_pkt *pkt)
 
 static inline uint32_t pn_pkt_headroom(const struct pn_pkt *pkt)
 {
-	return (uint32_t)(pkt->data - pkt->head);
+	return (uint32_t)(pkt->data - pn_pkt_head(pkt));
 }
 
 /** @return room after the linear data (0 once fragments follow it). */
@@ -113,22 +133,21 @@ static inline bool pn_pkt_cloned(const struct pn_pkt *pkt)
 	       atomic_load_explicit(&pkt->shinfo->refcnt, memory_order_relaxed) != 1;
 }
 
-/* Initialise a fresh buffer's header. */
+/* Initialise a fresh buffer's header: one cache line of stores. */
 static inline struct pn_pkt *pn_pkt_init(struct pn_pool *pool, void *buf,
 					 struct pn_frame *frame)
 {
-	struct pn_pkt *pkt = buf;
-	struct pn_pkt_shinfo *sh = pn_pkt_own_shinfo(pkt);
+	struct pn_pkt_shinfo *sh = buf;
+	struct pn_pkt *pkt = &sh->pkt;
 	uint32_t room = pool->frag_size - (uint32_t)PN_PKT_HDR_SIZE;
 
 	atomic_store_explicit(&sh->refcnt, 1, memory_order_relaxed);
 	sh->nr_frags = 0;
 	sh->frame = frame;
-	pkt->head = (uint8_t *)buf + PN_PKT_HDR_SIZE;
-	pkt->data = pkt->head + PN_MIN((uint32_t)PN_PKT_HEADROOM, room);
+	pkt->data = (uint8_t *)buf + PN_PKT_HDR_SIZE +
+		    PN_MIN((uint32_t)PN_PKT_HEADROOM, room);
 	pkt->shinfo = sh;
 	pkt->next = NULL;
-	pkt->pool = pool;
 	pkt->len = 0;
 	pkt->data_len = 0;
 	pkt->end = room;
@@ -201,7 +220,7 @@ static inline void pn_pkt_free(struct pn_pkt *pkt)
 
 /**
  * Clone a packet (every segment): the clone shares data and fragments by
- * reference. Uses @p pkt's pool, on its owner thread.
+ * reference. Allocates from @p pkt's pool, on that pool's owner thread.
  * @return the clone, or NULL with errno ENOMEM.
  */
 struct pn_pkt *pn_pkt_clone(struct pn_pkt *pkt);
