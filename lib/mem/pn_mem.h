@@ -169,6 +169,25 @@ static inline void pn_frame_get(struct pn_frame *f)
 }
 
 /**
+ * Drop one reference without running the destructor.
+ * @return true when it was the last one: the frame is frozen now and the
+ *         caller must dispose of it.
+ */
+static inline bool pn_frame_unref(struct pn_frame *f)
+{
+	/* acquire: when we see 1, earlier puts' accesses (released by their
+	 * fetch_sub) happen-before the recycle */
+	uint32_t r = atomic_load_explicit(&f->refcount, memory_order_acquire);
+
+	PN_DEBUG_ASSERT(r != 0, "put on a frozen frame");
+	if (pn_likely(r == 1)) {
+		atomic_store_explicit(&f->refcount, 0, memory_order_relaxed);
+		return true;
+	}
+	return atomic_fetch_sub_explicit(&f->refcount, 1, memory_order_acq_rel) == 1;
+}
+
+/**
  * Drop a reference. The holder of the only reference skips the atomic
  * read-modify-write (nobody can take a new reference without holding one),
  * as rte_pktmbuf_prefree_seg does; the final put calls the type's
@@ -176,17 +195,8 @@ static inline void pn_frame_get(struct pn_frame *f)
  */
 static inline void pn_frame_put(struct pn_frame *f)
 {
-	/* acquire: when we see 1, earlier puts' accesses (released by their
-	 * fetch_sub) happen-before the recycle */
-	uint32_t r = atomic_load_explicit(&f->refcount, memory_order_acquire);
-
-	PN_DEBUG_ASSERT(r != 0, "put on a frozen frame");
-	if (pn_likely(r == 1))
-		atomic_store_explicit(&f->refcount, 0, memory_order_relaxed);
-	else if (atomic_fetch_sub_explicit(&f->refcount, 1,
-					   memory_order_acq_rel) != 1)
-		return;
-	pn_frame_release(f);
+	if (pn_frame_unref(f))
+		pn_frame_release(f);
 }
 
 /**

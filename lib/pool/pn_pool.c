@@ -345,13 +345,8 @@ void pn_pool_put_bulk(struct pn_pool *p, struct pn_frame *const *frames,
 
 		for (; i < n; i++) {
 			struct pn_frame *f = frames[i];
-			uint32_t r = atomic_load_explicit(&f->refcount, memory_order_acquire);
 
-			PN_DEBUG_ASSERT(r != 0, "put on a frozen frame");
-			if (pn_likely(r == 1))
-				atomic_store_explicit(&f->refcount, 0, memory_order_relaxed);
-			else if (atomic_fetch_sub_explicit(&f->refcount, 1,
-							   memory_order_acq_rel) != 1)
+			if (!pn_frame_unref(f))
 				continue;
 			if (pn_unlikely(!pn_frame_node_ok(f, nid))) {
 				pn_pool_recycle_slow(p, f, tid);

@@ -249,8 +249,8 @@ static inline void pn_pool_recycle(struct pn_pool *p, struct pn_frame *f)
 	uint32_t n = atomic_load_explicit(&p->alloc.count, memory_order_relaxed);
 
 	/* fast path: owner thread, room in the cache, right node */
-	if (pn_likely(pn_pool_is_owner(p, tid) && n < p->alloc.size &&
-		      pn_pool_node_ok(p, f))) {
+	if (pn_likely(pn_pool_is_owner(p, tid) & (n < p->alloc.size)) &&
+	    pn_likely(pn_pool_node_ok(p, f))) {
 		p->alloc.cache[n] = f;
 		atomic_store_explicit(&p->alloc.count, n + 1, memory_order_relaxed);
 		PN_POOL_STAT_ADD(p, tid, recycle_cached, 1);
@@ -265,17 +265,10 @@ static inline void pn_pool_recycle(struct pn_pool *p, struct pn_frame *f)
  */
 static inline void pn_pool_put(struct pn_pool *p, struct pn_frame *f)
 {
-	uint32_t r = atomic_load_explicit(&f->refcount, memory_order_acquire);
-
-	PN_DEBUG_ASSERT(r != 0, "put on a frozen frame");
 	PN_DEBUG_ASSERT(pn_frame_type(f) == PN_MT_POOL && pn_frame_pool(f) == p,
 			"pn_pool_put on a frame of another owner");
-	if (pn_likely(r == 1))
-		atomic_store_explicit(&f->refcount, 0, memory_order_relaxed);
-	else if (atomic_fetch_sub_explicit(&f->refcount, 1,
-					   memory_order_acq_rel) != 1)
-		return;
-	pn_pool_recycle(p, f);
+	if (pn_frame_unref(f))
+		pn_pool_recycle(p, f);
 }
 
 /** Put @p n pages of pool @p p. Any thread. */

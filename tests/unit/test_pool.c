@@ -124,6 +124,17 @@ static void put_remote(struct pn_pool *p, struct pn_frame **f, unsigned n)
 	pthread_join(t, NULL);
 }
 
+/* Take every frame out of the owner's cache, so the next alloc must refill. */
+static unsigned drain_cache(struct pn_pool *p, struct pn_frame **out)
+{
+	struct pn_pool_info pi;
+	unsigned n = 0;
+
+	for (pn_pool_info(p, &pi); pi.cache_count > 0; pn_pool_info(p, &pi))
+		out[n++] = pn_pool_alloc(p);
+	return n;
+}
+
 Test(pool, remote_puts_go_through_the_ring_and_refill)
 {
 	struct pn_pool *p = test_pool(64, 0, 16);
@@ -145,13 +156,7 @@ Test(pool, remote_puts_go_through_the_ring_and_refill)
 
 	/* drain the cache so the next alloc has to refill from the ring */
 	struct pn_frame *c[PN_POOL_CACHE_MAX];
-	unsigned nc = 0;
-
-	pn_pool_info(p, &pi);
-	while (pi.cache_count > 0) {
-		c[nc++] = pn_pool_alloc(p);
-		pn_pool_info(p, &pi);
-	}
+	unsigned nc = drain_cache(p, c);
 	struct pn_frame *g = pn_pool_alloc(p);
 	pn_pool_get_stats(p, &s);
 	cr_assert_eq(s.alloc_refill, 1);
@@ -203,13 +208,7 @@ Test(pool, numa_waive_releases_foreign_node_pages)
 	cr_assert_eq(s.recycle_released_refcnt, 4);
 	/* drain the cache; the refill then finds the ring's pages foreign */
 	struct pn_frame *c[PN_POOL_CACHE_MAX];
-	unsigned nc = 0;
-
-	pn_pool_info(p, &pi);
-	while (pi.cache_count > 0) {
-		c[nc++] = pn_pool_alloc(p);
-		pn_pool_info(p, &pi);
-	}
+	unsigned nc = drain_cache(p, c);
 	struct pn_frame *g = pn_pool_alloc(p);
 	cr_assert_not_null(g);
 	pn_pool_get_stats(p, &s);
