@@ -60,15 +60,19 @@ static void pool_free(struct pn_pool *p)
 	free(p);
 }
 
+/* Drop n of the pool's outstanding references; the last one frees it. */
+static void pool_unref(struct pn_pool *p, int64_t n)
+{
+	/* acq_rel: every release happens-before the free of the pool */
+	if (atomic_fetch_sub_explicit(&p->outstanding, n, memory_order_acq_rel) == n)
+		pool_free(p);
+}
+
 /* Frames leave the pool for good; the last one out frees a dying pool. */
 static void pool_release(struct pn_pool *p, struct pn_frame *const *f, unsigned n)
 {
-	if (n != 0)
-		pn_region_free(p->region, f, n);
-	/* acq_rel: every release happens-before the free of the pool */
-	if (atomic_fetch_sub_explicit(&p->outstanding, (int64_t)n + (n == 0),
-				      memory_order_acq_rel) == (int64_t)n + (n == 0))
-		pool_free(p);
+	pn_region_free(p->region, f, n);
+	pool_unref(p, n);
 }
 
 struct pn_pool *pn_pool_create(const struct pn_pool_params *params)
@@ -557,15 +561,12 @@ int64_t pn_pool_destroy(struct pn_pool *p)
 	atomic_store_explicit(&p->owner, PN_POOL_OWNER_NONE, memory_order_release);
 	pn_ring_close(p->ring);
 
+	/* the pool's own reference keeps it alive through these releases */
 	n = atomic_load_explicit(&p->alloc.count, memory_order_relaxed);
 	atomic_store_explicit(&p->alloc.count, 0, memory_order_relaxed);
-	if (n)
-		pn_region_free(p->region, p->alloc.cache, n);
-	atomic_fetch_sub_explicit(&p->outstanding, n, memory_order_acq_rel);
-	while ((n = pn_ring_dequeue_burst(p->ring, (void **)batch, PN_DIM(batch))) != 0) {
-		pn_region_free(p->region, batch, n);
-		atomic_fetch_sub_explicit(&p->outstanding, n, memory_order_acq_rel);
-	}
+	pool_release(p, p->alloc.cache, n);
+	while ((n = pn_ring_dequeue_burst(p->ring, (void **)batch, PN_DIM(batch))) != 0)
+		pool_release(p, batch, n);
 
 	left = atomic_load_explicit(&p->outstanding, memory_order_acquire) - 1;
 	if (left > 0) {
@@ -576,6 +577,6 @@ int64_t pn_pool_destroy(struct pn_pool *p)
 		pn_pool_dump_inflight(p, stderr);
 	}
 	/* drop the pool's own reference; the last holder frees the pool */
-	pool_release(p, NULL, 0);
+	pool_unref(p, 1);
 	return left > 0 ? left : 0;
 }

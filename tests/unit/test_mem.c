@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <criterion/criterion.h>
+#include <numa.h>
+#include <numaif.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -25,6 +27,33 @@ Test(mem, region_create_and_info)
 	cr_assert_eq(ri.nr_free, 65);
 	cr_assert(ri.backing == PN_REGION_HUGETLB || ri.backing == PN_REGION_THP);
 	cr_assert_eq((uintptr_t)ri.base % PN_FRAME_SIZE, 0);
+	cr_assert_eq(pn_region_destroy(r), 0);
+}
+
+/* The region's pages really are on the node it reports. */
+Test(mem, region_is_bound_to_its_numa_node)
+{
+	struct pn_region_params rp = { .len = 8 * PN_FRAME_SIZE, .numa_node = 0, .name = "n0" };
+	struct pn_region *r;
+	struct pn_region_info ri;
+
+	if (numa_available() < 0)
+		cr_skip_test("libnuma reports no NUMA support on this kernel");
+	r = pn_region_create(&rp);
+	cr_assert_not_null(r);
+	pn_region_info(r, &ri);
+	cr_assert_eq(ri.numa_node, 0);
+	for (uint32_t i = 0; i < ri.nr_frames; i++) {
+		void *page = (uint8_t *)ri.base + (size_t)i * PN_FRAME_SIZE;
+		int status = -1;
+
+		cr_assert_eq(numa_move_pages(0, 1, &page, NULL, &status, 0), 0);
+		cr_assert_eq(status, 0, "frame %u is on node %d", i, status);
+		cr_assert_eq(pn_frame_node(pn_region_addr_to_frame(r, page)), 0);
+	}
+	rp.numa_node = numa_max_node() + 1;
+	cr_assert_null(pn_region_create(&rp), "a node that does not exist");
+	cr_assert_eq(errno, EINVAL);
 	cr_assert_eq(pn_region_destroy(r), 0);
 }
 
