@@ -26,7 +26,7 @@ void shim_check(bool ok, const char *expr, const char *file, int line,
 	static void suite##_##name(void)
 
 #define cr_assert(cond, ...) \
-	shim_check(!!(cond), #cond, __FILE__, __LINE__, "" __VA_ARGS__)
+	shim_check(!!(cond), #cond, __FILE__, __LINE__, " " __VA_ARGS__)
 #define cr_assert_eq(a, b, ...) cr_assert((a) == (b), __VA_ARGS__)
 #define cr_assert_neq(a, b, ...) cr_assert((a) != (b), __VA_ARGS__)
 #define cr_assert_gt(a, b, ...) cr_assert((a) > (b), __VA_ARGS__)
