@@ -44,7 +44,13 @@
 #define PN_POOL_REFILL 64 /* frames moved per refill from ring or region */
 
 #define PN_POOL_F_OWNER 0x1u     /**< owner_thread names the owner */
-#define PN_POOL_F_ACCOUNTED 0x2u /**< opt in to accounting (seed 003) */
+/**
+ * Opt in to accounting (seed 003): pages handed to a consumer are charged to
+ * its group and uncharged by the POOL destructor. Accepted now so drivers can
+ * opt in; the charging itself arrives with lib/acct. Pools without it stay
+ * unaccounted, with no error.
+ */
+#define PN_POOL_F_ACCOUNTED 0x2u
 #define PN_POOL_F_ALL (PN_POOL_F_OWNER | PN_POOL_F_ACCOUNTED)
 
 #define PN_POOL_OWNER_NONE (-1)

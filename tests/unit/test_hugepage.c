@@ -53,6 +53,8 @@ Test(hugepage, region_uses_hugetlb_pages_when_available)
 	if (read_long(fr) < 2) {
 		if (geteuid() != 0)
 			cr_skip_test("no free 2 MiB hugepages and not root to reserve them");
+		/* compact first, so two contiguous 2 MiB blocks can be found */
+		write_long("/proc/sys/vm/compact_memory", 1);
 		if (write_long(nr, before + 2) != 0 || read_long(fr) < 2) {
 			write_long(nr, before);
 			cr_skip_test("the kernel could not reserve 2 hugepages (memory fragmented)");
