@@ -36,6 +36,15 @@ struct opts {
 
 static struct opts opt = { .rounds = 9, .iters = 2000000 };
 
+/* Ctrl-C: finish the round in progress, skip the rest, clean up. */
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -79,15 +88,19 @@ static void run_row(const char *name, const char *anchor, bench_fn ours,
 		    const char *unit)
 {
 	double a[MAX_ROUNDS], b[MAX_ROUNDS];
+	unsigned r;
 
+	if (stop)
+		return;
 	/* warm both up once, then interleave so drift hits both alike */
 	ours(octx, iters / 10 + 1);
 	theirs(tctx, iters / 10 + 1);
-	for (unsigned r = 0; r < opt.rounds; r++) {
+	for (r = 0; r < opt.rounds && !stop; r++) {
 		a[r] = ours(octx, iters);
 		b[r] = theirs(tctx, iters);
 	}
-	report(name, anchor, median(a, opt.rounds), median(b, opt.rounds), unit);
+	if (r > 0)
+		report(name, anchor, median(a, r), median(b, r), unit);
 }
 
 /* keep the compiler from eliding work on a pointer */
@@ -449,7 +462,11 @@ int main(int argc, char **argv)
 			rte_strerror(rte_errno));
 		return 1;
 	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
 	rc = bench_pool();
 	rte_eal_cleanup();
+	if (stop && rc == 0 && !opt.json)
+		printf("interrupted: remaining rows skipped, every page back in its pool\n");
 	return rc;
 }

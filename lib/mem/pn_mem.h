@@ -262,7 +262,8 @@ struct pn_region_info {
 
 /**
  * Create a region of library-owned memory: hugepage-backed when hugepages can
- * be had, else anonymous memory advised for THP; bound to @p p->numa_node
+ * be had (for regions of at least 2 MiB, or always with PN_REGION_F_HUGEPAGE),
+ * else anonymous memory advised for THP; bound to @p p->numa_node
  * with libnuma when NUMA is available. The memory is pre-faulted.
  * @return the region, or NULL with errno EINVAL (bad params, unknown flag),
  *         ENOMEM, or ENOSPC (region table full).

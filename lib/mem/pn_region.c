@@ -208,9 +208,11 @@ struct pn_region *pn_region_create(const struct pn_region_params *p)
 		return NULL;
 	}
 
-	/* hugetlb first, when the length allows whole 2 MiB pages */
+	/* hugetlb first when asked for, or when the region fills at least one
+	 * 2 MiB page: a small region should not pin a whole hugepage */
 	r->base = NULL;
-	if (!(p->flags & PN_REGION_F_NO_HUGEPAGE)) {
+	if ((p->flags & PN_REGION_F_HUGEPAGE) ||
+	    (!(p->flags & PN_REGION_F_NO_HUGEPAGE) && len >= HUGE_2M)) {
 		size_t hlen = PN_ALIGN_UP(len, (size_t)HUGE_2M);
 		void *m = mmap(NULL, hlen, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);

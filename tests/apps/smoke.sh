@@ -29,6 +29,7 @@ print("pooldemo: %d packets, recycle rate %.4f" % (final["packets"], final["recy
 	"$app" --help | grep -q -- --duration
 	;;
 *bench)
+	"$app" --help | grep -q -- --json
 	"$app" pool --quick --json >"$out"
 	python3 -c '
 import json, sys
@@ -43,5 +44,12 @@ for r in rows:
     assert abs(r["ratio"] - r["ours_ns"] / r["anchor_ns"]) < 0.01
 print("bench: %d rows" % len(rows))
 ' "$out"
+	# Ctrl-C mid-run: exits 0 after cleaning up
+	"$app" pool --rounds 31 --iters 5000000 >"$out" &
+	pid=$!
+	sleep 2
+	kill -INT "$pid"
+	wait "$pid"
+	grep -q "interrupted" "$out"
 	;;
 esac
