@@ -5,6 +5,7 @@
  */
 #include <pthread.h>
 #include <sched.h>
+#include <string.h>
 
 #include "pn_test.h"
 
@@ -293,4 +294,85 @@ Test(stress, destroy_races_late_puts, .timeout = 600)
 		cr_assert_eq(ri.nr_free, ri.nr_frames, "iteration %d leaked", iter);
 	}
 	cr_assert_eq(pn_region_destroy(r), 0, "every pool freed itself");
+}
+
+/*
+ * Seed 001 across threads: the original packet, its clone (head expanded)
+ * and a plain page reference are dropped on three threads at once, many
+ * times over. Every page must come back exactly once: the accounting
+ * identity holds and nothing is in flight at the end.
+ */
+struct drop_job {
+	struct pn_ring *q;
+	int kind; /* 0: packets, 1: plain page references */
+	_Atomic bool *done;
+};
+
+static void *dropper(void *arg)
+{
+	struct drop_job *j = arg;
+	void *o;
+
+	for (;;) {
+		if (pn_ring_dequeue(j->q, &o) != 0) {
+			if (atomic_load_explicit(j->done, memory_order_acquire) &&
+			    pn_ring_count(j->q) == 0)
+				return NULL;
+			sched_yield();
+			continue;
+		}
+		if (j->kind == 0)
+			pn_pkt_free(o);
+		else
+			pn_frame_put(o);
+	}
+}
+
+static void send_to(struct pn_ring *q, void *o)
+{
+	while (pn_ring_enqueue(q, o) != 0)
+		sched_yield();
+}
+
+Test(stress, seed001_holders_drop_on_three_threads, .timeout = 600)
+{
+	/* the queues bound what is in flight: 256 rounds of about two pages */
+	struct pn_pool *p = test_pool(4096, 0, 1024);
+	_Atomic bool done = false;
+	struct drop_job j[3];
+	pthread_t t[3];
+	unsigned n = (unsigned)(PN_STRESS_OPS / 200);
+
+	for (int i = 0; i < 3; i++) {
+		j[i] = (struct drop_job){ pn_ring_create(256, PN_RING_F_SP_ENQ | PN_RING_F_SC_DEQ),
+					  i == 2, &done };
+		pthread_create(&t[i], NULL, dropper, &j[i]);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct pn_pkt *orig = pn_pkt_alloc(p), *clone;
+		struct pn_frame *pg;
+		uint8_t *frag;
+
+		cr_assert_not_null(orig);
+		memcpy(pn_pkt_append(orig, 4), "HEAD", 4);
+		frag = pn_pool_alloc_frag(p, 1024, &pg);
+		cr_assert_not_null(frag);
+		frag[0] = (uint8_t)i;
+		pn_pkt_add_frag(orig, pg, (uint32_t)(frag - pg->addr), 1024, PN_PKT_FRAG_SHARE);
+		clone = pn_pkt_clone(orig);
+		cr_assert_not_null(clone);
+		cr_assert_eq(pn_pkt_expand_head(clone, 256, 0), 0);
+		pn_frame_get(pg);
+		send_to(j[i % 2].q, orig);
+		send_to(j[(i + 1) % 2].q, clone);
+		send_to(j[2].q, pg);
+	}
+	atomic_store_explicit(&done, true, memory_order_release);
+	for (int i = 0; i < 3; i++) {
+		pthread_join(t[i], NULL);
+		pn_ring_free(j[i].q);
+	}
+	test_assert_accounted(p);
+	cr_assert_eq(pn_pool_inflight(p), 0, "a page leaked or came back twice");
+	test_pool_destroy_clean(p);
 }
