@@ -531,6 +531,9 @@ void pn_pool_info(const struct pn_pool *p, struct pn_pool_info *info)
 		     (info->dying ? 0 : 1);
 	info->inflight = info->held - info->cache_count - info->ring_count -
 			 info->frag_held;
+	/* the counts are read one after another while others move frames */
+	if (info->inflight < 0)
+		info->inflight = 0;
 }
 
 int64_t pn_pool_inflight(const struct pn_pool *p)
