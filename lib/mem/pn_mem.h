@@ -18,7 +18,7 @@
  *   bits 12-17  order     (block is 2^order frames)
  *   bits 18-23  region    (index into the region table)
  *   bits 24-33  node      (NUMA node, 0x3ff = unknown)
- *   bits 34-63  flags     (PN_MD_F_*)
+ *   bits 34-63  flags     (PN_MD_F_*: TAIL, BUDDY)
  *
  * Reference counting follows the kernel's frozen-page model: a frame in a
  * cache, ring or free list has refcount 0 ("frozen"); whoever hands it out
@@ -65,6 +65,8 @@
 #define PN_MD_NODE_NONE 0x3ffu
 /** Tail frame of a higher-order block; `next` holds the head's index. */
 #define PN_MD_F_TAIL (UINT64_C(1) << 34)
+/** Head of a free block in the region's free lists (buddy merging). */
+#define PN_MD_F_BUDDY (UINT64_C(1) << 35)
 
 #define PN_MAX_REGIONS 64
 #define PN_MAX_ORDER 9 /* 2 MiB blocks, one huge page */
@@ -80,8 +82,16 @@ struct pn_frame {
 	uint64_t memdesc;
 	_Atomic uint32_t refcount;   /**< 0 = frozen */
 	_Atomic uint32_t frag_count; /**< fragments outstanding (DESIGN §2) */
-	uint16_t pool_id;            /**< owner pool, index into the pool table */
-	uint16_t acct_id;            /**< accounting group charged, 0 = none */
+	union {
+		struct {
+			uint16_t pool_id; /**< owner pool, index into the pool table */
+			uint16_t acct_id; /**< accounting group charged, 0 = none */
+		};
+		/* while the frame heads a free block: back link of the
+		 * region's free list (index + 1), as struct page unions its
+		 * fields by state */
+		uint32_t free_prev;
+	};
 	uint32_t next;               /**< free-list link: frame index + 1, 0 = end */
 	uint8_t *addr;               /**< first byte of the frame */
 };

@@ -61,6 +61,42 @@ static int current_node(void)
 	return cpu < 0 ? numa_preferred() : numa_node_of_cpu(cpu);
 }
 
+static void set_order(struct pn_frame *f, unsigned k)
+{
+	f->memdesc = (f->memdesc & ~(PN_MD_ORDER_MASK << PN_MD_ORDER_SHIFT)) |
+		     ((uint64_t)k << PN_MD_ORDER_SHIFT);
+}
+
+/* Free lists of blocks of 2^k frames: doubly linked by frame index + 1 so a
+ * buddy can be unlinked in O(1) when it merges. Under the region lock. */
+static void free_list_add(struct pn_region *r, uint32_t idx, unsigned k)
+{
+	struct pn_frame *f = &r->frames[idx];
+
+	set_order(f, k);
+	f->memdesc |= PN_MD_F_BUDDY;
+	f->free_prev = 0;
+	f->next = r->free_head[k];
+	if (f->next)
+		r->frames[f->next - 1].free_prev = idx + 1;
+	r->free_head[k] = idx + 1;
+}
+
+static void free_list_del(struct pn_region *r, uint32_t idx, unsigned k)
+{
+	struct pn_frame *f = &r->frames[idx];
+
+	if (f->free_prev)
+		r->frames[f->free_prev - 1].next = f->next;
+	else
+		r->free_head[k] = f->next;
+	if (f->next)
+		r->frames[f->next - 1].free_prev = f->free_prev;
+	f->memdesc &= ~PN_MD_F_BUDDY;
+	f->free_prev = 0;
+	f->next = 0;
+}
+
 /* Lay out free blocks of the largest order each position allows, lowest
  * addresses handed out first. */
 static void build_free_lists(struct pn_region *r)
@@ -76,10 +112,8 @@ static void build_free_lists(struct pn_region *r)
 
 	if (starts == NULL || orders == NULL) {
 		/* fall back to order-0 blocks only, no allocation needed */
-		for (uint32_t f = r->nr_frames; f-- > 0;) {
-			r->frames[f].next = r->free_head[0];
-			r->free_head[0] = f + 1;
-		}
+		for (uint32_t f = r->nr_frames; f-- > 0;)
+			free_list_add(r, f, 0);
 		r->nr_free = r->nr_frames;
 		free(starts);
 		free(orders);
@@ -97,14 +131,8 @@ static void build_free_lists(struct pn_region *r)
 		i += 1u << k;
 	}
 	while (nb-- > 0) {
-		struct pn_frame *f = &r->frames[starts[nb]];
-		unsigned k = orders[nb];
-
-		f->memdesc = (f->memdesc & ~(PN_MD_ORDER_MASK << PN_MD_ORDER_SHIFT)) |
-			     ((uint64_t)k << PN_MD_ORDER_SHIFT);
-		f->next = r->free_head[k];
-		r->free_head[k] = starts[nb] + 1;
-		r->nr_free += 1u << k;
+		free_list_add(r, starts[nb], orders[nb]);
+		r->nr_free += 1u << orders[nb];
 	}
 	free(starts);
 	free(orders);
@@ -365,12 +393,6 @@ struct pn_frame *pn_addr_to_frame(const void *addr)
 	return NULL;
 }
 
-static void set_order(struct pn_frame *f, unsigned k)
-{
-	f->memdesc = (f->memdesc & ~(PN_MD_ORDER_MASK << PN_MD_ORDER_SHIFT)) |
-		     ((uint64_t)k << PN_MD_ORDER_SHIFT);
-}
-
 /* Pop a block of order k, splitting a larger one if needed. Under lock. */
 static struct pn_frame *pop_block(struct pn_region *r, unsigned k)
 {
@@ -382,15 +404,11 @@ static struct pn_frame *pop_block(struct pn_region *r, unsigned k)
 	if (j > PN_MAX_ORDER)
 		return NULL;
 	idx = r->free_head[j] - 1;
-	r->free_head[j] = r->frames[idx].next;
+	free_list_del(r, idx, j);
 	/* split: keep the lower half, free the upper halves */
 	while (j > k) {
 		j--;
-		uint32_t buddy = idx + (1u << j);
-
-		set_order(&r->frames[buddy], j);
-		r->frames[buddy].next = r->free_head[j];
-		r->free_head[j] = buddy + 1;
+		free_list_add(r, idx + (1u << j), j);
 	}
 	set_order(&r->frames[idx], k);
 	return &r->frames[idx];
@@ -444,12 +462,22 @@ void pn_region_free(struct pn_region *r, struct pn_frame *const *fs, unsigned n)
 			r->frames[idx + t].next = 0;
 		}
 		pn_frame_set_type(f, PN_MT_FREE, 0);
-		f->pool_id = 0;
-		f->acct_id = 0;
 		atomic_store_explicit(&f->frag_count, 0, memory_order_relaxed);
-		f->next = r->free_head[k];
-		r->free_head[k] = idx + 1;
 		r->nr_free += 1u << k;
+		/* merge with the buddy while it is a free block of the same
+		 * order (the binary buddy rule: buddy = idx ^ 2^k) */
+		while (k < PN_MAX_ORDER) {
+			uint32_t buddy = idx ^ (1u << k);
+
+			if (buddy + (1u << k) > r->nr_frames ||
+			    !(r->frames[buddy].memdesc & PN_MD_F_BUDDY) ||
+			    pn_frame_order(&r->frames[buddy]) != k)
+				break;
+			free_list_del(r, buddy, k);
+			idx = PN_MIN(idx, buddy);
+			k++;
+		}
+		free_list_add(r, idx, k);
 	}
 	pthread_mutex_unlock(&r->lock);
 }

@@ -138,6 +138,66 @@ Test(mem, high_order_blocks_split_and_tails_map_to_head)
 	cr_assert_eq(pn_region_destroy(r), 0);
 }
 
+Test(mem, freed_blocks_merge_with_their_buddies)
+{
+	struct pn_region *r = make_region(24 * PN_FRAME_SIZE); /* blocks of 16 + 8 */
+	struct pn_frame *f[24], *big[2];
+	struct pn_region_info ri;
+	/* a scrambled free order, so merges happen out of address order */
+	const unsigned order[24] = { 5, 17, 0, 23, 9, 12, 3, 20, 14, 1, 7, 18,
+				     22, 10, 2, 15, 6, 21, 11, 4, 19, 8, 16, 13 };
+
+	cr_assert_eq(pn_region_alloc(r, 0, 24, f), 24);
+	cr_assert_eq(pn_region_alloc(r, 3, 1, big), 0, "all frames out");
+	for (unsigned i = 0; i < 24; i++)
+		pn_region_free(r, &f[order[i]], 1);
+	pn_region_info(r, &ri);
+	cr_assert_eq(ri.nr_free, 24);
+	cr_assert_eq(pn_region_alloc(r, 4, 1, &big[0]), 1, "16 frames merged back");
+	cr_assert_eq(pn_region_alloc(r, 3, 1, &big[1]), 1, "and the 8 beside them");
+	cr_assert_eq(pn_frame_addr(big[0]), ri.base);
+	pn_region_free(r, big, 2);
+	cr_assert_eq(pn_region_destroy(r), 0);
+}
+
+Test(mem, mixed_order_churn_ends_whole_again)
+{
+	struct pn_region *r = make_region(64 * PN_FRAME_SIZE);
+	struct pn_frame *held[64];
+	unsigned nh = 0;
+	uint32_t seed = 12345;
+	struct pn_region_info ri;
+
+	pn_region_info(r, &ri);
+	for (unsigned step = 0; step < 20000; step++) {
+		seed = seed * 1103515245u + 12345u;
+		if ((seed >> 16) % 3 != 0 && nh < 64) {
+			unsigned k = (seed >> 8) % 4;
+
+			if (pn_region_alloc(r, k, 1, &held[nh]) == 1) {
+				cr_assert_eq(pn_frame_order(held[nh]), k);
+				size_t idx = (size_t)((uint8_t *)held[nh]->addr -
+						      (uint8_t *)ri.base) >> 12;
+
+				cr_assert_eq(idx % (1u << k), 0, "block not aligned to its order");
+				nh++;
+			}
+		} else if (nh > 0) {
+			unsigned i = (seed >> 4) % nh;
+
+			pn_region_free(r, &held[i], 1);
+			held[i] = held[--nh];
+		}
+	}
+	pn_region_free(r, held, nh);
+	pn_region_info(r, &ri);
+	cr_assert_eq(ri.nr_free, 64);
+	struct pn_frame *all;
+	cr_assert_eq(pn_region_alloc(r, 6, 1, &all), 1, "the region is one block again");
+	pn_region_free(r, &all, 1);
+	cr_assert_eq(pn_region_destroy(r), 0);
+}
+
 Test(mem, app_region_and_app_destructor_refill)
 {
 	size_t len = 8 * PN_FRAME_SIZE;
