@@ -18,7 +18,7 @@
  *   bits 12-17  order     (block is 2^order frames)
  *   bits 18-23  region    (index into the region table)
  *   bits 24-33  node      (NUMA node, 0x3ff = unknown)
- *   bits 34-63  flags     (PN_MD_F_*: TAIL, BUDDY)
+ *   bits 34-63  flags     (PN_MD_F_*)
  *
  * Reference counting follows the kernel's frozen-page model: a frame in a
  * cache, ring or free list has refcount 0 ("frozen"); whoever hands it out
@@ -65,8 +65,6 @@
 #define PN_MD_NODE_NONE 0x3ffu
 /** Tail frame of a higher-order block; `next` holds the head's index. */
 #define PN_MD_F_TAIL (UINT64_C(1) << 34)
-/** Head of a free block in the region's free lists (buddy merging). */
-#define PN_MD_F_BUDDY (UINT64_C(1) << 35)
 
 #define PN_MAX_REGIONS 64
 #define PN_MAX_ORDER 9 /* 2 MiB blocks, one huge page */

@@ -27,6 +27,10 @@ struct pn_region {
 	/* slow path, under lock */
 	pthread_mutex_t lock;
 	uint32_t free_head[PN_MAX_ORDER + 1]; /* index + 1, 0 = empty */
+	/* per frame: order + 1 while it heads a free block, else 0. Private to
+	 * the region and read only under its lock: a merge looks at its buddy,
+	 * which may be a frame in use whose descriptor its owner is writing */
+	uint8_t *free_order;
 	uint32_t nr_free;                     /* frames, all orders */
 	_Atomic uint32_t pins;
 };

@@ -74,7 +74,7 @@ static void free_list_add(struct pn_region *r, uint32_t idx, unsigned k)
 	struct pn_frame *f = &r->frames[idx];
 
 	set_order(f, k);
-	f->memdesc |= PN_MD_F_BUDDY;
+	r->free_order[idx] = (uint8_t)(k + 1);
 	f->free_prev = 0;
 	f->next = r->free_head[k];
 	if (f->next)
@@ -92,7 +92,7 @@ static void free_list_del(struct pn_region *r, uint32_t idx, unsigned k)
 		r->free_head[k] = f->next;
 	if (f->next)
 		r->frames[f->next - 1].free_prev = f->free_prev;
-	f->memdesc &= ~PN_MD_F_BUDDY;
+	r->free_order[idx] = 0;
 	f->free_prev = 0;
 	f->next = 0;
 }
@@ -145,7 +145,8 @@ int pn_region_init_frames(struct pn_region *r)
 	r->frames = aligned_alloc(PN_CACHE_LINE,
 				  PN_ALIGN_UP(sizeof(struct pn_frame) * r->nr_frames,
 					      (size_t)PN_CACHE_LINE));
-	if (r->frames == NULL)
+	r->free_order = calloc(r->nr_frames, 1);
+	if (r->frames == NULL || r->free_order == NULL)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < r->nr_frames; i++) {
 		struct pn_frame *f = &r->frames[i];
@@ -190,6 +191,7 @@ static struct pn_region *region_alloc_common(size_t len, int node,
 static void region_free_common(struct pn_region *r)
 {
 	pn_ring_free(r->refill);
+	free(r->free_order);
 	free(r->frames);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
@@ -470,8 +472,7 @@ void pn_region_free(struct pn_region *r, struct pn_frame *const *fs, unsigned n)
 			uint32_t buddy = idx ^ (1u << k);
 
 			if (buddy + (1u << k) > r->nr_frames ||
-			    !(r->frames[buddy].memdesc & PN_MD_F_BUDDY) ||
-			    pn_frame_order(&r->frames[buddy]) != k)
+			    r->free_order[buddy] != k + 1)
 				break;
 			free_list_del(r, buddy, k);
 			idx = PN_MIN(idx, buddy);
