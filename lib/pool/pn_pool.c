@@ -271,22 +271,10 @@ __pn_noinline struct pn_frame *pn_pool_alloc_slow(struct pn_pool *p, int tid)
 	return f;
 }
 
-int pn_pool_alloc_bulk(struct pn_pool *p, struct pn_frame **frames, unsigned n)
+__pn_noinline int pn_pool_alloc_bulk_slow(struct pn_pool *p,
+					  struct pn_frame **frames, unsigned n)
 {
-	int tid = pn_thread_id();
-	uint32_t have = atomic_load_explicit(&p->alloc.count, memory_order_relaxed);
-
-	/* fast path: the whole bulk from the owner's cache */
-	if (pn_likely(pn_pool_is_owner(p, tid) && have >= n)) {
-		have -= n;
-		for (unsigned i = 0; i < n; i++) {
-			frames[i] = p->alloc.cache[have + i];
-			pn_frame_thaw(frames[i]);
-		}
-		atomic_store_explicit(&p->alloc.count, have, memory_order_relaxed);
-		PN_POOL_STAT_ADD(p, tid, alloc_fast, n);
-		return 0;
-	}
+	/* slow path: one at a time through pn_pool_alloc's refills */
 	for (unsigned i = 0; i < n; i++) {
 		frames[i] = pn_pool_alloc(p);
 		if (frames[i] == NULL) {
@@ -318,29 +306,14 @@ static void pool_recycle_batch_remote(struct pn_pool *p, struct pn_frame **f,
 	}
 }
 
-void pn_pool_put_bulk(struct pn_pool *p, struct pn_frame *const *frames,
-		      unsigned n)
+__pn_noinline void pn_pool_put_bulk_slow(struct pn_pool *p,
+					 struct pn_frame *const *frames,
+					 unsigned n, unsigned i)
 {
 	int tid = pn_thread_id();
-	uint32_t have = atomic_load_explicit(&p->alloc.count, memory_order_relaxed);
-	unsigned i = 0;
 
-	/* fast path: owner, room for all, sole references on the right node */
-	if (pn_likely(pn_pool_is_owner(p, tid) && have + n <= p->alloc.size)) {
-		int nid = pn_pool_nid(p);
-
-		for (; i < n; i++) {
-			struct pn_frame *f = frames[i];
-
-			if (atomic_load_explicit(&f->refcount, memory_order_acquire) != 1 ||
-			    !pn_frame_node_ok(f, nid))
-				break;
-			atomic_store_explicit(&f->refcount, 0, memory_order_relaxed);
-			p->alloc.cache[have + i] = f;
-		}
-		atomic_store_explicit(&p->alloc.count, have + i, memory_order_relaxed);
-		PN_POOL_STAT_ADD(p, tid, recycle_cached, i);
-	} else if (!pn_pool_is_owner(p, tid)) {
+	/* slow path: frames[i..n) are still referenced by the caller */
+	if (!pn_pool_is_owner(p, tid)) {
 		/* another thread: one ring reservation for the whole batch, the
 		 * way a DPDK lcore flushes its cache */
 		struct pn_frame *batch[PN_POOL_REFILL];

@@ -239,11 +239,32 @@ static inline struct pn_frame *pn_pool_alloc(struct pn_pool *p)
 	return pn_pool_alloc_slow(p, tid);
 }
 
+int pn_pool_alloc_bulk_slow(struct pn_pool *p, struct pn_frame **frames,
+			    unsigned n);
+
 /**
  * Allocate exactly @p n pages or none.
  * @return 0, or -ENOMEM (nothing allocated, counted as alloc_empty).
  */
-int pn_pool_alloc_bulk(struct pn_pool *p, struct pn_frame **frames, unsigned n);
+static inline int pn_pool_alloc_bulk(struct pn_pool *p, struct pn_frame **frames,
+				     unsigned n)
+{
+	int tid = pn_thread_id();
+	uint32_t have = atomic_load_explicit(&p->alloc.count, memory_order_relaxed);
+
+	/* fast path: the whole bulk from the owner's cache */
+	if (pn_likely(pn_pool_is_owner(p, tid) && have >= n)) {
+		have -= n;
+		for (unsigned i = 0; i < n; i++) {
+			frames[i] = p->alloc.cache[have + i];
+			pn_frame_thaw(frames[i]);
+		}
+		atomic_store_explicit(&p->alloc.count, have, memory_order_relaxed);
+		PN_POOL_STAT_ADD(p, tid, alloc_fast, n);
+		return 0;
+	}
+	return pn_pool_alloc_bulk_slow(p, frames, n);
+}
 
 /**
  * Recycle a frozen POOL frame (the POOL destructor's body): into the owner's
@@ -277,9 +298,37 @@ static inline void pn_pool_put(struct pn_pool *p, struct pn_frame *f)
 		pn_pool_recycle(p, f);
 }
 
+void pn_pool_put_bulk_slow(struct pn_pool *p, struct pn_frame *const *frames,
+			   unsigned n, unsigned done);
+
 /** Put @p n pages of pool @p p. Any thread. */
-void pn_pool_put_bulk(struct pn_pool *p, struct pn_frame *const *frames,
-		      unsigned n);
+static inline void pn_pool_put_bulk(struct pn_pool *p,
+				    struct pn_frame *const *frames, unsigned n)
+{
+	int tid = pn_thread_id();
+	uint32_t have = atomic_load_explicit(&p->alloc.count, memory_order_relaxed);
+	unsigned i = 0;
+
+	/* fast path: owner, room for all, sole references on the right node */
+	if (pn_likely(pn_pool_is_owner(p, tid) && have + n <= p->alloc.size)) {
+		int nid = pn_pool_nid(p);
+
+		for (; i < n; i++) {
+			struct pn_frame *f = frames[i];
+
+			if (atomic_load_explicit(&f->refcount, memory_order_acquire) != 1 ||
+			    !pn_frame_node_ok(f, nid))
+				break;
+			atomic_store_explicit(&f->refcount, 0, memory_order_relaxed);
+			p->alloc.cache[have + i] = f;
+		}
+		atomic_store_explicit(&p->alloc.count, have + i, memory_order_relaxed);
+		PN_POOL_STAT_ADD(p, tid, recycle_cached, i);
+		if (pn_likely(i == n))
+			return;
+	}
+	pn_pool_put_bulk_slow(p, frames, n, i);
+}
 
 /* slow path of pn_pool_alloc_frag */
 void *pn_pool_alloc_frag_slow(struct pn_pool *p, uint32_t size,
