@@ -9,6 +9,7 @@
 #ifndef PN_COMMON_H
 #define PN_COMMON_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -62,6 +63,24 @@ __attribute__((noreturn, cold)) void pn_debug_fail(const char *what,
 #else
 #define PN_DEBUG_ASSERT(cond, what) ((void)0)
 #endif
+
+/**
+ * Drop @p nr references from a counter the caller holds them on, and return
+ * what is left. When the counter equals @p nr the caller holds every
+ * reference, nobody else can change it, and the atomic read-modify-write is
+ * skipped (rte_pktmbuf_prefree_seg, page_pool_unref_page). Used for page
+ * refcounts, page frag_counts and packet buffer counts alike.
+ */
+static inline uint32_t pn_ref_sub(_Atomic uint32_t *cnt, uint32_t nr)
+{
+	/* acquire: the other holders' accesses, released by their fetch_sub,
+	 * happen-before whatever the last one does next */
+	if (atomic_load_explicit(cnt, memory_order_acquire) == nr) {
+		atomic_store_explicit(cnt, 0, memory_order_relaxed);
+		return 0;
+	}
+	return atomic_fetch_sub_explicit(cnt, nr, memory_order_acq_rel) - nr;
+}
 
 /*
  * Wrap-safe serial arithmetic (RFC 1982 style) for 32-bit counters that are

@@ -183,16 +183,8 @@ static inline void pn_frame_get(struct pn_frame *f)
  */
 static inline bool pn_frame_unref(struct pn_frame *f)
 {
-	/* acquire: when we see 1, earlier puts' accesses (released by their
-	 * fetch_sub) happen-before the recycle */
-	uint32_t r = atomic_load_explicit(&f->refcount, memory_order_acquire);
-
-	PN_DEBUG_ASSERT(r != 0, "put on a frozen frame");
-	if (pn_likely(r == 1)) {
-		atomic_store_explicit(&f->refcount, 0, memory_order_relaxed);
-		return true;
-	}
-	return atomic_fetch_sub_explicit(&f->refcount, 1, memory_order_acq_rel) == 1;
+	PN_DEBUG_ASSERT(pn_frame_refcount(f) != 0, "put on a frozen frame");
+	return pn_ref_sub(&f->refcount, 1) == 0;
 }
 
 /**
@@ -216,16 +208,9 @@ static inline void pn_frame_put(struct pn_frame *f)
  */
 static inline uint32_t pn_frame_frag_sub(struct pn_frame *f, uint32_t nr)
 {
-	uint32_t left;
+	uint32_t left = pn_ref_sub(&f->frag_count, nr);
 
-	if (atomic_load_explicit(&f->frag_count, memory_order_acquire) == nr) {
-		atomic_store_explicit(&f->frag_count, 0, memory_order_relaxed);
-		left = 0;
-	} else {
-		left = atomic_fetch_sub_explicit(&f->frag_count, nr,
-						 memory_order_acq_rel) - nr;
-		PN_DEBUG_ASSERT(left < (UINT32_C(1) << 31), "frag_count underflow");
-	}
+	PN_DEBUG_ASSERT(left < (UINT32_C(1) << 31), "frag_count underflow");
 	if (left == 0)
 		pn_frame_put(f);
 	return left;

@@ -185,12 +185,9 @@ void pn_pkt_shinfo_release(struct pn_pkt_shinfo *sh);
  * buffer. The sole holder skips the atomic, as for pages. */
 static inline void pn_pkt_shinfo_put(struct pn_pkt_shinfo *sh)
 {
-	uint32_t r = atomic_load_explicit(&sh->refcnt, memory_order_acquire);
-
-	PN_DEBUG_ASSERT(r != 0, "packet buffer freed twice");
-	if (pn_likely(r == 1))
-		atomic_store_explicit(&sh->refcnt, 0, memory_order_relaxed);
-	else if (atomic_fetch_sub_explicit(&sh->refcnt, 1, memory_order_acq_rel) != 1)
+	PN_DEBUG_ASSERT(atomic_load_explicit(&sh->refcnt, memory_order_relaxed) != 0,
+			"packet buffer freed twice");
+	if (pn_ref_sub(&sh->refcnt, 1) != 0)
 		return;
 	if (sh->nr_frags)
 		pn_pkt_shinfo_release(sh);
