@@ -246,6 +246,9 @@ struct pn_region_info {
 	const char *name;
 	void *base;
 	size_t len;
+	/** descriptor of the frame at base + (i << PN_FRAME_SHIFT) is frames[i]
+	 *  (for drivers that map device addresses to frames in their loops) */
+	struct pn_frame *frames;
 	uint32_t nr_frames;
 	uint32_t nr_free; /**< frames in the region's free lists */
 	int numa_node;

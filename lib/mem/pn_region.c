@@ -355,6 +355,7 @@ void pn_region_info(const struct pn_region *r, struct pn_region_info *info)
 
 	info->name = r->name;
 	info->base = r->base;
+	info->frames = r->frames;
 	info->len = r->len;
 	info->nr_frames = r->nr_frames;
 	pthread_mutex_lock(&rr->lock);

@@ -1,0 +1,839 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * pagenet-fwd: a packet forwarder in the spirit of dpdk-testpmd.
+ *
+ * Ports come from the command line ("af_xdp:iface=veth1") or a config file;
+ * they are paired 0<->1, 2<->3 (an odd last port answers to itself). One
+ * pinned thread per queue index serves that queue of every port, allocating
+ * from its own pool (all pools share one region, so AF_XDP ports share one
+ * UMEM and forward without copying). Modes: io, mac, macswap, rxonly, txonly.
+ *
+ * Prints port and pool rates every second (or JSON lines with --json), serves
+ * telemetry, and on Ctrl-C or --duration stops, closes the ports and checks
+ * that every page came back to its pool: a leak is an error exit.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <ini.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pn_port.h"
+#include "pn_telemetry.h"
+
+#define MAX_BURST 256
+
+enum fwd_mode { MODE_IO, MODE_MAC, MODE_MACSWAP, MODE_RXONLY, MODE_TXONLY };
+static const char *const mode_names[] = { "io", "mac", "macswap", "rxonly", "txonly" };
+
+struct port_cfg {
+	char spec[256];
+	uint8_t peer_mac[6];
+	bool peer_mac_set;
+};
+
+struct cfg {
+	enum fwd_mode mode;
+	unsigned queues, burst, ring, pages;
+	double duration, period;
+	bool json, telemetry;
+	unsigned nb_ports;
+	struct port_cfg ports[PN_MAX_PORTS];
+	int cpus[PN_PORT_MAX_QUEUES];
+	unsigned nb_cpus;
+	/* txonly */
+	unsigned pkt_size, flows;
+	double rate; /* packets per second for the whole app; 0 = as fast as possible */
+	struct in_addr src_ip, dst_ip;
+};
+
+struct worker {
+	pthread_t thread;
+	unsigned q;
+	struct pn_pool *pool;
+	_Atomic uint64_t fwd_drops; /* refused by the tx port, freed here */
+	_Atomic uint64_t generated;
+	_Atomic bool ready;
+} __pn_cache_aligned;
+
+static struct cfg cfg = {
+	.mode = MODE_IO, .queues = 1, .burst = 32, .period = 1.0, .telemetry = true,
+	.pkt_size = 64, .flows = 1,
+};
+static struct pn_port *ports[PN_MAX_PORTS];
+static uint8_t port_mac[PN_MAX_PORTS][6];
+static struct worker workers[PN_PORT_MAX_QUEUES];
+static struct pn_region *region;
+static volatile sig_atomic_t stop_req;
+static _Atomic bool workers_stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_req = 1;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static unsigned peer_of(unsigned p)
+{
+	if (cfg.nb_ports == 1)
+		return 0;
+	if ((p ^ 1) >= cfg.nb_ports)
+		return p; /* odd last port answers to itself */
+	return p ^ 1;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: pagenet-fwd [options] PORT [PORT...]\n"
+		"  PORT is driver:args, e.g. af_xdp:iface=veth1 or loop:pair=x\n"
+		"  (af_xdp args: iface, xdp=auto|native|skb, bind=auto|zc|copy,\n"
+		"   need_wakeup=0|1, busy_poll=USECS, start_queue=N,\n"
+		"   dst_mac=own|MAC, dst_ip=A.B.C.D, proto=udp|tcp|icmp, dport=N)\n"
+		"Ports are paired 0<->1, 2<->3; what one receives the other sends.\n\n"
+		"  -c, --config FILE     read options and ports from an INI file (config/)\n"
+		"  -m, --mode MODE       io (default), mac, macswap, rxonly, txonly\n"
+		"  -q, --queues N        queues per port, one pinned thread each (1)\n"
+		"      --cpus LIST       CPUs for the queue threads, e.g. 0,1 (default: in order)\n"
+		"  -b, --burst N         packets per burst (32, max %d)\n"
+		"      --ring N          descriptors per ring (driver default)\n"
+		"      --pages N         pages in the shared region (enough for the rings)\n"
+		"      --eth-peer P,MAC  destination MAC for port P in mac and txonly modes\n"
+		"      --pkt-size N      txonly: frame size without FCS (64)\n"
+		"      --rate PPS        txonly: packets per second in all (0 = no limit)\n"
+		"      --flows N         txonly: UDP source ports to rotate through (1)\n"
+		"      --src-ip A --dst-ip B  txonly: addresses (10.0.0.1, 10.0.0.2)\n"
+		"  -d, --duration S      stop after S seconds (default: until Ctrl-C)\n"
+		"  -p, --stats-period S  seconds between stats lines (1)\n"
+		"  -j, --json            stats as JSON lines\n"
+		"      --no-telemetry    do not serve the telemetry socket\n"
+		"  -h, --help\n", MAX_BURST);
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned m[6];
+
+	if (sscanf(s, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) != 6)
+		return -1;
+	for (int i = 0; i < 6; i++) {
+		if (m[i] > 255)
+			return -1;
+		mac[i] = (uint8_t)m[i];
+	}
+	return 0;
+}
+
+static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || end == s || *end || v < min || v > max)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int parse_double(const char *s, double *out)
+{
+	char *end;
+
+	*out = strtod(s, &end);
+	return (end == s || *end || *out < 0) ? -1 : 0;
+}
+
+static int parse_cpus(const char *s)
+{
+	char buf[256], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	cfg.nb_cpus = 0;
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		unsigned c;
+
+		if (cfg.nb_cpus == PN_PORT_MAX_QUEUES || parse_uint(t, 0, CPU_SETSIZE - 1, &c))
+			return -1;
+		cfg.cpus[cfg.nb_cpus++] = (int)c;
+	}
+	return cfg.nb_cpus ? 0 : -1;
+}
+
+static int add_port(const char *spec)
+{
+	if (cfg.nb_ports == PN_MAX_PORTS || strlen(spec) >= sizeof(cfg.ports[0].spec))
+		return -1;
+	snprintf(cfg.ports[cfg.nb_ports++].spec, sizeof(cfg.ports[0].spec), "%s", spec);
+	return 0;
+}
+
+/* One option by name, from the command line or the config file. */
+static int set_option(const char *key, const char *val)
+{
+	unsigned u;
+
+	if (!strcmp(key, "mode")) {
+		for (unsigned m = 0; m < PN_DIM(mode_names); m++) {
+			if (!strcmp(val, mode_names[m])) {
+				cfg.mode = (enum fwd_mode)m;
+				return 0;
+			}
+		}
+		return -1;
+	}
+	if (!strcmp(key, "queues"))
+		return parse_uint(val, 1, PN_PORT_MAX_QUEUES, &cfg.queues);
+	if (!strcmp(key, "burst"))
+		return parse_uint(val, 1, MAX_BURST, &cfg.burst);
+	if (!strcmp(key, "ring"))
+		return parse_uint(val, 64, 32768, &cfg.ring) || !PN_IS_POW2(cfg.ring);
+	if (!strcmp(key, "pages"))
+		return parse_uint(val, 64, 1u << 24, &cfg.pages);
+	if (!strcmp(key, "duration"))
+		return parse_double(val, &cfg.duration);
+	if (!strcmp(key, "stats-period") || !strcmp(key, "stats_period"))
+		return parse_double(val, &cfg.period) || cfg.period < 0.05;
+	if (!strcmp(key, "json"))
+		return parse_uint(val, 0, 1, &u) ? -1 : (cfg.json = u, 0);
+	if (!strcmp(key, "telemetry"))
+		return parse_uint(val, 0, 1, &u) ? -1 : (cfg.telemetry = u, 0);
+	if (!strcmp(key, "cpus"))
+		return parse_cpus(val);
+	if (!strcmp(key, "pkt-size") || !strcmp(key, "pkt_size"))
+		return parse_uint(val, 60, 1514, &cfg.pkt_size);
+	if (!strcmp(key, "rate"))
+		return parse_double(val, &cfg.rate);
+	if (!strcmp(key, "flows"))
+		return parse_uint(val, 1, 65535 - 1024, &cfg.flows);
+	if (!strcmp(key, "src-ip") || !strcmp(key, "src_ip"))
+		return inet_pton(AF_INET, val, &cfg.src_ip) == 1 ? 0 : -1;
+	if (!strcmp(key, "dst-ip") || !strcmp(key, "dst_ip"))
+		return inet_pton(AF_INET, val, &cfg.dst_ip) == 1 ? 0 : -1;
+	if (!strcmp(key, "eth-peer")) {
+		const char *comma = strchr(val, ',');
+
+		if (comma == NULL || parse_uint(strndupa(val, (size_t)(comma - val)), 0,
+						PN_MAX_PORTS - 1, &u))
+			return -1;
+		cfg.ports[u].peer_mac_set = true;
+		return parse_mac(comma + 1, cfg.ports[u].peer_mac);
+	}
+	return -2;
+}
+
+/* config file: [fwd] options, [port NAME] sections with driver/args/peer_mac */
+struct ini_state {
+	const char *file;
+	char section[64];
+	int port;
+};
+
+static int config_line(void *user, const char *section, const char *name,
+		       const char *value)
+{
+	struct ini_state *st = user;
+	int rc;
+
+	if (strcmp(section, st->section) != 0) {
+		snprintf(st->section, sizeof(st->section), "%s", section);
+		st->port = -1;
+		if (!strncmp(section, "port", 4)) {
+			if (cfg.nb_ports == PN_MAX_PORTS) {
+				fprintf(stderr, "%s: too many ports\n", st->file);
+				return 0;
+			}
+			st->port = (int)cfg.nb_ports++;
+		}
+	}
+	if (!strcmp(section, "fwd")) {
+		rc = set_option(name, value);
+		if (rc == -2)
+			fprintf(stderr, "%s: unknown option '%s' in [fwd]\n", st->file, name);
+		else if (rc)
+			fprintf(stderr, "%s: bad value '%s' for %s\n", st->file, value, name);
+		return rc == 0;
+	}
+	if (st->port >= 0) {
+		struct port_cfg *pc = &cfg.ports[st->port];
+
+		if (!strcmp(name, "spec") || !strcmp(name, "port")) {
+			snprintf(pc->spec, sizeof(pc->spec), "%s", value);
+			return 1;
+		}
+		if (!strcmp(name, "driver") || !strcmp(name, "args")) {
+			/* driver first, then args: build driver:args */
+			char tmp[sizeof(pc->spec)];
+
+			if (!strcmp(name, "driver"))
+				snprintf(tmp, sizeof(tmp), "%s%s", value, strchr(pc->spec, ':') ?: "");
+			else
+				snprintf(tmp, sizeof(tmp), "%.*s:%s",
+					 (int)strcspn(pc->spec, ":"), pc->spec, value);
+			memcpy(pc->spec, tmp, sizeof(tmp));
+			return 1;
+		}
+		if (!strcmp(name, "peer_mac")) {
+			pc->peer_mac_set = true;
+			if (parse_mac(value, pc->peer_mac) == 0)
+				return 1;
+			fprintf(stderr, "%s: peer_mac '%s' is not a MAC address\n", st->file, value);
+			return 0;
+		}
+		fprintf(stderr, "%s: unknown key '%s' in [%s] (want driver, args, peer_mac)\n",
+			st->file, name, section);
+		return 0;
+	}
+	fprintf(stderr, "%s: unknown section [%s] (want [fwd] or [port NAME])\n", st->file, section);
+	return 0;
+}
+
+static int load_config(const char *file)
+{
+	struct ini_state st = { .file = file, .port = -1 };
+	int rc = ini_parse(file, config_line, &st);
+
+	if (rc < 0) {
+		fprintf(stderr, "pagenet-fwd: cannot read config %s: %s\n", file, strerror(errno));
+		return -1;
+	}
+	if (rc > 0) {
+		fprintf(stderr, "pagenet-fwd: %s:%d: error (see above)\n", file, rc);
+		return -1;
+	}
+	for (unsigned p = 0; p < cfg.nb_ports; p++) {
+		if (cfg.ports[p].spec[0] == '\0' || cfg.ports[p].spec[0] == ':') {
+			fprintf(stderr, "pagenet-fwd: %s: port %u has no driver\n", file, p);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* the data path */
+
+static inline void mac_rewrite(struct pn_pkt *pkt, unsigned txp, bool swap)
+{
+	uint8_t *eth = pn_pkt_data(pkt);
+	uint8_t tmp[6];
+
+	if (pn_unlikely(pn_pkt_headlen(pkt) < 14))
+		return;
+	if (swap) {
+		memcpy(tmp, eth, 6);
+		memcpy(eth, eth + 6, 6);
+		memcpy(eth + 6, tmp, 6);
+	} else {
+		memcpy(eth, cfg.ports[txp].peer_mac, 6);
+		memcpy(eth + 6, port_mac[txp], 6);
+	}
+}
+
+static uint16_t ip_csum(const void *hdr, unsigned len)
+{
+	const uint16_t *w = hdr;
+	uint32_t sum = 0;
+
+	for (unsigned i = 0; i < len / 2; i++)
+		sum += w[i];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* A UDP/IPv4 frame of cfg.pkt_size bytes; the payload starts with a sequence number. */
+static struct pn_pkt *make_udp(struct pn_pool *pool, unsigned txp, uint64_t seq,
+			       unsigned flow)
+{
+	struct pn_pkt *pkt = pn_pkt_alloc(pool);
+	unsigned len = cfg.pkt_size;
+	uint8_t *f;
+	uint16_t ipl = (uint16_t)(len - 14), udpl = (uint16_t)(len - 34);
+
+	if (pkt == NULL)
+		return NULL;
+	f = pn_pkt_append(pkt, len);
+	if (f == NULL) {
+		pn_pkt_free(pkt);
+		return NULL;
+	}
+	memcpy(f, cfg.ports[txp].peer_mac, 6);
+	memcpy(f + 6, port_mac[txp], 6);
+	f[12] = 0x08;
+	f[13] = 0x00;
+	f[14] = 0x45;
+	f[15] = 0;
+	f[16] = (uint8_t)(ipl >> 8);
+	f[17] = (uint8_t)ipl;
+	memset(f + 18, 0, 4); /* id, no fragments */
+	f[22] = 64;
+	f[23] = 17;
+	f[24] = f[25] = 0;
+	memcpy(f + 26, &cfg.src_ip, 4);
+	memcpy(f + 30, &cfg.dst_ip, 4);
+	{
+		uint16_t c = ip_csum(f + 14, 20);
+
+		memcpy(f + 24, &c, 2);
+	}
+	f[34] = (uint8_t)((1024 + flow) >> 8);
+	f[35] = (uint8_t)(1024 + flow);
+	f[36] = 0x23;
+	f[37] = 0x28; /* 9000 */
+	f[38] = (uint8_t)(udpl >> 8);
+	f[39] = (uint8_t)udpl;
+	f[40] = f[41] = 0; /* no UDP checksum (allowed over IPv4) */
+	memset(f + 42, 0, len - 42);
+	if (len >= 50)
+		memcpy(f + 42, &seq, 8);
+	return pkt;
+}
+
+static void pin(unsigned q)
+{
+	cpu_set_t set;
+	int cpu;
+
+	if (cfg.nb_cpus) {
+		cpu = cfg.cpus[q % cfg.nb_cpus];
+	} else {
+		cpu_set_t avail;
+		int n = 0, k = (int)q;
+
+		if (sched_getaffinity(0, sizeof(avail), &avail))
+			return;
+		n = CPU_COUNT(&avail);
+		k %= n;
+		for (cpu = 0; cpu < CPU_SETSIZE; cpu++)
+			if (CPU_ISSET(cpu, &avail) && k-- == 0)
+				break;
+	}
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
+		fprintf(stderr, "pagenet-fwd: cannot pin queue %u to CPU %d\n", q, cpu);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct pn_pkt *pkts[MAX_BURST];
+	uint16_t q = (uint16_t)w->q;
+	double tokens = 0, per_s = cfg.rate / cfg.queues, last = now_s();
+	uint64_t seq = 0;
+	unsigned flow = 0;
+	char name[16];
+
+	snprintf(name, sizeof(name), "pn-fwd-q%u", w->q);
+	pthread_setname_np(pthread_self(), name);
+	pin(w->q);
+	pn_pool_set_owner(w->pool, pn_thread_id());
+	atomic_store_explicit(&w->ready, true, memory_order_release);
+
+	while (!atomic_load_explicit(&workers_stop, memory_order_relaxed)) {
+		for (unsigned p = 0; p < cfg.nb_ports; p++) {
+			unsigned txp = peer_of(p);
+			uint16_t n, sent;
+
+			if (cfg.mode == MODE_TXONLY) {
+				unsigned want = cfg.burst;
+
+				/* drain what arrives so the rings keep moving */
+				n = pn_port_rx_burst(ports[p], q, pkts, (uint16_t)cfg.burst);
+				for (uint16_t i = 0; i < n; i++)
+					pn_pkt_free(pkts[i]);
+				if (per_s > 0) {
+					double t = now_s();
+
+					tokens = PN_MIN(tokens + (t - last) * per_s, (double)cfg.burst);
+					last = t;
+					want = (unsigned)tokens;
+					tokens -= want;
+				}
+				for (n = 0; n < want; n++) {
+					pkts[n] = make_udp(w->pool, p, seq, flow);
+					if (pkts[n] == NULL)
+						break;
+					seq++;
+					flow = flow + 1 == cfg.flows ? 0 : flow + 1;
+				}
+				txp = p;
+			} else {
+				n = pn_port_rx_burst(ports[p], q, pkts, (uint16_t)cfg.burst);
+				if (n == 0)
+					continue;
+				if (cfg.mode == MODE_RXONLY) {
+					for (uint16_t i = 0; i < n; i++)
+						pn_pkt_free(pkts[i]);
+					continue;
+				}
+				if (cfg.mode == MODE_MAC || cfg.mode == MODE_MACSWAP)
+					for (uint16_t i = 0; i < n; i++)
+						mac_rewrite(pkts[i], txp, cfg.mode == MODE_MACSWAP);
+			}
+			if (n == 0)
+				continue;
+			sent = pn_port_tx_burst(ports[txp], q, pkts, n);
+			if (cfg.mode == MODE_TXONLY)
+				atomic_fetch_add_explicit(&w->generated, n, memory_order_relaxed);
+			if (pn_unlikely(sent < n)) {
+				for (uint16_t i = sent; i < n; i++)
+					pn_pkt_free(pkts[i]);
+				atomic_fetch_add_explicit(&w->fwd_drops, (uint64_t)(n - sent),
+							  memory_order_relaxed);
+			}
+		}
+	}
+	return NULL;
+}
+
+/* statistics */
+
+struct snap {
+	double t;
+	struct pn_port_stats port[PN_MAX_PORTS];
+	struct pn_pool_stats_sum pool[PN_PORT_MAX_QUEUES];
+	uint64_t fwd_drops;
+};
+
+static void take_snap(struct snap *s)
+{
+	s->t = now_s();
+	s->fwd_drops = 0;
+	for (unsigned p = 0; p < cfg.nb_ports; p++)
+		pn_port_stats_get(ports[p], &s->port[p]);
+	for (unsigned q = 0; q < cfg.queues; q++) {
+		pn_pool_get_stats(workers[q].pool, &s->pool[q]);
+		s->fwd_drops += atomic_load_explicit(&workers[q].fwd_drops, memory_order_relaxed);
+	}
+}
+
+static uint64_t recycled(const struct pn_pool_stats_sum *s)
+{
+	return s->recycle_cached + s->recycle_ring;
+}
+
+/* recycle rate over an interval: recycled / (recycled + released) */
+static double rate_between(const struct pn_pool_stats_sum *a, const struct pn_pool_stats_sum *b)
+{
+	uint64_t r = recycled(b) - recycled(a);
+	uint64_t rel = b->recycle_released_refcnt - a->recycle_released_refcnt;
+
+	return r + rel ? (double)r / (double)(r + rel) : 1.0;
+}
+
+static void print_stats(const struct snap *a, const struct snap *b, double elapsed, bool final)
+{
+	double dt = b->t - a->t;
+
+	if (dt <= 0)
+		dt = 1e-9;
+	if (cfg.json) {
+		json_t *root = json_pack("{sf sb ss}", "t", elapsed, "final", final,
+					 "mode", mode_names[cfg.mode]);
+		json_t *jp = json_array(), *jq = json_array();
+
+		for (unsigned p = 0; p < cfg.nb_ports; p++) {
+			const struct pn_port_stats *x = &a->port[p], *y = &b->port[p];
+			json_t *j = pn_telemetry_port_json(pn_port_id(ports[p]));
+
+			json_object_set_new(j, "rx_pps", json_real((double)(y->ipackets - x->ipackets) / dt));
+			json_object_set_new(j, "tx_pps", json_real((double)(y->opackets - x->opackets) / dt));
+			json_object_set_new(j, "rx_bps", json_real((double)(y->ibytes - x->ibytes) * 8 / dt));
+			json_object_set_new(j, "tx_bps", json_real((double)(y->obytes - x->obytes) * 8 / dt));
+			json_array_append_new(jp, j);
+		}
+		for (unsigned q = 0; q < cfg.queues; q++) {
+			json_t *j = pn_telemetry_pool_json(workers[q].pool->id);
+
+			json_object_set_new(j, "recycle_rate_interval",
+					    json_real(rate_between(&a->pool[q], &b->pool[q])));
+			json_array_append_new(jq, j);
+		}
+		json_object_set_new(root, "ports", jp);
+		json_object_set_new(root, "pools", jq);
+		json_object_set_new(root, "fwd_drops", json_integer((json_int_t)b->fwd_drops));
+		json_dumpf(root, stdout, JSON_COMPACT);
+		fputc('\n', stdout);
+		json_decref(root);
+	} else {
+		printf("%s%6.1fs %s\n", final ? "== total " : "-- ", elapsed,
+		       final ? "(since start)" : "");
+		for (unsigned p = 0; p < cfg.nb_ports; p++) {
+			const struct pn_port_stats *x = &a->port[p], *y = &b->port[p];
+
+			printf("  port %u  rx %9.0f pps %8.1f Mbit/s  tx %9.0f pps %8.1f Mbit/s"
+			       "  drops %llu  nombuf %llu  copies %llu\n", p,
+			       (double)(y->ipackets - x->ipackets) / dt,
+			       (double)(y->ibytes - x->ibytes) * 8e-6 / dt,
+			       (double)(y->opackets - x->opackets) / dt,
+			       (double)(y->obytes - x->obytes) * 8e-6 / dt,
+			       (unsigned long long)(y->idrops + y->odrops + y->dev_rx_dropped),
+			       (unsigned long long)y->rx_nombuf,
+			       (unsigned long long)y->tx_copies);
+		}
+		for (unsigned q = 0; q < cfg.queues; q++) {
+			const struct pn_pool_stats_sum *x = &a->pool[q], *y = &b->pool[q];
+
+			printf("  pool q%u  alloc fast %llu slow %llu  recycled %llu released %llu"
+			       "  recycle rate %.4f%%\n", q,
+			       (unsigned long long)(y->alloc_fast - x->alloc_fast),
+			       (unsigned long long)(y->alloc_slow - x->alloc_slow),
+			       (unsigned long long)(recycled(y) - recycled(x)),
+			       (unsigned long long)(y->recycle_released_refcnt - x->recycle_released_refcnt),
+			       100.0 * rate_between(x, y));
+		}
+	}
+	fflush(stdout);
+}
+
+static json_t *tel_fwd(const char *cmd, const char *params, const char **err)
+{
+	uint64_t drops = 0, gen = 0;
+
+	(void)cmd, (void)params, (void)err;
+	for (unsigned q = 0; q < cfg.queues; q++) {
+		drops += atomic_load_explicit(&workers[q].fwd_drops, memory_order_relaxed);
+		gen += atomic_load_explicit(&workers[q].generated, memory_order_relaxed);
+	}
+	return json_pack("{ss si si sI sI}", "mode", mode_names[cfg.mode],
+			 "ports", (int)cfg.nb_ports, "queues", (int)cfg.queues,
+			 "fwd_drops", (json_int_t)drops, "generated", (json_int_t)gen);
+}
+
+static int parse_args(int argc, char **argv)
+{
+	enum { O_CPUS = 256, O_RING, O_PAGES, O_PEER, O_SIZE, O_RATE, O_FLOWS, O_SRC,
+	       O_DST, O_NOTEL };
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "queues", required_argument, NULL, 'q' },
+		{ "cpus", required_argument, NULL, O_CPUS },
+		{ "burst", required_argument, NULL, 'b' },
+		{ "ring", required_argument, NULL, O_RING },
+		{ "pages", required_argument, NULL, O_PAGES },
+		{ "eth-peer", required_argument, NULL, O_PEER },
+		{ "pkt-size", required_argument, NULL, O_SIZE },
+		{ "rate", required_argument, NULL, O_RATE },
+		{ "flows", required_argument, NULL, O_FLOWS },
+		{ "src-ip", required_argument, NULL, O_SRC },
+		{ "dst-ip", required_argument, NULL, O_DST },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "stats-period", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "no-telemetry", no_argument, NULL, O_NOTEL },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c, idx;
+
+	inet_pton(AF_INET, "10.0.0.1", &cfg.src_ip);
+	inet_pton(AF_INET, "10.0.0.2", &cfg.dst_ip);
+	while ((c = getopt_long(argc, argv, "c:m:q:b:d:p:jh", opts, &idx)) != -1) {
+		const char *key = NULL;
+		int rc;
+
+		switch (c) {
+		case 'c':
+			if (load_config(optarg))
+				return -1;
+			continue;
+		case 'j':
+			cfg.json = true;
+			continue;
+		case O_NOTEL:
+			cfg.telemetry = false;
+			continue;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case '?':
+			usage(stderr);
+			return -1;
+		default:
+			key = opts[idx].name;
+			for (unsigned i = 0; opts[i].name; i++)
+				if (opts[i].val == c)
+					key = opts[i].name;
+		}
+		rc = set_option(key, optarg);
+		if (rc) {
+			fprintf(stderr, "pagenet-fwd: bad value '%s' for --%s\n", optarg, key);
+			return -1;
+		}
+	}
+	for (; optind < argc; optind++) {
+		if (add_port(argv[optind])) {
+			fprintf(stderr, "pagenet-fwd: too many ports or port too long: %s\n", argv[optind]);
+			return -1;
+		}
+	}
+	if (cfg.nb_ports == 0) {
+		fprintf(stderr, "pagenet-fwd: no ports (try --help)\n");
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct snap first, prev, cur;
+	double t0 = now_s(), next;
+	int64_t leaked = 0;
+	int rc = 1;
+	unsigned opened = 0, started_workers = 0;
+	uint32_t pages;
+
+	if (parse_args(argc, argv))
+		return 2;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+
+	/* receive rings, fill rings, transmit and completion rings of every
+	 * port a queue thread serves, two buffers per page, plus pool caches */
+	pages = cfg.pages;
+	if (pages == 0)
+		pages = cfg.queues * (cfg.nb_ports * 2 * (cfg.ring ? cfg.ring : 1024) + 2048);
+	region = pn_region_create(&(struct pn_region_params){
+		.len = (size_t)pages * PN_FRAME_SIZE, .numa_node = PN_NUMA_ANY, .name = "fwd" });
+	if (region == NULL) {
+		fprintf(stderr, "pagenet-fwd: cannot create a region of %u pages: %s\n",
+			pages, strerror(errno));
+		return 1;
+	}
+	for (unsigned q = 0; q < cfg.queues; q++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "fwd-q%u", q);
+		workers[q].q = q;
+		workers[q].pool = pn_pool_create(&(struct pn_pool_params){
+			.sz = sizeof(struct pn_pool_params), .region = region,
+			.frag_size = 2048, .ring_size = 4096, .name = name });
+		if (workers[q].pool == NULL) {
+			fprintf(stderr, "pagenet-fwd: cannot create pool %s: %s\n", name, strerror(errno));
+			goto out;
+		}
+	}
+	for (unsigned p = 0; p < cfg.nb_ports; p++) {
+		struct pn_port_conf pc = { .sz = sizeof(pc), .nb_queues = (uint16_t)cfg.queues,
+					   .ring_size = (uint16_t)cfg.ring };
+		struct pn_port_info info;
+
+		for (unsigned q = 0; q < cfg.queues; q++)
+			pc.pools[q] = workers[q].pool;
+		ports[p] = pn_port_open_str(cfg.ports[p].spec, &pc);
+		if (ports[p] == NULL) {
+			fprintf(stderr, "pagenet-fwd: cannot open port %u (%s): %s\n", p,
+				cfg.ports[p].spec, strerror(errno));
+			goto out;
+		}
+		opened++;
+		pn_port_info_get(ports[p], &info);
+		memcpy(port_mac[p], info.mac, 6);
+		if (!cfg.ports[p].peer_mac_set) {
+			static const uint8_t def[6] = { 0x02, 0, 0, 0, 0, 0 };
+
+			memcpy(cfg.ports[p].peer_mac, def, 6);
+			cfg.ports[p].peer_mac[5] = (uint8_t)peer_of(p);
+		}
+		fprintf(stderr, "pagenet-fwd: port %u %s (%s), %02x:%02x:%02x:%02x:%02x:%02x\n",
+			p, info.name, info.mode, info.mac[0], info.mac[1], info.mac[2],
+			info.mac[3], info.mac[4], info.mac[5]);
+	}
+	if (cfg.telemetry) {
+		pn_telemetry_register("/fwd", tel_fwd, "forwarding mode, ports, queues, drops");
+		if (pn_telemetry_start(&(struct pn_telemetry_params){
+			    .sz = sizeof(struct pn_telemetry_params), .app = "pagenet-fwd" }) == 0)
+			fprintf(stderr, "pagenet-fwd: telemetry on %s\n", pn_telemetry_path());
+	}
+	for (unsigned p = 0; p < cfg.nb_ports; p++) {
+		if (pn_port_start(ports[p])) {
+			fprintf(stderr, "pagenet-fwd: cannot start port %u\n", p);
+			goto out;
+		}
+	}
+	take_snap(&first);
+	t0 = first.t;
+	for (unsigned q = 0; q < cfg.queues; q++) {
+		if (pthread_create(&workers[q].thread, NULL, worker_main, &workers[q])) {
+			fprintf(stderr, "pagenet-fwd: cannot start queue thread %u\n", q);
+			goto out;
+		}
+		started_workers++;
+	}
+	fprintf(stderr, "pagenet-fwd: %s mode, %u port(s), %u queue(s); Ctrl-C stops\n",
+		mode_names[cfg.mode], cfg.nb_ports, cfg.queues);
+
+	prev = first;
+	next = t0 + cfg.period;
+	while (!stop_req) {
+		double t = now_s();
+
+		if (cfg.duration > 0 && t - t0 >= cfg.duration)
+			break;
+		if (t >= next) {
+			take_snap(&cur);
+			print_stats(&prev, &cur, cur.t - t0, false);
+			prev = cur;
+			next += cfg.period;
+			if (next < t)
+				next = t + cfg.period;
+		}
+		usleep(10000);
+	}
+	rc = 0;
+out:
+	atomic_store(&workers_stop, true);
+	for (unsigned q = 0; q < started_workers; q++)
+		pthread_join(workers[q].thread, NULL);
+	if (started_workers) {
+		take_snap(&cur);
+		print_stats(&first, &cur, cur.t - t0, true);
+	}
+	pn_telemetry_stop();
+	/* closing a port gives back every buffer in its rings */
+	for (unsigned p = 0; p < opened; p++)
+		pn_port_close(ports[p]);
+	for (unsigned q = 0; q < cfg.queues; q++) {
+		int64_t n;
+
+		if (workers[q].pool == NULL)
+			continue;
+		/* the control thread takes over the pool to tear it down */
+		pn_pool_set_owner(workers[q].pool, pn_thread_id());
+		n = pn_pool_destroy(workers[q].pool);
+		if (n != 0)
+			fprintf(stderr, "pagenet-fwd: pool fwd-q%u: %lld pages not returned\n", q,
+				(long long)n);
+		leaked += n;
+	}
+	if (pn_region_destroy(region) != 0 && leaked == 0) {
+		fprintf(stderr, "pagenet-fwd: region still has pages out\n");
+		leaked = 1;
+	}
+	if (leaked) {
+		fprintf(stderr, "pagenet-fwd: LEAK: %lld pages did not come back\n", (long long)leaked);
+		return 1;
+	}
+	if (started_workers)
+		fprintf(stderr, "pagenet-fwd: every page came back to its pool\n");
+	return rc;
+}

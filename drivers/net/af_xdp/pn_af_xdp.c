@@ -1,0 +1,971 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * af_xdp: ports on kernel interfaces through AF_XDP sockets (libxdp's xsk
+ * API), one socket per queue.
+ *
+ * The UMEM is a pagenet region: the region of the queue's pool, registered
+ * once and shared (XDP_SHARED_UMEM) by every socket whose pool draws from it,
+ * on any port. Chunks are 2 KiB pool fragments, two per 4 KiB page, so each
+ * page's frag_count is split between the two buffers for real.
+ *
+ *   UMEM chunk (2 KiB, one pool fragment):
+ *   +----------------------+-------------------+---------------------------+
+ *   | pn_pkt_shinfo 192 B  | XDP headroom 256  | frame data (up to 1600 B) |
+ *   | (UMEM frame_headroom)|                   |                           |
+ *   +----------------------+-------------------+---------------------------+
+ *
+ * Ownership of a buffer: pool -> fill ring (the driver holds the fragment)
+ * -> rx ring -> pn_pkt (the application) -> tx ring (the driver holds the
+ * packet until the completion ring returns its address) -> pn_pkt_free ->
+ * frag_count/refcount -> POOL destructor -> recycled into its pool.
+ * Each queue keeps a bitmap of the chunks it has given the kernel (fill and
+ * tx separately) so closing returns every buffer, including those the kernel
+ * never hands back once the socket is gone.
+ *
+ * A packet whose data sits in its own buffer inside the same UMEM is sent by
+ * descriptor: forwarding between ports that share a UMEM copies nothing in
+ * userspace. Anything else (another region, a clone, fragments, a chain) is
+ * copied into a fresh chunk and counted in tx_copies.
+ */
+#include <errno.h>
+#include <linux/if_link.h>
+#include <linux/if_xdp.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
+#include <xdp/xsk.h>
+
+#include "pn_port_driver.h"
+#include "pn_xdp_steer.h"
+
+#ifndef SO_PREFER_BUSY_POLL
+#define SO_PREFER_BUSY_POLL 69
+#endif
+#ifndef SO_BUSY_POLL_BUDGET
+#define SO_BUSY_POLL_BUDGET 70
+#endif
+
+#define XDP_CHUNK_SHIFT 11
+#define XDP_CHUNK_SIZE (1u << XDP_CHUNK_SHIFT)
+#define XDP_RING_DEFAULT 1024
+#define XDP_FILL_BATCH 32
+#define XDP_COMP_BATCH 64
+
+extern const unsigned char pn_xdp_obj[];
+extern const size_t pn_xdp_obj_len;
+
+/* One registered UMEM per region, shared by every socket drawing from it. */
+struct xdp_umem {
+	struct xdp_umem *next;
+	struct pn_region *region;
+	struct xsk_umem *umem;
+	struct xsk_ring_prod fill0; /* rings made with the UMEM; the first */
+	struct xsk_ring_cons comp0; /* socket's context takes them over */
+	unsigned sockets;
+	uint32_t ring_size;
+	bool zc;            /* the first socket's bind mode; others inherit it */
+};
+
+static pthread_mutex_t umem_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct xdp_umem *umems;
+
+struct xdp_queue {
+	/* hot: the queue's thread only */
+	struct xsk_ring_cons rx;
+	struct xsk_ring_prod fill;
+	struct xsk_ring_prod tx;
+	struct xsk_ring_cons comp;
+	uint8_t *base;             /* UMEM start */
+	uint64_t umem_len;
+	struct pn_frame *frames;   /* descriptors of the UMEM's pages */
+	struct pn_pool *pool;      /* receive buffers and tx copies */
+	struct pn_port_queue_stats *stats;
+	uint64_t *fill_held;       /* chunk bitmaps: given to the kernel */
+	uint64_t *tx_held;
+	uint32_t fill_out;         /* chunks in fill_held */
+	uint32_t tx_out;           /* chunks in tx_held */
+	uint32_t room;             /* bytes a chunk holds after the headroom */
+	int fd;
+	bool need_wakeup;
+	bool busy_poll;
+
+	/* cold */
+	struct xsk_socket *xsk;
+	struct xdp_umem *um;
+	uint32_t qid;
+	uint32_t nchunks;
+} __pn_cache_aligned;
+
+struct xdp_port {
+	char ifname[IF_NAMESIZE];
+	int ifindex;
+	uint32_t start_queue;
+	struct xdp_program *prog;
+	enum xdp_attach_mode attach_mode;
+	int xsks_fd;
+	int stats_fd;
+	struct pn_xdp_steer steer;
+	struct xdp_queue *q[PN_PORT_MAX_QUEUES];
+};
+
+/* Frame layout inside a chunk: the packet header lives in frame_headroom. */
+#define XDP_DATA_OFF (PN_PKT_HDR_SIZE + XDP_PACKET_HEADROOM)
+
+static inline void bit_set(uint64_t *map, uint32_t i)
+{
+	map[i >> 6] |= UINT64_C(1) << (i & 63);
+}
+
+static inline bool bit_test_clear(uint64_t *map, uint32_t i)
+{
+	uint64_t m = UINT64_C(1) << (i & 63);
+	bool was = map[i >> 6] & m;
+
+	map[i >> 6] &= ~m;
+	return was;
+}
+
+/* fast path */
+
+static inline void xq_refill(struct xdp_queue *q)
+{
+	uint32_t n = xsk_prod_nb_free(&q->fill, XDP_FILL_BATCH);
+	uint32_t idx, i;
+
+	if (n < XDP_FILL_BATCH)
+		return;
+	n = PN_MIN(n, 4u * XDP_FILL_BATCH);
+	if (xsk_ring_prod__reserve(&q->fill, n, &idx) != n)
+		return;
+	for (i = 0; i < n; i++) {
+		struct pn_frame *frame;
+		uint8_t *buf = pn_pool_alloc_frag(q->pool, XDP_CHUNK_SIZE, &frame);
+		uint64_t off;
+
+		if (pn_unlikely(buf == NULL)) {
+			PN_QSTAT_ADD(q->stats, rx_nombuf, n - i);
+			break;
+		}
+		off = (uint64_t)(buf - q->base);
+		*xsk_ring_prod__fill_addr(&q->fill, idx + i) = off;
+		bit_set(q->fill_held, (uint32_t)(off >> XDP_CHUNK_SHIFT));
+	}
+	q->fill_out += i;
+	if (pn_unlikely(i < n))
+		q->fill.cached_prod -= n - i; /* give back what we could not fill */
+	if (i)
+		xsk_ring_prod__submit(&q->fill, i);
+}
+
+static uint16_t xdp_rx_burst(void *queue, struct pn_pkt **pkts, uint16_t n)
+{
+	struct xdp_queue *q = queue;
+	uint32_t idx, got, i, out = 0;
+	uint64_t bytes = 0;
+
+	xq_refill(q);
+	got = xsk_ring_cons__peek(&q->rx, n, &idx);
+	if (got == 0) {
+		/* the kernel waits for a kick when the fill ring ran dry; busy
+		 * polling drives the device from this call instead */
+		if (q->busy_poll || (q->need_wakeup && xsk_ring_prod__needs_wakeup(&q->fill)))
+			recvfrom(q->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
+		return 0;
+	}
+	for (i = 0; i < got; i++) {
+		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&q->rx, idx + i);
+		uint64_t chunk = d->addr & ~(uint64_t)(XDP_CHUNK_SIZE - 1);
+		uint32_t doff = (uint32_t)(d->addr - chunk);
+		uint8_t *buf = q->base + chunk;
+		struct pn_pkt *pkt;
+
+		if (pn_unlikely(d->addr >= q->umem_len || doff < PN_PKT_HDR_SIZE ||
+				doff + d->len > XDP_CHUNK_SIZE ||
+				!bit_test_clear(q->fill_held, (uint32_t)(chunk >> XDP_CHUNK_SHIFT)))) {
+			/* not a buffer we gave: nothing to free, count it */
+			PN_QSTAT_ADD(q->stats, ierrors, 1);
+			continue;
+		}
+		q->fill_out--;
+		pkt = pn_pkt_init(q->pool, buf, &q->frames[chunk >> PN_FRAME_SHIFT]);
+		pkt->data = q->base + d->addr;
+		pkt->len = pkt->pkt_len = d->len;
+		bytes += d->len;
+		pkts[out++] = pkt;
+	}
+	xsk_ring_cons__release(&q->rx, got);
+	PN_QSTAT_ADD(q->stats, ipackets, out);
+	PN_QSTAT_ADD(q->stats, ibytes, bytes);
+	return (uint16_t)out;
+}
+
+/* Packets the kernel has finished sending go back through pn_pkt_free. */
+static inline void xq_complete(struct xdp_queue *q)
+{
+	uint32_t idx, n, i;
+
+	n = xsk_ring_cons__peek(&q->comp, XDP_COMP_BATCH * 4, &idx);
+	for (i = 0; i < n; i++) {
+		uint64_t chunk = *xsk_ring_cons__comp_addr(&q->comp, idx + i) &
+				 ~(uint64_t)(XDP_CHUNK_SIZE - 1);
+
+		if (pn_unlikely(chunk >= q->umem_len ||
+				!bit_test_clear(q->tx_held, (uint32_t)(chunk >> XDP_CHUNK_SHIFT)))) {
+			PN_QSTAT_ADD(q->stats, oerrors, 1);
+			continue;
+		}
+		q->tx_out--;
+		pn_pkt_free(&((struct pn_pkt_shinfo *)(q->base + chunk))->pkt);
+	}
+	if (n)
+		xsk_ring_cons__release(&q->comp, n);
+}
+
+static inline void xq_kick_tx(struct xdp_queue *q)
+{
+	if (q->need_wakeup && !q->busy_poll && !xsk_ring_prod__needs_wakeup(&q->tx))
+		return;
+	PN_QSTAT_ADD(q->stats, tx_wakeups, 1);
+	/* EAGAIN/EBUSY/ENOBUFS: the kernel is busy; the next burst kicks again */
+	sendto(q->fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
+}
+
+/* Can the kernel send this packet straight from where it is? */
+static inline bool xq_direct(const struct xdp_queue *q, const struct pn_pkt *pkt)
+{
+	const uint8_t *own = (const uint8_t *)pn_pkt_own_shinfo(pkt);
+	uint64_t off = (uint64_t)(own - q->base);
+
+	return pkt->shinfo == pn_pkt_own_shinfo(pkt) && pkt->next == NULL &&
+	       pkt->shinfo->nr_frags == 0 && own >= q->base && off < q->umem_len &&
+	       (off & (XDP_CHUNK_SIZE - 1)) == 0;
+}
+
+/* Copy a packet into a fresh chunk; frees the original. NULL: no buffer. */
+static struct pn_pkt *xq_copy(struct xdp_queue *q, struct pn_pkt *pkt)
+{
+	struct pn_frame *frame;
+	uint8_t *buf = pn_pool_alloc_frag(q->pool, XDP_CHUNK_SIZE, &frame);
+	struct pn_pkt *copy;
+
+	if (buf == NULL)
+		return NULL;
+	copy = pn_pkt_init(q->pool, buf, frame);
+	copy->data = buf + XDP_DATA_OFF;
+	pn_pkt_copy_bits(pkt, 0, copy->data, pkt->pkt_len);
+	copy->len = copy->pkt_len = pkt->pkt_len;
+	pn_pkt_free(pkt);
+	PN_QSTAT_ADD(q->stats, tx_copies, 1);
+	return copy;
+}
+
+static uint16_t xdp_tx_burst(void *queue, struct pn_pkt **pkts, uint16_t n)
+{
+	struct xdp_queue *q = queue;
+	uint32_t idx, room, i, sent = 0;
+	uint64_t bytes = 0;
+
+	xq_complete(q);
+	room = xsk_prod_nb_free(&q->tx, n);
+	if (pn_unlikely(room < n)) {
+		/* kick so the kernel drains the ring, then try once more */
+		xq_kick_tx(q);
+		xq_complete(q);
+		room = xsk_prod_nb_free(&q->tx, n);
+		if (room == 0) {
+			PN_QSTAT_ADD(q->stats, odrops, n);
+			return 0;
+		}
+	}
+	n = (uint16_t)PN_MIN(room, n);
+	xsk_ring_prod__reserve(&q->tx, n, &idx);
+	for (i = 0; i < n; i++) {
+		struct pn_pkt *pkt = pkts[i];
+		struct xdp_desc *d;
+		uint64_t off;
+
+		if (pn_unlikely(pkt->pkt_len > q->room || pkt->pkt_len == 0)) {
+			/* cannot go on the wire: the port takes it and drops it */
+			PN_QSTAT_ADD(q->stats, oerrors, 1);
+			pn_pkt_free(pkt);
+			continue;
+		}
+		if (pn_unlikely(!xq_direct(q, pkt))) {
+			pkt = xq_copy(q, pkt);
+			if (pkt == NULL) {
+				PN_QSTAT_ADD(q->stats, rx_nombuf, 1);
+				break; /* pkts[i..] stay the caller's */
+			}
+			pkts[i] = pkt;
+		}
+		d = xsk_ring_prod__tx_desc(&q->tx, idx + sent);
+		off = (uint64_t)(pkt->data - q->base);
+		d->addr = off;
+		d->len = pkt->len;
+		d->options = 0;
+		bit_set(q->tx_held, (uint32_t)(off >> XDP_CHUNK_SHIFT));
+		bytes += pkt->len;
+		sent++;
+	}
+	/* return unused reservations (dropped oversize packets, no buffer) */
+	q->tx.cached_prod -= n - sent;
+	if (sent)
+		xsk_ring_prod__submit(&q->tx, sent);
+	q->tx_out += sent;
+	xq_kick_tx(q);
+	PN_QSTAT_ADD(q->stats, opackets, sent);
+	PN_QSTAT_ADD(q->stats, obytes, bytes);
+	/* oversize packets were taken (and freed): count them as consumed */
+	return (uint16_t)i;
+}
+
+/* slow path: UMEM registry */
+
+static struct xdp_umem *umem_get(struct pn_region *region, uint32_t ring_size,
+				 int *rc)
+{
+	struct pn_region_info ri;
+	struct xdp_umem *um;
+	struct xsk_umem_config cfg = {
+		.fill_size = ring_size,
+		.comp_size = ring_size,
+		.frame_size = XDP_CHUNK_SIZE,
+		.frame_headroom = PN_PKT_HDR_SIZE,
+		.flags = 0,
+	};
+
+	for (um = umems; um != NULL; um = um->next) {
+		if (um->region == region) {
+			if (um->ring_size != ring_size) {
+				fprintf(stderr, "pagenet: af_xdp: sockets sharing a UMEM need one ring size (%u, not %u)\n",
+					um->ring_size, ring_size);
+				*rc = -EINVAL;
+				return NULL;
+			}
+			um->sockets++;
+			return um;
+		}
+	}
+	um = calloc(1, sizeof(*um));
+	if (um == NULL) {
+		*rc = -ENOMEM;
+		return NULL;
+	}
+	pn_region_info(region, &ri);
+	*rc = xsk_umem__create(&um->umem, ri.base, ri.len, &um->fill0, &um->comp0, &cfg);
+	if (*rc) {
+		fprintf(stderr, "pagenet: af_xdp: cannot register region %s (%zu bytes) as UMEM: %s\n",
+			ri.name, ri.len, strerror(-*rc));
+		free(um);
+		return NULL;
+	}
+	pn_region_pin(region);
+	um->region = region;
+	um->ring_size = ring_size;
+	um->sockets = 1;
+	um->next = umems;
+	umems = um;
+	return um;
+}
+
+static void umem_put(struct xdp_umem *um)
+{
+	struct xdp_umem **pp;
+
+	if (--um->sockets)
+		return;
+	for (pp = &umems; *pp != um; pp = &(*pp)->next)
+		;
+	*pp = um->next;
+	xsk_umem__delete(um->umem);
+	pn_region_unpin(um->region);
+	free(um);
+}
+
+/* slow path: the XDP program */
+
+/* The pid recorded in a pagenet program's steer map, or 0. */
+static uint32_t prog_owner_pid(struct xdp_program *prog)
+{
+	struct bpf_prog_info info = { 0 };
+	uint32_t ids[8], len = sizeof(info), pid = 0;
+	int fd = xdp_program__fd(prog);
+
+	info.nr_map_ids = PN_DIM(ids);
+	info.map_ids = (uint64_t)(uintptr_t)ids;
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	for (uint32_t i = 0; i < PN_MIN(info.nr_map_ids, PN_DIM(ids)); i++) {
+		struct bpf_map_info mi = { 0 };
+		uint32_t mlen = sizeof(mi), key = 0;
+		struct pn_xdp_steer s;
+		int mfd = bpf_map_get_fd_by_id(ids[i]);
+
+		if (mfd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(mfd, &mi, &mlen) &&
+		    strcmp(mi.name, "pn_steer") == 0 &&
+		    !bpf_map_lookup_elem(mfd, &key, &s))
+			pid = s.owner_pid;
+		close(mfd);
+	}
+	return pid;
+}
+
+static bool pid_alive(uint32_t pid)
+{
+	return pid != 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+/*
+ * A pagenet program left on the interface by a process that died is removed;
+ * one whose process still runs means the interface is taken.
+ */
+static int remove_stale(struct xdp_port *xp)
+{
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(xp->ifindex);
+	struct xdp_program *prog;
+	enum xdp_attach_mode mode;
+	int rc = 0;
+
+	if (mp == NULL || libxdp_get_error(mp))
+		return 0; /* nothing attached */
+	mode = xdp_multiprog__attach_mode(mp);
+	if (xdp_multiprog__is_legacy(mp))
+		prog = xdp_multiprog__main_prog(mp);
+	else
+		prog = xdp_multiprog__next_prog(NULL, mp);
+	for (; prog != NULL && rc == 0;
+	     prog = xdp_multiprog__is_legacy(mp) ? NULL : xdp_multiprog__next_prog(prog, mp)) {
+		uint32_t pid;
+
+		if (strcmp(xdp_program__name(prog), PN_XDP_PROG_NAME) != 0)
+			continue;
+		pid = prog_owner_pid(prog);
+		if (pid_alive(pid) && pid != (uint32_t)getpid()) {
+			fprintf(stderr, "pagenet: af_xdp: %s is in use by pagenet process %u\n",
+				xp->ifname, pid);
+			rc = -EBUSY;
+			break;
+		}
+		fprintf(stderr, "pagenet: af_xdp: %s: removing the XDP program left by process %u, which is gone\n",
+			xp->ifname, pid);
+		if (xdp_multiprog__is_legacy(mp))
+			rc = xdp_multiprog__detach(mp);
+		else
+			rc = xdp_program__detach(prog, xp->ifindex, mode, 0);
+		if (rc) {
+			fprintf(stderr, "pagenet: af_xdp: %s: cannot remove the stale program: %s\n",
+				xp->ifname, strerror(-rc));
+			break;
+		}
+		/* the multiprog changed under us: look again */
+		xdp_multiprog__close(mp);
+		return remove_stale(xp);
+	}
+	xdp_multiprog__close(mp);
+	return rc;
+}
+
+static int prog_attach(struct xdp_port *xp, const char *want)
+{
+	static const struct {
+		const char *name;
+		enum xdp_attach_mode mode;
+	} modes[] = { { "native", XDP_MODE_NATIVE }, { "skb", XDP_MODE_SKB } };
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = "pagenet_xdp");
+	struct bpf_object *obj;
+	uint32_t key = 0;
+	int rc = -EINVAL;
+
+	struct statfs sfs;
+
+	/* libxdp's dispatcher (several XDP programs on one interface) keeps
+	 * its state in bpffs; without it the program is attached alone */
+	if ((statfs("/sys/fs/bpf", &sfs) || sfs.f_type != BPF_FS_MAGIC) &&
+	    getenv("LIBXDP_SKIP_DISPATCHER") == NULL) {
+		static bool told;
+
+		if (!told)
+			fprintf(stderr, "pagenet: af_xdp: no bpffs on /sys/fs/bpf: the XDP program is "
+				"attached alone (mount -t bpf bpf /sys/fs/bpf to share interfaces "
+				"through libxdp's dispatcher)\n");
+		told = true;
+		setenv("LIBXDP_SKIP_DISPATCHER", "1", 0);
+	}
+	rc = remove_stale(xp);
+	if (rc)
+		return rc;
+	for (unsigned m = 0; m < PN_DIM(modes); m++) {
+		if (strcmp(want, "auto") != 0 && strcmp(want, modes[m].name) != 0)
+			continue;
+		obj = bpf_object__open_mem(pn_xdp_obj, pn_xdp_obj_len, &oo);
+		if (obj == NULL) {
+			rc = -errno;
+			break;
+		}
+		xp->prog = xdp_program__from_bpf_obj(obj, "xdp");
+		if (libxdp_get_error(xp->prog)) {
+			rc = (int)libxdp_get_error(xp->prog);
+			xp->prog = NULL;
+			bpf_object__close(obj);
+			break;
+		}
+		rc = xdp_program__attach(xp->prog, xp->ifindex, modes[m].mode, 0);
+		if (rc == 0) {
+			xp->attach_mode = modes[m].mode;
+			break;
+		}
+		fprintf(stderr, "pagenet: af_xdp: %s: XDP %s mode refused (%s)%s\n",
+			xp->ifname, modes[m].name, strerror(-rc),
+			m + 1 < PN_DIM(modes) && strcmp(want, "auto") == 0 ?
+				", trying the next mode" : "");
+		xdp_program__close(xp->prog);
+		xp->prog = NULL;
+	}
+	if (xp->prog == NULL)
+		return rc ? rc : -EINVAL;
+	obj = xdp_program__bpf_obj(xp->prog);
+	xp->xsks_fd = bpf_object__find_map_fd_by_name(obj, "pn_xsks");
+	xp->stats_fd = bpf_object__find_map_fd_by_name(obj, "pn_xdp_stats");
+	xp->steer.owner_pid = (uint32_t)getpid();
+	rc = bpf_map_update_elem(bpf_object__find_map_fd_by_name(obj, "pn_steer"),
+				 &key, &xp->steer, BPF_ANY);
+	if (xp->xsks_fd < 0 || xp->stats_fd < 0 || rc) {
+		xdp_program__detach(xp->prog, xp->ifindex, xp->attach_mode, 0);
+		xdp_program__close(xp->prog);
+		xp->prog = NULL;
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static void prog_detach(struct xdp_port *xp)
+{
+	if (xp->prog == NULL)
+		return;
+	xdp_program__detach(xp->prog, xp->ifindex, xp->attach_mode, 0);
+	xdp_program__close(xp->prog);
+	xp->prog = NULL;
+}
+
+/* slow path: sockets */
+
+static int xq_create(struct pn_port_dev *dev, struct xdp_port *xp, unsigned i,
+		     const char *bind_mode, bool need_wakeup, unsigned busy_poll)
+{
+	struct pn_pool *pool = dev->pools[i];
+	uint32_t ring = dev->ring_size ? dev->ring_size : XDP_RING_DEFAULT;
+	struct xsk_socket_config sc = {
+		.rx_size = ring,
+		.tx_size = ring,
+		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
+		.xdp_flags = 0,
+	};
+	struct pn_region_info ri;
+	struct xdp_options opts;
+	socklen_t optlen = sizeof(opts);
+	struct xdp_queue *q;
+	size_t words;
+	int rc = 0;
+
+	if (pn_pool_page_bytes(pool) != PN_FRAME_SIZE || pool->frag_size != XDP_CHUNK_SIZE) {
+		fprintf(stderr, "pagenet: af_xdp: queue %u: the pool must have order-0 pages and frag_size %u (UMEM chunks)\n",
+			i, XDP_CHUNK_SIZE);
+		return -EINVAL;
+	}
+	q = aligned_alloc(PN_CACHE_LINE, PN_ALIGN_UP(sizeof(*q), PN_CACHE_LINE));
+	if (q == NULL)
+		return -ENOMEM;
+	memset(q, 0, sizeof(*q));
+	pn_region_info(pn_pool_region(pool), &ri);
+	q->base = ri.base;
+	q->umem_len = ri.len;
+	q->frames = ri.frames;
+	q->nchunks = (uint32_t)(ri.len >> XDP_CHUNK_SHIFT);
+	words = (q->nchunks + 63) / 64;
+	q->fill_held = calloc(words, sizeof(uint64_t));
+	q->tx_held = calloc(words, sizeof(uint64_t));
+	q->pool = pool;
+	q->stats = &dev->qstats[i];
+	q->qid = xp->start_queue + i;
+	q->room = XDP_CHUNK_SIZE - XDP_DATA_OFF;
+	q->fd = -1;
+	xp->q[i] = q;
+	if (q->fill_held == NULL || q->tx_held == NULL)
+		return -ENOMEM;
+
+	pthread_mutex_lock(&umem_lock);
+	q->um = umem_get(pn_pool_region(pool), ring, &rc);
+	if (q->um == NULL) {
+		pthread_mutex_unlock(&umem_lock);
+		return rc;
+	}
+	if (q->um->sockets == 1) {
+		/* the first socket on a UMEM picks the mode; the kernel gives
+		 * sockets sharing it the same one */
+		static const struct {
+			const char *name;
+			uint16_t flag;
+		} binds[] = { { "zc", XDP_ZEROCOPY }, { "copy", XDP_COPY } };
+
+		rc = -EINVAL;
+		for (unsigned b = 0; b < PN_DIM(binds); b++) {
+			if (strcmp(bind_mode, "auto") != 0 && strcmp(bind_mode, binds[b].name) != 0)
+				continue;
+			sc.bind_flags = binds[b].flag | (need_wakeup ? XDP_USE_NEED_WAKEUP : 0);
+			/* hand libxdp the UMEM's own ring structs: on a refused
+			 * bind it unmaps rings it was given copies of */
+			rc = xsk_socket__create_shared(&q->xsk, xp->ifname, q->qid, q->um->umem,
+						       &q->rx, &q->tx, &q->um->fill0,
+						       &q->um->comp0, &sc);
+			if (rc == 0) {
+				q->fill = q->um->fill0;
+				q->comp = q->um->comp0;
+				break;
+			}
+			if (strcmp(bind_mode, "auto") == 0 && b == 0)
+				continue; /* no zero-copy on this device: copy mode */
+		}
+	} else {
+		sc.bind_flags = 0; /* shared sockets may not set bind flags */
+		rc = xsk_socket__create_shared(&q->xsk, xp->ifname, q->qid, q->um->umem,
+					       &q->rx, &q->tx, &q->fill, &q->comp, &sc);
+	}
+	if (rc) {
+		fprintf(stderr, "pagenet: af_xdp: %s queue %u: cannot create the socket: %s\n",
+			xp->ifname, q->qid, strerror(-rc));
+		umem_put(q->um);
+		q->um = NULL;
+		q->xsk = NULL;
+		pthread_mutex_unlock(&umem_lock);
+		return rc;
+	}
+	q->fd = xsk_socket__fd(q->xsk);
+	if (getsockopt(q->fd, SOL_XDP, XDP_OPTIONS, &opts, &optlen) == 0 && q->um->sockets == 1)
+		q->um->zc = opts.flags & XDP_OPTIONS_ZEROCOPY;
+	pthread_mutex_unlock(&umem_lock);
+	q->need_wakeup = need_wakeup;
+
+	if (busy_poll) {
+		int one = 1, usecs = (int)busy_poll, budget = 64;
+
+		if (setsockopt(q->fd, SOL_SOCKET, SO_PREFER_BUSY_POLL, &one, sizeof(one)) ||
+		    setsockopt(q->fd, SOL_SOCKET, SO_BUSY_POLL, &usecs, sizeof(usecs)) ||
+		    setsockopt(q->fd, SOL_SOCKET, SO_BUSY_POLL_BUDGET, &budget, sizeof(budget))) {
+			fprintf(stderr, "pagenet: af_xdp: %s: busy polling refused (%s); polling without it\n",
+				xp->ifname, strerror(errno));
+		} else {
+			q->busy_poll = true;
+		}
+	}
+	dev->pub.rxq[i] = q;
+	dev->pub.txq[i] = q;
+	return 0;
+}
+
+/* Give back every buffer the queue holds and close its socket. */
+static void xq_destroy(struct xdp_queue *q)
+{
+	struct timespec t0, t;
+
+	if (q == NULL)
+		return;
+	if (q->xsk != NULL) {
+		/* let the kernel finish what it was asked to send (bounded) */
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		while (q->tx_out) {
+			sendto(q->fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
+			xq_complete(q);
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > 200000000L)
+				break;
+		}
+		xsk_socket__delete(q->xsk);
+		pthread_mutex_lock(&umem_lock);
+		umem_put(q->um);
+		pthread_mutex_unlock(&umem_lock);
+	}
+	/* the socket is gone: what it held will never come back from the kernel */
+	for (uint32_t w = 0; q->fill_held && q->tx_held && w < (q->nchunks + 63) / 64; w++) {
+		while (q->fill_held[w]) {
+			uint32_t c = w * 64 + (uint32_t)__builtin_ctzll(q->fill_held[w]);
+
+			q->fill_held[w] &= q->fill_held[w] - 1;
+			pn_pool_frag_free(&q->frames[((uint64_t)c << XDP_CHUNK_SHIFT) >> PN_FRAME_SHIFT]);
+		}
+		while (q->tx_held[w]) {
+			uint32_t c = w * 64 + (uint32_t)__builtin_ctzll(q->tx_held[w]);
+
+			q->tx_held[w] &= q->tx_held[w] - 1;
+			pn_pkt_free(&((struct pn_pkt_shinfo *)(q->base +
+				((uint64_t)c << XDP_CHUNK_SHIFT)))->pkt);
+		}
+	}
+	free(q->fill_held);
+	free(q->tx_held);
+	free(q);
+}
+
+static int parse_steer(struct xdp_port *xp, struct pn_kvargs *args,
+		       const uint8_t mac[6])
+{
+	const char *v;
+
+	xp->steer.flags = 0;
+	if ((v = pn_kvargs_get(args, "dst_mac")) != NULL) {
+		unsigned m[6];
+
+		if (strcmp(v, "own") == 0) {
+			memcpy(xp->steer.mac, mac, 6);
+		} else if (sscanf(v, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3],
+				  &m[4], &m[5]) == 6) {
+			for (int i = 0; i < 6; i++)
+				xp->steer.mac[i] = (uint8_t)m[i];
+		} else {
+			fprintf(stderr, "pagenet: af_xdp: dst_mac=%s: want own or aa:bb:cc:dd:ee:ff\n", v);
+			return -EINVAL;
+		}
+		xp->steer.flags |= PN_STEER_MAC;
+	}
+	if ((v = pn_kvargs_get(args, "dst_ip")) != NULL) {
+		struct in_addr a;
+
+		if (inet_pton(AF_INET, v, &a) != 1) {
+			fprintf(stderr, "pagenet: af_xdp: dst_ip=%s is not an IPv4 address\n", v);
+			return -EINVAL;
+		}
+		xp->steer.ip = a.s_addr;
+		xp->steer.flags |= PN_STEER_IP;
+	}
+	if ((v = pn_kvargs_get(args, "proto")) != NULL) {
+		if (strcmp(v, "udp") == 0)
+			xp->steer.proto = 17;
+		else if (strcmp(v, "tcp") == 0)
+			xp->steer.proto = 6;
+		else if (strcmp(v, "icmp") == 0)
+			xp->steer.proto = 1;
+		else {
+			fprintf(stderr, "pagenet: af_xdp: proto=%s: want udp, tcp or icmp\n", v);
+			return -EINVAL;
+		}
+		xp->steer.flags |= PN_STEER_PROTO;
+	}
+	if (pn_kvargs_get(args, "dport") != NULL) {
+		unsigned port = 0;
+
+		if (pn_kvargs_get_uint(args, "dport", 1, 65535, &port))
+			return -EINVAL;
+		xp->steer.port = htons((uint16_t)port);
+		xp->steer.flags |= PN_STEER_PORT;
+	}
+	if (xp->steer.flags == 0)
+		xp->steer.flags = PN_STEER_ALL;
+	return 0;
+}
+
+static void xdp_close(struct pn_port_dev *dev)
+{
+	struct xdp_port *xp = dev->priv;
+
+	if (xp == NULL)
+		return;
+	/* first stop steering, so frames go to the kernel, not to dead sockets */
+	prog_detach(xp);
+	for (unsigned i = 0; i < dev->nb_queues; i++)
+		xq_destroy(xp->q[i]);
+	free(xp);
+	dev->priv = NULL;
+}
+
+static int xdp_open(struct pn_port_dev *dev, struct pn_kvargs *args)
+{
+	const char *ifname = pn_kvargs_get(args, "iface");
+	const char *xdp_mode = pn_kvargs_get(args, "xdp");
+	const char *bind_mode = pn_kvargs_get(args, "bind");
+	unsigned need_wakeup = 1, busy_poll = 0, start_queue = 0;
+	struct xdp_port *xp;
+	int rc;
+
+	if (ifname == NULL || strlen(ifname) >= IF_NAMESIZE) {
+		fprintf(stderr, "pagenet: af_xdp: want iface=NAME\n");
+		return -EINVAL;
+	}
+	xdp_mode = xdp_mode ? xdp_mode : "auto";
+	bind_mode = bind_mode ? bind_mode : "auto";
+	if (strcmp(xdp_mode, "auto") && strcmp(xdp_mode, "native") && strcmp(xdp_mode, "skb")) {
+		fprintf(stderr, "pagenet: af_xdp: xdp=%s: want auto, native or skb\n", xdp_mode);
+		return -EINVAL;
+	}
+	if (strcmp(bind_mode, "auto") && strcmp(bind_mode, "zc") && strcmp(bind_mode, "copy")) {
+		fprintf(stderr, "pagenet: af_xdp: bind=%s: want auto, zc or copy\n", bind_mode);
+		return -EINVAL;
+	}
+	if (pn_kvargs_get_uint(args, "need_wakeup", 0, 1, &need_wakeup) ||
+	    pn_kvargs_get_uint(args, "busy_poll", 0, 1000000, &busy_poll) ||
+	    pn_kvargs_get_uint(args, "start_queue", 0, PN_XDP_MAX_QUEUES - 1, &start_queue))
+		return -EINVAL;
+	if (start_queue + dev->nb_queues > PN_XDP_MAX_QUEUES) {
+		fprintf(stderr, "pagenet: af_xdp: queues %u..%u beyond the program's %d\n",
+			start_queue, start_queue + dev->nb_queues - 1, PN_XDP_MAX_QUEUES);
+		return -EINVAL;
+	}
+	if (dev->ring_size == 0)
+		dev->ring_size = XDP_RING_DEFAULT;
+
+	xp = calloc(1, sizeof(*xp));
+	if (xp == NULL)
+		return -ENOMEM;
+	dev->priv = xp;
+	snprintf(xp->ifname, sizeof(xp->ifname), "%s", ifname);
+	xp->start_queue = start_queue;
+	xp->ifindex = (int)if_nametoindex(ifname);
+	if (xp->ifindex == 0) {
+		fprintf(stderr, "pagenet: af_xdp: no interface %s\n", ifname);
+		rc = -ENODEV;
+		goto fail;
+	}
+	rc = pn_port_netdev_mac(ifname, dev->mac);
+	if (rc)
+		goto fail;
+	rc = parse_steer(xp, args, dev->mac);
+	if (rc)
+		goto fail;
+	rc = prog_attach(xp, xdp_mode);
+	if (rc) {
+		fprintf(stderr, "pagenet: af_xdp: %s: cannot attach the XDP program: %s "
+			"(root or CAP_NET_ADMIN+CAP_BPF is needed; is bpffs mounted on /sys/fs/bpf?)\n",
+			ifname, strerror(-rc));
+		goto fail;
+	}
+	for (unsigned i = 0; i < dev->nb_queues; i++) {
+		rc = xq_create(dev, xp, i, bind_mode, need_wakeup, busy_poll);
+		if (rc)
+			goto fail;
+	}
+	dev->pub.rx_burst = xdp_rx_burst;
+	dev->pub.tx_burst = xdp_tx_burst;
+	snprintf(dev->name, sizeof(dev->name), "af_xdp:%s", ifname);
+	snprintf(dev->mode, sizeof(dev->mode), "%s, xdp %s%s%s%s",
+		 xp->q[0]->um->zc ? "zero-copy" : "copy",
+		 xp->attach_mode == XDP_MODE_NATIVE ? "native" : "skb",
+		 need_wakeup ? ", need_wakeup" : "",
+		 xp->q[0]->busy_poll ? ", busy poll" : "",
+		 xp->q[0]->um->sockets > 1 ? ", shared umem" : "");
+	return 0;
+fail:
+	xdp_close(dev);
+	return rc;
+}
+
+/* Steering starts with the port: until then frames go to the kernel. */
+static int xdp_start(struct pn_port_dev *dev)
+{
+	struct xdp_port *xp = dev->priv;
+
+	for (unsigned i = 0; i < dev->nb_queues; i++) {
+		int rc = xsk_socket__update_xskmap(xp->q[i]->xsk, xp->xsks_fd);
+
+		if (rc) {
+			fprintf(stderr, "pagenet: af_xdp: %s: cannot add queue %u's socket to the map: %s\n",
+				xp->ifname, xp->q[i]->qid, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static void xdp_stop(struct pn_port_dev *dev)
+{
+	struct xdp_port *xp = dev->priv;
+
+	for (unsigned i = 0; i < dev->nb_queues; i++) {
+		uint32_t key = xp->q[i]->qid;
+
+		bpf_map_delete_elem(xp->xsks_fd, &key);
+	}
+}
+
+static int xdp_link_get(const struct pn_port_dev *dev, struct pn_port_link *link)
+{
+	const struct xdp_port *xp = dev->priv;
+
+	return pn_port_netdev_link(xp->ifname, link);
+}
+
+static void xdp_stats_get(const struct pn_port_dev *dev, struct pn_port_stats *st)
+{
+	const struct xdp_port *xp = dev->priv;
+
+	for (unsigned i = 0; i < dev->nb_queues; i++) {
+		struct xdp_statistics xs;
+		socklen_t len = sizeof(xs);
+
+		if (getsockopt(xp->q[i]->fd, SOL_XDP, XDP_STATISTICS, &xs, &len))
+			continue;
+		st->dev_rx_dropped += xs.rx_dropped + xs.rx_ring_full;
+		st->dev_rx_fill_empty += xs.rx_fill_ring_empty_descs;
+		st->dev_invalid_descs += xs.rx_invalid_descs + xs.tx_invalid_descs;
+	}
+	if (xp->prog != NULL) {
+		int ncpu = libbpf_num_possible_cpus();
+		uint64_t vals[256];
+
+		for (uint32_t k = 0; k < PN_XDP_STAT_MAX && ncpu > 0 && ncpu <= 256; k++) {
+			uint64_t sum = 0;
+
+			if (bpf_map_lookup_elem(xp->stats_fd, &k, vals))
+				continue;
+			for (int c = 0; c < ncpu; c++)
+				sum += vals[c];
+			if (k == PN_XDP_STAT_STEERED)
+				st->xdp_steered = sum;
+			else
+				st->xdp_passed = sum;
+		}
+	}
+}
+
+/* libbpf and libxdp explain themselves at info level; keep warnings only */
+static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	return level == LIBBPF_WARN ? vfprintf(stderr, fmt, ap) : 0;
+}
+
+static int quiet_xdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
+{
+	return level == LIBXDP_WARN ? vfprintf(stderr, fmt, ap) : 0;
+}
+
+__attribute__((constructor)) static void af_xdp_quiet(void)
+{
+	if (getenv("PAGENET_XDP_DEBUG") == NULL) {
+		libbpf_set_print(quiet_print);
+		libxdp_set_print(quiet_xdp_print);
+	}
+}
+
+static const struct pn_port_ops af_xdp_ops = {
+	.name = "af_xdp",
+	.open = xdp_open,
+	.start = xdp_start,
+	.stop = xdp_stop,
+	.close = xdp_close,
+	.link_get = xdp_link_get,
+	.stats_get = xdp_stats_get,
+};
+
+PN_PORT_DRIVER_REGISTER(af_xdp_ops)

@@ -1,0 +1,551 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Telemetry server: one thread, poll() over the listening socket and clients. */
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pn_port.h"
+#include "pn_telemetry.h"
+
+#define TEL_MAX_CMDS 64
+#define TEL_MAX_CLIENTS 16
+#define TEL_LINE_MAX 1024
+
+struct tel_cmd {
+	char name[64];
+	pn_telemetry_cb cb;
+	const char *help;
+};
+
+static pthread_mutex_t tel_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tel_cmd cmds[TEL_MAX_CMDS];
+static unsigned nb_cmds;
+
+static struct {
+	bool running;
+	bool allow_writes;
+	int listen_fd;
+	int wake_fd;
+	pthread_t thread;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char app[32];
+	struct timespec t0;
+} tel = { .listen_fd = -1, .wake_fd = -1 };
+
+int pn_telemetry_register(const char *cmd, pn_telemetry_cb cb, const char *help)
+{
+	int rc = 0;
+
+	if (cmd == NULL || cmd[0] != '/' || strlen(cmd) >= sizeof(cmds[0].name) ||
+	    strchr(cmd, ',') != NULL || cb == NULL)
+		return -EINVAL;
+	pthread_mutex_lock(&tel_lock);
+	for (unsigned i = 0; i < nb_cmds; i++)
+		if (strcmp(cmds[i].name, cmd) == 0)
+			rc = -EEXIST;
+	if (rc == 0 && nb_cmds == TEL_MAX_CMDS)
+		rc = -ENOSPC;
+	if (rc == 0) {
+		snprintf(cmds[nb_cmds].name, sizeof(cmds[0].name), "%s", cmd);
+		cmds[nb_cmds].cb = cb;
+		cmds[nb_cmds].help = help ? help : "";
+		nb_cmds++;
+	}
+	pthread_mutex_unlock(&tel_lock);
+	return rc;
+}
+
+/* built-in commands */
+
+static json_t *pool_stats_json(const struct pn_pool_stats_sum *s)
+{
+	return json_pack("{sI sI sI sI sI sI sI sI sI sI sI}",
+		"alloc_fast", (json_int_t)s->alloc_fast,
+		"alloc_slow", (json_int_t)s->alloc_slow,
+		"alloc_slow_high_order", (json_int_t)s->alloc_slow_high_order,
+		"alloc_empty", (json_int_t)s->alloc_empty,
+		"alloc_refill", (json_int_t)s->alloc_refill,
+		"alloc_waive", (json_int_t)s->alloc_waive,
+		"recycle_cached", (json_int_t)s->recycle_cached,
+		"recycle_cache_full", (json_int_t)s->recycle_cache_full,
+		"recycle_ring", (json_int_t)s->recycle_ring,
+		"recycle_ring_full", (json_int_t)s->recycle_ring_full,
+		"recycle_released_refcnt", (json_int_t)s->recycle_released_refcnt);
+}
+
+json_t *pn_telemetry_pool_json(uint16_t pool_id)
+{
+	struct pn_pool *p = pn_pool_by_id(pool_id);
+	struct pn_pool_stats_sum s;
+	struct pn_pool_info info;
+
+	if (p == NULL)
+		return NULL;
+	pn_pool_info(p, &info);
+	pn_pool_get_stats(p, &s);
+	return json_pack("{sI ss si si si sI sI sI sI sb so sf}",
+		"id", (json_int_t)info.id,
+		"name", info.name,
+		"owner_thread", info.owner_thread,
+		"numa_node", info.numa_node,
+		"order", (int)info.order,
+		"cache_count", (json_int_t)info.cache_count,
+		"ring_count", (json_int_t)info.ring_count,
+		"held", (json_int_t)info.held,
+		"inflight", (json_int_t)info.inflight,
+		"dying", info.dying,
+		"stats", pool_stats_json(&s),
+		"recycle_rate", pn_pool_recycle_rate(&s));
+}
+
+json_t *pn_telemetry_port_json(uint16_t port_id)
+{
+	struct pn_port *p = pn_port_by_id(port_id);
+	struct pn_port_stats st;
+	struct pn_port_link link;
+	struct pn_port_info info;
+	char mac[18];
+
+	if (p == NULL)
+		return NULL;
+	pn_port_info_get(p, &info);
+	pn_port_stats_get(p, &st);
+	if (pn_port_link_get(p, &link))
+		memset(&link, 0, sizeof(link));
+	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", info.mac[0],
+		 info.mac[1], info.mac[2], info.mac[3], info.mac[4], info.mac[5]);
+	return json_pack("{sI ss ss ss si ss sb s{sb si sb} s{sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI}}",
+		"id", (json_int_t)info.id,
+		"name", info.name,
+		"driver", info.driver,
+		"mode", info.mode,
+		"queues", (int)info.nb_queues,
+		"mac", mac,
+		"started", info.started,
+		"link", "up", link.up, "speed_mbps", (int)link.speed_mbps,
+			"full_duplex", link.full_duplex,
+		"stats",
+		"ipackets", (json_int_t)st.ipackets,
+		"ibytes", (json_int_t)st.ibytes,
+		"opackets", (json_int_t)st.opackets,
+		"obytes", (json_int_t)st.obytes,
+		"idrops", (json_int_t)st.idrops,
+		"odrops", (json_int_t)st.odrops,
+		"ierrors", (json_int_t)st.ierrors,
+		"oerrors", (json_int_t)st.oerrors,
+		"rx_nombuf", (json_int_t)st.rx_nombuf,
+		"tx_copies", (json_int_t)st.tx_copies,
+		"tx_wakeups", (json_int_t)st.tx_wakeups,
+		"dev_rx_dropped", (json_int_t)st.dev_rx_dropped,
+		"dev_rx_fill_empty", (json_int_t)st.dev_rx_fill_empty,
+		"dev_invalid_descs", (json_int_t)st.dev_invalid_descs,
+		"xdp_steered", (json_int_t)st.xdp_steered,
+		"xdp_passed", (json_int_t)st.xdp_passed);
+}
+
+static bool parse_id(const char *params, unsigned max, unsigned *id)
+{
+	char *end;
+	unsigned long v;
+
+	if (params == NULL || *params == '\0')
+		return false;
+	v = strtoul(params, &end, 10);
+	if (*end != '\0' || v >= max)
+		return false;
+	*id = (unsigned)v;
+	return true;
+}
+
+static json_t *cmd_pools(const char *cmd, const char *params, const char **err)
+{
+	json_t *arr = json_array();
+
+	(void)cmd, (void)params, (void)err;
+	for (unsigned id = 0; id < PN_MAX_POOLS; id++) {
+		json_t *j = pn_telemetry_pool_json((uint16_t)id);
+
+		if (j != NULL)
+			json_array_append_new(arr, j);
+	}
+	return arr;
+}
+
+static json_t *cmd_pool(const char *cmd, const char *params, const char **err)
+{
+	unsigned id;
+	json_t *j;
+
+	(void)cmd;
+	if (!parse_id(params, PN_MAX_POOLS, &id)) {
+		*err = "want /pool,ID";
+		return NULL;
+	}
+	j = pn_telemetry_pool_json((uint16_t)id);
+	if (j == NULL)
+		*err = "no such pool";
+	return j;
+}
+
+static json_t *cmd_ports(const char *cmd, const char *params, const char **err)
+{
+	json_t *arr = json_array();
+
+	(void)cmd, (void)params, (void)err;
+	for (unsigned id = 0; id < PN_MAX_PORTS; id++) {
+		json_t *j = pn_telemetry_port_json((uint16_t)id);
+
+		if (j != NULL)
+			json_array_append_new(arr, j);
+	}
+	return arr;
+}
+
+static json_t *cmd_port(const char *cmd, const char *params, const char **err)
+{
+	unsigned id;
+	json_t *j;
+
+	(void)cmd;
+	if (!parse_id(params, PN_MAX_PORTS, &id)) {
+		*err = "want /port,ID";
+		return NULL;
+	}
+	j = pn_telemetry_port_json((uint16_t)id);
+	if (j == NULL)
+		*err = "no such port";
+	return j;
+}
+
+static json_t *cmd_info(const char *cmd, const char *params, const char **err)
+{
+	struct timespec t;
+
+	(void)cmd, (void)params, (void)err;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return json_pack("{ss si ss sf sb}",
+		"app", tel.app, "pid", (int)getpid(), "version", PN_VERSION,
+		"uptime_s", (double)(t.tv_sec - tel.t0.tv_sec) +
+			(double)(t.tv_nsec - tel.t0.tv_nsec) * 1e-9,
+		"writes_allowed", tel.allow_writes);
+}
+
+static json_t *cmd_list(const char *cmd, const char *params, const char **err)
+{
+	json_t *arr = json_array();
+
+	(void)cmd, (void)params, (void)err;
+	pthread_mutex_lock(&tel_lock);
+	for (unsigned i = 0; i < nb_cmds; i++)
+		json_array_append_new(arr, json_string(cmds[i].name));
+	pthread_mutex_unlock(&tel_lock);
+	return arr;
+}
+
+static json_t *cmd_help(const char *cmd, const char *params, const char **err)
+{
+	json_t *j = NULL;
+
+	(void)cmd;
+	pthread_mutex_lock(&tel_lock);
+	for (unsigned i = 0; params != NULL && i < nb_cmds; i++)
+		if (strcmp(cmds[i].name, params) == 0)
+			j = json_string(cmds[i].help);
+	pthread_mutex_unlock(&tel_lock);
+	if (j == NULL)
+		*err = "want /help,/command with a known command";
+	return j;
+}
+
+__attribute__((constructor)) static void tel_builtins(void)
+{
+	pn_telemetry_register("/", cmd_list, "the commands this process answers");
+	pn_telemetry_register("/help", cmd_help, "help for a command: /help,/pools");
+	pn_telemetry_register("/info", cmd_info, "application, pid, version, uptime");
+	pn_telemetry_register("/pools", cmd_pools, "every page pool: occupancy, kernel-named counters, recycle rate");
+	pn_telemetry_register("/pool", cmd_pool, "one pool: /pool,ID");
+	pn_telemetry_register("/ports", cmd_ports, "every port: mode, link, MAC, counters");
+	pn_telemetry_register("/port", cmd_port, "one port: /port,ID");
+}
+
+/* server */
+
+static char *handle(const char *line)
+{
+	char name[64];
+	const char *comma = strchr(line, ',');
+	size_t len = comma ? (size_t)(comma - line) : strlen(line);
+	const char *params = comma ? comma + 1 : NULL;
+	pn_telemetry_cb cb = NULL;
+	const char *err = NULL;
+	json_t *val = NULL, *reply;
+	char *out;
+
+	if (len == 0 || len >= sizeof(name) || line[0] != '/') {
+		err = "requests look like /command or /command,params";
+	} else {
+		memcpy(name, line, len);
+		name[len] = '\0';
+		pthread_mutex_lock(&tel_lock);
+		for (unsigned i = 0; i < nb_cmds; i++)
+			if (strcmp(cmds[i].name, name) == 0)
+				cb = cmds[i].cb;
+		pthread_mutex_unlock(&tel_lock);
+		if (cb == NULL)
+			err = "unknown command (\"/\" lists them)";
+		else if (strncmp(name, PN_TELEMETRY_WRITE_PREFIX,
+				 strlen(PN_TELEMETRY_WRITE_PREFIX)) == 0 && !tel.allow_writes)
+			err = "this process does not allow changes through telemetry";
+		else
+			val = cb(name, params, &err);
+	}
+	if (val != NULL)
+		reply = json_pack("{so}", name, val);
+	else
+		reply = json_pack("{ss}", "error", err ? err : "failed");
+	out = json_dumps(reply, JSON_COMPACT);
+	json_decref(reply);
+	return out;
+}
+
+static bool send_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+static bool send_line(int fd, char *json)
+{
+	bool ok = json != NULL && send_all(fd, json, strlen(json)) && send_all(fd, "\n", 1);
+
+	free(json);
+	return ok;
+}
+
+struct client {
+	int fd;
+	size_t used;
+	char buf[TEL_LINE_MAX];
+};
+
+/* false: close the client */
+static bool client_read(struct client *c)
+{
+	ssize_t n = recv(c->fd, c->buf + c->used, sizeof(c->buf) - 1 - c->used, 0);
+	char *nl;
+
+	if (n <= 0)
+		return n < 0 && errno == EINTR;
+	c->used += (size_t)n;
+	c->buf[c->used] = '\0';
+	while ((nl = strchr(c->buf, '\n')) != NULL) {
+		*nl = '\0';
+		if (nl > c->buf && nl[-1] == '\r')
+			nl[-1] = '\0';
+		if (c->buf[0] != '\0' && !send_line(c->fd, handle(c->buf)))
+			return false;
+		c->used -= (size_t)(nl + 1 - c->buf);
+		memmove(c->buf, nl + 1, c->used + 1);
+	}
+	if (c->used == sizeof(c->buf) - 1) /* a line too long to be a request */
+		return send_line(c->fd, strdup("{\"error\":\"request too long\"}")) && false;
+	return true;
+}
+
+static void *tel_main(void *arg)
+{
+	struct client clients[TEL_MAX_CLIENTS];
+	struct pollfd pfd[TEL_MAX_CLIENTS + 2];
+	unsigned nc = 0;
+
+	(void)arg;
+	for (;;) {
+		pfd[0] = (struct pollfd){ .fd = tel.wake_fd, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = tel.listen_fd, .events = POLLIN };
+		for (unsigned i = 0; i < nc; i++)
+			pfd[2 + i] = (struct pollfd){ .fd = clients[i].fd, .events = POLLIN };
+		if (poll(pfd, 2 + nc, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[0].revents)
+			break;
+		for (unsigned i = nc; i-- > 0;) {
+			if (pfd[2 + i].revents == 0)
+				continue;
+			if (!client_read(&clients[i])) {
+				close(clients[i].fd);
+				clients[i] = clients[--nc];
+			}
+		}
+		if (pfd[1].revents & POLLIN) {
+			int fd = accept4(tel.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+			if (fd < 0)
+				continue;
+			if (nc == TEL_MAX_CLIENTS) {
+				send_line(fd, strdup("{\"error\":\"too many clients\"}"));
+				close(fd);
+				continue;
+			}
+			if (!send_line(fd, handle("/info"))) {
+				close(fd);
+				continue;
+			}
+			clients[nc].fd = fd;
+			clients[nc].used = 0;
+			nc++;
+		}
+	}
+	for (unsigned i = 0; i < nc; i++)
+		close(clients[i].fd);
+	return NULL;
+}
+
+static int runtime_dir(const char *want, char *dir, size_t len)
+{
+	const char *env = getenv("PAGENET_RUNTIME_DIR");
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+
+	if (want != NULL)
+		snprintf(dir, len, "%s", want);
+	else if (env != NULL && *env != '\0')
+		snprintf(dir, len, "%s", env);
+	else if (geteuid() == 0)
+		snprintf(dir, len, "/run/pagenet");
+	else if (xdg != NULL && *xdg != '\0')
+		snprintf(dir, len, "%s/pagenet", xdg);
+	else
+		snprintf(dir, len, "/tmp/pagenet-%u", (unsigned)geteuid());
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Sockets named app.PID.sock whose process is gone are left-overs. */
+static void remove_stale(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		char path[512];
+		const char *dot = strrchr(e->d_name, '.');
+		const char *pid_dot;
+		long pid;
+
+		if (dot == NULL || strcmp(dot, ".sock") != 0)
+			continue;
+		for (pid_dot = dot - 1; pid_dot > e->d_name && *pid_dot != '.'; pid_dot--)
+			;
+		if (pid_dot == e->d_name)
+			continue;
+		pid = strtol(pid_dot + 1, NULL, 10);
+		if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno == EPERM)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+}
+
+int pn_telemetry_start(const struct pn_telemetry_params *params)
+{
+	struct pn_telemetry_params p = { .app = "pagenet" };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[sizeof(sa.sun_path) - 48];
+	mode_t old;
+	int rc;
+
+	if (tel.running)
+		return -EALREADY;
+	if (params != NULL)
+		memcpy(&p, params, PN_MIN(params->sz, sizeof(p)));
+	snprintf(tel.app, sizeof(tel.app), "%s", p.app ? p.app : "pagenet");
+	tel.allow_writes = p.allow_writes;
+	clock_gettime(CLOCK_MONOTONIC, &tel.t0);
+	rc = runtime_dir(p.dir, dir, sizeof(dir));
+	if (rc < 0) {
+		fprintf(stderr, "pagenet: telemetry: cannot create %s: %s\n", dir, strerror(-rc));
+		return rc;
+	}
+	remove_stale(dir);
+	snprintf(tel.path, sizeof(tel.path), "%s/%s.%d.sock", dir, tel.app, (int)getpid());
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", tel.path);
+	tel.listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (tel.listen_fd < 0)
+		return -errno;
+	unlink(tel.path);
+	old = umask(0177); /* the socket is born 0600: no window with wider rights */
+	rc = bind(tel.listen_fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc < 0 || listen(tel.listen_fd, 8) < 0) {
+		rc = -errno;
+		fprintf(stderr, "pagenet: telemetry: cannot listen on %s: %s\n", tel.path, strerror(-rc));
+		goto fail;
+	}
+	tel.wake_fd = eventfd(0, EFD_CLOEXEC);
+	if (tel.wake_fd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	rc = -pthread_create(&tel.thread, NULL, tel_main, NULL);
+	if (rc)
+		goto fail;
+	pthread_setname_np(tel.thread, "pn-telemetry");
+	tel.running = true;
+	return 0;
+fail:
+	if (tel.wake_fd >= 0)
+		close(tel.wake_fd);
+	close(tel.listen_fd);
+	unlink(tel.path);
+	tel.listen_fd = tel.wake_fd = -1;
+	tel.path[0] = '\0';
+	return rc;
+}
+
+void pn_telemetry_stop(void)
+{
+	uint64_t one = 1;
+
+	if (!tel.running)
+		return;
+	if (write(tel.wake_fd, &one, sizeof(one)) != sizeof(one))
+		pthread_cancel(tel.thread);
+	pthread_join(tel.thread, NULL);
+	close(tel.wake_fd);
+	close(tel.listen_fd);
+	unlink(tel.path);
+	tel.listen_fd = tel.wake_fd = -1;
+	tel.path[0] = '\0';
+	tel.running = false;
+}
+
+const char *pn_telemetry_path(void)
+{
+	return tel.running ? tel.path : NULL;
+}
