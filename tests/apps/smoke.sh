@@ -53,3 +53,39 @@ print("bench: %d rows" % len(rows))
 	grep -q "interrupted" "$out"
 	;;
 esac
+
+case "$app" in
+*fwd)
+	top=$(cd "$(dirname "$0")/../.." && pwd)
+	"$app" --help | grep -q -- --mode
+	# loop ports from a config file, JSON lines, stop on time, pages back
+	"$app" -c "$top/config/fwd-loop.ini" --json --duration 1.5 --stats-period 0.5 \
+		--no-telemetry >"$out"
+	python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+final = rows[-1]
+assert final["final"] and len(rows) >= 3, rows
+assert final["ports"][1]["stats"]["ipackets"] > 1000, final
+print("fwd: %d packets over the loop pair" % final["ports"][1]["stats"]["ipackets"])
+' "$out"
+	# every mode runs; Ctrl-C exits 0 with every page back
+	for m in io mac macswap rxonly txonly; do
+		"$app" --mode $m --duration 0.3 --no-telemetry loop:pair=m loop:pair=m >/dev/null
+	done
+	"$app" --mode txonly loop:pair=s loop:pair=s >/dev/null 2>"$out" &
+	pid=$!
+	sleep 1
+	kill -INT "$pid"
+	wait "$pid"
+	grep -q "every page came back" "$out"
+	# a bad config names its line and exits 2
+	bad=$(mktemp)
+	printf '[fwd]\nmode = io\nburst = 99999\n' >"$bad"
+	rc=0; "$app" -c "$bad" loop:pair=b 2>"$out" || rc=$?
+	rm -f "$bad"
+	[ "$rc" -eq 2 ] && grep -q ":3:" "$out" || { cat "$out"; exit 1; }
+	rc=0; "$app" nosuchdriver:x=1 2>"$out" || rc=$?
+	[ "$rc" -ne 0 ] && grep -q "no port driver" "$out"
+	;;
+esac

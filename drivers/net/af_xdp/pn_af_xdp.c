@@ -480,6 +480,18 @@ static int remove_stale(struct xdp_port *xp)
 	return rc;
 }
 
+/* libxdp does not own an object it was given: close both */
+static void prog_close(struct xdp_port *xp)
+{
+	struct bpf_object *obj = xdp_program__bpf_obj(xp->prog);
+
+	xdp_program__close(xp->prog);
+	bpf_object__close(obj);
+	xp->prog = NULL;
+}
+
+static void prog_detach(struct xdp_port *xp);
+
 static int prog_attach(struct xdp_port *xp, const char *want)
 {
 	static const struct {
@@ -533,8 +545,7 @@ static int prog_attach(struct xdp_port *xp, const char *want)
 			xp->ifname, modes[m].name, strerror(-rc),
 			m + 1 < PN_DIM(modes) && strcmp(want, "auto") == 0 ?
 				", trying the next mode" : "");
-		xdp_program__close(xp->prog);
-		xp->prog = NULL;
+		prog_close(xp);
 	}
 	if (xp->prog == NULL)
 		return rc ? rc : -EINVAL;
@@ -545,9 +556,7 @@ static int prog_attach(struct xdp_port *xp, const char *want)
 	rc = bpf_map_update_elem(bpf_object__find_map_fd_by_name(obj, "pn_steer"),
 				 &key, &xp->steer, BPF_ANY);
 	if (xp->xsks_fd < 0 || xp->stats_fd < 0 || rc) {
-		xdp_program__detach(xp->prog, xp->ifindex, xp->attach_mode, 0);
-		xdp_program__close(xp->prog);
-		xp->prog = NULL;
+		prog_detach(xp);
 		return -ENOENT;
 	}
 	return 0;
@@ -558,8 +567,7 @@ static void prog_detach(struct xdp_port *xp)
 	if (xp->prog == NULL)
 		return;
 	xdp_program__detach(xp->prog, xp->ifindex, xp->attach_mode, 0);
-	xdp_program__close(xp->prog);
-	xp->prog = NULL;
+	prog_close(xp);
 }
 
 /* slow path: sockets */

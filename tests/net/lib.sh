@@ -1,0 +1,104 @@
+# Shared by the network tests: namespaces, veth pairs, cleanup.
+#
+# Topology (names carry this test's pid so runs never collide):
+#
+#   ns A (kernel)        ns F (pagenet-fwd)          ns B (kernel)
+#   a0 10.77.0.1 <-veth-> a1 ==AF_XDP== b1 <-veth-> b0 10.77.0.2
+#
+# Everything is deleted on exit, whatever the exit path. Traffic only ever
+# goes to addresses inside these namespaces.
+set -euo pipefail
+
+SKIP=77
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+id=$$
+NS_A=pnA$id NS_F=pnF$id NS_B=pnB$id
+pids=()
+
+skip() {
+	if [ "${CI:-}" = true ]; then
+		echo "FAIL (CI must run this test): $*" >&2
+		exit 1
+	fi
+	echo "SKIP: $*" >&2
+	exit $SKIP
+}
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+log() { echo "== $*" >&2; }
+
+need_root() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, XDP)"
+	for t in ip ethtool ping python3; do
+		command -v $t >/dev/null || skip "$t is not installed"
+	done
+}
+
+cleanup() {
+	local rc=$?
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	for n in $NS_A $NS_F $NS_B; do ip netns del $n 2>/dev/null || true; done
+	[ -n "${tmp:-}" ] && rm -rf "$tmp"
+	exit $rc
+}
+
+topology() {
+	trap cleanup EXIT INT TERM
+	tmp=$(mktemp -d)
+	ip netns add $NS_A
+	ip netns add $NS_F
+	ip netns add $NS_B
+	ip link add a0 netns $NS_A type veth peer name a1 netns $NS_F
+	ip link add b0 netns $NS_B type veth peer name b1 netns $NS_F
+	ip -n $NS_A addr add 10.77.0.1/24 dev a0
+	ip -n $NS_B addr add 10.77.0.2/24 dev b0
+	ip -n $NS_A link set a0 up
+	ip -n $NS_B link set b0 up
+	ip -n $NS_F link set a1 up
+	ip -n $NS_F link set b1 up
+	ip -n $NS_F link set lo up
+	# veth would send partial checksums that nobody completes after AF_XDP
+	ip netns exec $NS_A ethtool -K a0 tx off >/dev/null
+	ip netns exec $NS_B ethtool -K b0 tx off >/dev/null
+	MAC_A0=$(ip netns exec $NS_A cat /sys/class/net/a0/address)
+	MAC_B0=$(ip netns exec $NS_B cat /sys/class/net/b0/address)
+	# the forwarder is a wire: each side reaches the other's MAC directly
+	ip -n $NS_A neigh add 10.77.0.2 lladdr "$MAC_B0" dev a0 nud permanent
+	ip -n $NS_B neigh add 10.77.0.1 lladdr "$MAC_A0" dev b0 nud permanent
+}
+
+# fwd_start OUT ERR ARGS...: start pagenet-fwd in ns F, wait until it runs
+fwd_start() {
+	local out=$1 err=$2; shift 2
+	ip netns exec $NS_F "$FWD" "$@" >"$out" 2>"$err" &
+	FWD_PID=$!
+	pids+=("$FWD_PID")
+	for _ in $(seq 100); do
+		grep -q 'Ctrl-C stops' "$err" && return 0
+		kill -0 "$FWD_PID" 2>/dev/null || { cat "$err" >&2; fail "pagenet-fwd did not start"; }
+		sleep 0.1
+	done
+	cat "$err" >&2
+	fail "pagenet-fwd did not start in 10 s"
+}
+
+# fwd_stop: Ctrl-C, then the exit status must be 0 (every page back)
+fwd_stop() {
+	local rc=0
+	kill -INT "$FWD_PID"
+	wait "$FWD_PID" || rc=$?
+	[ $rc -eq 0 ] || { cat "$2" >&2; fail "pagenet-fwd exited with $rc"; }
+	grep -q 'every page came back' "$2" || fail "no clean-exit report"
+}
+
+# json_final OUT EXPR: evaluate a python expression on the final JSON line (j)
+json_final() {
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.startswith('{')]
+j = [l for l in lines if l.get('final')][-1]
+steady = [l for l in lines if not l.get('final')]
+print(eval(sys.argv[2]))
+PY
+}
