@@ -73,9 +73,24 @@ print("fwd: %d packets over the loop pair" % final["ports"][1]["stats"]["ipacket
 	for m in io mac macswap rxonly txonly; do
 		"$app" --mode $m --duration 0.3 --no-telemetry loop:pair=m loop:pair=m >/dev/null
 	done
-	"$app" --mode txonly loop:pair=s loop:pair=s >/dev/null 2>"$out" &
+	# pagenet-stat reads it live through telemetry, as JSON and as a plot
+	export PAGENET_RUNTIME_DIR=$(mktemp -d)
+	"$app" --mode txonly --rate 100000 loop:pair=s loop:pair=s >/dev/null 2>"$out" &
 	pid=$!
-	sleep 1
+	sleep 0.5
+	"$top/usertools/pagenet-stat" --pid "$pid" --json --count 2 --interval 0.3 \
+		--plot "$PAGENET_RUNTIME_DIR/plot.svg" >"$out.stat"
+	python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 2, rows
+last = rows[-1]
+assert last["pools"][0]["recycle_rate_total"] > 0.99, last
+assert sum(p["rx_pps"] for p in last["ports"]) > 10000, last
+' "$out.stat"
+	grep -q '<svg' "$PAGENET_RUNTIME_DIR/plot.svg"
+	"$top/usertools/pagenet-stat" --pid "$pid" --cmd /fwd | grep -q '"txonly"'
+	rm -rf "$PAGENET_RUNTIME_DIR" "$out.stat"
 	kill -INT "$pid"
 	wait "$pid"
 	grep -q "every page came back" "$out"
