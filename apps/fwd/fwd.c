@@ -67,6 +67,7 @@ static struct cfg cfg = {
 	.mode = MODE_IO, .queues = 1, .burst = 32, .period = 1.0, .telemetry = true,
 	.pkt_size = 64, .flows = 1,
 };
+static unsigned txb_max_age = 16; /* see struct txbuf */
 static struct pn_port *ports[PN_MAX_PORTS];
 static uint8_t port_mac[PN_MAX_PORTS][6];
 static struct worker workers[PN_PORT_MAX_QUEUES];
@@ -111,6 +112,7 @@ static void usage(FILE *out)
 		"  -q, --queues N        queues per port, one pinned thread each (1)\n"
 		"      --cpus LIST       CPUs for the queue threads, e.g. 0,1 (default: in order)\n"
 		"  -b, --burst N         packets per burst (32, max %d)\n"
+		"      --tx-drain N      send a partial burst after N poll rounds (16; 1 = at once)\n"
 		"      --ring N          descriptors per ring (driver default)\n"
 		"      --pages N         pages in the shared region (enough for the rings)\n"
 		"      --eth-peer P,MAC  destination MAC for port P in mac and txonly modes\n"
@@ -216,6 +218,8 @@ static int set_option(const char *key, const char *val)
 		return parse_uint(val, 0, 1, &u) ? -1 : (cfg.telemetry = u, 0);
 	if (!strcmp(key, "cpus"))
 		return parse_cpus(val);
+	if (!strcmp(key, "tx-drain") || !strcmp(key, "tx_drain"))
+		return parse_uint(val, 1, 1024, &txb_max_age);
 	if (!strcmp(key, "pkt-size") || !strcmp(key, "pkt_size"))
 		return parse_uint(val, 60, 1514, &cfg.pkt_size);
 	if (!strcmp(key, "rate"))
@@ -430,68 +434,112 @@ static void pin(unsigned q)
 		fprintf(stderr, "pagenet-fwd: cannot pin queue %u to CPU %d\n", q, cpu);
 }
 
-static void *worker_main(void *arg)
+/*
+ * Packets waiting to be sent on one port. Forwarding sends in bursts of
+ * cfg.burst (as DPDK's l2fwd does with rte_eth_tx_buffer): on AF_XDP copy
+ * mode every send costs a system call, so a poll loop that catches a few
+ * packets at a time would otherwise pay one per handful. A buffer is flushed
+ * when full or after txb_max_age poll rounds (a round costs well under a
+ * microsecond, so that is about the latency it adds; --tx-drain 1 sends
+ * every burst at once).
+ */
+
+struct txbuf {
+	uint16_t n;
+	uint16_t age; /* poll rounds since the first packet went in */
+	struct pn_pkt *pkts[MAX_BURST];
+};
+
+static void txb_flush(struct worker *w, struct txbuf *tb, unsigned txp, uint16_t q)
 {
-	struct worker *w = arg;
+	uint16_t sent;
+
+	if (tb->n == 0)
+		return;
+	sent = pn_port_tx_burst(ports[txp], q, tb->pkts, tb->n);
+	if (pn_unlikely(sent < tb->n)) {
+		for (uint16_t i = sent; i < tb->n; i++)
+			pn_pkt_free(tb->pkts[i]);
+		atomic_fetch_add_explicit(&w->fwd_drops, (uint64_t)(tb->n - sent),
+					  memory_order_relaxed);
+	}
+	tb->n = 0;
+	tb->age = 0;
+}
+
+static void forward_loop(struct worker *w)
+{
+	struct txbuf tb[PN_MAX_PORTS] = { 0 };
+	struct pn_pkt *pkts[MAX_BURST];
+	uint16_t q = (uint16_t)w->q;
+
+	while (!atomic_load_explicit(&workers_stop, memory_order_relaxed)) {
+		for (unsigned p = 0; p < cfg.nb_ports; p++) {
+			unsigned txp = peer_of(p);
+			struct txbuf *b = &tb[txp];
+			uint16_t n = pn_port_rx_burst(ports[p], q, pkts, (uint16_t)cfg.burst);
+
+			if (n == 0)
+				continue;
+			if (cfg.mode == MODE_RXONLY) {
+				for (uint16_t i = 0; i < n; i++)
+					pn_pkt_free(pkts[i]);
+				continue;
+			}
+			if (cfg.mode == MODE_MAC || cfg.mode == MODE_MACSWAP)
+				for (uint16_t i = 0; i < n; i++)
+					mac_rewrite(pkts[i], txp, cfg.mode == MODE_MACSWAP);
+			if (b->n + n > cfg.burst)
+				txb_flush(w, b, txp, q);
+			memcpy(&b->pkts[b->n], pkts, n * sizeof(pkts[0]));
+			b->n = (uint16_t)(b->n + n);
+			if (b->n >= cfg.burst)
+				txb_flush(w, b, txp, q);
+		}
+		for (unsigned p = 0; p < cfg.nb_ports; p++)
+			if (tb[p].n && ++tb[p].age >= txb_max_age)
+				txb_flush(w, &tb[p], p, q);
+	}
+	for (unsigned p = 0; p < cfg.nb_ports; p++)
+		txb_flush(w, &tb[p], p, q);
+}
+
+static void txonly_loop(struct worker *w)
+{
 	struct pn_pkt *pkts[MAX_BURST];
 	uint16_t q = (uint16_t)w->q;
 	double tokens = 0, per_s = cfg.rate / cfg.queues, last = now_s();
 	uint64_t seq = 0;
 	unsigned flow = 0;
-	char name[16];
-
-	snprintf(name, sizeof(name), "pn-fwd-q%u", w->q);
-	pthread_setname_np(pthread_self(), name);
-	pin(w->q);
-	pn_pool_set_owner(w->pool, pn_thread_id());
-	atomic_store_explicit(&w->ready, true, memory_order_release);
 
 	while (!atomic_load_explicit(&workers_stop, memory_order_relaxed)) {
 		for (unsigned p = 0; p < cfg.nb_ports; p++) {
-			unsigned txp = peer_of(p);
+			unsigned want = cfg.burst;
 			uint16_t n, sent;
 
-			if (cfg.mode == MODE_TXONLY) {
-				unsigned want = cfg.burst;
+			/* drain what arrives so the rings keep moving */
+			n = pn_port_rx_burst(ports[p], q, pkts, (uint16_t)cfg.burst);
+			for (uint16_t i = 0; i < n; i++)
+				pn_pkt_free(pkts[i]);
+			if (per_s > 0) {
+				double t = now_s();
 
-				/* drain what arrives so the rings keep moving */
-				n = pn_port_rx_burst(ports[p], q, pkts, (uint16_t)cfg.burst);
-				for (uint16_t i = 0; i < n; i++)
-					pn_pkt_free(pkts[i]);
-				if (per_s > 0) {
-					double t = now_s();
-
-					tokens = PN_MIN(tokens + (t - last) * per_s, (double)cfg.burst);
-					last = t;
-					want = (unsigned)tokens;
-					tokens -= want;
-				}
-				for (n = 0; n < want; n++) {
-					pkts[n] = make_udp(w->pool, p, seq, flow);
-					if (pkts[n] == NULL)
-						break;
-					seq++;
-					flow = flow + 1 == cfg.flows ? 0 : flow + 1;
-				}
-				txp = p;
-			} else {
-				n = pn_port_rx_burst(ports[p], q, pkts, (uint16_t)cfg.burst);
-				if (n == 0)
-					continue;
-				if (cfg.mode == MODE_RXONLY) {
-					for (uint16_t i = 0; i < n; i++)
-						pn_pkt_free(pkts[i]);
-					continue;
-				}
-				if (cfg.mode == MODE_MAC || cfg.mode == MODE_MACSWAP)
-					for (uint16_t i = 0; i < n; i++)
-						mac_rewrite(pkts[i], txp, cfg.mode == MODE_MACSWAP);
+				tokens = PN_MIN(tokens + (t - last) * per_s, (double)cfg.burst);
+				last = t;
+				want = (unsigned)tokens;
+				tokens -= want;
+			}
+			for (n = 0; n < want; n++) {
+				pkts[n] = make_udp(w->pool, p, seq, flow);
+				if (pkts[n] == NULL)
+					break;
+				seq++;
+				flow = flow + 1 == cfg.flows ? 0 : flow + 1;
 			}
 			if (n == 0)
 				continue;
-			sent = pn_port_tx_burst(ports[txp], q, pkts, n);
-			if (cfg.mode == MODE_TXONLY)
-				atomic_fetch_add_explicit(&w->generated, n, memory_order_relaxed);
+			sent = pn_port_tx_burst(ports[p], q, pkts, n);
+			atomic_fetch_add_explicit(&w->generated, sent, memory_order_relaxed);
 			if (pn_unlikely(sent < n)) {
 				for (uint16_t i = sent; i < n; i++)
 					pn_pkt_free(pkts[i]);
@@ -500,6 +548,22 @@ static void *worker_main(void *arg)
 			}
 		}
 	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	char name[16];
+
+	snprintf(name, sizeof(name), "pn-fwd-q%u", w->q);
+	pthread_setname_np(pthread_self(), name);
+	pin(w->q);
+	pn_pool_set_owner(w->pool, pn_thread_id());
+	atomic_store_explicit(&w->ready, true, memory_order_release);
+	if (cfg.mode == MODE_TXONLY)
+		txonly_loop(w);
+	else
+		forward_loop(w);
 	return NULL;
 }
 
@@ -619,7 +683,7 @@ static json_t *tel_fwd(const char *cmd, const char *params, const char **err)
 
 static int parse_args(int argc, char **argv)
 {
-	enum { O_CPUS = 256, O_RING, O_PAGES, O_PEER, O_SIZE, O_RATE, O_FLOWS, O_SRC,
+	enum { O_CPUS = 256, O_DRAIN, O_RING, O_PAGES, O_PEER, O_SIZE, O_RATE, O_FLOWS, O_SRC,
 	       O_DST, O_NOTEL };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -627,6 +691,7 @@ static int parse_args(int argc, char **argv)
 		{ "queues", required_argument, NULL, 'q' },
 		{ "cpus", required_argument, NULL, O_CPUS },
 		{ "burst", required_argument, NULL, 'b' },
+		{ "tx-drain", required_argument, NULL, O_DRAIN },
 		{ "ring", required_argument, NULL, O_RING },
 		{ "pages", required_argument, NULL, O_PAGES },
 		{ "eth-peer", required_argument, NULL, O_PEER },
