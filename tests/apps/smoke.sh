@@ -26,10 +26,10 @@ print("pooldemo: %d packets, recycle rate %.4f" % (final["packets"], final["recy
 	kill -INT "$pid"
 	wait "$pid"
 	tail -n 1 "$out" | python3 -c 'import json,sys; r=json.load(sys.stdin); assert r["type"]=="final" and r["inflight"]==0, r'
-	"$app" --help | grep -q -- --duration
+	grep -q -- --duration <<<"$("$app" --help)"
 	;;
 *bench)
-	"$app" --help | grep -q -- --json
+	grep -q -- --json <<<"$("$app" --help)"
 	"$app" pool --quick --json >"$out"
 	python3 -c '
 import json, sys
@@ -57,7 +57,7 @@ esac
 case "$app" in
 *fwd)
 	top=$(cd "$(dirname "$0")/../.." && pwd)
-	"$app" --help | grep -q -- --mode
+	grep -q -- --mode <<<"$("$app" --help)"
 	# loop ports from a config file, JSON lines, stop on time, pages back
 	"$app" -c "$top/config/fwd-loop.ini" --json --duration 1.5 --stats-period 0.5 \
 		--no-telemetry >"$out"
@@ -89,7 +89,8 @@ assert last["pools"][0]["recycle_rate_total"] > 0.99, last
 assert sum(p["rx_pps"] for p in last["ports"]) > 10000, last
 ' "$out.stat"
 	grep -q '<svg' "$PAGENET_RUNTIME_DIR/plot.svg"
-	"$top/usertools/pagenet-stat" --pid "$pid" --cmd /fwd | grep -q '"txonly"'
+	reply=$("$top/usertools/pagenet-stat" --pid "$pid" --cmd /fwd)
+	grep -q '"txonly"' <<<"$reply"
 	rm -rf "$PAGENET_RUNTIME_DIR" "$out.stat"
 	kill -INT "$pid"
 	wait "$pid"

@@ -11,7 +11,7 @@ topology
 fwd_start $tmp/1.out $tmp/1.err af_xdp:iface=a1 af_xdp:iface=b1
 kill -9 "$FWD_PID"
 wait "$FWD_PID" 2>/dev/null || true
-ip -n $NS_F link show a1 | grep -q 'prog/xdp' || fail "expected the killed process's program to remain"
+grep -q 'prog/xdp' <<<"$(ip -n $NS_F link show a1)" || fail "expected the killed process's program to remain"
 log "killed; program left on a1. Starting again"
 fwd_start $tmp/2.out $tmp/2.err af_xdp:iface=a1 af_xdp:iface=b1
 grep -q 'removing the XDP program left by process' $tmp/2.err || fail "stale program not reported"
@@ -20,5 +20,5 @@ log "a second instance on the same interfaces is refused while the first runs"
 rc=0; ip netns exec $NS_F timeout 10 "$FWD" --duration 1 af_xdp:iface=a1 >$tmp/3.out 2>$tmp/3.err || rc=$?
 [ $rc -ne 0 ] && grep -q 'in use by pagenet process' $tmp/3.err || { cat $tmp/3.err >&2; fail "second instance not refused"; }
 fwd_stop $tmp/2.out $tmp/2.err
-if ip -n $NS_F link show | grep -q 'prog/xdp'; then fail "XDP program left after a clean exit"; fi
+if grep -q 'prog/xdp' <<<"$(ip -n $NS_F link show)"; then fail "XDP program left after a clean exit"; fi
 log "PASS"
