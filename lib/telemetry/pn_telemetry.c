@@ -115,6 +115,7 @@ json_t *pn_telemetry_port_json(uint16_t port_id)
 	struct pn_port_stats st;
 	struct pn_port_link link;
 	struct pn_port_info info;
+	json_t *j, *qs;
 	char mac[18];
 
 	if (p == NULL)
@@ -123,9 +124,18 @@ json_t *pn_telemetry_port_json(uint16_t port_id)
 	pn_port_stats_get(p, &st);
 	if (pn_port_link_get(p, &link))
 		memset(&link, 0, sizeof(link));
+	qs = json_array();
+	for (uint16_t q = 0; q < info.nb_queues; q++) {
+		struct pn_port_stats s;
+
+		pn_port_queue_stats_get(p, q, &s);
+		json_array_append_new(qs, json_pack("{sI sI sI sI}",
+			"ipackets", (json_int_t)s.ipackets, "opackets", (json_int_t)s.opackets,
+			"rx_nombuf", (json_int_t)s.rx_nombuf, "odrops", (json_int_t)s.odrops));
+	}
 	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", info.mac[0],
 		 info.mac[1], info.mac[2], info.mac[3], info.mac[4], info.mac[5]);
-	return json_pack("{sI ss ss ss si ss sb s{sb si sb} s{sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI}}",
+	j = json_pack("{sI ss ss ss si ss sb s{sb si sb} s{sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI}}",
 		"id", (json_int_t)info.id,
 		"name", info.name,
 		"driver", info.driver,
@@ -152,6 +162,8 @@ json_t *pn_telemetry_port_json(uint16_t port_id)
 		"dev_invalid_descs", (json_int_t)st.dev_invalid_descs,
 		"xdp_steered", (json_int_t)st.xdp_steered,
 		"xdp_passed", (json_int_t)st.xdp_passed);
+	json_object_set_new(j, "queue_stats", qs);
+	return j;
 }
 
 static bool parse_id(const char *params, unsigned max, unsigned *id)

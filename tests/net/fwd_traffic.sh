@@ -50,7 +50,8 @@ log "io: $rx0 received, $tx1 sent, 0 copies, steady recycle rate >= $rate"
 
 log "mac mode: source and destination MACs rewritten, still delivered"
 fwd_start $tmp/mac.json $tmp/mac.err --json --mode mac \
-	--eth-peer 0,"$MAC_A0" --eth-peer 1,"$MAC_B0" af_xdp:iface=a1 af_xdp:iface=b1
+	--eth-peer 0,"$MAC_A0" --eth-peer 1,"$MAC_B0" \
+	af_xdp:iface=a1,busy_poll=20 af_xdp:iface=b1,busy_poll=20
 ip netns exec $NS_A ping -q -c 10 -i 0.05 -W 1 10.77.0.2 >&2 || fail "ping in mac mode"
 fwd_stop $tmp/mac.json $tmp/mac.err
 
@@ -58,7 +59,8 @@ log "txonly mode: pagenet generates UDP, the kernel in B receives it"
 recv_start $tmp/recv2 --count 2000 --timeout 30 --any-payload
 fwd_start $tmp/tx.json $tmp/tx.err --json --mode txonly --rate 2000 --pkt-size 128 \
 	--flows 4 --src-ip 10.77.0.1 --dst-ip 10.77.0.2 --eth-peer 0,"$MAC_B0" \
-	af_xdp:iface=b1
+	af_xdp:iface=b1,xdp=skb
+grep -q 'xdp skb' $tmp/tx.err || fail "generic XDP mode not reported" 
 wait $RECV_PID || { cat $tmp/recv2 >&2; fail "txonly packets did not reach the kernel in B"; }
 fwd_stop $tmp/tx.json $tmp/tx.err
 log "PASS"

@@ -1,6 +1,7 @@
 # Shared by the network tests: namespaces, veth pairs, cleanup.
 #
-# Topology (names carry this test's pid so runs never collide):
+# Topology (names carry this test's pid so runs never collide; `topology N`
+# gives every veth end N queues):
 #
 #   ns A (kernel)        ns F (pagenet-fwd)          ns B (kernel)
 #   a0 10.77.0.1 <-veth-> a1 ==AF_XDP== b1 <-veth-> b0 10.77.0.2
@@ -49,8 +50,11 @@ topology() {
 	ip netns add $NS_A
 	ip netns add $NS_F
 	ip netns add $NS_B
-	ip link add a0 netns $NS_A type veth peer name a1 netns $NS_F
-	ip link add b0 netns $NS_B type veth peer name b1 netns $NS_F
+	local q=${1:-1} # queues per veth end
+	ip link add a0 netns $NS_A numtxqueues $q numrxqueues $q type veth \
+		peer name a1 netns $NS_F numtxqueues $q numrxqueues $q
+	ip link add b0 netns $NS_B numtxqueues $q numrxqueues $q type veth \
+		peer name b1 netns $NS_F numtxqueues $q numrxqueues $q
 	ip -n $NS_A addr add 10.77.0.1/24 dev a0
 	ip -n $NS_B addr add 10.77.0.2/24 dev b0
 	ip -n $NS_A link set a0 up
