@@ -398,14 +398,109 @@ static int bench_pool(void)
 	return 0;
 }
 
+/* ---- accounting ---- */
+
+struct acct_ctx {
+	struct pn_pool *pool;
+	struct pn_acct_group *group;
+};
+
+/* alloc, charge to the consumer's group, final put (the destructor uncharges) */
+static double ours_acct_page(void *ctx, uint64_t n)
+{
+	struct acct_ctx *a = ctx;
+	uint64_t t0 = now_ns();
+
+	for (uint64_t i = 0; i < n; i++) {
+		struct pn_frame *f = pn_pool_alloc(a->pool);
+
+		if (pn_unlikely(pn_pool_charge(f, a->group, PN_ACCT_ZC) != 0))
+			abort(); /* unlimited group: cannot happen */
+		pn_pool_put(a->pool, f);
+	}
+	return (double)(now_ns() - t0) / (double)n;
+}
+
+static double ours_charge_uncharge(void *ctx, uint64_t n)
+{
+	struct pn_acct_group *g = ctx;
+	uint64_t t0 = now_ns();
+
+	for (uint64_t i = 0; i < n; i++) {
+		if (pn_unlikely(pn_acct_charge(g, 1, PN_ACCT_ZC) != 0))
+			abort();
+		SINK(g);
+		pn_acct_uncharge(g, 1, PN_ACCT_ZC);
+	}
+	return (double)(now_ns() - t0) / (double)n;
+}
+
+/* what a charge costs without a stock: an atomic add and sub per level */
+static double naive_charge_uncharge(void *ctx, uint64_t n)
+{
+	_Atomic int64_t *usage = ctx; /* [0] group, [8] parent: two levels */
+	uint64_t t0 = now_ns();
+
+	for (uint64_t i = 0; i < n; i++) {
+		atomic_fetch_add_explicit(&usage[0], 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&usage[8], 1, memory_order_relaxed);
+		SINK(usage);
+		atomic_fetch_sub_explicit(&usage[0], 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&usage[8], 1, memory_order_relaxed);
+	}
+	return (double)(now_ns() - t0) / (double)n;
+}
+
+static int bench_acct(void)
+{
+	struct pn_pool_params pp = {
+		.sz = sizeof(pp), .flags = PN_POOL_F_ACCOUNTED, .nr_pages = 8192,
+		.numa_node = PN_NUMA_ANY, .name = "bench-acct",
+	};
+	struct pn_pool *plain = make_pool(8192, 2048), *acc = pn_pool_create(&pp);
+	struct pn_acct_group *svc = pn_acct_group_create(NULL, "bench");
+	struct pn_acct_group *g = pn_acct_group_create(svc, "consumer");
+	static _Atomic int64_t usage[16] __attribute__((aligned(64)));
+	struct acct_ctx a = { acc, g };
+	int rc = 0;
+
+	if (acc == NULL || g == NULL) {
+		perror("pagenet-bench acct");
+		return 1;
+	}
+	if (!opt.json)
+		printf("pagenet-bench acct: %u rounds x %llu ops, median ns per op\n",
+		       opt.rounds, (unsigned long long)opt.iters);
+	run_row("acct_alloc_charge_put", "same pool without accounting: alloc+put",
+		ours_acct_page, &a, ours_single, plain, opt.iters, "ns/op");
+	run_row("acct_charge_uncharge", "atomic add+sub on group and parent",
+		ours_charge_uncharge, g, naive_charge_uncharge, usage, opt.iters, "ns/op");
+	pn_acct_drain_all();
+	if (pn_acct_current(g) != 0) {
+		fprintf(stderr, "pagenet-bench: group not back to 0 (%lld)\n",
+			(long long)pn_acct_current(g));
+		rc = 1;
+	}
+	if (pn_pool_destroy(plain) != 0 || pn_pool_destroy(acc) != 0) {
+		fprintf(stderr, "pagenet-bench: pages leaked\n");
+		rc = 1;
+	}
+	pn_acct_drain_all();
+	pn_acct_group_destroy(g);
+	pn_acct_group_destroy(svc);
+	return rc;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: pagenet-bench pool [--json] [--rounds N] [--iters N] [--quick]\n"
+		"usage: pagenet-bench pool|acct [--json] [--rounds N] [--iters N] [--quick]\n"
 		"\n"
-		"Runs pagenet's page pool and DPDK 22.11's rte_mempool / rte_pktmbuf\n"
-		"side by side in one process (EAL: --no-huge --no-pci, two lcores)\n"
-		"and prints each row's median ns per object and ours/anchor ratio.\n"
+		"pool: pagenet's page pool and DPDK 22.11's rte_mempool / rte_pktmbuf\n"
+		"side by side in one process (EAL: --no-huge --no-pci, two lcores).\n"
+		"acct: an accounted pool against the same pool unaccounted, and the\n"
+		"stocked charge+uncharge against plain atomics on the counters.\n"
+		"Each row prints the median ns per object and the ours/anchor ratio.\n"
 		"\n"
 		"  --json       one JSON object per row: name, ours_ns, anchor,\n"
 		"               anchor_ns, ratio, unit\n"
@@ -452,7 +547,7 @@ int main(int argc, char **argv)
 			MAX_ROUNDS);
 		return 2;
 	}
-	if (strcmp(cmd, "pool") != 0) {
+	if (strcmp(cmd, "pool") != 0 && strcmp(cmd, "acct") != 0) {
 		fprintf(stderr, "pagenet-bench: unknown benchmark '%s'\n", cmd);
 		usage(stderr);
 		return 2;
@@ -464,7 +559,7 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	rc = bench_pool();
+	rc = strcmp(cmd, "acct") == 0 ? bench_acct() : bench_pool();
 	rte_eal_cleanup();
 	if (stop && rc == 0 && !opt.json)
 		printf("interrupted: remaining rows skipped, every page back in its pool\n");

@@ -11,9 +11,29 @@ static _Atomic uint64_t id_map[PN_MAX_THREADS / 64];
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 
+#define PN_THREAD_HOOKS 8
+static void (*exit_hooks[PN_THREAD_HOOKS])(int id);
+static _Atomic unsigned nb_exit_hooks;
+
+int pn_thread_exit_hook(void (*fn)(int id))
+{
+	unsigned n = atomic_load(&nb_exit_hooks);
+
+	/* registered from constructors, before any thread exits */
+	if (n == PN_THREAD_HOOKS)
+		return -1;
+	exit_hooks[n] = fn;
+	atomic_store(&nb_exit_hooks, n + 1);
+	return 0;
+}
+
 static void thread_exit(void *arg)
 {
 	int id = (int)(intptr_t)arg - 1;
+
+	/* per-thread state keyed by the id (stocks) goes back before the id */
+	for (unsigned i = 0; i < atomic_load(&nb_exit_hooks); i++)
+		exit_hooks[i](id);
 
 	if (id >= 0 && id < PN_MAX_THREADS)
 		atomic_fetch_and_explicit(&id_map[id / 64],

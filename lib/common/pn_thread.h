@@ -40,6 +40,13 @@ static inline int pn_thread_id(void)
 	return id;
 }
 
+/**
+ * Call @p fn(id) on every thread that had an id when it exits, before the id
+ * is reused (for per-thread state such as accounting stocks). Register from a
+ * constructor. @return 0, or -1 when the hook table is full.
+ */
+int pn_thread_exit_hook(void (*fn)(int id));
+
 /** @return how many ids are assigned now (for tests and telemetry). */
 unsigned pn_thread_count(void);
 

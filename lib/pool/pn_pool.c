@@ -172,7 +172,8 @@ fail:
 
 static void init_pool_frame(struct pn_pool *p, struct pn_frame *f)
 {
-	pn_frame_set_type(f, PN_MT_POOL, 0);
+	/* the subtype says "accounted" so a charge needs only the descriptor */
+	pn_frame_set_type(f, PN_MT_POOL, p->accounted ? PN_POOL_SUBTYPE_ACCOUNTED : 0);
 	f->pool_id = p->id;
 	f->acct_id = 0;
 	atomic_store_explicit(&f->frag_count, 0, memory_order_relaxed);
@@ -325,6 +326,7 @@ __pn_noinline void pn_pool_put_bulk_slow(struct pn_pool *p,
 
 			if (!pn_frame_unref(f))
 				continue;
+			pn_pool_uncharge(p, f);
 			if (pn_unlikely(!pn_frame_node_ok(f, nid))) {
 				pn_pool_recycle_slow(p, f, tid);
 				continue;

@@ -30,6 +30,7 @@
 
 #include <stdatomic.h>
 
+#include "pn_acct.h"
 #include "pn_mem.h"
 #include "pn_ring.h"
 #include "pn_thread.h"
@@ -45,13 +46,16 @@
 
 #define PN_POOL_F_OWNER 0x1u     /**< owner_thread names the owner */
 /**
- * Opt in to accounting (seed 003): pages handed to a consumer are charged to
- * its group and uncharged by the POOL destructor. Accepted now so drivers can
- * opt in; the charging itself arrives with lib/acct. Pools without it stay
- * unaccounted, with no error.
+ * Opt in to accounting (seed 003): pn_pool_charge() charges a page to the
+ * consumer's group when it is handed over, the descriptor records the group,
+ * and the POOL destructor uncharges it on the final put, on whichever thread
+ * that happens. Pools without it stay unaccounted: pn_pool_charge() is a
+ * no-op that succeeds (no flag day).
  */
 #define PN_POOL_F_ACCOUNTED 0x2u
 #define PN_POOL_F_ALL (PN_POOL_F_OWNER | PN_POOL_F_ACCOUNTED)
+/** memdesc subtype bit of the frames of an accounted pool */
+#define PN_POOL_SUBTYPE_ACCOUNTED 0x1u
 
 #define PN_POOL_OWNER_NONE (-1)
 
@@ -266,6 +270,70 @@ static inline int pn_pool_alloc_bulk(struct pn_pool *p, struct pn_frame **frames
 	return pn_pool_alloc_bulk_slow(p, frames, n);
 }
 
+/*
+ * A page whose last reference went: give back its charge. The frame is
+ * frozen and ours alone, so its tag is read and cleared without a race.
+ */
+static inline void pn_pool_uncharge(const struct pn_pool *p, struct pn_frame *f)
+{
+	uint16_t tag = __atomic_load_n(&f->acct_id, __ATOMIC_RELAXED);
+
+	if (pn_unlikely(tag != 0)) {
+		__atomic_store_n(&f->acct_id, 0, __ATOMIC_RELAXED);
+		pn_acct_uncharge_tag(tag, 1u << p->order);
+	}
+}
+
+/**
+ * Charge page @p f (all 2^order frames of it) to @p g as it is handed to a
+ * consumer; the POOL destructor uncharges it after the last put. A page is
+ * charged once: to the first group that asks while it is out (as a memcg
+ * page belongs to the first cgroup that touches it), so a page split into
+ * fragments for several consumers is charged to the first. The charge
+ * stays until the page's last reference goes, including the pool's own
+ * share while it still cuts fragments from it.
+ * @return 0 (charged, already charged, or the pool is not accounted), or
+ *         -ENOBUFS when @p g or an ancestor is at its max: nothing is
+ *         charged and the caller copies instead, or waits. -EINVAL for the
+ *         root group (charge a group you created).
+ */
+static inline int pn_pool_charge(struct pn_frame *f, struct pn_acct_group *g,
+				 enum pn_acct_kind kind)
+{
+	uint16_t none = 0, tag;
+	uint32_t nr;
+	int rc;
+
+	if (!(pn_frame_subtype(f) & PN_POOL_SUBTYPE_ACCOUNTED) || g == NULL)
+		return 0;
+	if (pn_unlikely(g->id == 0))
+		return -EINVAL;
+	if (__atomic_load_n(&f->acct_id, __ATOMIC_RELAXED) != 0)
+		return 0;
+	nr = 1u << pn_frame_order(f);
+	rc = pn_acct_charge(g, nr, kind);
+	if (rc)
+		return rc;
+	tag = pn_acct_frame_tag(g, kind);
+	/* the sole holder of a whole page stores its tag; holders of a
+	 * fragmented or shared page may race, and one tag wins */
+	if (pn_likely(atomic_load_explicit(&f->refcount, memory_order_relaxed) == 1 &&
+		      atomic_load_explicit(&f->frag_count, memory_order_relaxed) == 0))
+		__atomic_store_n(&f->acct_id, tag, __ATOMIC_RELAXED);
+	else if (!__atomic_compare_exchange_n(&f->acct_id, &none, tag, false,
+					      __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		pn_acct_uncharge(g, nr, kind);
+	return 0;
+}
+
+/** @return the group page @p f is charged to, or NULL. */
+static inline struct pn_acct_group *pn_frame_acct(const struct pn_frame *f)
+{
+	uint16_t tag = __atomic_load_n(&((struct pn_frame *)f)->acct_id, __ATOMIC_RELAXED);
+
+	return tag ? pn_acct_by_id(tag & (PN_ACCT_MAX_GROUPS - 1)) : NULL;
+}
+
 /**
  * Recycle a frozen POOL frame (the POOL destructor's body): into the owner's
  * cache when on the owner thread, else the ring, else the region.
@@ -275,6 +343,7 @@ static inline void pn_pool_recycle(struct pn_pool *p, struct pn_frame *f)
 	int tid = pn_thread_id();
 	uint32_t n = atomic_load_explicit(&p->alloc.count, memory_order_relaxed);
 
+	pn_pool_uncharge(p, f);
 	/* fast path: owner thread, room in the cache, right node */
 	if (pn_likely(pn_pool_is_owner(p, tid) & (n < p->alloc.size)) &&
 	    pn_likely(pn_pool_node_ok(p, f))) {
@@ -320,6 +389,7 @@ static inline void pn_pool_put_bulk(struct pn_pool *p,
 			    !pn_frame_node_ok(f, nid))
 				break;
 			atomic_store_explicit(&f->refcount, 0, memory_order_relaxed);
+			pn_pool_uncharge(p, f);
 			p->alloc.cache[have + i] = f;
 		}
 		atomic_store_explicit(&p->alloc.count, have + i, memory_order_relaxed);
@@ -373,7 +443,8 @@ static inline void pn_pool_frag_free(struct pn_frame *f)
 
 	/* owner check first: frag_page is only read by its writer */
 	if (pn_likely(p != NULL && pn_pool_is_owner(p, pn_thread_id()) &&
-		      p->frag_page == f)) {
+		      p->frag_page == f &&
+		      __atomic_load_n(&f->acct_id, __ATOMIC_RELAXED) == 0)) {
 		PN_DEBUG_ASSERT(p->frag_handed > 0, "fragment freed twice");
 		if (--p->frag_handed == 0)
 			p->frag_offset = 0;

@@ -280,8 +280,101 @@ static json_t *cmd_help(const char *cmd, const char *params, const char **err)
 	return j;
 }
 
+/* accounting groups, with cgroup v2's file names */
+
+json_t *pn_telemetry_group_json(const struct pn_acct_group *g)
+{
+	struct pn_acct_events ev;
+	struct pn_acct_stat st;
+	char path[256];
+	int64_t max = pn_acct_max(g);
+
+	pn_acct_path(g, path, sizeof(path));
+	pn_acct_events(g, &ev);
+	pn_acct_stat(g, &st);
+	return json_pack("{ss si sI so sI s{sI sI} s{sI sI sI sI}}",
+		"path", path,
+		"id", (int)pn_acct_id(g),
+		"memory.current", (json_int_t)pn_acct_current(g),
+		"memory.max", max == PN_ACCT_UNLIMITED ? json_string("max") :
+			json_integer((json_int_t)max),
+		"memory.peak", (json_int_t)pn_acct_peak(g),
+		"memory.events", "max", (json_int_t)ev.max, "fail", (json_int_t)ev.fail,
+		"memory.stat", "zc_pages", (json_int_t)st.zc_pages,
+			"queued_pages", (json_int_t)st.queued_pages,
+			"other_pages", (json_int_t)st.other_pages,
+			"copied_bytes", (json_int_t)st.copied_bytes);
+}
+
+static json_t *cmd_groups(const char *cmd, const char *params, const char **err)
+{
+	json_t *arr = json_array();
+
+	(void)cmd, (void)params, (void)err;
+	json_array_append_new(arr, pn_telemetry_group_json(pn_acct_root()));
+	for (unsigned id = 1; id < PN_ACCT_MAX_GROUPS; id++) {
+		struct pn_acct_group *g = pn_acct_by_id((uint16_t)id);
+
+		if (g != NULL)
+			json_array_append_new(arr, pn_telemetry_group_json(g));
+	}
+	return arr;
+}
+
+static json_t *cmd_group(const char *cmd, const char *params, const char **err)
+{
+	struct pn_acct_group *g;
+
+	(void)cmd;
+	g = params ? pn_acct_group_find(NULL, params) : NULL;
+	if (g == NULL) {
+		*err = "want /acct/group,PATH with an existing group (e.g. /acct/group,svc/a)";
+		return NULL;
+	}
+	return pn_telemetry_group_json(g);
+}
+
+/* /set/acct/max,PATH,PAGES|max */
+static json_t *cmd_set_max(const char *cmd, const char *params, const char **err)
+{
+	char path[256];
+	const char *comma = params ? strrchr(params, ',') : NULL;
+	struct pn_acct_group *g;
+	int64_t max;
+	char *end;
+
+	(void)cmd;
+	if (comma == NULL || (size_t)(comma - params) >= sizeof(path)) {
+		*err = "want /set/acct/max,PATH,PAGES (or max)";
+		return NULL;
+	}
+	memcpy(path, params, (size_t)(comma - params));
+	path[comma - params] = '\0';
+	g = pn_acct_group_find(NULL, path);
+	if (g == NULL || g == pn_acct_root()) {
+		*err = "no such group (the root has no max)";
+		return NULL;
+	}
+	if (strcmp(comma + 1, "max") == 0) {
+		max = PN_ACCT_UNLIMITED;
+	} else {
+		max = strtoll(comma + 1, &end, 10);
+		if (*end != '\0' || end == comma + 1 || max < 0) {
+			*err = "the max is a page count or \"max\"";
+			return NULL;
+		}
+	}
+	pn_acct_set_max(g, max);
+	return pn_telemetry_group_json(g);
+}
+
 __attribute__((constructor)) static void tel_builtins(void)
 {
+	pn_telemetry_register("/acct/groups", cmd_groups,
+			      "every accounting group: memory.current, .max, .peak, .events, .stat");
+	pn_telemetry_register("/acct/group", cmd_group, "one group: /acct/group,PATH");
+	pn_telemetry_register("/set/acct/max", cmd_set_max,
+			      "set a group's max: /set/acct/max,PATH,PAGES or ,max (if the process allows writes)");
 	pn_telemetry_register("/", cmd_list, "the commands this process answers");
 	pn_telemetry_register("/help", cmd_help, "help for a command: /help,/pools");
 	pn_telemetry_register("/info", cmd_info, "application, pid, version, uptime");

@@ -14,7 +14,8 @@
  * reply is one line of JSON, {"/command": value} or {"error": "..."}.
  *
  * Built in: "/" (commands), "/help,/cmd", "/info", "/pools", "/pool,ID",
- * "/ports", "/port,ID". Components add theirs with pn_telemetry_register().
+ * "/ports", "/port,ID", "/acct/groups", "/acct/group,PATH" and
+ * "/set/acct/max,PATH,PAGES" (when writes are allowed). Components add theirs with pn_telemetry_register().
  * Callbacks run on the telemetry thread: they may only use what is safe from
  * any thread (stats and info calls are).
  */
@@ -63,5 +64,7 @@ const char *pn_telemetry_path(void);
 /** JSON snapshots the built-in commands serve, for apps that print them. */
 json_t *pn_telemetry_pool_json(uint16_t pool_id);
 json_t *pn_telemetry_port_json(uint16_t port_id);
+struct pn_acct_group;
+json_t *pn_telemetry_group_json(const struct pn_acct_group *g);
 
 #endif /* PN_TELEMETRY_H */

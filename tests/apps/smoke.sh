@@ -4,7 +4,15 @@
 set -euo pipefail
 app=$1; shift
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+pid=
+# a failed check must not leave an app running in the background
+cleanup() {
+	local rc=$?
+	rm -f "$out"
+	if [ -n "$pid" ]; then kill -9 "$pid" 2>/dev/null || true; fi
+	exit $rc
+}
+trap cleanup EXIT
 
 case "$app" in
 *pooldemo)

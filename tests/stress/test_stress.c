@@ -472,3 +472,119 @@ Test(stress, loop_ports_across_threads, .timeout = 600)
 		test_pool_destroy_clean(pools[i]);
 	}
 }
+
+/*
+ * Accounting: two threads charge pages of their own accounted pools to two
+ * sibling groups under a parent with a max; two other threads, which never
+ * charge, do the final puts, so every uncharge runs through the POOL
+ * destructor on a thread that did not charge. Afterwards every group is at 0
+ * and every stock is empty.
+ */
+#include "pn_acct.h"
+
+struct acct_job {
+	struct pn_pool *pool;
+	struct pn_acct_group *group;
+	struct pn_ring *out;
+	uint64_t count;
+	uint64_t refused;
+	_Atomic bool *done;
+};
+
+static void *acct_charger(void *arg)
+{
+	struct acct_job *j = arg;
+
+	pn_pool_set_owner(j->pool, pn_thread_id());
+	for (uint64_t i = 0; i < j->count; i++) {
+		struct pn_frame *f;
+
+		while ((f = pn_pool_alloc(j->pool)) == NULL)
+			sched_yield(); /* the putters have them; wait */
+		if (pn_pool_charge(f, j->group, (i & 1) ? PN_ACCT_ZC : PN_ACCT_QUEUED) != 0)
+			j->refused++; /* over the max: still handed on, uncharged */
+		while (pn_ring_enqueue(j->out, f) != 0)
+			sched_yield();
+	}
+	return NULL;
+}
+
+static void *acct_putter(void *arg)
+{
+	struct acct_job *j = arg;
+	void *objs[32];
+
+	for (;;) {
+		unsigned n = pn_ring_dequeue_burst(j->out, objs, 32);
+
+		for (unsigned i = 0; i < n; i++)
+			pn_frame_put(objs[i]);
+		if (n == 0) {
+			if (atomic_load(j->done) && pn_ring_count(j->out) == 0)
+				break;
+			sched_yield();
+		}
+	}
+	return NULL;
+}
+
+Test(stress, accounting_charges_and_remote_uncharges, .timeout = 600)
+{
+	struct pn_acct_group *parent = pn_acct_group_create(NULL, "stress");
+	struct pn_acct_group *kids[2] = { pn_acct_group_create(parent, "a"),
+					  pn_acct_group_create(parent, "b") };
+	_Atomic bool done = false;
+	struct acct_job j[2];
+	pthread_t t[4];
+	uint64_t per = PN_STRESS_OPS / 20;
+
+	cr_assert_not_null(kids[0]);
+	cr_assert_not_null(kids[1]);
+	/* tight enough that charges are refused now and then */
+	pn_acct_set_max(parent, 1200);
+	for (int i = 0; i < 2; i++) {
+		struct pn_pool_params pp = {
+			.sz = sizeof(pp), .flags = PN_POOL_F_ACCOUNTED, .nr_pages = 1024,
+			.numa_node = PN_NUMA_ANY, .name = "acct-stress",
+		};
+
+		j[i] = (struct acct_job){ .pool = pn_pool_create(&pp), .group = kids[i],
+					  .out = pn_ring_create(1024, 0), .count = per,
+					  .done = &done };
+		cr_assert_not_null(j[i].pool);
+	}
+	for (int i = 0; i < 2; i++) {
+		pthread_create(&t[i], NULL, acct_charger, &j[i]);
+		pthread_create(&t[2 + i], NULL, acct_putter, &j[i]);
+	}
+	pthread_join(t[0], NULL);
+	pthread_join(t[1], NULL);
+	atomic_store(&done, true);
+	pthread_join(t[2], NULL);
+	pthread_join(t[3], NULL);
+
+	pn_acct_drain_all();
+	cr_assert_eq(pn_acct_stocked(), 0, "stocks drained");
+	cr_assert_eq(pn_acct_current(kids[0]), 0);
+	cr_assert_eq(pn_acct_current(kids[1]), 0);
+	cr_assert_eq(pn_acct_current(parent), 0);
+	cr_assert_eq(pn_acct_current(pn_acct_root()), 0);
+	cr_assert(pn_acct_peak(parent) <= 1200, "the max held: peak %lld",
+		  (long long)pn_acct_peak(parent));
+	cr_log_info("acct stress: %llu charges, %llu refused at the max, peak %lld",
+		    (unsigned long long)(2 * per),
+		    (unsigned long long)(j[0].refused + j[1].refused),
+		    (long long)pn_acct_peak(parent));
+	for (int i = 0; i < 2; i++) {
+		struct pn_acct_stat st;
+
+		pn_acct_stat(kids[i], &st);
+		cr_assert_eq(st.zc_pages + st.queued_pages + st.other_pages, 0);
+		pn_pool_set_owner(j[i].pool, pn_thread_id());
+		test_assert_accounted(j[i].pool);
+		test_pool_destroy_clean(j[i].pool);
+		pn_ring_free(j[i].out);
+		cr_assert_eq(pn_acct_group_destroy(kids[i]), 0);
+	}
+	cr_assert_eq(pn_acct_group_destroy(parent), 0);
+}

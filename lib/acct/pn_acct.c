@@ -1,0 +1,457 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Accounting groups: page counters, the per-thread stock's slow paths, the tree. */
+#include <errno.h>
+#include <linux/membarrier.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "pn_acct.h"
+
+struct pn_acct_stock pn_acct_stocks[PN_THREAD_SLOTS];
+bool pn_acct_owner_fence;
+
+static pthread_mutex_t tree_lock = PTHREAD_MUTEX_INITIALIZER;
+/* serialises drainers, so one stock is emptied by one thread at a time */
+static pthread_mutex_t drain_lock = PTHREAD_MUTEX_INITIALIZER;
+_Atomic(struct pn_acct_group *) pn_acct_groups[PN_ACCT_MAX_GROUPS];
+static struct pn_acct_group root = {
+	.max = PN_ACCT_UNLIMITED,
+	.id = 0,
+	.name = "",
+};
+
+/* page counter */
+
+static void counter_uncharge(struct pn_acct_group *g, int64_t nr)
+{
+	for (struct pn_acct_group *c = g; c != NULL; c = c->parent)
+		atomic_fetch_sub_explicit(&c->usage, nr, memory_order_relaxed);
+}
+
+static void peak_raise(struct pn_acct_group *c, int64_t v)
+{
+	int64_t p = atomic_load_explicit(&c->peak, memory_order_relaxed);
+
+	while (v > p && !atomic_compare_exchange_weak_explicit(
+			&c->peak, &p, v, memory_order_relaxed, memory_order_relaxed))
+		;
+}
+
+/*
+ * Charge @nr to @g and every ancestor, or to none: add optimistically, and
+ * take back what was added when a level goes over its max (page_counter's
+ * way). @limited: the group whose max refused it.
+ */
+static bool counter_try_charge(struct pn_acct_group *g, int64_t nr,
+			       struct pn_acct_group **limited)
+{
+	struct pn_acct_group *c;
+
+	for (c = g; c != NULL; c = c->parent) {
+		int64_t v = atomic_fetch_add_explicit(&c->usage, nr, memory_order_relaxed) + nr;
+
+		if (pn_unlikely(v > atomic_load_explicit(&c->max, memory_order_relaxed))) {
+			atomic_fetch_sub_explicit(&c->usage, nr, memory_order_relaxed);
+			*limited = c;
+			for (struct pn_acct_group *u = g; u != c; u = u->parent)
+				atomic_fetch_sub_explicit(&u->usage, nr, memory_order_relaxed);
+			return false;
+		}
+		peak_raise(c, v);
+	}
+	return true;
+}
+
+/* stock: the owner's side, inside its in_use section */
+
+static void stock_flush(struct pn_acct_stock *st)
+{
+	struct pn_acct_group *g = atomic_load_explicit(&st->cached, memory_order_relaxed);
+	uint32_t nr = atomic_load_explicit(&st->nr, memory_order_relaxed);
+
+	if (g == NULL)
+		return;
+	if (nr)
+		counter_uncharge(g, nr);
+	for (unsigned k = 0; k < PN_ACCT_KINDS; k++) {
+		int64_t d = atomic_load_explicit(&st->kind_delta[k], memory_order_relaxed);
+
+		if (d)
+			atomic_fetch_add_explicit(&g->stat_pages[k], d, memory_order_relaxed);
+		atomic_store_explicit(&st->kind_delta[k], 0, memory_order_relaxed);
+	}
+	atomic_store_explicit(&st->nr, 0, memory_order_relaxed);
+	atomic_store_explicit(&st->cached, NULL, memory_order_relaxed);
+}
+
+/* Make @g the stock's group and add @nr pre-charged pages, trimming to a batch. */
+static void stock_add(struct pn_acct_stock *st, struct pn_acct_group *g, uint32_t nr)
+{
+	uint32_t have;
+
+	if (atomic_load_explicit(&st->cached, memory_order_relaxed) != g) {
+		stock_flush(st);
+		atomic_store_explicit(&st->cached, g, memory_order_relaxed);
+	}
+	have = atomic_load_explicit(&st->nr, memory_order_relaxed) + nr;
+	if (have > 2 * PN_ACCT_BATCH) {
+		counter_uncharge(g, have - PN_ACCT_BATCH);
+		have = PN_ACCT_BATCH;
+	}
+	atomic_store_explicit(&st->nr, have, memory_order_relaxed);
+}
+
+static void note_fail(struct pn_acct_group *limited)
+{
+	atomic_fetch_add_explicit(&limited->ev_max, 1, memory_order_relaxed);
+}
+
+__pn_noinline int pn_acct_charge_slow(struct pn_acct_group *g, uint32_t nr,
+				      enum pn_acct_kind kind)
+{
+	int tid = pn_thread_id();
+	struct pn_acct_group *limited = NULL;
+
+	if (tid != PN_THREAD_SHARED) {
+		struct pn_acct_stock *st = &pn_acct_stocks[tid];
+		uint32_t batch = PN_MAX(nr, (uint32_t)PN_ACCT_BATCH);
+
+		if (pn_acct_stock_enter(st)) {
+			/* refill: charge a batch, keep what this charge does not use */
+			bool ok = counter_try_charge(g, batch, &limited);
+
+			if (!ok) {
+				note_fail(limited);
+				/* near a limit: exactly what is asked, no stock */
+				if (batch > nr) {
+					ok = counter_try_charge(g, nr, &limited);
+					if (!ok)
+						note_fail(limited);
+				}
+				batch = nr;
+			}
+			if (ok) {
+				stock_add(st, g, batch - nr);
+				PN_ACCT_ST_ADD(st->kind_delta[kind], (int64_t)nr);
+				pn_acct_stock_leave(st);
+				return 0;
+			}
+			pn_acct_stock_leave(st);
+			atomic_fetch_add_explicit(&g->ev_fail, 1, memory_order_relaxed);
+			return -ENOBUFS;
+		}
+		pn_acct_stock_leave(st);
+	}
+	/* no stock (a drainer holds it, or too many threads): go direct */
+	if (counter_try_charge(g, nr, &limited)) {
+		atomic_fetch_add_explicit(&g->stat_pages[kind], nr, memory_order_relaxed);
+		return 0;
+	}
+	note_fail(limited);
+	atomic_fetch_add_explicit(&g->ev_fail, 1, memory_order_relaxed);
+	return -ENOBUFS;
+}
+
+__pn_noinline void pn_acct_uncharge_slow(struct pn_acct_group *g, uint32_t nr,
+					 enum pn_acct_kind kind)
+{
+	int tid = pn_thread_id();
+
+	if (tid != PN_THREAD_SHARED) {
+		struct pn_acct_stock *st = &pn_acct_stocks[tid];
+
+		if (pn_acct_stock_enter(st)) {
+			/* the stock follows the group this thread works for now */
+			stock_add(st, g, nr);
+			PN_ACCT_ST_ADD(st->kind_delta[kind], -(int64_t)nr);
+			pn_acct_stock_leave(st);
+			return;
+		}
+		pn_acct_stock_leave(st);
+	}
+	counter_uncharge(g, nr);
+	atomic_fetch_sub_explicit(&g->stat_pages[kind], nr, memory_order_relaxed);
+}
+
+void pn_acct_note_copied(struct pn_acct_group *g, uint64_t bytes)
+{
+	atomic_fetch_add_explicit(&g->copied_bytes, bytes, memory_order_relaxed);
+}
+
+/* stock: the drainer's side */
+
+/* Make every thread pass a full barrier (the owners' half of the fence). */
+static void full_barrier_everywhere(void)
+{
+	if (!pn_acct_owner_fence &&
+	    syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+		abort(); /* registered at start: cannot fail */
+}
+
+/* Empty thread @t's stock if it holds @only (or any group when NULL). */
+static void drain_one(unsigned t, struct pn_acct_group *only)
+{
+	struct pn_acct_stock *st = &pn_acct_stocks[t];
+	struct pn_acct_group *g = atomic_load_explicit(&st->cached, memory_order_relaxed);
+
+	if (g == NULL || (only != NULL && g != only))
+		return;
+	atomic_store_explicit(&st->drain_req, 1, memory_order_seq_cst);
+	full_barrier_everywhere();
+	/* pairs with the owner's release when it leaves */
+	while (atomic_load_explicit(&st->in_use, memory_order_seq_cst))
+		pn_cpu_relax();
+	stock_flush(st);
+	atomic_store_explicit(&st->drain_req, 0, memory_order_release);
+}
+
+static void drain_matching(struct pn_acct_group *only)
+{
+	pthread_mutex_lock(&drain_lock);
+	for (unsigned t = 0; t < PN_MAX_THREADS; t++)
+		drain_one(t, only);
+	pthread_mutex_unlock(&drain_lock);
+}
+
+void pn_acct_drain_all(void)
+{
+	drain_matching(NULL);
+}
+
+int64_t pn_acct_stocked(void)
+{
+	int64_t n = 0;
+
+	for (unsigned t = 0; t < PN_MAX_THREADS; t++)
+		n += atomic_load_explicit(&pn_acct_stocks[t].nr, memory_order_relaxed);
+	return n;
+}
+
+/* A thread that leaves gives its stock back (its id may be reused). */
+static void thread_gone(int id)
+{
+	pthread_mutex_lock(&drain_lock);
+	drain_one((unsigned)id, NULL);
+	pthread_mutex_unlock(&drain_lock);
+}
+
+__attribute__((constructor)) static void acct_init(void)
+{
+	/* without membarrier each owner section pays a full fence instead */
+	if (syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) != 0)
+		pn_acct_owner_fence = true;
+#if defined(__SANITIZE_THREAD__)
+	pn_acct_owner_fence = true; /* TSan does not model membarrier */
+#endif
+	atomic_store(&pn_acct_groups[0], &root);
+	pn_thread_exit_hook(thread_gone);
+}
+
+/* groups and the tree */
+
+struct pn_acct_group *pn_acct_root(void)
+{
+	return &root;
+}
+
+static struct pn_acct_group *child_named(struct pn_acct_group *parent,
+					 const char *name, size_t len)
+{
+	for (struct pn_acct_group *c = parent->first_child; c; c = c->next_sibling)
+		if (strlen(c->name) == len && memcmp(c->name, name, len) == 0)
+			return c;
+	return NULL;
+}
+
+struct pn_acct_group *pn_acct_group_create(struct pn_acct_group *parent,
+					   const char *name)
+{
+	struct pn_acct_group *g;
+	size_t len = name ? strlen(name) : 0;
+	int id = -1;
+
+	if (parent == NULL)
+		parent = &root;
+	if (len == 0 || len >= PN_ACCT_NAME_MAX || strchr(name, '/') || strchr(name, ',') ||
+	    strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	g = aligned_alloc(PN_CACHE_LINE, PN_ALIGN_UP(sizeof(*g), PN_CACHE_LINE));
+	if (g == NULL)
+		return NULL;
+	memset(g, 0, sizeof(*g));
+	memcpy(g->name, name, len + 1);
+	atomic_init(&g->max, PN_ACCT_UNLIMITED);
+	g->parent = parent;
+
+	pthread_mutex_lock(&tree_lock);
+	if (parent->dying || child_named(parent, name, len) != NULL) {
+		pthread_mutex_unlock(&tree_lock);
+		free(g);
+		errno = parent->dying ? EINVAL : EEXIST;
+		return NULL;
+	}
+	for (int i = 1; i < PN_ACCT_MAX_GROUPS; i++) {
+		if (atomic_load_explicit(&pn_acct_groups[i], memory_order_relaxed) == NULL) {
+			id = i;
+			break;
+		}
+	}
+	if (id < 0) {
+		pthread_mutex_unlock(&tree_lock);
+		free(g);
+		errno = ENOSPC;
+		return NULL;
+	}
+	g->id = (uint16_t)id;
+	g->next_sibling = parent->first_child;
+	parent->first_child = g;
+	atomic_store_explicit(&pn_acct_groups[id], g, memory_order_release);
+	pthread_mutex_unlock(&tree_lock);
+	return g;
+}
+
+int pn_acct_group_destroy(struct pn_acct_group *g)
+{
+	struct pn_acct_group **pp;
+	char path[256];
+	int64_t cur;
+
+	if (g == NULL || g == &root)
+		return -EINVAL;
+	/* stocks may hold pre-charged pages of it: give them back first */
+	drain_matching(g);
+	pthread_mutex_lock(&tree_lock);
+	cur = atomic_load_explicit(&g->usage, memory_order_relaxed);
+	if (g->first_child != NULL || cur != 0) {
+		pthread_mutex_unlock(&tree_lock);
+		pn_acct_path(g, path, sizeof(path));
+		fprintf(stderr, "pagenet: acct: cannot destroy %s: %s\n", path,
+			g->first_child ? "it has child groups" : "pages are still charged to it");
+		return -EBUSY;
+	}
+	g->dying = true;
+	for (pp = &g->parent->first_child; *pp != g; pp = &(*pp)->next_sibling)
+		;
+	*pp = g->next_sibling;
+	atomic_store_explicit(&pn_acct_groups[g->id], NULL, memory_order_release);
+	/* fold its lifetime counters into nothing: the id is free again */
+	pthread_mutex_unlock(&tree_lock);
+	free(g);
+	return 0;
+}
+
+struct pn_acct_group *pn_acct_group_find(struct pn_acct_group *parent, const char *path)
+{
+	struct pn_acct_group *g = parent ? parent : &root;
+
+	pthread_mutex_lock(&tree_lock);
+	while (g != NULL && *path) {
+		size_t len = strcspn(path, "/");
+
+		if (len)
+			g = child_named(g, path, len);
+		path += len;
+		path += *path == '/';
+	}
+	pthread_mutex_unlock(&tree_lock);
+	return g;
+}
+
+int pn_acct_set_max(struct pn_acct_group *g, int64_t max)
+{
+	if (max < 0)
+		return -EINVAL;
+	atomic_store_explicit(&g->max, max, memory_order_relaxed);
+	return 0;
+}
+
+int64_t pn_acct_current(const struct pn_acct_group *g)
+{
+	return atomic_load_explicit(&((struct pn_acct_group *)g)->usage, memory_order_relaxed);
+}
+
+int64_t pn_acct_max(const struct pn_acct_group *g)
+{
+	return atomic_load_explicit(&((struct pn_acct_group *)g)->max, memory_order_relaxed);
+}
+
+int64_t pn_acct_peak(const struct pn_acct_group *g)
+{
+	return atomic_load_explicit(&((struct pn_acct_group *)g)->peak, memory_order_relaxed);
+}
+
+void pn_acct_events(const struct pn_acct_group *g, struct pn_acct_events *ev)
+{
+	struct pn_acct_group *gg = (struct pn_acct_group *)g;
+
+	ev->max = atomic_load_explicit(&gg->ev_max, memory_order_relaxed);
+	ev->fail = atomic_load_explicit(&gg->ev_fail, memory_order_relaxed);
+}
+
+/* The group's own counts plus what stocks hold for it (a snapshot). */
+void pn_acct_stat(const struct pn_acct_group *g, struct pn_acct_stat *st)
+{
+	struct pn_acct_group *gg = (struct pn_acct_group *)g;
+	int64_t pages[PN_ACCT_KINDS];
+
+	for (unsigned k = 0; k < PN_ACCT_KINDS; k++)
+		pages[k] = atomic_load_explicit(&gg->stat_pages[k], memory_order_relaxed);
+	for (unsigned t = 0; t < PN_MAX_THREADS; t++) {
+		struct pn_acct_stock *s = &pn_acct_stocks[t];
+
+		if (atomic_load_explicit(&s->cached, memory_order_relaxed) != g)
+			continue;
+		for (unsigned k = 0; k < PN_ACCT_KINDS; k++)
+			pages[k] += atomic_load_explicit(&s->kind_delta[k], memory_order_relaxed);
+	}
+	st->zc_pages = pages[PN_ACCT_ZC];
+	st->queued_pages = pages[PN_ACCT_QUEUED];
+	st->other_pages = pages[PN_ACCT_OTHER];
+	st->copied_bytes = atomic_load_explicit(&gg->copied_bytes, memory_order_relaxed);
+}
+
+const char *pn_acct_name(const struct pn_acct_group *g)
+{
+	return g->name;
+}
+
+void pn_acct_path(const struct pn_acct_group *g, char *buf, size_t len)
+{
+	const struct pn_acct_group *chain[64];
+	unsigned n = 0;
+	size_t used = 0;
+
+	for (; g != NULL && g != &root && n < PN_DIM(chain); g = g->parent)
+		chain[n++] = g;
+	if (len)
+		buf[0] = '\0';
+	if (n == 0) {
+		snprintf(buf, len, "/");
+		return;
+	}
+	while (n-- > 0 && used < len)
+		used += (size_t)snprintf(buf + used, len - used, "/%s", chain[n]->name);
+}
+
+struct pn_acct_group *pn_acct_parent(const struct pn_acct_group *g)
+{
+	return g->parent;
+}
+
+uint16_t pn_acct_id(const struct pn_acct_group *g)
+{
+	return g->id;
+}
+
+struct pn_acct_group *pn_acct_by_id(uint16_t id)
+{
+	if (id >= PN_ACCT_MAX_GROUPS)
+		return NULL;
+	return atomic_load_explicit(&pn_acct_groups[id], memory_order_acquire);
+}

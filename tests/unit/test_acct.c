@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Accounting groups: hierarchy, limits, events, stocks, the pool's charges. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "pn_acct.h"
+#include "pn_telemetry.h"
+#include "pn_test.h"
+
+/* Everything back: stocks drained, every group at 0. */
+static void assert_all_zero(void)
+{
+	pn_acct_drain_all();
+	cr_assert_eq(pn_acct_stocked(), 0, "stocks not empty");
+	for (unsigned id = 0; id < PN_ACCT_MAX_GROUPS; id++) {
+		struct pn_acct_group *g = pn_acct_by_id((uint16_t)id);
+
+		if (g != NULL)
+			cr_assert_eq(pn_acct_current(g), 0, "group %s at %lld",
+				     pn_acct_name(g), (long long)pn_acct_current(g));
+	}
+}
+
+Test(acct, hierarchy_limits_and_events)
+{
+	struct pn_acct_group *p = pn_acct_group_create(NULL, "parent");
+	struct pn_acct_group *c = pn_acct_group_create(p, "child");
+	struct pn_acct_events ev;
+	char path[64];
+
+	cr_assert_not_null(p);
+	cr_assert_not_null(c);
+	pn_acct_path(c, path, sizeof(path));
+	cr_assert_str_eq(path, "/parent/child");
+	cr_assert_eq(pn_acct_group_find(NULL, "parent/child"), c);
+	cr_assert_eq(pn_acct_parent(c), p);
+
+	/* the parent's max binds the child: 3 charges of a batch fit in 100 */
+	cr_assert_eq(pn_acct_set_max(p, 100), 0);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(pn_acct_charge(c, PN_ACCT_BATCH, PN_ACCT_ZC), 0);
+	cr_assert_eq(pn_acct_charge(c, PN_ACCT_BATCH, PN_ACCT_ZC), -ENOBUFS);
+	pn_acct_events(p, &ev);
+	cr_assert_eq(ev.max, 1, "the parent's max was hit once");
+	cr_assert_eq(ev.fail, 0);
+	pn_acct_events(c, &ev);
+	cr_assert_eq(ev.max, 0, "the child's own max was not hit");
+	cr_assert_eq(ev.fail, 1, "the child's charge was refused once");
+	cr_assert_eq(pn_acct_current(c), 96);
+	cr_assert_eq(pn_acct_current(p), 96, "charges propagate up");
+	cr_assert_eq(pn_acct_current(pn_acct_root()), 96);
+
+	/* a child max below the parent's binds first */
+	pn_acct_set_max(p, PN_ACCT_UNLIMITED);
+	pn_acct_set_max(c, 128);
+	cr_assert_eq(pn_acct_charge(c, PN_ACCT_BATCH, PN_ACCT_ZC), 0);
+	cr_assert_eq(pn_acct_charge(c, PN_ACCT_BATCH, PN_ACCT_ZC), -ENOBUFS);
+	pn_acct_events(c, &ev);
+	cr_assert_eq(ev.max, 1);
+	cr_assert_eq(ev.fail, 2);
+	cr_assert_eq(pn_acct_peak(c), 128);
+	cr_assert_eq(pn_acct_peak(p), 128);
+
+	/* lowering max below current refuses new charges; nothing is taken */
+	pn_acct_set_max(c, 64);
+	cr_assert_eq(pn_acct_charge(c, 1, PN_ACCT_QUEUED), -ENOBUFS);
+	cr_assert_eq(pn_acct_current(c), 128);
+	for (int i = 0; i < 4; i++)
+		pn_acct_uncharge(c, PN_ACCT_BATCH, PN_ACCT_ZC);
+	pn_acct_drain_all();
+	cr_assert_eq(pn_acct_current(c), 0);
+	cr_assert_eq(pn_acct_charge(c, 1, PN_ACCT_QUEUED), 0);
+	pn_acct_uncharge(c, 1, PN_ACCT_QUEUED);
+
+	cr_assert_eq(pn_acct_group_destroy(p), -EBUSY, "it has a child");
+	cr_assert_eq(pn_acct_group_destroy(c), 0);
+	cr_assert_eq(pn_acct_group_destroy(p), 0);
+	cr_assert_eq(pn_acct_group_destroy(pn_acct_root()), -EINVAL);
+	assert_all_zero();
+}
+
+Test(acct, names_are_checked)
+{
+	struct pn_acct_group *a = pn_acct_group_create(NULL, "a");
+
+	cr_assert_null(pn_acct_group_create(NULL, "a"));
+	cr_assert_eq(errno, EEXIST);
+	cr_assert_null(pn_acct_group_create(NULL, "x/y"));
+	cr_assert_eq(errno, EINVAL);
+	cr_assert_null(pn_acct_group_create(NULL, ""));
+	cr_assert_null(pn_acct_group_create(NULL, ".."));
+	cr_assert_eq(pn_acct_group_destroy(a), 0);
+	a = pn_acct_group_create(NULL, "a");
+	cr_assert_not_null(a, "a name is free again after destroy");
+	cr_assert_eq(pn_acct_group_destroy(a), 0);
+}
+
+Test(acct, group_with_pages_cannot_go)
+{
+	struct pn_acct_group *g = pn_acct_group_create(NULL, "busy");
+
+	cr_assert_eq(pn_acct_charge(g, 3, PN_ACCT_ZC), 0);
+	cr_assert_eq(pn_acct_group_destroy(g), -EBUSY);
+	pn_acct_uncharge(g, 3, PN_ACCT_ZC);
+	/* the stock holds pre-charged pages: destroy drains them */
+	cr_assert_gt(pn_acct_current(g), 0);
+	cr_assert_eq(pn_acct_group_destroy(g), 0);
+	assert_all_zero();
+}
+
+Test(acct, stock_serves_single_pages_and_stat_is_exact)
+{
+	struct pn_acct_group *g = pn_acct_group_create(NULL, "stock");
+	struct pn_acct_stat st;
+
+	cr_assert_eq(pn_acct_charge(g, 1, PN_ACCT_ZC), 0);
+	cr_assert_eq(pn_acct_current(g), PN_ACCT_BATCH, "a batch is pre-charged");
+	for (int i = 0; i < 9; i++)
+		cr_assert_eq(pn_acct_charge(g, 1, i < 5 ? PN_ACCT_ZC : PN_ACCT_QUEUED), 0);
+	cr_assert_eq(pn_acct_current(g), PN_ACCT_BATCH, "served from the stock");
+	pn_acct_note_copied(g, 1500);
+	pn_acct_stat(g, &st);
+	cr_assert_eq(st.zc_pages, 6);
+	cr_assert_eq(st.queued_pages, 4);
+	cr_assert_eq(st.copied_bytes, 1500);
+	pn_acct_drain_all();
+	cr_assert_eq(pn_acct_current(g), 10, "exact once the stock is drained");
+	pn_acct_stat(g, &st);
+	cr_assert_eq(st.zc_pages, 6);
+	for (int i = 0; i < 10; i++)
+		pn_acct_uncharge(g, 1, i < 6 ? PN_ACCT_ZC : PN_ACCT_QUEUED);
+	pn_acct_stat(g, &st);
+	cr_assert_eq(st.zc_pages + st.queued_pages, 0);
+	cr_assert_eq(pn_acct_group_destroy(g), 0);
+	assert_all_zero();
+}
+
+Test(acct, isolation_sibling_keeps_charging)
+{
+	struct pn_acct_group *svc = pn_acct_group_create(NULL, "svc");
+	struct pn_acct_group *greedy = pn_acct_group_create(svc, "greedy");
+	struct pn_acct_group *polite = pn_acct_group_create(svc, "polite");
+	int refused = 0;
+
+	pn_acct_set_max(greedy, 64);
+	for (int i = 0; i < 200; i++)
+		refused += pn_acct_charge(greedy, 1, PN_ACCT_ZC) != 0;
+	cr_assert_eq(refused, 200 - 64, "greedy stops at its max");
+	for (int i = 0; i < 1000; i++)
+		cr_assert_eq(pn_acct_charge(polite, 1, PN_ACCT_ZC), 0, "sibling refused at %d", i);
+	pn_acct_uncharge(greedy, 64, PN_ACCT_ZC);
+	pn_acct_uncharge(polite, 1000, PN_ACCT_ZC);
+	pn_acct_drain_all();
+	cr_assert_eq(pn_acct_group_destroy(greedy), 0);
+	cr_assert_eq(pn_acct_group_destroy(polite), 0);
+	cr_assert_eq(pn_acct_group_destroy(svc), 0);
+	assert_all_zero();
+}
+
+static struct pn_pool *accounted_pool(uint32_t pages)
+{
+	struct pn_pool_params pp = {
+		.sz = sizeof(pp), .flags = PN_POOL_F_ACCOUNTED, .nr_pages = pages,
+		.numa_node = PN_NUMA_ANY, .name = "acct",
+	};
+	struct pn_pool *p = pn_pool_create(&pp);
+
+	cr_assert_not_null(p);
+	return p;
+}
+
+Test(acct, accounted_and_unaccounted_pools_side_by_side)
+{
+	struct pn_pool *plain = test_pool(64, 0, 0), *acc = accounted_pool(64);
+	struct pn_acct_group *g = pn_acct_group_create(NULL, "app");
+	struct pn_frame *a[8], *b[8];
+
+	for (int i = 0; i < 8; i++) {
+		a[i] = pn_pool_alloc(plain);
+		b[i] = pn_pool_alloc(acc);
+		cr_assert_eq(pn_pool_charge(a[i], g, PN_ACCT_ZC), 0, "no flag day: succeeds");
+		cr_assert_eq(pn_pool_charge(b[i], g, PN_ACCT_ZC), 0);
+		cr_assert_null(pn_frame_acct(a[i]), "unaccounted pool: nothing recorded");
+		cr_assert_eq(pn_frame_acct(b[i]), g, "the descriptor records the group");
+	}
+	cr_assert_eq(pn_pool_charge(b[0], g, PN_ACCT_ZC), 0, "a page is charged once");
+	pn_acct_drain_all();
+	cr_assert_eq(pn_acct_current(g), 8);
+	cr_assert_eq(pn_pool_charge(b[0], pn_acct_root(), PN_ACCT_ZC), -EINVAL);
+	for (int i = 0; i < 8; i++) {
+		pn_pool_put(plain, a[i]);
+		pn_frame_put(b[i]); /* through the POOL destructor */
+	}
+	pn_acct_drain_all();
+	cr_assert_eq(pn_acct_current(g), 0, "the destructor uncharged every page");
+	test_pool_destroy_clean(plain);
+	test_pool_destroy_clean(acc);
+	cr_assert_eq(pn_acct_group_destroy(g), 0);
+	assert_all_zero();
+}
+
+Test(acct, refused_charge_loses_nothing)
+{
+	struct pn_pool *acc = accounted_pool(64);
+	struct pn_acct_group *g = pn_acct_group_create(NULL, "small");
+	struct pn_frame *f[6];
+	struct pn_acct_events ev;
+	int copied = 0;
+
+	pn_acct_set_max(g, 4);
+	for (int i = 0; i < 6; i++) {
+		f[i] = pn_pool_alloc(acc);
+		memset(pn_frame_addr(f[i]), i, 64);
+		if (pn_pool_charge(f[i], g, PN_ACCT_ZC) == -ENOBUFS) {
+			/* what a receiver does: copy the data out, free the page */
+			uint8_t copy[64];
+
+			memcpy(copy, pn_frame_addr(f[i]), sizeof(copy));
+			cr_assert_eq(copy[63], i);
+			pn_acct_note_copied(g, sizeof(copy));
+			cr_assert_null(pn_frame_acct(f[i]));
+			pn_pool_put(acc, f[i]);
+			f[i] = NULL;
+			copied++;
+		}
+	}
+	cr_assert_eq(copied, 2);
+	pn_acct_events(g, &ev);
+	cr_assert_eq(ev.fail, 2);
+	cr_assert_geq(ev.max, 2);
+	for (int i = 0; i < 6; i++)
+		if (f[i])
+			pn_pool_put(acc, f[i]);
+	test_pool_destroy_clean(acc);
+	pn_acct_drain_all();
+	cr_assert_eq(pn_acct_current(g), 0);
+	cr_assert_eq(pn_acct_group_destroy(g), 0);
+	assert_all_zero();
+}
+
+Test(acct, packets_fragments_and_put_bulk_uncharge)
+{
+	struct pn_pool *acc = accounted_pool(64);
+	struct pn_acct_group *g = pn_acct_group_create(NULL, "pkts");
+	struct pn_pkt *p[10];
+	struct pn_frame *bulk[16];
+
+	for (int i = 0; i < 10; i++) {
+		p[i] = pn_pkt_alloc(acc);
+		cr_assert_not_null(p[i]);
+		cr_assert_eq(pn_pool_charge(pn_pkt_own_shinfo(p[i])->frame, g, PN_ACCT_QUEUED), 0);
+	}
+	for (int i = 0; i < 10; i++)
+		pn_pkt_free(p[i]);
+	cr_assert_eq(pn_pool_alloc_bulk(acc, bulk, 16), 0);
+	for (int i = 0; i < 16; i++)
+		cr_assert_eq(pn_pool_charge(bulk[i], g, PN_ACCT_ZC), 0);
+	pn_pool_put_bulk(acc, bulk, 16);
+	/* the pool's current fragment page may stay charged until the pool
+	 * moves past it: destroying the pool drops it */
+	test_pool_destroy_clean(acc);
+	pn_acct_drain_all();
+	cr_assert_eq(pn_acct_current(g), 0);
+	cr_assert_eq(pn_acct_group_destroy(g), 0);
+	assert_all_zero();
+}
+
+/* telemetry: the cgroup v2 files and the gated max */
+
+static json_t *ask(FILE *f, const char *req)
+{
+	char buf[65536];
+
+	fprintf(f, "%s\n", req);
+	fflush(f);
+	cr_assert_not_null(fgets(buf, sizeof(buf), f));
+	return json_loads(buf, 0, NULL);
+}
+
+static FILE *tel_open(bool writes)
+{
+	char dir[] = "/tmp/pn-acct-XXXXXX";
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char buf[4096];
+	int fd;
+	FILE *f;
+
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(pn_telemetry_start(&(struct pn_telemetry_params){
+		.sz = sizeof(struct pn_telemetry_params), .app = "acct", .dir = dir,
+		.allow_writes = writes }), 0);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", pn_telemetry_path());
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	f = fdopen(fd, "r+");
+	cr_assert_not_null(fgets(buf, sizeof(buf), f)); /* greeting */
+	return f;
+}
+
+Test(acct, telemetry_serves_group_files_and_gates_max)
+{
+	struct pn_acct_group *g = pn_acct_group_create(NULL, "web");
+	struct pn_acct_group *c = pn_acct_group_create(g, "conn");
+	FILE *f = tel_open(false);
+	json_t *j, *v;
+
+	pn_acct_charge(c, PN_ACCT_BATCH, PN_ACCT_ZC);
+	j = ask(f, "/acct/group,web/conn");
+	v = json_object_get(j, "/acct/group");
+	cr_assert_str_eq(json_string_value(json_object_get(v, "path")), "/web/conn");
+	cr_assert_eq(json_integer_value(json_object_get(v, "memory.current")), PN_ACCT_BATCH);
+	cr_assert_str_eq(json_string_value(json_object_get(v, "memory.max")), "max");
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(v, "memory.stat"),
+							"zc_pages")), PN_ACCT_BATCH);
+	json_decref(j);
+	j = ask(f, "/acct/groups");
+	cr_assert_eq(json_array_size(json_object_get(j, "/acct/groups")), 3, "root, web, conn");
+	json_decref(j);
+	j = ask(f, "/set/acct/max,web,10");
+	cr_assert_not_null(json_object_get(j, "error"), "writes are not allowed");
+	json_decref(j);
+	cr_assert_eq(pn_acct_max(g), PN_ACCT_UNLIMITED);
+	fclose(f);
+	pn_telemetry_stop();
+
+	f = tel_open(true);
+	j = ask(f, "/set/acct/max,web,10");
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "/set/acct/max"),
+							"memory.max")), 10);
+	json_decref(j);
+	cr_assert_eq(pn_acct_max(g), 10);
+	cr_assert_eq(pn_acct_charge(c, 1, PN_ACCT_ZC), -ENOBUFS, "over the new max");
+	j = ask(f, "/set/acct/max,web,max");
+	json_decref(j);
+	cr_assert_eq(pn_acct_max(g), PN_ACCT_UNLIMITED);
+	fclose(f);
+	pn_telemetry_stop();
+	pn_acct_uncharge(c, PN_ACCT_BATCH, PN_ACCT_ZC);
+	cr_assert_eq(pn_acct_group_destroy(c), 0);
+	cr_assert_eq(pn_acct_group_destroy(g), 0);
+	assert_all_zero();
+}
