@@ -51,6 +51,8 @@ struct cfg {
 	/* txonly */
 	unsigned pkt_size, flows;
 	double rate; /* packets per second for the whole app; 0 = as fast as possible */
+	char acct_path[128]; /* charge received pages here ("" = no accounting) */
+	int64_t acct_max;
 	struct in_addr src_ip, dst_ip;
 };
 
@@ -60,13 +62,15 @@ struct worker {
 	struct pn_pool *pool;
 	_Atomic uint64_t fwd_drops; /* refused by the tx port, freed here */
 	_Atomic uint64_t generated;
+	_Atomic uint64_t acct_drops; /* received pages the group had no room for */
 	_Atomic bool ready;
 } __pn_cache_aligned;
 
 static struct cfg cfg = {
 	.mode = MODE_IO, .queues = 1, .burst = 32, .period = 1.0, .telemetry = true,
-	.pkt_size = 64, .flows = 1,
+	.pkt_size = 64, .flows = 1, .acct_max = PN_ACCT_UNLIMITED,
 };
+static struct pn_acct_group *acct_group; /* the leaf of cfg.acct_path */
 static unsigned txb_max_age = 16; /* see struct txbuf */
 static struct pn_port *ports[PN_MAX_PORTS];
 static uint8_t port_mac[PN_MAX_PORTS][6];
@@ -113,6 +117,8 @@ static void usage(FILE *out)
 		"      --cpus LIST       CPUs for the queue threads, e.g. 0,1 (default: in order)\n"
 		"  -b, --burst N         packets per burst (32, max %d)\n"
 		"      --tx-drain N      send a partial burst after N poll rounds (16; 1 = at once)\n"
+		"      --acct PATH[:MAX] charge received pages to accounting group PATH (a/b),\n"
+		"                        created with memory.max MAX pages; over it, drop\n"
 		"      --ring N          descriptors per ring (driver default)\n"
 		"      --pages N         pages in the shared region (enough for the rings)\n"
 		"      --eth-peer P,MAC  destination MAC for port P in mac and txonly modes\n"
@@ -218,6 +224,24 @@ static int set_option(const char *key, const char *val)
 		return parse_uint(val, 0, 1, &u) ? -1 : (cfg.telemetry = u, 0);
 	if (!strcmp(key, "cpus"))
 		return parse_cpus(val);
+	if (!strcmp(key, "acct")) {
+		/* PATH[:MAX] */
+		const char *colon = strchr(val, ':');
+		size_t len = colon ? (size_t)(colon - val) : strlen(val);
+
+		if (len == 0 || len >= sizeof(cfg.acct_path))
+			return -1;
+		memcpy(cfg.acct_path, val, len);
+		cfg.acct_path[len] = '\0';
+		if (colon) {
+			char *end;
+
+			cfg.acct_max = strtoll(colon + 1, &end, 10);
+			if (*end || end == colon + 1 || cfg.acct_max < 0)
+				return -1;
+		}
+		return 0;
+	}
 	if (!strcmp(key, "tx-drain") || !strcmp(key, "tx_drain"))
 		return parse_uint(val, 1, 1024, &txb_max_age);
 	if (!strcmp(key, "pkt-size") || !strcmp(key, "pkt_size"))
@@ -467,6 +491,28 @@ static void txb_flush(struct worker *w, struct txbuf *tb, unsigned txp, uint16_t
 	tb->age = 0;
 }
 
+/*
+ * Charge each received page to the accounting group before it is kept or
+ * forwarded; the POOL destructor uncharges it when the device is done. A
+ * page the group has no room for is dropped (and recycles at once).
+ */
+static uint16_t charge_received(struct worker *w, struct pn_pkt **pkts, uint16_t n)
+{
+	uint16_t kept = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct pn_frame *f = pn_pkt_own_shinfo(pkts[i])->frame;
+
+		if (pn_likely(pn_pool_charge(f, acct_group, PN_ACCT_QUEUED) == 0)) {
+			pkts[kept++] = pkts[i];
+		} else {
+			pn_pkt_free(pkts[i]);
+			atomic_fetch_add_explicit(&w->acct_drops, 1, memory_order_relaxed);
+		}
+	}
+	return kept;
+}
+
 static void forward_loop(struct worker *w)
 {
 	struct txbuf tb[PN_MAX_PORTS] = { 0 };
@@ -481,6 +527,8 @@ static void forward_loop(struct worker *w)
 
 			if (n == 0)
 				continue;
+			if (acct_group != NULL)
+				n = charge_received(w, pkts, n);
 			if (cfg.mode == MODE_RXONLY) {
 				for (uint16_t i = 0; i < n; i++)
 					pn_pkt_free(pkts[i]);
@@ -519,6 +567,8 @@ static void txonly_loop(struct worker *w)
 
 			/* drain what arrives so the rings keep moving */
 			n = pn_port_rx_burst(ports[p], q, pkts, (uint16_t)cfg.burst);
+			if (n && acct_group != NULL)
+				n = charge_received(w, pkts, n);
 			for (uint16_t i = 0; i < n; i++)
 				pn_pkt_free(pkts[i]);
 			if (per_s > 0) {
@@ -633,6 +683,8 @@ static void print_stats(const struct snap *a, const struct snap *b, double elaps
 		json_object_set_new(root, "ports", jp);
 		json_object_set_new(root, "pools", jq);
 		json_object_set_new(root, "fwd_drops", json_integer((json_int_t)b->fwd_drops));
+		if (acct_group != NULL)
+			json_object_set_new(root, "acct", pn_telemetry_group_json(acct_group));
 		json_dumpf(root, stdout, JSON_COMPACT);
 		fputc('\n', stdout);
 		json_decref(root);
@@ -663,27 +715,94 @@ static void print_stats(const struct snap *a, const struct snap *b, double elaps
 			       (unsigned long long)(y->recycle_released_refcnt - x->recycle_released_refcnt),
 			       100.0 * rate_between(x, y));
 		}
+		if (acct_group != NULL) {
+			struct pn_acct_events ev;
+			char path[128];
+			uint64_t drops = 0;
+
+			for (unsigned q = 0; q < cfg.queues; q++)
+				drops += atomic_load_explicit(&workers[q].acct_drops,
+							      memory_order_relaxed);
+			pn_acct_events(acct_group, &ev);
+			pn_acct_path(acct_group, path, sizeof(path));
+			printf("  acct %s  current %lld pages  peak %lld  events max %llu fail %llu"
+			       "  dropped %llu\n", path, (long long)pn_acct_current(acct_group),
+			       (long long)pn_acct_peak(acct_group), (unsigned long long)ev.max,
+			       (unsigned long long)ev.fail, (unsigned long long)drops);
+		}
 	}
 	fflush(stdout);
 }
 
+/* Create every level of cfg.acct_path; the leaf gets cfg.acct_max. */
+static int make_acct_group(void)
+{
+	char path[sizeof(cfg.acct_path)], *save = NULL;
+	struct pn_acct_group *g = pn_acct_root();
+
+	snprintf(path, sizeof(path), "%s", cfg.acct_path);
+	for (char *t = strtok_r(path, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+		struct pn_acct_group *c = pn_acct_group_find(g, t);
+
+		if (c == NULL)
+			c = pn_acct_group_create(g, t);
+		if (c == NULL) {
+			fprintf(stderr, "pagenet-fwd: cannot create accounting group %s: %s\n",
+				cfg.acct_path, strerror(errno));
+			return -1;
+		}
+		g = c;
+	}
+	if (g == pn_acct_root()) {
+		fprintf(stderr, "pagenet-fwd: --acct needs a group path, not /\n");
+		return -1;
+	}
+	pn_acct_set_max(g, cfg.acct_max);
+	acct_group = g;
+	return 0;
+}
+
+/* After the pools are gone every charge must be back: @return pages not. */
+static int64_t destroy_acct_groups(void)
+{
+	struct pn_acct_group *g = acct_group;
+	int64_t left = 0;
+
+	pn_acct_drain_all();
+	while (g != NULL && g != pn_acct_root()) {
+		struct pn_acct_group *parent = pn_acct_parent(g);
+
+		if (pn_acct_current(g) != 0) {
+			fprintf(stderr, "pagenet-fwd: group %s still has %lld pages charged\n",
+				pn_acct_name(g), (long long)pn_acct_current(g));
+			left += pn_acct_current(g);
+		}
+		if (pn_acct_group_destroy(g) != 0)
+			break;
+		g = parent;
+	}
+	return left;
+}
+
 static json_t *tel_fwd(const char *cmd, const char *params, const char **err)
 {
-	uint64_t drops = 0, gen = 0;
+	uint64_t drops = 0, gen = 0, adrops = 0;
 
 	(void)cmd, (void)params, (void)err;
 	for (unsigned q = 0; q < cfg.queues; q++) {
 		drops += atomic_load_explicit(&workers[q].fwd_drops, memory_order_relaxed);
 		gen += atomic_load_explicit(&workers[q].generated, memory_order_relaxed);
+		adrops += atomic_load_explicit(&workers[q].acct_drops, memory_order_relaxed);
 	}
-	return json_pack("{ss si si sI sI}", "mode", mode_names[cfg.mode],
+	return json_pack("{ss si si sI sI sI}", "mode", mode_names[cfg.mode],
 			 "ports", (int)cfg.nb_ports, "queues", (int)cfg.queues,
-			 "fwd_drops", (json_int_t)drops, "generated", (json_int_t)gen);
+			 "fwd_drops", (json_int_t)drops, "generated", (json_int_t)gen,
+			 "acct_drops", (json_int_t)adrops);
 }
 
 static int parse_args(int argc, char **argv)
 {
-	enum { O_CPUS = 256, O_DRAIN, O_RING, O_PAGES, O_PEER, O_SIZE, O_RATE, O_FLOWS, O_SRC,
+	enum { O_CPUS = 256, O_DRAIN, O_ACCT, O_RING, O_PAGES, O_PEER, O_SIZE, O_RATE, O_FLOWS, O_SRC,
 	       O_DST, O_NOTEL };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -692,6 +811,7 @@ static int parse_args(int argc, char **argv)
 		{ "cpus", required_argument, NULL, O_CPUS },
 		{ "burst", required_argument, NULL, 'b' },
 		{ "tx-drain", required_argument, NULL, O_DRAIN },
+		{ "acct", required_argument, NULL, O_ACCT },
 		{ "ring", required_argument, NULL, O_RING },
 		{ "pages", required_argument, NULL, O_PAGES },
 		{ "eth-peer", required_argument, NULL, O_PEER },
@@ -784,6 +904,8 @@ int main(int argc, char **argv)
 			pages, strerror(errno));
 		return 1;
 	}
+	if (cfg.acct_path[0] && make_acct_group() != 0)
+		goto out;
 	for (unsigned q = 0; q < cfg.queues; q++) {
 		char name[32];
 
@@ -791,6 +913,7 @@ int main(int argc, char **argv)
 		workers[q].q = q;
 		workers[q].pool = pn_pool_create(&(struct pn_pool_params){
 			.sz = sizeof(struct pn_pool_params), .region = region,
+			.flags = cfg.acct_path[0] ? PN_POOL_F_ACCOUNTED : 0,
 			.frag_size = 2048, .ring_size = 4096, .name = name });
 		if (workers[q].pool == NULL) {
 			fprintf(stderr, "pagenet-fwd: cannot create pool %s: %s\n", name, strerror(errno));
@@ -890,6 +1013,8 @@ out:
 				(long long)n);
 		leaked += n;
 	}
+	if (acct_group != NULL && destroy_acct_groups() != 0 && leaked == 0)
+		leaked = 1; /* a charge that never came back is a leak too */
 	if (pn_region_destroy(region) != 0 && leaked == 0) {
 		fprintf(stderr, "pagenet-fwd: region still has pages out\n");
 		leaked = 1;

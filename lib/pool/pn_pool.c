@@ -400,7 +400,11 @@ __pn_noinline void *pn_pool_alloc_frag_slow(struct pn_pool *p, uint32_t size,
 		errno = EINVAL;
 		return NULL;
 	}
-	if (f != NULL && p->frag_offset + size <= p->page_bytes)
+	/* a consumer charged the page: hand out no more of it (they would ride
+	 * on that charge), and let its fragments end it */
+	bool charged = f != NULL && __atomic_load_n(&f->acct_id, __ATOMIC_RELAXED) != 0;
+
+	if (f != NULL && !charged && p->frag_offset + size <= p->page_bytes)
 		return frag_cut(p, size, frame);
 	if (f != NULL) {
 		uint32_t unused = p->frag_bias - p->frag_handed; /* > 0 here */
@@ -408,7 +412,8 @@ __pn_noinline void *pn_pool_alloc_frag_slow(struct pn_pool *p, uint32_t size,
 		p->frag_page = NULL;
 		/* every fragment already came back: nobody else can see the
 		 * page, reuse it in place */
-		if (atomic_load_explicit(&f->frag_count, memory_order_acquire) == unused) {
+		if (!charged &&
+		    atomic_load_explicit(&f->frag_count, memory_order_acquire) == unused) {
 			p->frag_page = f;
 		} else {
 			/* drop the unused budget; the last fragment puts the page */

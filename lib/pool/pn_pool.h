@@ -419,9 +419,11 @@ static inline void *pn_pool_alloc_frag(struct pn_pool *p, uint32_t size,
 	size = PN_ALIGN_UP(size, (uint32_t)PN_POOL_FRAG_ALIGN);
 	PN_DEBUG_ASSERT(pn_pool_is_owner(p, pn_thread_id()),
 			"pn_pool_alloc_frag off the owner thread");
-	/* fast path: room on the page and not the last budgeted fragment */
+	/* fast path: room on the page, not the last budgeted fragment, and
+	 * no consumer charged the page (the slow path moves on from it) */
 	if (pn_likely(p->frag_page != NULL && off + size <= p->page_bytes &&
-		      p->frag_handed + 1 < p->frag_bias)) {
+		      p->frag_handed + 1 < p->frag_bias &&
+		      __atomic_load_n(&p->frag_page->acct_id, __ATOMIC_RELAXED) == 0)) {
 		p->frag_offset = off + size;
 		p->frag_handed++;
 		*frame = p->frag_page;

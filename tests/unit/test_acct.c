@@ -343,3 +343,31 @@ Test(acct, telemetry_serves_group_files_and_gates_max)
 	cr_assert_eq(pn_acct_group_destroy(g), 0);
 	assert_all_zero();
 }
+
+Test(acct, pool_moves_past_a_charged_fragment_page)
+{
+	struct pn_pool *acc = accounted_pool(64);
+	struct pn_acct_group *g = pn_acct_group_create(NULL, "frags");
+	struct pn_frame *f1, *f2, *f3;
+	void *b1 = pn_pool_alloc_frag(acc, 1024, &f1);
+	void *b2, *b3;
+
+	cr_assert_not_null(b1);
+	cr_assert_eq(pn_pool_charge(f1, g, PN_ACCT_ZC), 0);
+	/* the rest of a charged page is not handed to anyone else */
+	b2 = pn_pool_alloc_frag(acc, 1024, &f2);
+	cr_assert_neq(f2, f1, "no more fragments from a charged page");
+	pn_pool_frag_free(f1);
+	/* the consumer's fragment was the last use of that page: uncharged */
+	pn_acct_drain_all();
+	cr_assert_eq(pn_acct_current(g), 0);
+	b3 = pn_pool_alloc_frag(acc, 1024, &f3);
+	cr_assert_not_null(b3);
+	cr_assert_null(pn_frame_acct(f3));
+	pn_pool_frag_free(f2);
+	pn_pool_frag_free(f3);
+	(void)b2;
+	test_pool_destroy_clean(acc);
+	cr_assert_eq(pn_acct_group_destroy(g), 0);
+	assert_all_zero();
+}
