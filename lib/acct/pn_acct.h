@@ -76,7 +76,8 @@ struct pn_acct_group {
  * in_use section; a drainer on another thread raises drain_req, makes every
  * thread pass a full barrier (membarrier), waits for in_use to fall, and
  * empties it. The owner's side is then two plain stores and no fence: the
- * asymmetric fence of liburcu's membarrier flavour.
+ * asymmetric fence of liburcu's membarrier flavour. Without membarrier
+ * stocks stay empty and every charge goes to the counters.
  */
 struct pn_acct_stock {
 	_Atomic(struct pn_acct_group *) cached;
@@ -87,8 +88,14 @@ struct pn_acct_stock {
 } __pn_cache_aligned;
 
 extern struct pn_acct_stock pn_acct_stocks[PN_THREAD_SLOTS];
-/* set when membarrier is unavailable: owners then fence for themselves */
-extern bool pn_acct_owner_fence;
+
+#if defined(__SANITIZE_THREAD__)
+#define PN_ACCT_SEQ_CST 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PN_ACCT_SEQ_CST 1
+#endif
+#endif
 
 /** cgroup v2 names: memory.events */
 struct pn_acct_events {
@@ -183,19 +190,21 @@ void pn_acct_uncharge_slow(struct pn_acct_group *g, uint32_t nr, enum pn_acct_ki
  * wants the stock: leave at once and take the slow path. */
 static inline bool pn_acct_stock_enter(struct pn_acct_stock *st)
 {
+#ifdef PN_ACCT_SEQ_CST
+	/* ThreadSanitizer does not model membarrier: a seq_cst exchange and
+	 * load on each side instead (Dekker) */
+	atomic_exchange_explicit(&st->in_use, 1, memory_order_seq_cst);
+	return atomic_load_explicit(&st->drain_req, memory_order_seq_cst) == 0;
+#else
 	atomic_store_explicit(&st->in_use, 1, memory_order_relaxed);
 	/* the store above must be visible before drain_req is read: the
 	 * drainer's membarrier orders it, so only the compiler must not
 	 * reorder here */
 	atomic_signal_fence(memory_order_seq_cst);
-	if (pn_unlikely(pn_acct_owner_fence)) {
-		/* no membarrier: a seq_cst exchange and load on each side */
-		atomic_exchange_explicit(&st->in_use, 1, memory_order_seq_cst);
-		return atomic_load_explicit(&st->drain_req, memory_order_seq_cst) == 0;
-	}
 	/* acquire: a drainer's emptying of the stock happens-before its
 	 * release of drain_req */
 	return atomic_load_explicit(&st->drain_req, memory_order_acquire) == 0;
+#endif
 }
 
 static inline void pn_acct_stock_leave(struct pn_acct_stock *st)

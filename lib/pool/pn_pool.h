@@ -444,9 +444,10 @@ static inline void pn_pool_frag_free(struct pn_frame *f)
 	struct pn_pool *p = pn_frame_pool(f);
 
 	/* owner check first: frag_page is only read by its writer */
+	/* (a charged page is taken back too: pn_pool_alloc_frag sees the
+	 * charge, gives up the page, and its last fragment ends the charge) */
 	if (pn_likely(p != NULL && pn_pool_is_owner(p, pn_thread_id()) &&
-		      p->frag_page == f &&
-		      __atomic_load_n(&f->acct_id, __ATOMIC_RELAXED) == 0)) {
+		      p->frag_page == f)) {
 		PN_DEBUG_ASSERT(p->frag_handed > 0, "fragment freed twice");
 		if (--p->frag_handed == 0)
 			p->frag_offset = 0;
