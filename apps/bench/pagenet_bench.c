@@ -552,6 +552,12 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (strcmp(cmd, "acct") == 0) {
+		/* no DPDK anchor in this one: no EAL (and it runs under valgrind) */
+		signal(SIGINT, on_signal);
+		signal(SIGTERM, on_signal);
+		return bench_acct();
+	}
 	if (rte_eal_init((int)PN_DIM(eal_argv) - 1, eal_argv) < 0) {
 		fprintf(stderr, "pagenet-bench: rte_eal_init failed: %s\n",
 			rte_strerror(rte_errno));
