@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "pn_pkt.h"
+#include "pn_telemetry.h"
 
 struct cfg {
 	double duration; /* seconds, 0 = until Ctrl-C */
@@ -181,6 +182,9 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	/* pagenet-stat can watch the pool live; failing to serve is not fatal */
+	pn_telemetry_start(&(struct pn_telemetry_params){
+		.sz = sizeof(struct pn_telemetry_params), .app = "pagenet-pooldemo" });
 
 	double t0 = now_s(), last = t0;
 	uint64_t pkts = 0, last_pkts = 0, empty = 0;
@@ -234,6 +238,7 @@ int main(int argc, char **argv)
 	}
 	atomic_store(&worker_stop, true);
 	pthread_join(wt, NULL);
+	pn_telemetry_stop();
 	double t = now_s();
 
 	print_stats(&c, pool, t - t0, pkts, pkts - last_pkts, t - last, true);
