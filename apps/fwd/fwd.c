@@ -63,6 +63,7 @@ struct worker {
 	_Atomic uint64_t fwd_drops; /* refused by the tx port, freed here */
 	_Atomic uint64_t generated;
 	_Atomic uint64_t acct_drops; /* received pages the group had no room for */
+	_Atomic uint64_t malformed;  /* frames too short to forward in mac modes */
 	_Atomic bool ready;
 } __pn_cache_aligned;
 
@@ -356,13 +357,14 @@ static int load_config(const char *file)
 
 /* the data path */
 
-static inline void mac_rewrite(struct pn_pkt *pkt, unsigned txp, bool swap)
+/* @return false for a frame too short to have an Ethernet header */
+static inline bool mac_rewrite(struct pn_pkt *pkt, unsigned txp, bool swap)
 {
 	uint8_t *eth = pn_pkt_data(pkt);
 	uint8_t tmp[6];
 
 	if (pn_unlikely(pn_pkt_headlen(pkt) < 14))
-		return;
+		return false;
 	if (swap) {
 		memcpy(tmp, eth, 6);
 		memcpy(eth, eth + 6, 6);
@@ -371,6 +373,7 @@ static inline void mac_rewrite(struct pn_pkt *pkt, unsigned txp, bool swap)
 		memcpy(eth, cfg.ports[txp].peer_mac, 6);
 		memcpy(eth + 6, port_mac[txp], 6);
 	}
+	return true;
 }
 
 static uint16_t ip_csum(const void *hdr, unsigned len)
@@ -534,9 +537,24 @@ static void forward_loop(struct worker *w)
 					pn_pkt_free(pkts[i]);
 				continue;
 			}
-			if (cfg.mode == MODE_MAC || cfg.mode == MODE_MACSWAP)
-				for (uint16_t i = 0; i < n; i++)
-					mac_rewrite(pkts[i], txp, cfg.mode == MODE_MACSWAP);
+			if (cfg.mode == MODE_MAC || cfg.mode == MODE_MACSWAP) {
+				uint16_t kept = 0;
+
+				/* a runt cannot be rewritten: counted and dropped */
+				for (uint16_t i = 0; i < n; i++) {
+					if (pn_likely(mac_rewrite(pkts[i], txp,
+								  cfg.mode == MODE_MACSWAP))) {
+						pkts[kept++] = pkts[i];
+					} else {
+						pn_pkt_free(pkts[i]);
+						atomic_fetch_add_explicit(&w->malformed, 1,
+									  memory_order_relaxed);
+					}
+				}
+				n = kept;
+				if (n == 0)
+					continue;
+			}
 			if (b->n + n > cfg.burst)
 				txb_flush(w, b, txp, q);
 			memcpy(&b->pkts[b->n], pkts, n * sizeof(pkts[0]));
@@ -624,17 +642,20 @@ struct snap {
 	struct pn_port_stats port[PN_MAX_PORTS];
 	struct pn_pool_stats_sum pool[PN_PORT_MAX_QUEUES];
 	uint64_t fwd_drops;
+	uint64_t malformed;
 };
 
 static void take_snap(struct snap *s)
 {
 	s->t = now_s();
 	s->fwd_drops = 0;
+	s->malformed = 0;
 	for (unsigned p = 0; p < cfg.nb_ports; p++)
 		pn_port_stats_get(ports[p], &s->port[p]);
 	for (unsigned q = 0; q < cfg.queues; q++) {
 		pn_pool_get_stats(workers[q].pool, &s->pool[q]);
 		s->fwd_drops += atomic_load_explicit(&workers[q].fwd_drops, memory_order_relaxed);
+		s->malformed += atomic_load_explicit(&workers[q].malformed, memory_order_relaxed);
 	}
 }
 
@@ -683,6 +704,7 @@ static void print_stats(const struct snap *a, const struct snap *b, double elaps
 		json_object_set_new(root, "ports", jp);
 		json_object_set_new(root, "pools", jq);
 		json_object_set_new(root, "fwd_drops", json_integer((json_int_t)b->fwd_drops));
+		json_object_set_new(root, "malformed", json_integer((json_int_t)b->malformed));
 		if (acct_group != NULL)
 			json_object_set_new(root, "acct", pn_telemetry_group_json(acct_group));
 		json_dumpf(root, stdout, JSON_COMPACT);
@@ -786,18 +808,19 @@ static int64_t destroy_acct_groups(void)
 
 static json_t *tel_fwd(const char *cmd, const char *params, const char **err)
 {
-	uint64_t drops = 0, gen = 0, adrops = 0;
+	uint64_t drops = 0, gen = 0, adrops = 0, bad = 0;
 
 	(void)cmd, (void)params, (void)err;
 	for (unsigned q = 0; q < cfg.queues; q++) {
 		drops += atomic_load_explicit(&workers[q].fwd_drops, memory_order_relaxed);
 		gen += atomic_load_explicit(&workers[q].generated, memory_order_relaxed);
 		adrops += atomic_load_explicit(&workers[q].acct_drops, memory_order_relaxed);
+		bad += atomic_load_explicit(&workers[q].malformed, memory_order_relaxed);
 	}
-	return json_pack("{ss si si sI sI sI}", "mode", mode_names[cfg.mode],
+	return json_pack("{ss si si sI sI sI sI}", "mode", mode_names[cfg.mode],
 			 "ports", (int)cfg.nb_ports, "queues", (int)cfg.queues,
 			 "fwd_drops", (json_int_t)drops, "generated", (json_int_t)gen,
-			 "acct_drops", (json_int_t)adrops);
+			 "acct_drops", (json_int_t)adrops, "malformed", (json_int_t)bad);
 }
 
 static int parse_args(int argc, char **argv)
