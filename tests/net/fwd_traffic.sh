@@ -52,6 +52,7 @@ log "mac mode: source and destination MACs rewritten, still delivered"
 fwd_start $tmp/mac.json $tmp/mac.err --json --mode mac \
 	--eth-peer 0,"$MAC_A0" --eth-peer 1,"$MAC_B0" \
 	af_xdp:iface=a1,busy_poll=20 af_xdp:iface=b1,busy_poll=20
+grep -q 'busy poll' $tmp/mac.err || fail "busy polling not in effect"
 ip netns exec $NS_A ping -q -c 10 -i 0.05 -W 1 10.77.0.2 >&2 || fail "ping in mac mode"
 fwd_stop $tmp/mac.json $tmp/mac.err
 
