@@ -280,9 +280,8 @@ static json_t *ask(FILE *f, const char *req)
 	return json_loads(buf, 0, NULL);
 }
 
-static FILE *tel_open(bool writes)
+static FILE *tel_open(bool writes, char *dir)
 {
-	char dir[] = "/tmp/pn-acct-XXXXXX";
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char buf[4096];
 	int fd;
@@ -304,7 +303,8 @@ Test(acct, telemetry_serves_group_files_and_gates_max)
 {
 	struct pn_acct_group *g = pn_acct_group_create(NULL, "web");
 	struct pn_acct_group *c = pn_acct_group_create(g, "conn");
-	FILE *f = tel_open(false);
+	char dir1[] = "/tmp/pn-acct-XXXXXX", dir2[] = "/tmp/pn-acct-XXXXXX";
+	FILE *f = tel_open(false, dir1);
 	json_t *j, *v;
 
 	pn_acct_charge(c, PN_ACCT_BATCH, PN_ACCT_ZC);
@@ -325,8 +325,9 @@ Test(acct, telemetry_serves_group_files_and_gates_max)
 	cr_assert_eq(pn_acct_max(g), PN_ACCT_UNLIMITED);
 	fclose(f);
 	pn_telemetry_stop();
+	rmdir(dir1);
 
-	f = tel_open(true);
+	f = tel_open(true, dir2);
 	j = ask(f, "/set/acct/max,web,10");
 	cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "/set/acct/max"),
 							"memory.max")), 10);
@@ -338,6 +339,7 @@ Test(acct, telemetry_serves_group_files_and_gates_max)
 	cr_assert_eq(pn_acct_max(g), PN_ACCT_UNLIMITED);
 	fclose(f);
 	pn_telemetry_stop();
+	rmdir(dir2);
 	pn_acct_uncharge(c, PN_ACCT_BATCH, PN_ACCT_ZC);
 	cr_assert_eq(pn_acct_group_destroy(c), 0);
 	cr_assert_eq(pn_acct_group_destroy(g), 0);
