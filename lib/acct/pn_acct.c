@@ -269,6 +269,19 @@ static struct pn_acct_group *child_named(struct pn_acct_group *parent,
 	return NULL;
 }
 
+static struct pn_acct_group *find_locked(struct pn_acct_group *g, const char *path)
+{
+	while (g != NULL && *path) {
+		size_t len = strcspn(path, "/");
+
+		if (len)
+			g = child_named(g, path, len);
+		path += len;
+		path += *path == '/';
+	}
+	return g;
+}
+
 struct pn_acct_group *pn_acct_group_create(struct pn_acct_group *parent,
 					   const char *name)
 {
@@ -342,25 +355,47 @@ int pn_acct_group_destroy(struct pn_acct_group *g)
 		;
 	*pp = g->next_sibling;
 	atomic_store_explicit(&pn_acct_groups[g->id], NULL, memory_order_release);
-	/* fold its lifetime counters into nothing: the id is free again */
-	pthread_mutex_unlock(&tree_lock);
+	/* freed under the lock: pn_acct_foreach/visit readers hold it */
 	free(g);
+	pthread_mutex_unlock(&tree_lock);
 	return 0;
+}
+
+int pn_acct_foreach(int (*fn)(struct pn_acct_group *g, void *arg), void *arg)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&tree_lock);
+	for (unsigned id = 0; id < PN_ACCT_MAX_GROUPS && rc == 0; id++) {
+		struct pn_acct_group *g = atomic_load_explicit(&pn_acct_groups[id],
+							       memory_order_acquire);
+
+		if (g != NULL)
+			rc = fn(g, arg);
+	}
+	pthread_mutex_unlock(&tree_lock);
+	return rc;
+}
+
+int pn_acct_visit(const char *path, int (*fn)(struct pn_acct_group *g, void *arg),
+		  void *arg)
+{
+	struct pn_acct_group *g;
+	int rc;
+
+	pthread_mutex_lock(&tree_lock);
+	g = find_locked(&root, path);
+	rc = g ? fn(g, arg) : -ENOENT;
+	pthread_mutex_unlock(&tree_lock);
+	return rc;
 }
 
 struct pn_acct_group *pn_acct_group_find(struct pn_acct_group *parent, const char *path)
 {
-	struct pn_acct_group *g = parent ? parent : &root;
+	struct pn_acct_group *g;
 
 	pthread_mutex_lock(&tree_lock);
-	while (g != NULL && *path) {
-		size_t len = strcspn(path, "/");
-
-		if (len)
-			g = child_named(g, path, len);
-		path += len;
-		path += *path == '/';
-	}
+	g = find_locked(parent ? parent : &root, path);
 	pthread_mutex_unlock(&tree_lock);
 	return g;
 }

@@ -129,6 +129,21 @@ struct pn_acct_group *pn_acct_group_create(struct pn_acct_group *parent,
  */
 int pn_acct_group_destroy(struct pn_acct_group *g);
 
+/**
+ * Call @p fn on the root and every group, under the tree lock, so no group
+ * is destroyed meanwhile (for readers that do not own the groups, such as
+ * telemetry). @p fn must not create or destroy groups. Stops at the first
+ * non-zero return, which it returns.
+ */
+int pn_acct_foreach(int (*fn)(struct pn_acct_group *g, void *arg), void *arg);
+
+/**
+ * Call @p fn on the group at @p path ("a/b", from the root) under the tree
+ * lock. @return fn's return, or -ENOENT when there is no such group.
+ */
+int pn_acct_visit(const char *path, int (*fn)(struct pn_acct_group *g, void *arg),
+		  void *arg);
+
 /** @return the group under @p parent named @p name ("a/b/c" paths too), or NULL. */
 struct pn_acct_group *pn_acct_group_find(struct pn_acct_group *parent, const char *path);
 

@@ -306,32 +306,55 @@ json_t *pn_telemetry_group_json(const struct pn_acct_group *g)
 			"copied_bytes", (json_int_t)st.copied_bytes);
 }
 
+/* Group records are built under the accounting tree lock: a group cannot
+ * be destroyed while we read it. */
+static int group_append(struct pn_acct_group *g, void *arg)
+{
+	json_array_append_new(arg, pn_telemetry_group_json(g));
+	return 0;
+}
+
 static json_t *cmd_groups(const char *cmd, const char *params, const char **err)
 {
 	json_t *arr = json_array();
 
 	(void)cmd, (void)params, (void)err;
-	json_array_append_new(arr, pn_telemetry_group_json(pn_acct_root()));
-	for (unsigned id = 1; id < PN_ACCT_MAX_GROUPS; id++) {
-		struct pn_acct_group *g = pn_acct_by_id((uint16_t)id);
-
-		if (g != NULL)
-			json_array_append_new(arr, pn_telemetry_group_json(g));
-	}
+	pn_acct_foreach(group_append, arr);
 	return arr;
+}
+
+static int group_one(struct pn_acct_group *g, void *arg)
+{
+	*(json_t **)arg = pn_telemetry_group_json(g);
+	return 0;
 }
 
 static json_t *cmd_group(const char *cmd, const char *params, const char **err)
 {
-	struct pn_acct_group *g;
+	json_t *j = NULL;
 
 	(void)cmd;
-	g = params ? pn_acct_group_find(NULL, params) : NULL;
-	if (g == NULL) {
+	if (params == NULL || pn_acct_visit(params, group_one, &j) != 0) {
 		*err = "want /acct/group,PATH with an existing group (e.g. /acct/group,svc/a)";
 		return NULL;
 	}
-	return pn_telemetry_group_json(g);
+	return j;
+}
+
+struct set_max {
+	int64_t max;
+	json_t *out;
+};
+
+static int group_set_max(struct pn_acct_group *g, void *arg)
+{
+	struct set_max *sm = arg;
+
+	if (g == pn_acct_root())
+		return -EINVAL;
+	pn_acct_set_max(g, sm->max);
+	sm->out = pn_telemetry_group_json(g);
+	return 0;
 }
 
 /* /set/acct/max,PATH,PAGES|max */
@@ -339,8 +362,7 @@ static json_t *cmd_set_max(const char *cmd, const char *params, const char **err
 {
 	char path[256];
 	const char *comma = params ? strrchr(params, ',') : NULL;
-	struct pn_acct_group *g;
-	int64_t max;
+	struct set_max sm = { 0 };
 	char *end;
 
 	(void)cmd;
@@ -350,22 +372,20 @@ static json_t *cmd_set_max(const char *cmd, const char *params, const char **err
 	}
 	memcpy(path, params, (size_t)(comma - params));
 	path[comma - params] = '\0';
-	g = pn_acct_group_find(NULL, path);
-	if (g == NULL || g == pn_acct_root()) {
-		*err = "no such group (the root has no max)";
-		return NULL;
-	}
 	if (strcmp(comma + 1, "max") == 0) {
-		max = PN_ACCT_UNLIMITED;
+		sm.max = PN_ACCT_UNLIMITED;
 	} else {
-		max = strtoll(comma + 1, &end, 10);
-		if (*end != '\0' || end == comma + 1 || max < 0) {
+		sm.max = strtoll(comma + 1, &end, 10);
+		if (*end != '\0' || end == comma + 1 || sm.max < 0) {
 			*err = "the max is a page count or \"max\"";
 			return NULL;
 		}
 	}
-	pn_acct_set_max(g, max);
-	return pn_telemetry_group_json(g);
+	if (pn_acct_visit(path, group_set_max, &sm) != 0) {
+		*err = "no such group (the root has no max)";
+		return NULL;
+	}
+	return sm.out;
 }
 
 __attribute__((constructor)) static void tel_builtins(void)

@@ -588,3 +588,54 @@ Test(stress, accounting_charges_and_remote_uncharges, .timeout = 600)
 	}
 	cr_assert_eq(pn_acct_group_destroy(parent), 0);
 }
+
+/* Readers that do not own groups (telemetry) walk them while another thread
+ * creates and destroys groups: nothing is read after it is freed. */
+static _Atomic bool churn_done;
+
+static int read_group(struct pn_acct_group *g, void *arg)
+{
+	struct pn_acct_events ev;
+	struct pn_acct_stat st;
+	char path[128];
+
+	pn_acct_path(g, path, sizeof(path));
+	pn_acct_events(g, &ev);
+	pn_acct_stat(g, &st);
+	*(uint64_t *)arg += (uint64_t)pn_acct_current(g) + ev.max + (uint64_t)strlen(path);
+	return 0;
+}
+
+static void *group_reader(void *arg)
+{
+	uint64_t sink = 0;
+
+	while (!atomic_load(&churn_done))
+		pn_acct_foreach(read_group, &sink);
+	*(uint64_t *)arg = sink;
+	return NULL;
+}
+
+Test(stress, groups_destroyed_while_read, .timeout = 300)
+{
+	pthread_t t;
+	uint64_t sink = 0;
+
+	atomic_store(&churn_done, false);
+	pthread_create(&t, NULL, group_reader, &sink);
+	for (int i = 0; i < 20000; i++) {
+		struct pn_acct_group *p = pn_acct_group_create(NULL, "churn");
+		struct pn_acct_group *c = pn_acct_group_create(p, "child");
+
+		cr_assert_not_null(p);
+		cr_assert_not_null(c);
+		cr_assert_eq(pn_acct_charge(c, 1, PN_ACCT_ZC), 0);
+		pn_acct_uncharge(c, 1, PN_ACCT_ZC);
+		cr_assert_eq(pn_acct_group_destroy(c), 0);
+		cr_assert_eq(pn_acct_group_destroy(p), 0);
+	}
+	atomic_store(&churn_done, true);
+	pthread_join(t, NULL);
+	pn_acct_drain_all();
+	cr_assert_eq(pn_acct_current(pn_acct_root()), 0);
+}
