@@ -47,6 +47,37 @@ struct pn_pool *pn_pool_by_id(uint16_t id)
 	return atomic_load_explicit(&pn_pool_table[id], memory_order_acquire);
 }
 
+/* A pool frees itself on its last put, on any thread, after taking itself
+ * out of the table under this lock: readers under the lock never see a
+ * freed pool. */
+int pn_pool_foreach(int (*fn)(struct pn_pool *p, void *arg), void *arg)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&pool_table_lock);
+	for (unsigned id = 1; id < PN_MAX_POOLS && rc == 0; id++) {
+		struct pn_pool *p = atomic_load_explicit(&pn_pool_table[id],
+							 memory_order_relaxed);
+
+		if (p != NULL)
+			rc = fn(p, arg);
+	}
+	pthread_mutex_unlock(&pool_table_lock);
+	return rc;
+}
+
+int pn_pool_visit(uint16_t id, int (*fn)(struct pn_pool *p, void *arg), void *arg)
+{
+	struct pn_pool *p;
+	int rc;
+
+	pthread_mutex_lock(&pool_table_lock);
+	p = atomic_load_explicit(&pn_pool_table[id], memory_order_relaxed);
+	rc = p ? fn(p, arg) : -ENOENT;
+	pthread_mutex_unlock(&pool_table_lock);
+	return rc;
+}
+
 static void pool_free(struct pn_pool *p)
 {
 	pthread_mutex_lock(&pool_table_lock);
@@ -297,9 +328,12 @@ static void pool_recycle_batch_remote(struct pn_pool *p, struct pn_frame **f,
 
 	if (n == 0)
 		return;
+	/* count first: once the last frame is in the ring a dying pool may
+	 * be drained and freed by another thread before we touch it again */
+	PN_POOL_STAT_ADD(p, tid, recycle_ring, n);
 	done = pn_ring_enqueue_burst(p->ring, (void **)f, n);
-	PN_POOL_STAT_ADD(p, tid, recycle_ring, done);
 	if (done < n) {
+		PN_POOL_STAT_ADD(p, tid, recycle_ring, (uint64_t)0 - (n - done));
 		if (!pn_ring_closed(p->ring))
 			PN_POOL_STAT_ADD(p, tid, recycle_ring_full, n - done);
 		PN_POOL_STAT_ADD(p, tid, recycle_released_refcnt, n - done);
@@ -353,10 +387,12 @@ __pn_noinline void pn_pool_recycle_slow(struct pn_pool *p, struct pn_frame *f,
 	} else {
 		if (pn_pool_is_owner(p, tid))
 			PN_POOL_STAT_ADD(p, tid, recycle_cache_full, 1);
-		if (pn_ring_enqueue(p->ring, f) == 0) {
-			PN_POOL_STAT_ADD(p, tid, recycle_ring, 1);
+		/* count first: once f is in the ring a dying pool may be
+		 * drained and freed by another thread before we touch it again */
+		PN_POOL_STAT_ADD(p, tid, recycle_ring, 1);
+		if (pn_ring_enqueue(p->ring, f) == 0)
 			return;
-		}
+		PN_POOL_STAT_ADD(p, tid, recycle_ring, (uint64_t)0 - 1);
 		if (!pn_ring_closed(p->ring))
 			PN_POOL_STAT_ADD(p, tid, recycle_ring_full, 1);
 	}

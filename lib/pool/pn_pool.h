@@ -483,6 +483,17 @@ unsigned pn_pool_dump_inflight(const struct pn_pool *p, FILE *out);
 /** @return the pool with this id, or NULL. */
 struct pn_pool *pn_pool_by_id(uint16_t id);
 
+/**
+ * Call @p fn on every pool under the pool table lock, so none is freed
+ * meanwhile (for readers that do not own the pools, such as telemetry).
+ * @p fn must not create or destroy pools. Stops at, and returns, the first
+ * non-zero return.
+ */
+int pn_pool_foreach(int (*fn)(struct pn_pool *p, void *arg), void *arg);
+
+/** Same for one pool. @return fn's return, or -ENOENT. */
+int pn_pool_visit(uint16_t id, int (*fn)(struct pn_pool *p, void *arg), void *arg);
+
 /** @return the pool's region. */
 static inline struct pn_region *pn_pool_region(const struct pn_pool *p)
 {

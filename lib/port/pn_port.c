@@ -231,11 +231,11 @@ int pn_port_start(struct pn_port *port)
 	struct pn_port_dev *dev = pn_port_dev(port);
 	int rc;
 
-	if (dev->started)
+	if (atomic_load_explicit(&dev->started, memory_order_relaxed))
 		return 0;
 	rc = dev->ops->start ? dev->ops->start(dev) : 0;
 	if (rc == 0)
-		dev->started = true;
+		atomic_store_explicit(&dev->started, true, memory_order_relaxed);
 	return rc;
 }
 
@@ -243,11 +243,11 @@ void pn_port_stop(struct pn_port *port)
 {
 	struct pn_port_dev *dev = pn_port_dev(port);
 
-	if (!dev->started)
+	if (!atomic_load_explicit(&dev->started, memory_order_relaxed))
 		return;
 	if (dev->ops->stop)
 		dev->ops->stop(dev);
-	dev->started = false;
+	atomic_store_explicit(&dev->started, false, memory_order_relaxed);
 }
 
 void pn_port_close(struct pn_port *port)
@@ -258,9 +258,41 @@ void pn_port_close(struct pn_port *port)
 		return;
 	dev = pn_port_dev(port);
 	pn_port_stop(port);
+	/* out of the table under the lock: foreach/visit readers are done */
+	pthread_mutex_lock(&port_lock);
 	atomic_store_explicit(&port_table[dev->id], NULL, memory_order_release);
+	pthread_mutex_unlock(&port_lock);
 	dev->ops->close(dev);
 	free(dev);
+}
+
+int pn_port_foreach(int (*fn)(struct pn_port *port, void *arg), void *arg)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&port_lock);
+	for (unsigned id = 0; id < PN_MAX_PORTS && rc == 0; id++) {
+		struct pn_port_dev *dev = atomic_load_explicit(&port_table[id],
+							       memory_order_acquire);
+
+		if ((uintptr_t)dev > 1)
+			rc = fn(&dev->pub, arg);
+	}
+	pthread_mutex_unlock(&port_lock);
+	return rc;
+}
+
+int pn_port_visit(uint16_t id, int (*fn)(struct pn_port *port, void *arg), void *arg)
+{
+	struct pn_port_dev *dev = NULL;
+	int rc;
+
+	pthread_mutex_lock(&port_lock);
+	if (id < PN_MAX_PORTS)
+		dev = atomic_load_explicit(&port_table[id], memory_order_acquire);
+	rc = (uintptr_t)dev > 1 ? fn(&dev->pub, arg) : -ENOENT;
+	pthread_mutex_unlock(&port_lock);
+	return rc;
 }
 
 static void qstats_add(const struct pn_port_queue_stats *q, struct pn_port_stats *st)
@@ -319,7 +351,8 @@ void pn_port_info_get(const struct pn_port *port, struct pn_port_info *info)
 	info->mode = dev->mode;
 	info->nb_queues = dev->nb_queues;
 	memcpy(info->mac, dev->mac, 6);
-	info->started = dev->started;
+	info->started = atomic_load_explicit(&((struct pn_port_dev *)dev)->started,
+					     memory_order_relaxed);
 }
 
 uint16_t pn_port_id(const struct pn_port *port)

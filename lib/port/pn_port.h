@@ -147,6 +147,16 @@ void pn_port_info_get(const struct pn_port *port, struct pn_port_info *info);
 uint16_t pn_port_id(const struct pn_port *port);
 /** @return the open port with this id, or NULL. */
 struct pn_port *pn_port_by_id(uint16_t id);
+/**
+ * Call @p fn on every open port under the port table lock, so none is closed
+ * meanwhile (telemetry). @p fn must not open or close ports. Stops at, and
+ * returns, the first non-zero return.
+ */
+int pn_port_foreach(int (*fn)(struct pn_port *port, void *arg), void *arg);
+
+/** Same for one port. @return fn's return, or -ENOENT. */
+int pn_port_visit(uint16_t id, int (*fn)(struct pn_port *port, void *arg), void *arg);
+
 /** @return the driver names compiled in, NULL-terminated. */
 const char *const *pn_port_drivers(void);
 

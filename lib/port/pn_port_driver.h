@@ -37,7 +37,7 @@ struct pn_port_dev {
 	uint16_t id;
 	uint16_t nb_queues;
 	uint16_t ring_size;
-	bool started;
+	_Atomic bool started;       /* read by telemetry while a control thread sets it */
 	uint8_t mac[6];
 	char name[PN_PORT_NAME_MAX];
 	char mode[64];            /* set by the driver */

@@ -84,14 +84,11 @@ static json_t *pool_stats_json(const struct pn_pool_stats_sum *s)
 		"recycle_released_refcnt", (json_int_t)s->recycle_released_refcnt);
 }
 
-json_t *pn_telemetry_pool_json(uint16_t pool_id)
+static json_t *pool_json(struct pn_pool *p)
 {
-	struct pn_pool *p = pn_pool_by_id(pool_id);
 	struct pn_pool_stats_sum s;
 	struct pn_pool_info info;
 
-	if (p == NULL)
-		return NULL;
 	pn_pool_info(p, &info);
 	pn_pool_get_stats(p, &s);
 	return json_pack("{sI ss si si si sI sI sI sI sb so sf}",
@@ -109,17 +106,14 @@ json_t *pn_telemetry_pool_json(uint16_t pool_id)
 		"recycle_rate", pn_pool_recycle_rate(&s));
 }
 
-json_t *pn_telemetry_port_json(uint16_t port_id)
+static json_t *port_json(struct pn_port *p)
 {
-	struct pn_port *p = pn_port_by_id(port_id);
 	struct pn_port_stats st;
 	struct pn_port_link link;
 	struct pn_port_info info;
 	json_t *j, *qs;
 	char mac[18];
 
-	if (p == NULL)
-		return NULL;
 	pn_port_info_get(p, &info);
 	pn_port_stats_get(p, &st);
 	if (pn_port_link_get(p, &link))
@@ -180,17 +174,54 @@ static bool parse_id(const char *params, unsigned max, unsigned *id)
 	return true;
 }
 
+/* Readers go through foreach/visit: a pool freed or a port closed by another
+ * thread is out of its table before it goes, and never read after. */
+static int pool_one(struct pn_pool *p, void *arg)
+{
+	*(json_t **)arg = pool_json(p);
+	return 0;
+}
+
+static int port_one(struct pn_port *p, void *arg)
+{
+	*(json_t **)arg = port_json(p);
+	return 0;
+}
+
+json_t *pn_telemetry_pool_json(uint16_t pool_id)
+{
+	json_t *j = NULL;
+
+	pn_pool_visit(pool_id, pool_one, &j);
+	return j;
+}
+
+json_t *pn_telemetry_port_json(uint16_t port_id)
+{
+	json_t *j = NULL;
+
+	pn_port_visit(port_id, port_one, &j);
+	return j;
+}
+
+static int pool_append(struct pn_pool *p, void *arg)
+{
+	json_array_append_new(arg, pool_json(p));
+	return 0;
+}
+
+static int port_append(struct pn_port *p, void *arg)
+{
+	json_array_append_new(arg, port_json(p));
+	return 0;
+}
+
 static json_t *cmd_pools(const char *cmd, const char *params, const char **err)
 {
 	json_t *arr = json_array();
 
 	(void)cmd, (void)params, (void)err;
-	for (unsigned id = 0; id < PN_MAX_POOLS; id++) {
-		json_t *j = pn_telemetry_pool_json((uint16_t)id);
-
-		if (j != NULL)
-			json_array_append_new(arr, j);
-	}
+	pn_pool_foreach(pool_append, arr);
 	return arr;
 }
 
@@ -215,12 +246,7 @@ static json_t *cmd_ports(const char *cmd, const char *params, const char **err)
 	json_t *arr = json_array();
 
 	(void)cmd, (void)params, (void)err;
-	for (unsigned id = 0; id < PN_MAX_PORTS; id++) {
-		json_t *j = pn_telemetry_port_json((uint16_t)id);
-
-		if (j != NULL)
-			json_array_append_new(arr, j);
-	}
+	pn_port_foreach(port_append, arr);
 	return arr;
 }
 

@@ -641,3 +641,67 @@ Test(stress, groups_destroyed_while_read, .timeout = 300)
 	pn_acct_drain_all();
 	cr_assert_eq(pn_acct_current(pn_acct_root()), 0);
 }
+
+/* The same for pools and ports: telemetry-style readers walk them while
+ * another thread creates, opens, closes and destroys them. */
+static int read_pool(struct pn_pool *p, void *arg)
+{
+	struct pn_pool_stats_sum s;
+	struct pn_pool_info info;
+
+	pn_pool_info(p, &info);
+	pn_pool_get_stats(p, &s);
+	*(uint64_t *)arg += s.alloc_fast + (uint64_t)strlen(info.name);
+	return 0;
+}
+
+static int read_port(struct pn_port *port, void *arg)
+{
+	struct pn_port_stats st;
+	struct pn_port_info info;
+
+	pn_port_info_get(port, &info);
+	pn_port_stats_get(port, &st);
+	*(uint64_t *)arg += st.ipackets + (uint64_t)strlen(info.name);
+	return 0;
+}
+
+static void *object_reader(void *arg)
+{
+	uint64_t sink = 0;
+
+	while (!atomic_load(&churn_done)) {
+		pn_pool_foreach(read_pool, &sink);
+		pn_port_foreach(read_port, &sink);
+		sched_yield();
+	}
+	*(uint64_t *)arg = sink;
+	return NULL;
+}
+
+Test(stress, pools_and_ports_closed_while_read, .timeout = 300)
+{
+	pthread_t t;
+	uint64_t sink = 0;
+
+	atomic_store(&churn_done, false);
+	pthread_create(&t, NULL, object_reader, &sink);
+	for (int i = 0; i < 100; i++) {
+		struct pn_pool *p = test_pool(16, 0, 0);
+		struct pn_port_conf c = { .sz = sizeof(c), .nb_queues = 1, .pools = { p } };
+		struct pn_port *a = pn_port_open("loop", "pair=churn", &c);
+		struct pn_port *b = pn_port_open("loop", "pair=churn", &c);
+		struct pn_pkt *pkt = pn_pkt_alloc(p);
+
+		cr_assert_not_null(a);
+		cr_assert_not_null(b);
+		pn_port_start(a);
+		pn_port_start(b);
+		cr_assert_eq(pn_port_tx_burst(a, 0, &pkt, 1), 1);
+		pn_port_close(a);
+		pn_port_close(b);
+		test_pool_destroy_clean(p);
+	}
+	atomic_store(&churn_done, true);
+	pthread_join(t, NULL);
+}
