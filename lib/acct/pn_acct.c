@@ -138,7 +138,7 @@ __pn_noinline int pn_acct_charge_slow(struct pn_acct_group *g, uint32_t nr,
 			}
 			if (ok) {
 				stock_add(st, g, batch - nr);
-				PN_ACCT_ST_ADD(st->kind_delta[kind], (int64_t)nr);
+				PN_SOLE_ADD(st->kind_delta[kind], (int64_t)nr);
 				pn_acct_stock_leave(st);
 				return 0;
 			}
@@ -169,7 +169,7 @@ __pn_noinline void pn_acct_uncharge_slow(struct pn_acct_group *g, uint32_t nr,
 		if (pn_acct_stock_enter(st)) {
 			/* the stock follows the group this thread works for now */
 			stock_add(st, g, nr);
-			PN_ACCT_ST_ADD(st->kind_delta[kind], -(int64_t)nr);
+			PN_SOLE_ADD(st->kind_delta[kind], -(int64_t)nr);
 			pn_acct_stock_leave(st);
 			return;
 		}

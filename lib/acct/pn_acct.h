@@ -228,11 +228,6 @@ static inline void pn_acct_stock_leave(struct pn_acct_stock *st)
 	atomic_store_explicit(&st->in_use, 0, memory_order_release);
 }
 
-#define PN_ACCT_ST_ADD(field, n)                                               \
-	atomic_store_explicit(&(field),                                        \
-		atomic_load_explicit(&(field), memory_order_relaxed) + (n),     \
-		memory_order_relaxed)
-
 static inline int pn_acct_charge(struct pn_acct_group *g, uint32_t nr,
 				 enum pn_acct_kind kind)
 {
@@ -248,7 +243,7 @@ static inline int pn_acct_charge(struct pn_acct_group *g, uint32_t nr,
 
 			if (pn_likely(have >= nr)) {
 				atomic_store_explicit(&st->nr, have - nr, memory_order_relaxed);
-				PN_ACCT_ST_ADD(st->kind_delta[kind], (int64_t)nr);
+				PN_SOLE_ADD(st->kind_delta[kind], (int64_t)nr);
 				pn_acct_stock_leave(st);
 				return 0;
 			}
@@ -273,7 +268,7 @@ static inline void pn_acct_uncharge(struct pn_acct_group *g, uint32_t nr,
 
 			if (pn_likely(have + nr <= 2 * PN_ACCT_BATCH)) {
 				atomic_store_explicit(&st->nr, have + nr, memory_order_relaxed);
-				PN_ACCT_ST_ADD(st->kind_delta[kind], -(int64_t)nr);
+				PN_SOLE_ADD(st->kind_delta[kind], -(int64_t)nr);
 				pn_acct_stock_leave(st);
 				return;
 			}

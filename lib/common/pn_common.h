@@ -83,6 +83,16 @@ static inline uint32_t pn_ref_sub(_Atomic uint32_t *cnt, uint32_t nr)
 }
 
 /*
+ * Add to a counter that only the calling thread writes (per-thread and
+ * per-queue statistics, a thread's stock): a relaxed load and store, no
+ * read-modify-write; readers on other threads use relaxed loads.
+ */
+#define PN_SOLE_ADD(counter, n)                                                \
+	atomic_store_explicit(&(counter),                                      \
+		atomic_load_explicit(&(counter), memory_order_relaxed) + (n),   \
+		memory_order_relaxed)
+
+/*
  * Wrap-safe serial arithmetic (RFC 1982 style) for 32-bit counters that are
  * allowed to wrap: in-flight counters and TCP sequence numbers. Kept here so
  * every user compares the same way.

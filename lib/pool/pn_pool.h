@@ -165,9 +165,7 @@ static inline struct pn_pool *pn_frame_pool(const struct pn_frame *f)
 	do {                                                                   \
 		_Atomic uint64_t *c_ = &(p)->stats[(tid)].field;               \
 		if (pn_likely((tid) != PN_THREAD_SHARED))                      \
-			atomic_store_explicit(c_,                              \
-				atomic_load_explicit(c_, memory_order_relaxed) + (n), \
-				memory_order_relaxed);                         \
+			PN_SOLE_ADD(*c_, n);                                   \
 		else                                                           \
 			atomic_fetch_add_explicit(c_, (n), memory_order_relaxed); \
 	} while (0)

@@ -52,10 +52,7 @@ static inline struct pn_port_dev *pn_port_dev(const struct pn_port *p)
 }
 
 /* Add to a counter written only by the queue's thread. */
-#define PN_QSTAT_ADD(qs, field, n)                                             \
-	atomic_store_explicit(&(qs)->field,                                    \
-		atomic_load_explicit(&(qs)->field, memory_order_relaxed) + (n),\
-		memory_order_relaxed)
+#define PN_QSTAT_ADD(qs, field, n) PN_SOLE_ADD((qs)->field, n)
 
 struct pn_port_ops {
 	const char *name;
