@@ -64,7 +64,6 @@ struct worker {
 	_Atomic uint64_t generated;
 	_Atomic uint64_t acct_drops; /* received pages the group had no room for */
 	_Atomic uint64_t malformed;  /* frames too short to forward in mac modes */
-	_Atomic bool ready;
 } __pn_cache_aligned;
 
 static struct cfg cfg = {
@@ -627,7 +626,6 @@ static void *worker_main(void *arg)
 	pthread_setname_np(pthread_self(), name);
 	pin(w->q);
 	pn_pool_set_owner(w->pool, pn_thread_id());
-	atomic_store_explicit(&w->ready, true, memory_order_release);
 	if (cfg.mode == MODE_TXONLY)
 		txonly_loop(w);
 	else

@@ -305,10 +305,10 @@ struct pn_acct_group *pn_acct_group_create(struct pn_acct_group *parent,
 	g->parent = parent;
 
 	pthread_mutex_lock(&tree_lock);
-	if (parent->dying || child_named(parent, name, len) != NULL) {
+	if (child_named(parent, name, len) != NULL) {
 		pthread_mutex_unlock(&tree_lock);
 		free(g);
-		errno = parent->dying ? EINVAL : EEXIST;
+		errno = EEXIST;
 		return NULL;
 	}
 	for (int i = 1; i < PN_ACCT_MAX_GROUPS; i++) {
@@ -350,7 +350,6 @@ int pn_acct_group_destroy(struct pn_acct_group *g)
 			g->first_child ? "it has child groups" : "pages are still charged to it");
 		return -EBUSY;
 	}
-	g->dying = true;
 	for (pp = &g->parent->first_child; *pp != g; pp = &(*pp)->next_sibling)
 		;
 	*pp = g->next_sibling;

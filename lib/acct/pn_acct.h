@@ -67,7 +67,6 @@ struct pn_acct_group {
 	_Atomic uint64_t copied_bytes;
 	/* tree, under the tree lock */
 	struct pn_acct_group *first_child, *next_sibling;
-	bool dying;
 };
 
 /*
