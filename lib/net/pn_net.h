@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * A small IPv4 host stack on one port queue (DESIGN §7): Ethernet, ARP,
+ * IPv4, ICMP echo and UDP here; TCP in lib/tcp on top.
+ *
+ * A stack is polled by one thread (its owner), which also owns the pool
+ * the stack transmits from (normally the pool the port receives into, so
+ * AF_XDP sends by descriptor). pn_stack_poll() receives a burst, runs each
+ * frame up the layers, delivers socket events, runs the timers and flushes
+ * what was queued for transmission. Nothing here takes a lock.
+ *
+ * Addresses and ports in this API are in host byte order.
+ */
+#ifndef PN_NET_H
+#define PN_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pn_pkt.h"
+#include "pn_port.h"
+
+#define PN_ETH_HLEN 14
+#define PN_ETH_P_IPV4 0x0800
+#define PN_ETH_P_ARP 0x0806
+#define PN_IPPROTO_ICMP 1
+#define PN_IPPROTO_TCP 6
+#define PN_IPPROTO_UDP 17
+
+struct pn_eth_hdr {
+	uint8_t dst[6];
+	uint8_t src[6];
+	uint16_t type; /* network order */
+} __attribute__((packed));
+
+struct pn_arp_hdr {
+	uint16_t htype, ptype;
+	uint8_t hlen, plen;
+	uint16_t op;
+	uint8_t sha[6];
+	uint32_t spa;
+	uint8_t tha[6];
+	uint32_t tpa;
+} __attribute__((packed));
+
+struct pn_ipv4_hdr {
+	uint8_t ver_ihl;
+	uint8_t tos;
+	uint16_t tot_len;
+	uint16_t id;
+	uint16_t frag_off;
+	uint8_t ttl;
+	uint8_t proto;
+	uint16_t csum;
+	uint32_t saddr;
+	uint32_t daddr;
+} __attribute__((packed));
+
+struct pn_icmp_hdr {
+	uint8_t type, code;
+	uint16_t csum;
+	uint16_t id, seq;
+} __attribute__((packed));
+
+struct pn_udp_hdr {
+	uint16_t sport, dport, len, csum;
+} __attribute__((packed));
+
+struct pn_tcp_hdr {
+	uint16_t sport, dport;
+	uint32_t seq, ack;
+	uint8_t doff; /* data offset << 4 */
+	uint8_t flags;
+	uint16_t win, csum, urg;
+} __attribute__((packed));
+
+/* ---- Internet checksum (RFC 1071) and its incremental update (RFC 1624) */
+
+/**
+ * Add @p len bytes at @p buf to a running sum. Buffers must start at even
+ * offsets of the checksummed data (every caller sums whole headers and the
+ * payload that follows them).
+ */
+static inline uint64_t pn_csum_add(uint64_t sum, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	/* 32-bit words into a 64-bit sum: carries pile up in the top half
+	 * and are folded once at the end */
+	for (; len >= 16; len -= 16, p += 16) {
+		uint32_t w[4];
+
+		__builtin_memcpy(w, p, 16);
+		sum += (uint64_t)w[0] + w[1] + w[2] + w[3];
+	}
+	for (; len >= 4; len -= 4, p += 4) {
+		uint32_t w;
+
+		__builtin_memcpy(&w, p, 4);
+		sum += w;
+	}
+	if (len >= 2) {
+		uint16_t w;
+
+		__builtin_memcpy(&w, p, 2);
+		sum += w;
+		p += 2;
+		len -= 2;
+	}
+	if (len) {
+		uint8_t last[2] = { p[0], 0 };
+		uint16_t w;
+
+		__builtin_memcpy(&w, last, 2);
+		sum += w;
+	}
+	return sum;
+}
+
+/** Fold a running sum to 16 bits and complement it (the field's value). */
+static inline uint16_t pn_csum_fold(uint64_t sum)
+{
+	sum = (sum & 0xffffffffu) + (sum >> 32);
+	sum = (sum & 0xffffffffu) + (sum >> 32);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/** Checksum of a buffer, as stored in a header (network order in memory). */
+static inline uint16_t pn_csum(const void *buf, size_t len)
+{
+	return pn_csum_fold(pn_csum_add(0, buf, len));
+}
+
+/**
+ * Sum of the IPv4 pseudo header for TCP/UDP (addresses and the L4 length
+ * as found in the packet: network order).
+ */
+static inline uint64_t pn_csum_pseudo(uint32_t saddr_be, uint32_t daddr_be,
+				      uint8_t proto, uint16_t l4len)
+{
+	uint16_t w[2] = { __builtin_bswap16((uint16_t)proto), __builtin_bswap16(l4len) };
+
+	return (uint64_t)saddr_be + daddr_be + w[0] + w[1];
+}
+
+/**
+ * Update checksum @p csum (as stored) when a 16-bit field changes from
+ * @p old to @p new (both as stored): RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m').
+ */
+static inline uint16_t pn_csum_replace16(uint16_t csum, uint16_t old, uint16_t new)
+{
+	uint32_t s = (uint16_t)~csum + (uint32_t)(uint16_t)~old + new;
+
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+/** Same for a 32-bit field (an address). */
+static inline uint16_t pn_csum_replace32(uint16_t csum, uint32_t old, uint32_t new)
+{
+	csum = pn_csum_replace16(csum, (uint16_t)old, (uint16_t)new);
+	return pn_csum_replace16(csum, (uint16_t)(old >> 16), (uint16_t)(new >> 16));
+}
+
+/* ---- the stack */
+
+struct pn_stack;
+struct pn_acct_group;
+
+/**
+ * Fault injection below the protocols (for tests of recovery): each
+ * received frame is dropped, duplicated or held back behind the next one
+ * with the given probabilities; each transmitted frame is dropped with
+ * tx_loss. Deterministic for a given seed.
+ */
+struct pn_impair {
+	double rx_loss, rx_dup, rx_reorder, tx_loss;
+	uint64_t seed;
+};
+
+/** Parse "rx_loss=0.01,rx_dup=0.01,rx_reorder=0.02,tx_loss=0.01,seed=7".
+ * @return 0, or -EINVAL with a message naming the bad item in @p err. */
+int pn_impair_parse(const char *spec, struct pn_impair *imp, char *err, size_t errlen);
+
+struct pn_stack_conf {
+	uint32_t sz;              /**< sizeof(struct pn_stack_conf) */
+	struct pn_port *port;
+	uint16_t queue;
+	struct pn_pool *pool;     /**< transmit buffers; owned by the polling thread */
+	uint32_t ip;              /**< our address */
+	uint8_t prefix_len;       /**< on-link prefix (default 24) */
+	uint32_t gateway;         /**< 0: none (on-link only) */
+	uint16_t mtu;             /**< default 1500 */
+	uint16_t burst;           /**< receive burst (default 64) */
+	struct pn_impair impair;  /**< all zero: none */
+};
+
+struct pn_net_stats {
+	uint64_t rx_frames, rx_bytes, rx_runts, rx_other_dst, rx_other_type;
+	uint64_t arp_rx_request, arp_rx_reply, arp_tx_request, arp_tx_reply;
+	uint64_t arp_bad, arp_unresolved_drops, arp_table_full;
+	uint64_t ip_rx, ip_bad_header, ip_bad_csum, ip_fragments, ip_not_ours, ip_bad_proto;
+	uint64_t icmp_echo_requests, icmp_echo_replies, icmp_bad, icmp_other;
+	uint64_t udp_rx, udp_bad, udp_no_port;
+	uint64_t tx_frames, tx_bytes, tx_ring_full, tx_nomem, tx_oversize;
+	uint64_t impair_rx_lost, impair_rx_dup, impair_rx_reordered, impair_tx_lost;
+};
+
+/**
+ * Create a stack on @p conf->port queue @p conf->queue. The port must be
+ * started by the caller. The calling thread becomes the owner.
+ * @return the stack, or NULL with errno set (EINVAL for a bad conf).
+ */
+struct pn_stack *pn_stack_create(const struct pn_stack_conf *conf);
+
+/**
+ * Destroy: TCP sockets are aborted (RST sent where connected), held
+ * packets freed. Zero-copy tokens the application still holds stay valid
+ * as page references; release them with pn_tcp_zc_release_orphan() or
+ * pn_pkt_free.
+ */
+void pn_stack_destroy(struct pn_stack *st);
+
+/**
+ * One round of work: receive one burst and process it, deliver socket
+ * events, run expired timers, flush transmissions.
+ * @return frames received (0: idle round).
+ */
+unsigned pn_stack_poll(struct pn_stack *st);
+
+/** Flush queued transmissions now (pn_stack_poll does it each round). */
+void pn_stack_flush(struct pn_stack *st);
+
+void pn_stack_stats_get(const struct pn_stack *st, struct pn_net_stats *s);
+uint32_t pn_stack_ip(const struct pn_stack *st);
+struct pn_pool *pn_stack_pool(const struct pn_stack *st);
+/** @return the stack's clock in milliseconds (advanced by each poll). */
+uint64_t pn_stack_now_ms(const struct pn_stack *st);
+
+/* ---- UDP */
+
+/** Called with a received datagram; @p pkt's data is the payload. The
+ * callee owns @p pkt and frees it with pn_pkt_free. */
+typedef void (*pn_udp_recv_cb)(struct pn_stack *st, struct pn_pkt *pkt, uint32_t src_ip,
+			       uint16_t src_port, uint16_t dst_port, void *arg);
+
+/** @return 0, -EADDRINUSE or -ENOSPC (16 bindings per stack). */
+int pn_udp_bind(struct pn_stack *st, uint16_t port, pn_udp_recv_cb cb, void *arg);
+int pn_udp_unbind(struct pn_stack *st, uint16_t port);
+/** Send a datagram (copied). @return 0, -EMSGSIZE, -ENOMEM. */
+int pn_udp_send(struct pn_stack *st, uint32_t dst_ip, uint16_t dst_port,
+		uint16_t src_port, const void *data, size_t len);
+
+/** Send one ICMP echo request (for tests and tools). @return 0 or -errno. */
+int pn_icmp_echo(struct pn_stack *st, uint32_t dst_ip, uint16_t id, uint16_t seq,
+		 const void *data, size_t len);
+/** Replies to our echo requests seen so far. */
+uint64_t pn_icmp_echo_replies_seen(const struct pn_stack *st);
+
+/** Parse "a.b.c.d" or "a.b.c.d/len". @return 0 or -EINVAL. */
+int pn_ip_parse(const char *s, uint32_t *ip, uint8_t *prefix_len);
+/** Format an address (host order) into @p buf (16 bytes). */
+const char *pn_ip_str(uint32_t ip, char *buf);
+
+#endif /* PN_NET_H */

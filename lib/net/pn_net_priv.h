@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Internals shared by lib/net and lib/tcp: the stack, the timer wheel and
+ * the output helpers.
+ */
+#ifndef PN_NET_PRIV_H
+#define PN_NET_PRIV_H
+
+#include "pn_net.h"
+
+/* ---- timer wheel: 1 ms ticks, 1024 slots; longer timers wait a lap */
+
+#define PN_TW_SLOTS 1024u
+
+struct pn_timer {
+	struct pn_timer *next, **pprev; /* pprev == NULL: not armed */
+	uint64_t expires;               /* ms */
+	void (*fn)(struct pn_timer *t);
+};
+
+struct pn_timer_wheel {
+	struct pn_timer *slot[PN_TW_SLOTS];
+	uint64_t now; /* last tick run */
+};
+
+static inline bool pn_timer_armed(const struct pn_timer *t) { return t->pprev != NULL; }
+
+static inline void pn_timer_cancel(struct pn_timer *t)
+{
+	if (t->pprev == NULL)
+		return;
+	*t->pprev = t->next;
+	if (t->next)
+		t->next->pprev = t->pprev;
+	t->next = NULL;
+	t->pprev = NULL;
+}
+
+static inline void pn_timer_arm(struct pn_timer_wheel *w, struct pn_timer *t,
+				uint64_t expires)
+{
+	uint64_t at = expires;
+	struct pn_timer **head;
+
+	pn_timer_cancel(t);
+	t->expires = expires;
+	if (at <= w->now)
+		at = w->now + 1;
+	if (at - w->now >= PN_TW_SLOTS)
+		at = w->now + PN_TW_SLOTS - 1; /* re-armed when that slot runs */
+	head = &w->slot[at & (PN_TW_SLOTS - 1)];
+	t->next = *head;
+	if (*head)
+		(*head)->pprev = &t->next;
+	*head = t;
+	t->pprev = head;
+}
+
+void pn_timer_run(struct pn_timer_wheel *w, uint64_t now);
+
+/* ---- ARP cache */
+
+#define PN_ARP_ENTRIES 64
+#define PN_ARP_PENDING 8     /* frames held per unresolved address */
+#define PN_ARP_RETRIES 3
+#define PN_ARP_RETRY_MS 1000
+#define PN_ARP_TTL_MS (300 * 1000)
+
+struct pn_arp_entry {
+	uint32_t ip; /* 0: free */
+	uint8_t mac[6];
+	bool resolved;
+	uint8_t tries;
+	uint64_t expires; /* resolved: when to forget; else: next retry */
+	struct pn_pkt *pending; /* chained through pkt->next */
+	unsigned nr_pending;
+};
+
+/* ---- protocol above IP (TCP) */
+
+struct pn_l4_ops {
+	void (*input)(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_ipv4_hdr *ip);
+	void (*after_burst)(struct pn_stack *st); /* ACKs, output, events */
+	void (*fini)(struct pn_stack *st);
+};
+
+#define PN_UDP_BINDS 16
+#define PN_STACK_TXQ 128
+
+struct pn_udp_bind {
+	uint16_t port; /* 0: free */
+	pn_udp_recv_cb cb;
+	void *arg;
+};
+
+struct pn_stack {
+	struct pn_port *port;
+	uint16_t queue;
+	uint16_t burst;
+	uint16_t mtu;
+	struct pn_pool *pool;
+	uint8_t mac[6];
+	uint32_t ip, mask, gateway; /* host order */
+	uint16_t ip_id;
+	uint64_t now_ms;
+	uint64_t now_us;
+	struct pn_timer_wheel wheel;
+	struct pn_timer arp_timer;
+
+	unsigned txn;
+	struct pn_pkt *txq[PN_STACK_TXQ];
+
+	struct pn_arp_entry arp[PN_ARP_ENTRIES];
+	struct pn_udp_bind udp[PN_UDP_BINDS];
+
+	struct pn_impair imp;
+	bool impair_on;
+	uint64_t rng;
+	struct pn_pkt *held_rx; /* reordering: delivered after the next frame */
+
+	uint64_t echo_replies_seen;
+	struct pn_net_stats stats;
+
+	const struct pn_l4_ops *tcp_ops;
+	void *tcp; /* struct pn_tcp */
+};
+
+/*
+ * Send an L4 packet: @p pkt's data starts at the L4 header. Prepends the
+ * IPv4 and Ethernet headers and queues it (or holds it until ARP answers).
+ * Takes the packet in every case. @return 0 or -errno (packet freed).
+ */
+int pn_ip_output(struct pn_stack *st, struct pn_pkt *pkt, uint8_t proto, uint32_t dst_ip);
+
+/* Allocate a packet with room for the headers below L4. */
+static inline struct pn_pkt *pn_stack_pkt_alloc(struct pn_stack *st)
+{
+	struct pn_pkt *pkt = pn_pkt_alloc(st->pool);
+
+	if (pn_unlikely(pkt == NULL))
+		st->stats.tx_nomem++;
+	return pkt;
+}
+
+/* Largest L4 segment (header included) one packet buffer can carry. */
+static inline uint32_t pn_stack_l4_room(const struct pn_stack *st)
+{
+	uint32_t room = st->pool->frag_size - (uint32_t)PN_PKT_HDR_SIZE - PN_PKT_HEADROOM;
+	uint32_t mtu = (uint32_t)st->mtu - (uint32_t)sizeof(struct pn_ipv4_hdr);
+
+	return PN_MIN(room, mtu);
+}
+
+#endif /* PN_NET_PRIV_H */

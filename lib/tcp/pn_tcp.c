@@ -1,0 +1,1921 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * TCP (RFC 9293) with options MSS, window scale, SACK-permitted and
+ * timestamps (RFC 7323), delayed ACKs (RFC 1122), RTO (RFC 6298), NewReno
+ * congestion control (RFC 5681, 6582), RFC 5961 checks, an out-of-order
+ * queue that keeps the received packets, and receive zero copy.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "pn_tcp_priv.h"
+
+#define TH_FIN 0x01
+#define TH_SYN 0x02
+#define TH_RST 0x04
+#define TH_PSH 0x08
+#define TH_ACK 0x10
+
+#define OPT_EOL 0
+#define OPT_NOP 1
+#define OPT_MSS 2
+#define OPT_WS 3
+#define OPT_SACKP 4
+#define OPT_SACK 5
+#define OPT_TS 8
+
+static void tcp_output(struct pn_tcp_sock *s);
+static void send_ack(struct pn_tcp_sock *s);
+static void sock_set_closed(struct pn_tcp_sock *s, int err);
+static void rtx_fn(struct pn_timer *t);
+static void delack_fn(struct pn_timer *t);
+
+static inline struct pn_tcp *tcp_of(const struct pn_stack *st) { return st->tcp; }
+
+static uint32_t ts_now(const struct pn_stack *st) { return (uint32_t)st->now_ms; }
+
+/* ---- socket table and demultiplexing */
+
+static unsigned hash_tuple(uint32_t rip, uint16_t rport, uint16_t lport)
+{
+	uint32_t h = rip * 2654435761u ^ ((uint32_t)rport << 16 | lport) * 2246822519u;
+
+	return (h ^ (h >> 15)) & (PN_TCP_HASH - 1);
+}
+
+static struct pn_tcp_sock *lookup(struct pn_tcp *t, uint32_t rip, uint16_t rport,
+				  uint16_t lport)
+{
+	struct pn_tcp_sock *s = t->hash[hash_tuple(rip, rport, lport)];
+
+	for (; s; s = s->hnext)
+		if (s->rip == rip && s->rport == rport && s->lport == lport)
+			return s;
+	return NULL;
+}
+
+static struct pn_tcp_sock *lookup_listener(struct pn_tcp *t, uint16_t lport)
+{
+	for (struct pn_tcp_sock *s = t->listeners; s; s = s->hnext)
+		if (s->lport == lport)
+			return s;
+	return NULL;
+}
+
+static void hash_add(struct pn_tcp *t, struct pn_tcp_sock *s)
+{
+	unsigned h = hash_tuple(s->rip, s->rport, s->lport);
+
+	s->hnext = t->hash[h];
+	t->hash[h] = s;
+	s->hashed = true;
+}
+
+static void hash_del(struct pn_tcp *t, struct pn_tcp_sock *s)
+{
+	struct pn_tcp_sock **pp;
+
+	if (!s->hashed)
+		return;
+	pp = s->state == PN_TCP_LISTEN ? &t->listeners
+				       : &t->hash[hash_tuple(s->rip, s->rport, s->lport)];
+	for (; *pp; pp = &(*pp)->hnext) {
+		if (*pp == s) {
+			*pp = s->hnext;
+			break;
+		}
+	}
+	s->hashed = false;
+}
+
+static void timers_init(struct pn_tcp_sock *s)
+{
+	s->rtx.fn = rtx_fn;
+	s->delack.fn = delack_fn;
+}
+
+static struct pn_tcp_sock *sock_alloc(struct pn_stack *st)
+{
+	struct pn_tcp *t = tcp_of(st);
+	struct pn_tcp_sock *s;
+	uint32_t slot;
+
+	if (t->nr_free == 0) {
+		errno = EMFILE;
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	slot = t->free_slots[--t->nr_free];
+	t->socks[slot] = s;
+	s->id = slot | (uint32_t)t->gen[slot] << 16;
+	s->st = st;
+	s->rcvbuf = t->conf.rcvbuf;
+	s->sbuf_size = t->conf.sndbuf;
+	s->acct = t->conf.acct;
+	s->rto_ms = PN_TCP_INIT_RTO_MS;
+	s->mss = 536;
+	timers_init(s);
+	t->stats.sockets++;
+	return s;
+}
+
+static void rq_purge(struct pn_tcp_sock *s)
+{
+	pn_pkt_free(s->rq_head);
+	pn_pkt_free(s->ooo_head);
+	s->rq_head = s->rq_tail = s->ooo_head = NULL;
+	s->rq_bytes = s->ooo_bytes = 0;
+}
+
+static void sock_free(struct pn_tcp_sock *s)
+{
+	struct pn_tcp *t = tcp_of(s->st);
+	uint32_t slot = s->id & 0xffff;
+
+	pn_timer_cancel(&s->rtx);
+	pn_timer_cancel(&s->delack);
+	hash_del(t, s);
+	rq_purge(s);
+	free(s->sbuf);
+	t->socks[slot] = NULL;
+	t->gen[slot]++; /* tokens of this socket no longer find it */
+	t->free_slots[t->nr_free++] = slot;
+	t->stats.sockets--;
+	free(s);
+}
+
+static void free_later(struct pn_tcp_sock *s)
+{
+	struct pn_tcp *t = tcp_of(s->st);
+
+	if (s->free_listed)
+		return;
+	pn_timer_cancel(&s->rtx);
+	pn_timer_cancel(&s->delack);
+	hash_del(t, s);
+	s->free_listed = true;
+	s->free_next = t->free_head;
+	t->free_head = s;
+}
+
+static void event(struct pn_tcp_sock *s, unsigned ev)
+{
+	struct pn_tcp *t = tcp_of(s->st);
+
+	s->ev |= ev;
+	if (s->ev_listed || s->orphan || s->in_aq)
+		return;
+	s->ev_listed = true;
+	s->ev_next = NULL;
+	if (t->ev_tail)
+		t->ev_tail->ev_next = s;
+	else
+		t->ev_head = s;
+	t->ev_tail = s;
+}
+
+/* Remember the socket for the end of the burst: ACKs and output. */
+static void want_work(struct pn_tcp_sock *s)
+{
+	struct pn_tcp *t = tcp_of(s->st);
+
+	if (s->work_listed)
+		return;
+	s->work_listed = true;
+	s->work_next = t->work_head;
+	t->work_head = s;
+}
+
+/* ---- sequence numbers and options */
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= UINT64_C(0xbf58476d1ce4e5b9);
+	x ^= x >> 27;
+	x *= UINT64_C(0x94d049bb133111eb);
+	return x ^ (x >> 31);
+}
+
+/* RFC 6528: a keyed hash of the connection plus a 4 us clock */
+static uint32_t pick_isn(struct pn_tcp_sock *s)
+{
+	struct pn_tcp *t = tcp_of(s->st);
+	uint64_t h = mix64(t->isn_key ^ ((uint64_t)s->rip << 32 | (uint32_t)s->rport << 16 | s->lport));
+
+	return (uint32_t)h + (uint32_t)(s->st->now_us >> 2);
+}
+
+struct tcp_opts {
+	uint16_t mss;
+	uint8_t ws;
+	bool has_mss, has_ws, sackp, has_ts;
+	uint32_t tsval, tsecr;
+};
+
+static bool parse_opts(const uint8_t *p, unsigned len, struct tcp_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	while (len > 0) {
+		unsigned kind = p[0], olen;
+
+		if (kind == OPT_EOL)
+			break;
+		if (kind == OPT_NOP) {
+			p++;
+			len--;
+			continue;
+		}
+		if (len < 2 || (olen = p[1]) < 2 || olen > len)
+			return false;
+		switch (kind) {
+		case OPT_MSS:
+			if (olen == 4) {
+				o->mss = (uint16_t)(p[2] << 8 | p[3]);
+				o->has_mss = true;
+			}
+			break;
+		case OPT_WS:
+			if (olen == 3) {
+				o->ws = PN_MIN(p[2], 14);
+				o->has_ws = true;
+			}
+			break;
+		case OPT_SACKP:
+			o->sackp = olen == 2;
+			break;
+		case OPT_TS:
+			if (olen == 10) {
+				uint32_t v[2];
+
+				memcpy(v, p + 2, 8);
+				o->tsval = ntohl(v[0]);
+				o->tsecr = ntohl(v[1]);
+				o->has_ts = true;
+			}
+			break;
+		}
+		p += olen;
+		len -= olen;
+	}
+	return true;
+}
+
+/* ---- receive window */
+
+static uint32_t rcv_space(const struct pn_tcp_sock *s)
+{
+	uint32_t used = s->rq_bytes + s->ooo_bytes + s->zc_held;
+
+	return used >= s->rcvbuf ? 0 : s->rcvbuf - used;
+}
+
+/* Right edge we may accept up to: what we advertised or what we have. */
+static uint32_t rcv_edge(const struct pn_tcp_sock *s)
+{
+	uint32_t a = s->rcv_nxt + rcv_space(s);
+
+	return pn_seq_gt(s->rcv_adv, a) ? s->rcv_adv : a;
+}
+
+/* Window field for an outgoing segment (never shrinks the right edge,
+ * receiver-side silly window avoidance). */
+static uint16_t select_window(struct pn_tcp_sock *s)
+{
+	uint32_t space = rcv_space(s), cur = 0, wnd, field;
+
+	if (pn_seq_gt(s->rcv_adv, s->rcv_nxt))
+		cur = s->rcv_adv - s->rcv_nxt;
+	if (space <= cur)
+		wnd = cur;
+	else if (space - cur < s->mss && space < s->rcvbuf / 2)
+		wnd = cur; /* do not announce a sliver */
+	else
+		wnd = space;
+	field = (wnd + (1u << s->rcv_wscale) - 1) >> s->rcv_wscale;
+	if (field > 0xffff)
+		field = 0xffff;
+	if (pn_seq_gt(s->rcv_nxt + (field << s->rcv_wscale), s->rcv_adv))
+		s->rcv_adv = s->rcv_nxt + (field << s->rcv_wscale);
+	if (field == 0)
+		tcp_of(s->st)->stats.zero_window_adv++;
+	return (uint16_t)field;
+}
+
+/* ---- segment output */
+
+static unsigned sack_blocks(const struct pn_tcp_sock *s, uint32_t *blk, unsigned max)
+{
+	uint32_t rs[8][2];
+	unsigned nr = 0, out = 0, first = 0;
+
+	for (struct pn_pkt *p = s->ooo_head; p && nr < PN_DIM(rs); p = p->next) {
+		uint32_t b = p->pad, e = p->pad + p->len;
+
+		if (nr && rs[nr - 1][1] == b) {
+			rs[nr - 1][1] = e;
+		} else {
+			rs[nr][0] = b;
+			rs[nr][1] = e;
+			nr++;
+		}
+		if (pn_seq_le(b, s->ooo_last_seq) && pn_seq_lt(s->ooo_last_seq, e))
+			first = nr - 1;
+	}
+	/* RFC 2018: the block with the most recent segment first */
+	if (nr) {
+		blk[0] = rs[first][0];
+		blk[1] = rs[first][1];
+		out = 1;
+	}
+	for (unsigned i = 0; i < nr && out < max; i++) {
+		if (i == first)
+			continue;
+		blk[2 * out] = rs[i][0];
+		blk[2 * out + 1] = rs[i][1];
+		out++;
+	}
+	return out;
+}
+
+/* Copy @p len bytes at offset @p off of the send buffer. */
+static void sbuf_copy(const struct pn_tcp_sock *s, uint32_t off, uint8_t *dst, uint32_t len)
+{
+	uint32_t pos = (s->sbuf_head + off) % s->sbuf_size;
+	uint32_t first = PN_MIN(len, s->sbuf_size - pos);
+
+	memcpy(dst, s->sbuf + pos, first);
+	if (first < len)
+		memcpy(dst + first, s->sbuf, len - first);
+}
+
+/*
+ * Build and send one segment: @p len payload bytes from the send buffer
+ * at sequence @p seq. @return 0 or -ENOMEM.
+ */
+static int send_segment(struct pn_tcp_sock *s, uint32_t seq, uint8_t flags, uint32_t len)
+{
+	struct pn_stack *st = s->st;
+	struct pn_tcp *t = tcp_of(st);
+	struct pn_pkt *pkt = pn_stack_pkt_alloc(st);
+	uint8_t opt[40], *o = opt;
+	struct pn_tcp_hdr *th;
+	unsigned optlen, hlen;
+	uint16_t csum;
+
+	if (pkt == NULL)
+		return -ENOMEM;
+	if (flags & TH_SYN) {
+		uint16_t mss = (uint16_t)(st->mtu - 40);
+
+		*o++ = OPT_MSS;
+		*o++ = 4;
+		*o++ = (uint8_t)(mss >> 8);
+		*o++ = (uint8_t)mss;
+		if (s->state == PN_TCP_SYN_SENT || s->sack_ok) {
+			*o++ = OPT_SACKP;
+			*o++ = 2;
+		} else {
+			*o++ = OPT_NOP;
+			*o++ = OPT_NOP;
+		}
+		if (s->state == PN_TCP_SYN_SENT || s->ts_ok) {
+			uint32_t v[2] = { htonl(ts_now(st)), htonl(s->ts_recent) };
+
+			*o++ = OPT_TS;
+			*o++ = 10;
+			memcpy(o, v, 8);
+			o += 8;
+		}
+		if (s->state == PN_TCP_SYN_SENT || s->ws_ok) {
+			*o++ = OPT_NOP;
+			*o++ = OPT_WS;
+			*o++ = 3;
+			*o++ = s->rcv_wscale;
+		}
+	} else {
+		if (s->ts_ok) {
+			uint32_t v[2] = { htonl(ts_now(st)), htonl(s->ts_recent) };
+
+			*o++ = OPT_NOP;
+			*o++ = OPT_NOP;
+			*o++ = OPT_TS;
+			*o++ = 10;
+			memcpy(o, v, 8);
+			o += 8;
+		}
+		/* SACK blocks only in the option room the payload leaves */
+		int room = (int)pn_stack_l4_room(st) - (int)(sizeof(struct pn_tcp_hdr) + len) -
+			   (int)(o - opt) - 4;
+		int fit = room >= 8 ? PN_MIN(room / 8, s->ts_ok ? 3 : 4) : 0;
+
+		if (s->sack_ok && s->ooo_head && (flags & TH_ACK) && fit > 0) {
+			uint32_t blk[8];
+			unsigned n = sack_blocks(s, blk, (unsigned)fit);
+
+			*o++ = OPT_NOP;
+			*o++ = OPT_NOP;
+			*o++ = OPT_SACK;
+			*o++ = (uint8_t)(2 + 8 * n);
+			for (unsigned i = 0; i < 2 * n; i++) {
+				uint32_t v = htonl(blk[i]);
+
+				memcpy(o, &v, 4);
+				o += 4;
+			}
+		}
+	}
+	optlen = (unsigned)(o - opt);
+	hlen = (unsigned)sizeof(*th) + optlen;
+	th = (struct pn_tcp_hdr *)pn_pkt_append(pkt, hlen + len);
+	if (th == NULL) {
+		pn_pkt_free(pkt);
+		return -EMSGSIZE;
+	}
+	th->sport = htons(s->lport);
+	th->dport = htons(s->rport);
+	th->seq = htonl(seq);
+	th->ack = (flags & TH_ACK) ? htonl(s->rcv_nxt) : 0;
+	th->doff = (uint8_t)((hlen / 4) << 4);
+	th->flags = flags;
+	th->win = htons((flags & TH_SYN) ? (uint16_t)PN_MIN(rcv_space(s), 65535u) : select_window(s));
+	if (flags & TH_SYN)
+		s->rcv_adv = s->rcv_nxt + PN_MIN(rcv_space(s), 65535u);
+	th->csum = 0;
+	th->urg = 0;
+	memcpy(th + 1, opt, optlen);
+	if (len)
+		sbuf_copy(s, seq - s->snd_una, (uint8_t *)th + hlen, len);
+	csum = pn_csum_fold(pn_csum_add(pn_csum_pseudo(htonl(st->ip), htonl(s->rip), PN_IPPROTO_TCP,
+						       (uint16_t)(hlen + len)),
+					th, hlen + len));
+	th->csum = csum;
+	t->stats.segs_out++;
+	t->stats.tx_payload_bytes += len;
+	if (flags & TH_RST)
+		t->stats.rst_out++;
+	if (flags & TH_ACK) {
+		s->segs_unacked = 0;
+		s->ack_now = false;
+		pn_timer_cancel(&s->delack);
+	}
+	pn_ip_output(st, pkt, PN_IPPROTO_TCP, s->rip);
+	return 0;
+}
+
+/* RST for a segment that has no connection (RFC 9293 3.10.7.1). */
+static void send_rst_reply(struct pn_stack *st, uint32_t rip, const struct pn_tcp_hdr *th,
+			   uint32_t seg_len)
+{
+	struct pn_pkt *pkt;
+	struct pn_tcp_hdr *r;
+
+	if (th->flags & TH_RST)
+		return;
+	pkt = pn_stack_pkt_alloc(st);
+	if (pkt == NULL)
+		return;
+	r = (struct pn_tcp_hdr *)pn_pkt_append(pkt, sizeof(*r));
+	if (r == NULL) {
+		pn_pkt_free(pkt);
+		return;
+	}
+	memset(r, 0, sizeof(*r));
+	r->sport = th->dport;
+	r->dport = th->sport;
+	if (th->flags & TH_ACK) {
+		r->seq = th->ack;
+		r->flags = TH_RST;
+	} else {
+		r->ack = htonl(ntohl(th->seq) + seg_len);
+		r->flags = TH_RST | TH_ACK;
+	}
+	r->doff = 5 << 4;
+	r->csum = pn_csum_fold(pn_csum_add(pn_csum_pseudo(htonl(st->ip), htonl(rip),
+							  PN_IPPROTO_TCP, sizeof(*r)),
+					   r, sizeof(*r)));
+	tcp_of(st)->stats.rst_out++;
+	tcp_of(st)->stats.segs_out++;
+	pn_ip_output(st, pkt, PN_IPPROTO_TCP, rip);
+}
+
+static void send_ack(struct pn_tcp_sock *s)
+{
+	send_segment(s, s->snd_nxt, TH_ACK, 0);
+}
+
+/* RFC 5961 §7: challenge ACKs are rate limited stack-wide. */
+static void challenge_ack(struct pn_tcp_sock *s)
+{
+	struct pn_tcp *t = tcp_of(s->st);
+	uint64_t sec = s->st->now_ms / 1000;
+
+	if (sec != t->challenge_sec) {
+		t->challenge_sec = sec;
+		t->challenge_count = 0;
+	}
+	if (t->challenge_count++ >= PN_TCP_CHALLENGE_ACKS_PER_SEC)
+		return;
+	t->stats.challenge_acks++;
+	send_ack(s);
+}
+
+static uint32_t rto_now(const struct pn_tcp_sock *s)
+{
+	uint64_t r = (uint64_t)s->rto_ms << s->backoff;
+
+	return (uint32_t)PN_MIN(r, (uint64_t)PN_TCP_MAX_RTO_MS);
+}
+
+static void arm_rtx(struct pn_tcp_sock *s)
+{
+	pn_timer_arm(&s->st->wheel, &s->rtx, s->st->now_ms + rto_now(s));
+}
+
+static uint32_t flight(const struct pn_tcp_sock *s) { return s->snd_nxt - s->snd_una; }
+
+/* Send what the windows allow (data, then FIN). */
+static void tcp_output(struct pn_tcp_sock *s)
+{
+	struct pn_tcp *t = tcp_of(s->st);
+
+	switch (s->state) {
+	case PN_TCP_ESTABLISHED:
+	case PN_TCP_CLOSE_WAIT:
+	case PN_TCP_FIN_WAIT_1:
+	case PN_TCP_CLOSING:
+	case PN_TCP_LAST_ACK:
+		break;
+	default:
+		return;
+	}
+	for (;;) {
+		uint32_t off = s->snd_nxt - s->snd_una;
+		uint32_t wnd = PN_MIN(s->snd_wnd, s->cwnd);
+		uint32_t infl = flight(s);
+		uint32_t can = wnd > infl ? wnd - infl : 0;
+		uint32_t avail = off < s->sbuf_len ? s->sbuf_len - off : 0;
+		bool fin_due = s->fin_queued && !s->fin_acked && off <= s->sbuf_len;
+		uint32_t len = PN_MIN(PN_MIN(avail, (uint32_t)s->mss), can);
+		uint8_t flags = TH_ACK;
+
+		if (avail == 0 && !fin_due)
+			break;
+		if (avail > 0 && len == 0) {
+			/* the peer's window is closed: probe it later */
+			if (s->snd_wnd == 0 && infl == 0 && !pn_timer_armed(&s->rtx))
+				arm_rtx(s);
+			break;
+		}
+		/* sender silly window avoidance: no runt while data is in flight */
+		if (len < avail && len < s->mss && infl > 0)
+			break;
+		if (len == avail && fin_due)
+			flags |= TH_FIN;
+		if (len == avail)
+			flags |= TH_PSH;
+		if (len == 0 && !(flags & TH_FIN))
+			break;
+		if (send_segment(s, s->snd_nxt, flags, len) != 0)
+			break; /* out of buffers: the RTO or next ACK retries */
+		if (pn_seq_lt(s->snd_nxt, s->snd_max)) {
+			t->stats.retrans_segs++;
+			s->retrans++;
+		} else if (!s->rtt_timing && len) {
+			s->rtt_timing = true;
+			s->rtt_seq = s->snd_nxt;
+			s->rtt_start_us = s->st->now_us;
+		}
+		s->snd_nxt += len + ((flags & TH_FIN) ? 1 : 0);
+		if (pn_seq_gt(s->snd_nxt, s->snd_max))
+			s->snd_max = s->snd_nxt;
+		if (!pn_timer_armed(&s->rtx))
+			arm_rtx(s);
+		if (flags & TH_FIN)
+			break;
+	}
+}
+
+/* ---- state changes */
+
+static void enter_time_wait(struct pn_tcp_sock *s)
+{
+	s->state = PN_TCP_TIME_WAIT;
+	tcp_of(s->st)->stats.time_wait++;
+	pn_timer_cancel(&s->delack);
+	pn_timer_arm(&s->st->wheel, &s->rtx, s->st->now_ms + tcp_of(s->st)->conf.time_wait_ms);
+}
+
+static void leave_time_wait(struct pn_tcp_sock *s)
+{
+	if (s->state == PN_TCP_TIME_WAIT)
+		tcp_of(s->st)->stats.time_wait--;
+}
+
+static void child_gone(struct pn_tcp_sock *s)
+{
+	struct pn_tcp_sock *l = s->parent;
+
+	if (l == NULL)
+		return;
+	if (s->in_aq) {
+		struct pn_tcp_sock **pp = &l->aq_head, *prev = NULL;
+
+		for (; *pp; prev = *pp, pp = &(*pp)->aq_next) {
+			if (*pp == s) {
+				*pp = s->aq_next;
+				if (l->aq_tail == s)
+					l->aq_tail = prev;
+				break;
+			}
+		}
+		s->in_aq = false;
+	}
+	l->nr_children--;
+	s->parent = NULL;
+	s->orphan = true; /* nobody accepted it */
+}
+
+/* The connection is over: to CLOSED, freed now if nobody owns it. */
+static void sock_set_closed(struct pn_tcp_sock *s, int err)
+{
+	struct pn_tcp *t = tcp_of(s->st);
+
+	leave_time_wait(s);
+	if (s->state >= PN_TCP_ESTABLISHED)
+		t->stats.closed++;
+	s->state = PN_TCP_CLOSED;
+	if (err && !s->err)
+		s->err = err;
+	pn_timer_cancel(&s->rtx);
+	pn_timer_cancel(&s->delack);
+	hash_del(t, s);
+	child_gone(s);
+	if (s->orphan)
+		free_later(s);
+	else
+		event(s, PN_TCP_EV_CLOSED | PN_TCP_EV_READABLE);
+}
+
+static void reset_conn(struct pn_tcp_sock *s, int err)
+{
+	tcp_of(s->st)->stats.resets++;
+	rq_purge(s);
+	sock_set_closed(s, err);
+}
+
+/* ---- timers */
+
+static void rtx_fn(struct pn_timer *tm)
+{
+	struct pn_tcp_sock *s = pn_container_of(tm, struct pn_tcp_sock, rtx);
+	struct pn_tcp *t = tcp_of(s->st);
+
+	switch (s->state) {
+	case PN_TCP_TIME_WAIT:
+		sock_set_closed(s, 0);
+		return;
+	case PN_TCP_FIN_WAIT_2: /* orphaned, the peer never closed */
+		if (s->orphan)
+			sock_set_closed(s, ETIMEDOUT);
+		return;
+	case PN_TCP_SYN_SENT:
+	case PN_TCP_SYN_RCVD:
+		if (++s->retries > PN_TCP_SYN_RETRIES) {
+			reset_conn(s, ETIMEDOUT);
+			return;
+		}
+		s->backoff++;
+		t->stats.retrans_segs++;
+		send_segment(s, s->iss, s->state == PN_TCP_SYN_SENT ? TH_SYN : TH_SYN | TH_ACK, 0);
+		arm_rtx(s);
+		return;
+	case PN_TCP_CLOSED:
+	case PN_TCP_LISTEN:
+		return;
+	default:
+		break;
+	}
+	if (s->snd_max == s->snd_una) {
+		/* nothing in flight: a window probe when the peer's window is
+		 * shut and we have data (an old sequence number makes the
+		 * receiver answer with its current window) */
+		if (s->snd_wnd == 0 && s->sbuf_len > 0) {
+			t->stats.window_probes++;
+			send_segment(s, s->snd_una - 1, TH_ACK, 0);
+			if (s->backoff < 10)
+				s->backoff++;
+			arm_rtx(s);
+		}
+		return;
+	}
+	if (++s->retries > PN_TCP_MAX_RETRIES) {
+		reset_conn(s, ETIMEDOUT);
+		return;
+	}
+	/* RFC 5681 3.1 and 6298 5.5-5.7: halve, restart from one segment,
+	 * back off, go back to the first unacknowledged byte */
+	t->stats.rto_expired++;
+	s->ssthresh = PN_MAX(flight(s) / 2, 2u * s->mss);
+	s->cwnd = s->mss;
+	s->in_recovery = false;
+	s->dupacks = 0;
+	s->rtt_timing = false;
+	if (s->backoff < 10)
+		s->backoff++;
+	s->recover = s->snd_max;
+	s->snd_nxt = s->snd_una;
+	tcp_output(s);
+	arm_rtx(s);
+}
+
+static void delack_fn(struct pn_timer *tm)
+{
+	struct pn_tcp_sock *s = pn_container_of(tm, struct pn_tcp_sock, delack);
+
+	if (s->segs_unacked)
+		send_ack(s);
+}
+
+/* ---- receive path */
+
+static void rq_append(struct pn_tcp_sock *s, struct pn_pkt *pkt)
+{
+	pkt->next = NULL;
+	if (s->rq_tail)
+		s->rq_tail->next = pkt;
+	else
+		s->rq_head = pkt;
+	s->rq_tail = pkt;
+	s->rq_bytes += pkt->len;
+}
+
+static void ooo_insert(struct pn_tcp_sock *s, struct pn_pkt *pkt, uint32_t seq)
+{
+	struct pn_tcp *t = tcp_of(s->st);
+	struct pn_pkt **pp = &s->ooo_head;
+	uint32_t end = seq + pkt->len;
+
+	t->stats.ooo_segs++;
+	s->ooo_last_seq = seq;
+	while (*pp) {
+		struct pn_pkt *q = *pp;
+		uint32_t qs = q->pad, qe = q->pad + q->len;
+
+		if (pn_seq_le(qe, seq)) {
+			pp = &q->next;
+			continue;
+		}
+		if (pn_seq_ge(seq, qs) && pn_seq_le(end, qe)) { /* all old */
+			t->stats.dup_data_segs++;
+			pn_pkt_free(pkt);
+			return;
+		}
+		if (pn_seq_lt(qs, seq)) { /* q covers our front */
+			pn_pkt_pull(pkt, qe - seq);
+			seq = qe;
+			pp = &q->next;
+			continue;
+		}
+		if (pn_seq_le(qe, end)) { /* we cover q */
+			*pp = q->next;
+			s->ooo_bytes -= q->len;
+			q->next = NULL;
+			pn_pkt_free(q);
+			continue;
+		}
+		if (pn_seq_lt(qs, end) && pn_pkt_trim(pkt, qs - seq) != 0) { /* q covers our tail */
+			pn_pkt_free(pkt); /* not acknowledged: the sender repeats it */
+			return;
+		}
+		break;
+	}
+	pkt->pad = seq;
+	pkt->next = *pp;
+	*pp = pkt;
+	s->ooo_bytes += pkt->len;
+}
+
+/* Move what the out-of-order queue holds at rcv_nxt into the receive queue. */
+static void ooo_merge(struct pn_tcp_sock *s)
+{
+	struct pn_tcp *t = tcp_of(s->st);
+
+	while (s->ooo_head && pn_seq_le(s->ooo_head->pad, s->rcv_nxt)) {
+		struct pn_pkt *q = s->ooo_head;
+		uint32_t qe = q->pad + q->len;
+
+		s->ooo_head = q->next;
+		s->ooo_bytes -= q->len;
+		if (pn_seq_le(qe, s->rcv_nxt)) {
+			q->next = NULL;
+			pn_pkt_free(q);
+			continue;
+		}
+		pn_pkt_pull(q, s->rcv_nxt - q->pad);
+		q->pad = s->rcv_nxt;
+		rq_append(s, q);
+		s->rcv_nxt = qe;
+		t->stats.ooo_merged++;
+	}
+}
+
+static void fin_received(struct pn_tcp_sock *s)
+{
+	s->rcv_nxt++;
+	s->fin_rcvd = true;
+	s->fin_pending = false;
+	s->ack_now = true;
+	switch (s->state) {
+	case PN_TCP_ESTABLISHED:
+		s->state = PN_TCP_CLOSE_WAIT;
+		break;
+	case PN_TCP_FIN_WAIT_1:
+		if (s->fin_acked)
+			enter_time_wait(s);
+		else
+			s->state = PN_TCP_CLOSING;
+		break;
+	case PN_TCP_FIN_WAIT_2:
+		enter_time_wait(s);
+		break;
+	default:
+		break;
+	}
+	event(s, PN_TCP_EV_READABLE);
+}
+
+/* Payload and FIN of an acceptable segment; takes @p pkt (data = payload). */
+static void rcv_data(struct pn_tcp_sock *s, struct pn_pkt *pkt, uint32_t seq, bool fin)
+{
+	struct pn_tcp *t = tcp_of(s->st);
+	uint32_t len = pkt->len, edge = rcv_edge(s);
+
+	if (s->state != PN_TCP_ESTABLISHED && s->state != PN_TCP_FIN_WAIT_1 &&
+	    s->state != PN_TCP_FIN_WAIT_2) {
+		pn_pkt_free(pkt);
+		return;
+	}
+	/* old bytes at the front */
+	if (pn_seq_lt(seq, s->rcv_nxt)) {
+		uint32_t old = s->rcv_nxt - seq;
+
+		if (old >= len) {
+			if (len)
+				t->stats.dup_data_segs++;
+			len = 0;
+			pn_pkt_pull(pkt, pkt->len);
+		} else {
+			pn_pkt_pull(pkt, old);
+			len -= old;
+		}
+		seq = s->rcv_nxt;
+		s->ack_now = true;
+	}
+	/* bytes beyond the window are not taken (and not acknowledged) */
+	if (pn_seq_gt(seq + len, edge)) {
+		uint32_t keep = pn_seq_gt(edge, seq) ? edge - seq : 0;
+
+		if (pn_pkt_trim(pkt, keep) != 0) {
+			pn_pkt_free(pkt);
+			return;
+		}
+		len = keep;
+		fin = false;
+		t->stats.out_of_window++;
+		s->ack_now = true;
+	}
+	if (fin) {
+		s->fin_pending = true;
+		s->fin_seq = seq + len;
+	}
+	if (len == 0) {
+		pn_pkt_free(pkt);
+	} else if (seq == s->rcv_nxt) {
+		bool had_ooo = s->ooo_head != NULL;
+
+		pkt->pad = seq;
+		rq_append(s, pkt);
+		s->rcv_nxt += len;
+		s->rx_bytes += len;
+		t->stats.rx_payload_bytes += len;
+		if (had_ooo) {
+			ooo_merge(s);
+			s->ack_now = true; /* tell the sender the hole is filled */
+		}
+		s->segs_unacked++;
+		event(s, PN_TCP_EV_READABLE);
+	} else {
+		/* a hole before it: keep the packet (no copy), ACK at once */
+		s->rx_bytes += len;
+		t->stats.rx_payload_bytes += len;
+		ooo_insert(s, pkt, seq);
+		send_ack(s); /* RFC 5681 4.2: a duplicate ACK at once, with SACK */
+	}
+	if (s->fin_pending && s->fin_seq == s->rcv_nxt)
+		fin_received(s);
+	want_work(s);
+}
+
+static void rtt_sample(struct pn_tcp_sock *s, uint32_t r_us)
+{
+	uint32_t min_rto = tcp_of(s->st)->conf.min_rto_ms;
+	uint64_t rto;
+
+	if (r_us == 0)
+		r_us = 1;
+	if (s->srtt_us == 0) {
+		s->srtt_us = r_us;
+		s->rttvar_us = r_us / 2;
+	} else {
+		uint32_t d = s->srtt_us > r_us ? s->srtt_us - r_us : r_us - s->srtt_us;
+
+		s->rttvar_us = (3 * s->rttvar_us + d) / 4;
+		s->srtt_us = (7 * s->srtt_us + r_us) / 8;
+	}
+	rto = ((uint64_t)s->srtt_us + PN_MAX(1000u, 4u * s->rttvar_us) + 999) / 1000;
+	s->rto_ms = (uint32_t)PN_MIN(PN_MAX(rto, (uint64_t)min_rto), (uint64_t)PN_TCP_MAX_RTO_MS);
+}
+
+/* A new ACK: release acknowledged bytes, grow the congestion window. */
+static void ack_advance(struct pn_tcp_sock *s, uint32_t ack)
+{
+	struct pn_tcp *t = tcp_of(s->st);
+	uint32_t acked = ack - s->snd_una;
+	uint32_t data = PN_MIN(acked, s->sbuf_len);
+	bool was_full = s->sbuf_size && s->sbuf_len == s->sbuf_size;
+
+	if (s->rtt_timing && pn_seq_gt(ack, s->rtt_seq)) {
+		s->rtt_timing = false;
+		rtt_sample(s, (uint32_t)(s->st->now_us - s->rtt_start_us));
+	}
+	if (data) {
+		s->sbuf_head = (s->sbuf_head + data) % s->sbuf_size;
+		s->sbuf_len -= data;
+	}
+	if (acked > data && s->fin_queued)
+		s->fin_acked = true;
+	s->snd_una = ack;
+	if (pn_seq_lt(s->snd_nxt, s->snd_una))
+		s->snd_nxt = s->snd_una;
+	s->backoff = 0;
+	s->retries = 0;
+	/* congestion control: NewReno */
+	if (s->in_recovery) {
+		if (pn_seq_ge(ack, s->recover)) {
+			s->in_recovery = false;
+			s->cwnd = PN_MIN(s->ssthresh, flight(s) + s->mss);
+		} else {
+			/* partial ACK: the next hole is lost too */
+			t->stats.retrans_segs++;
+			s->retrans++;
+			send_segment(s, s->snd_una, TH_ACK,
+				     PN_MIN((uint32_t)s->mss, s->sbuf_len));
+			s->cwnd = s->cwnd > data ? s->cwnd - data + s->mss : s->mss;
+		}
+	} else if (s->cwnd < s->ssthresh) {
+		s->cwnd += PN_MIN(acked, 2u * s->mss);
+	} else {
+		s->cwnd += PN_MAX(1u, (uint32_t)((uint64_t)s->mss * PN_MIN(acked, s->mss) / s->cwnd));
+	}
+	s->dupacks = 0;
+	if (s->snd_una == s->snd_max)
+		pn_timer_cancel(&s->rtx);
+	else
+		arm_rtx(s);
+	if (data && (was_full || s->sbuf_size - s->sbuf_len >= s->sbuf_size / 4))
+		event(s, PN_TCP_EV_WRITABLE);
+}
+
+static void dup_ack(struct pn_tcp_sock *s)
+{
+	struct pn_tcp *t = tcp_of(s->st);
+
+	t->stats.dup_acks_in++;
+	if (s->in_recovery) {
+		s->cwnd += s->mss; /* inflation: one segment left the network */
+		return;
+	}
+	if (++s->dupacks != 3 || pn_seq_lt(s->snd_una, s->recover))
+		return;
+	/* RFC 6582: fast retransmit unless this loss is part of the last recovery */
+	t->stats.fast_retrans++;
+	t->stats.retrans_segs++;
+	s->retrans++;
+	s->ssthresh = PN_MAX(flight(s) / 2, 2u * s->mss);
+	s->recover = s->snd_max;
+	s->in_recovery = true;
+	s->rtt_timing = false;
+	send_segment(s, s->snd_una, TH_ACK, PN_MIN((uint32_t)s->mss, s->sbuf_len));
+	s->cwnd = s->ssthresh + 3u * s->mss;
+}
+
+static void set_mss(struct pn_tcp_sock *s, const struct tcp_opts *o)
+{
+	uint32_t mss = (uint32_t)s->st->mtu - 40;
+
+	if (o->has_mss && o->mss < mss)
+		mss = o->mss;
+	if (mss < 88)
+		mss = 88;
+	s->peer_mss = (uint16_t)mss;
+	s->mss = (uint16_t)(mss - (s->ts_ok ? 12 : 0));
+	s->cwnd = PN_TCP_INIT_CWND_SEGS * s->mss;
+	s->ssthresh = UINT32_MAX / 2;
+}
+
+static void negotiate(struct pn_tcp_sock *s, const struct tcp_opts *o, bool we_offered_all)
+{
+	s->ts_ok = o->has_ts && we_offered_all;
+	s->sack_ok = o->sackp && we_offered_all;
+	s->ws_ok = o->has_ws && we_offered_all;
+	if (s->ws_ok)
+		s->snd_wscale = o->ws;
+	else
+		s->rcv_wscale = 0;
+	if (s->ts_ok)
+		s->ts_recent = o->tsval;
+	set_mss(s, o);
+}
+
+static uint8_t wscale_for(uint32_t rcvbuf)
+{
+	uint8_t ws = 0;
+
+	while (ws < 14 && (rcvbuf >> ws) > 0xffff)
+		ws++;
+	return ws;
+}
+
+static void listen_input(struct pn_tcp_sock *l, struct pn_pkt *pkt, uint32_t rip,
+			 const struct pn_tcp_hdr *th, const struct tcp_opts *o, uint32_t seg_len)
+{
+	struct pn_stack *st = l->st;
+	struct pn_tcp *t = tcp_of(st);
+	struct pn_tcp_sock *c;
+
+	if (th->flags & TH_RST)
+		goto out;
+	if (th->flags & TH_ACK) {
+		send_rst_reply(st, rip, th, seg_len);
+		goto out;
+	}
+	if (!(th->flags & TH_SYN))
+		goto out;
+	if (l->nr_children >= l->backlog) {
+		t->stats.listen_overflows++;
+		goto out;
+	}
+	c = sock_alloc(st);
+	if (c == NULL) {
+		t->stats.syn_dropped_no_socket++;
+		goto out;
+	}
+	c->rip = rip;
+	c->rport = ntohs(th->sport);
+	c->lport = l->lport;
+	c->cb = l->cb;
+	c->arg = l->arg;
+	c->acct = l->acct;
+	c->rcvbuf = l->rcvbuf;
+	c->sbuf_size = l->sbuf_size;
+	c->parent = l;
+	l->nr_children++;
+	c->state = PN_TCP_SYN_RCVD;
+	c->irs = ntohl(th->seq);
+	c->rcv_nxt = c->irs + 1;
+	c->rcv_wscale = wscale_for(c->rcvbuf);
+	negotiate(c, o, true);
+	c->snd_wnd = ntohs(th->win); /* never scaled in a SYN */
+	c->iss = pick_isn(c);
+	c->snd_una = c->iss;
+	c->snd_nxt = c->snd_max = c->iss + 1;
+	c->recover = c->iss;
+	c->snd_wl1 = c->irs;
+	c->snd_wl2 = c->iss;
+	hash_add(t, c);
+	t->stats.passive_opens++;
+	send_segment(c, c->iss, TH_SYN | TH_ACK, 0);
+	arm_rtx(c);
+out:
+	pn_pkt_free(pkt);
+}
+
+static void syn_sent_input(struct pn_tcp_sock *s, struct pn_pkt *pkt, const struct pn_tcp_hdr *th,
+			   const struct tcp_opts *o, uint32_t seg_len)
+{
+	uint32_t seq = ntohl(th->seq), ack = ntohl(th->ack);
+	struct pn_tcp *t = tcp_of(s->st);
+
+	if ((th->flags & TH_ACK) && (pn_seq_le(ack, s->iss) || pn_seq_gt(ack, s->snd_max))) {
+		send_rst_reply(s->st, s->rip, th, seg_len);
+		goto out;
+	}
+	if (th->flags & TH_RST) {
+		if (th->flags & TH_ACK)
+			reset_conn(s, ECONNREFUSED);
+		goto out;
+	}
+	if (!(th->flags & TH_SYN))
+		goto out;
+	s->irs = seq;
+	s->rcv_nxt = seq + 1;
+	negotiate(s, o, true);
+	s->snd_wnd = ntohs(th->win);
+	s->snd_wl1 = seq;
+	s->snd_wl2 = ack;
+	s->max_snd_wnd = s->snd_wnd;
+	if (th->flags & TH_ACK) {
+		s->snd_una = ack;
+		s->state = PN_TCP_ESTABLISHED;
+		s->backoff = 0;
+		s->retries = 0;
+		pn_timer_cancel(&s->rtx);
+		t->stats.established++;
+		send_ack(s);
+		event(s, PN_TCP_EV_CONNECTED | PN_TCP_EV_WRITABLE);
+		tcp_output(s);
+	} else { /* simultaneous open */
+		s->state = PN_TCP_SYN_RCVD;
+		send_segment(s, s->iss, TH_SYN | TH_ACK, 0);
+	}
+out:
+	pn_pkt_free(pkt);
+}
+
+static void tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_ipv4_hdr *ip)
+{
+	struct pn_tcp *t = tcp_of(st);
+	struct pn_tcp_hdr *th = (struct pn_tcp_hdr *)pn_pkt_data(pkt);
+	uint32_t len = pn_pkt_headlen(pkt), hlen, seq, ack, seg_len, plen;
+	uint32_t rip = ntohl(ip->saddr);
+	struct tcp_opts o;
+	struct pn_tcp_sock *s;
+	bool acceptable;
+
+	t->stats.segs_in++;
+	if (pn_unlikely(len < sizeof(*th) || (hlen = (th->doff >> 4) * 4u) < sizeof(*th) ||
+			hlen > len)) {
+		t->stats.bad_segs++;
+		goto drop;
+	}
+	if (pn_unlikely(pn_csum_fold(pn_csum_add(pn_csum_pseudo(ip->saddr, ip->daddr, PN_IPPROTO_TCP,
+								  (uint16_t)len), th, len)) != 0)) {
+		t->stats.bad_csum++;
+		goto drop;
+	}
+	if (!parse_opts((const uint8_t *)(th + 1), hlen - (unsigned)sizeof(*th), &o)) {
+		t->stats.bad_segs++;
+		goto drop;
+	}
+	if (th->flags & TH_RST)
+		t->stats.rst_in++;
+	seq = ntohl(th->seq);
+	ack = ntohl(th->ack);
+	plen = len - hlen;
+	seg_len = plen + ((th->flags & TH_SYN) ? 1 : 0) + ((th->flags & TH_FIN) ? 1 : 0);
+
+	s = lookup(t, rip, ntohs(th->sport), ntohs(th->dport));
+	if (s == NULL) {
+		struct pn_tcp_sock *l = lookup_listener(t, ntohs(th->dport));
+
+		if (l) {
+			listen_input(l, pkt, rip, th, &o, seg_len);
+			return;
+		}
+		send_rst_reply(st, rip, th, seg_len);
+		goto drop;
+	}
+	if (s->state == PN_TCP_SYN_SENT) {
+		syn_sent_input(s, pkt, th, &o, seg_len);
+		return;
+	}
+
+	if (s->state == PN_TCP_SYN_RCVD && (th->flags & TH_SYN) && !(th->flags & TH_ACK) &&
+	    seq == s->irs) {
+		send_segment(s, s->iss, TH_SYN | TH_ACK, 0); /* our SYN-ACK was lost */
+		goto drop;
+	}
+	/* RFC 9293 3.10.7.4: is the segment in the receive window? */
+	{
+		uint32_t edge = rcv_edge(s);
+		uint32_t wnd = edge - s->rcv_nxt;
+
+		if (wnd == 0)
+			acceptable = seg_len == 0 && seq == s->rcv_nxt;
+		else if (seg_len == 0)
+			acceptable = pn_seq_ge(seq, s->rcv_nxt) && pn_seq_lt(seq, edge);
+		else
+			acceptable = (pn_seq_ge(seq, s->rcv_nxt) && pn_seq_lt(seq, edge)) ||
+				     (pn_seq_ge(seq + seg_len - 1, s->rcv_nxt) &&
+				      pn_seq_lt(seq + seg_len - 1, edge));
+		/* a retransmitted SYN-ACK or FIN we already took gets an ACK */
+	}
+	if (!acceptable) {
+		if (!(th->flags & TH_RST)) {
+			if (seg_len)
+				t->stats.dup_data_segs++;
+			if (s->state == PN_TCP_TIME_WAIT && (th->flags & TH_FIN))
+				pn_timer_arm(&st->wheel, &s->rtx, st->now_ms + t->conf.time_wait_ms);
+			send_ack(s);
+		}
+		goto drop;
+	}
+	if (th->flags & TH_RST) {
+		/* RFC 5961 3.2: only an exact match resets; others are challenged */
+		if (seq == s->rcv_nxt) {
+			reset_conn(s, s->state == PN_TCP_CLOSE_WAIT ? EPIPE : ECONNRESET);
+		} else {
+			t->stats.rfc5961_rst_dropped++;
+			challenge_ack(s);
+		}
+		goto drop;
+	}
+	if (th->flags & TH_SYN) {
+		/* RFC 5961 4.2: a SYN on a synchronized connection is challenged */
+		challenge_ack(s);
+		goto drop;
+	}
+	if (!(th->flags & TH_ACK))
+		goto drop;
+	if (o.has_ts && s->ts_ok && pn_seq_le(seq, s->rcv_nxt))
+		s->ts_recent = o.tsval;
+
+	if (s->state == PN_TCP_SYN_RCVD) {
+		struct pn_tcp_sock *l = s->parent;
+
+		if (!pn_seq_gt(ack, s->snd_una) || pn_seq_gt(ack, s->snd_max)) {
+			send_rst_reply(st, rip, th, seg_len);
+			goto drop;
+		}
+		s->state = PN_TCP_ESTABLISHED;
+		s->snd_una = ack;
+		s->backoff = 0;
+		s->retries = 0;
+		pn_timer_cancel(&s->rtx);
+		s->snd_wnd = (uint32_t)ntohs(th->win) << s->snd_wscale;
+		s->max_snd_wnd = s->snd_wnd;
+		s->snd_wl1 = seq;
+		s->snd_wl2 = ack;
+		t->stats.established++;
+		if (l) {
+			s->in_aq = true;
+			s->aq_next = NULL;
+			if (l->aq_tail)
+				l->aq_tail->aq_next = s;
+			else
+				l->aq_head = s;
+			l->aq_tail = s;
+			event(l, PN_TCP_EV_ACCEPT);
+		} else {
+			event(s, PN_TCP_EV_CONNECTED | PN_TCP_EV_WRITABLE);
+		}
+	} else {
+		/* RFC 5961 5.2: ACK of something we never sent, or too old */
+		if (pn_seq_gt(ack, s->snd_max) ||
+		    pn_seq_lt(ack, s->snd_una - PN_MAX(s->max_snd_wnd, 65535u))) {
+			challenge_ack(s);
+			goto drop;
+		}
+		if (pn_seq_gt(ack, s->snd_una)) {
+			ack_advance(s, ack);
+		} else if (ack == s->snd_una && plen == 0 && !(th->flags & TH_FIN) &&
+			   s->snd_max != s->snd_una &&
+			   ((uint32_t)ntohs(th->win) << s->snd_wscale) == s->snd_wnd) {
+			dup_ack(s);
+		}
+		/* window update (RFC 9293 3.10.7.4, SND.WL1/WL2 rule) */
+		if (pn_seq_lt(s->snd_wl1, seq) ||
+		    (s->snd_wl1 == seq && pn_seq_le(s->snd_wl2, ack))) {
+			uint32_t old = s->snd_wnd;
+
+			s->snd_wnd = (uint32_t)ntohs(th->win) << s->snd_wscale;
+			s->snd_wl1 = seq;
+			s->snd_wl2 = ack;
+			if (s->snd_wnd > s->max_snd_wnd)
+				s->max_snd_wnd = s->snd_wnd;
+			if (old == 0 && s->snd_wnd > 0) {
+				s->backoff = 0;
+				pn_timer_cancel(&s->rtx);
+			}
+		}
+		if (s->fin_acked) {
+			switch (s->state) {
+			case PN_TCP_FIN_WAIT_1:
+				s->state = PN_TCP_FIN_WAIT_2;
+				if (s->orphan)
+					pn_timer_arm(&st->wheel, &s->rtx, st->now_ms + PN_TCP_FIN_TIMEOUT_MS);
+				break;
+			case PN_TCP_CLOSING:
+				enter_time_wait(s);
+				break;
+			case PN_TCP_LAST_ACK:
+				sock_set_closed(s, 0);
+				goto drop;
+			default:
+				break;
+			}
+		}
+	}
+	if (s->state == PN_TCP_TIME_WAIT) {
+		if (th->flags & TH_FIN) {
+			send_ack(s);
+			pn_timer_arm(&st->wheel, &s->rtx, st->now_ms + t->conf.time_wait_ms);
+		}
+		goto drop;
+	}
+	if (plen || (th->flags & TH_FIN)) {
+		pn_pkt_pull(pkt, hlen);
+		rcv_data(s, pkt, seq, th->flags & TH_FIN);
+		return;
+	}
+	want_work(s); /* the ACK may have opened the window */
+drop:
+	pn_pkt_free(pkt);
+}
+
+/* End of a receive burst: output, ACKs, then the application's callbacks. */
+static void tcp_after_burst(struct pn_stack *st)
+{
+	struct pn_tcp *t = tcp_of(st);
+
+	while (t->work_head) {
+		struct pn_tcp_sock *s = t->work_head;
+
+		t->work_head = s->work_next;
+		s->work_listed = false;
+		if (s->free_listed || s->state == PN_TCP_CLOSED)
+			continue;
+		tcp_output(s);
+		if (s->ack_now || s->segs_unacked >= 2)
+			send_ack(s);
+		else if (s->segs_unacked && !pn_timer_armed(&s->delack))
+			pn_timer_arm(&st->wheel, &s->delack, st->now_ms + t->conf.delack_ms);
+	}
+	while (t->ev_head) {
+		struct pn_tcp_sock *s = t->ev_head;
+		unsigned ev;
+
+		t->ev_head = s->ev_next;
+		if (t->ev_head == NULL)
+			t->ev_tail = NULL;
+		s->ev_listed = false;
+		ev = s->ev;
+		s->ev = 0;
+		if (!s->orphan && !s->in_aq && s->cb && !s->free_listed)
+			s->cb(s, ev, s->arg);
+	}
+	{
+		struct pn_tcp_sock *list = t->free_head;
+
+		t->free_head = NULL;
+		while (list) {
+			struct pn_tcp_sock *s = list;
+
+			list = s->free_next;
+			if (s->ev_listed || s->work_listed) { /* still listed: next round */
+				s->free_next = t->free_head;
+				t->free_head = s;
+				continue;
+			}
+			sock_free(s);
+		}
+	}
+}
+
+static void tcp_fini(struct pn_stack *st)
+{
+	struct pn_tcp *t = tcp_of(st);
+
+	if (t == NULL)
+		return;
+	for (uint32_t i = 0; i < t->conf.max_sockets; i++) {
+		struct pn_tcp_sock *s = t->socks[i];
+
+		if (s == NULL)
+			continue;
+		if (s->state >= PN_TCP_SYN_RCVD && s->state != PN_TCP_TIME_WAIT)
+			send_segment(s, s->snd_nxt, TH_RST | TH_ACK, 0);
+		sock_free(s);
+	}
+	free(t->socks);
+	free(t->gen);
+	free(t->free_slots);
+	free(t);
+	st->tcp = NULL;
+	st->tcp_ops = NULL;
+}
+
+static const struct pn_l4_ops tcp_ops = {
+	.input = tcp_input,
+	.after_burst = tcp_after_burst,
+	.fini = tcp_fini,
+};
+
+int pn_tcp_configure(struct pn_stack *st, const struct pn_tcp_conf *conf)
+{
+	struct pn_tcp *t;
+	struct pn_tcp_conf c = {
+		.sz = sizeof(c), .rcvbuf = 512 * 1024, .sndbuf = 256 * 1024,
+		.max_sockets = 4096, .time_wait_ms = 60000, .delack_ms = 40, .min_rto_ms = 200,
+	};
+
+	if (st->tcp != NULL)
+		return -EBUSY;
+	if (conf) {
+		if (conf->sz < sizeof(*conf) || conf->max_sockets > 65535)
+			return -EINVAL;
+		if (conf->rcvbuf)
+			c.rcvbuf = conf->rcvbuf;
+		if (conf->sndbuf)
+			c.sndbuf = conf->sndbuf;
+		if (conf->max_sockets)
+			c.max_sockets = conf->max_sockets;
+		if (conf->time_wait_ms)
+			c.time_wait_ms = conf->time_wait_ms;
+		if (conf->delack_ms)
+			c.delack_ms = conf->delack_ms;
+		if (conf->min_rto_ms)
+			c.min_rto_ms = conf->min_rto_ms;
+		c.acct = conf->acct;
+	}
+	if (c.rcvbuf < 4096 || c.sndbuf < 4096 || c.rcvbuf > (1u << 30))
+		return -EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return -ENOMEM;
+	t->conf = c;
+	t->socks = calloc(c.max_sockets, sizeof(*t->socks));
+	t->gen = calloc(c.max_sockets, sizeof(*t->gen));
+	t->free_slots = calloc(c.max_sockets, sizeof(*t->free_slots));
+	if (t->socks == NULL || t->gen == NULL || t->free_slots == NULL) {
+		free(t->socks);
+		free(t->gen);
+		free(t->free_slots);
+		free(t);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < c.max_sockets; i++) {
+		t->free_slots[i] = c.max_sockets - 1 - i;
+		t->gen[i] = 1; /* an id is never 0 */
+	}
+	t->nr_free = c.max_sockets;
+	if (getrandom(&t->isn_key, sizeof(t->isn_key), 0) != sizeof(t->isn_key))
+		t->isn_key = mix64(st->now_us);
+	t->next_port = (uint16_t)(32768 + mix64(t->isn_key) % 28000);
+	st->tcp = t;
+	st->tcp_ops = &tcp_ops;
+	return 0;
+}
+
+static int ensure_tcp(struct pn_stack *st)
+{
+	return st->tcp ? 0 : pn_tcp_configure(st, NULL);
+}
+
+/* ---- application API */
+
+struct pn_tcp_sock *pn_tcp_listen(struct pn_stack *st, uint16_t port, int backlog,
+				  pn_tcp_cb cb, void *arg)
+{
+	struct pn_tcp *t;
+	struct pn_tcp_sock *s;
+	int rc = ensure_tcp(st);
+
+	if (rc) {
+		errno = -rc;
+		return NULL;
+	}
+	t = tcp_of(st);
+	if (port == 0 || backlog <= 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (lookup_listener(t, port)) {
+		errno = EADDRINUSE;
+		return NULL;
+	}
+	s = sock_alloc(st);
+	if (s == NULL)
+		return NULL;
+	s->state = PN_TCP_LISTEN;
+	s->lport = port;
+	s->backlog = backlog;
+	s->cb = cb;
+	s->arg = arg;
+	s->hnext = t->listeners;
+	t->listeners = s;
+	s->hashed = true;
+	t->stats.listeners++;
+	return s;
+}
+
+struct pn_tcp_sock *pn_tcp_accept(struct pn_tcp_sock *l)
+{
+	struct pn_tcp_sock *c;
+
+	if (l->state != PN_TCP_LISTEN || l->aq_head == NULL) {
+		errno = l->state == PN_TCP_LISTEN ? EAGAIN : EINVAL;
+		return NULL;
+	}
+	c = l->aq_head;
+	l->aq_head = c->aq_next;
+	if (l->aq_head == NULL)
+		l->aq_tail = NULL;
+	c->aq_next = NULL;
+	c->in_aq = false;
+	c->parent = NULL;
+	l->nr_children--;
+	/* what happened while it waited (data, FIN) is reported now */
+	c->ev |= PN_TCP_EV_WRITABLE | (c->rq_head || c->fin_rcvd ? PN_TCP_EV_READABLE : 0);
+	event(c, 0);
+	return c;
+}
+
+struct pn_tcp_sock *pn_tcp_connect(struct pn_stack *st, uint32_t ip, uint16_t port,
+				   pn_tcp_cb cb, void *arg)
+{
+	struct pn_tcp *t;
+	struct pn_tcp_sock *s;
+	int rc = ensure_tcp(st);
+
+	if (rc) {
+		errno = -rc;
+		return NULL;
+	}
+	t = tcp_of(st);
+	if (ip == 0 || port == 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	s = sock_alloc(st);
+	if (s == NULL)
+		return NULL;
+	s->rip = ip;
+	s->rport = port;
+	for (unsigned tries = 0;; tries++) {
+		/* ephemeral range as Linux: 32768-60999 */
+		if (tries == 28232) {
+			sock_free(s);
+			errno = EADDRNOTAVAIL;
+			return NULL;
+		}
+		if (++t->next_port > 60999 || t->next_port < 32768)
+			t->next_port = 32768;
+		if (lookup(t, ip, port, t->next_port) == NULL && lookup_listener(t, t->next_port) == NULL)
+			break;
+	}
+	s->lport = t->next_port;
+	s->cb = cb;
+	s->arg = arg;
+	s->state = PN_TCP_SYN_SENT;
+	s->rcv_wscale = wscale_for(s->rcvbuf);
+	s->iss = pick_isn(s);
+	s->snd_una = s->iss;
+	s->snd_nxt = s->snd_max = s->iss + 1;
+	s->recover = s->iss;
+	hash_add(t, s);
+	t->stats.active_opens++;
+	send_segment(s, s->iss, TH_SYN, 0);
+	arm_rtx(s);
+	return s;
+}
+
+void pn_tcp_set_cb(struct pn_tcp_sock *s, pn_tcp_cb cb, void *arg)
+{
+	s->cb = cb;
+	s->arg = arg;
+}
+
+void *pn_tcp_arg(const struct pn_tcp_sock *s) { return s->arg; }
+
+void pn_tcp_set_acct(struct pn_tcp_sock *s, struct pn_acct_group *g) { s->acct = g; }
+
+size_t pn_tcp_send_space(const struct pn_tcp_sock *s)
+{
+	return s->sbuf_size - s->sbuf_len;
+}
+
+ssize_t pn_tcp_send(struct pn_tcp_sock *s, const void *buf, size_t len)
+{
+	uint32_t room, n, tail, first;
+
+	if (s->err)
+		return -s->err;
+	if (s->shut_wr || s->orphan)
+		return -EPIPE;
+	if (s->state != PN_TCP_ESTABLISHED && s->state != PN_TCP_CLOSE_WAIT &&
+	    s->state != PN_TCP_SYN_SENT && s->state != PN_TCP_SYN_RCVD)
+		return -ENOTCONN;
+	if (s->sbuf == NULL) {
+		s->sbuf = malloc(s->sbuf_size);
+		if (s->sbuf == NULL)
+			return -ENOMEM;
+	}
+	room = s->sbuf_size - s->sbuf_len;
+	if (room == 0)
+		return -EAGAIN;
+	n = (uint32_t)PN_MIN((size_t)room, len);
+	tail = (s->sbuf_head + s->sbuf_len) % s->sbuf_size;
+	first = PN_MIN(n, s->sbuf_size - tail);
+	memcpy(s->sbuf + tail, buf, first);
+	memcpy(s->sbuf, (const uint8_t *)buf + first, n - first);
+	s->sbuf_len += n;
+	s->tx_bytes += n;
+	tcp_output(s);
+	return n;
+}
+
+/* After the application took bytes: announce a window that grew a lot. */
+static void window_maybe_update(struct pn_tcp_sock *s)
+{
+	uint32_t cur, space;
+
+	if (s->state != PN_TCP_ESTABLISHED && s->state != PN_TCP_FIN_WAIT_1 &&
+	    s->state != PN_TCP_FIN_WAIT_2)
+		return;
+	cur = pn_seq_gt(s->rcv_adv, s->rcv_nxt) ? s->rcv_adv - s->rcv_nxt : 0;
+	space = rcv_space(s);
+	if (space >= 2 * cur && space - cur >= 2u * s->mss) {
+		tcp_of(s->st)->stats.window_updates++;
+		send_ack(s);
+	}
+}
+
+static int recv_check(struct pn_tcp_sock *s)
+{
+	if (s->rq_head)
+		return 1;
+	if (s->fin_rcvd)
+		return 0;
+	if (s->err)
+		return -s->err;
+	if (s->state == PN_TCP_LISTEN || s->state == PN_TCP_CLOSED)
+		return -ENOTCONN;
+	return -EAGAIN;
+}
+
+ssize_t pn_tcp_recv(struct pn_tcp_sock *s, void *buf, size_t len)
+{
+	struct pn_tcp *t = tcp_of(s->st);
+	uint8_t *dst = buf;
+	size_t done = 0;
+	int rc = recv_check(s);
+
+	if (rc <= 0)
+		return rc;
+	while (s->rq_head && done < len) {
+		struct pn_pkt *p = s->rq_head;
+		uint32_t n = (uint32_t)PN_MIN((size_t)p->len, len - done);
+
+		memcpy(dst + done, pn_pkt_data(p), n);
+		done += n;
+		s->rq_bytes -= n;
+		if (n == p->len) {
+			s->rq_head = p->next;
+			if (s->rq_head == NULL)
+				s->rq_tail = NULL;
+			p->next = NULL;
+			pn_pkt_free(p);
+		} else {
+			pn_pkt_pull(p, n);
+		}
+	}
+	s->copy_bytes += done;
+	t->stats.copy_bytes += done;
+	window_maybe_update(s);
+	return (ssize_t)done;
+}
+
+int pn_tcp_recv_zc(struct pn_tcp_sock *s, struct pn_zc_vec *vec, unsigned max,
+		   void *copy_buf, size_t copy_len)
+{
+	struct pn_tcp *t = tcp_of(s->st);
+	uint8_t *cb = copy_buf;
+	size_t used = 0;
+	unsigned n = 0;
+	bool refused = false;
+	int rc = recv_check(s);
+
+	if (rc <= 0)
+		return rc;
+	while (s->rq_head && n < max) {
+		struct pn_pkt *p = s->rq_head;
+		uint32_t len = p->len;
+
+		if (pn_pool_charge(p->shinfo->frame, s->acct, PN_ACCT_ZC) == 0) {
+			vec[n].base = pn_pkt_data(p);
+			vec[n].len = len;
+			vec[n].token = (uint64_t)(uintptr_t)p;
+			p->pad = s->id;
+			s->zc_held += len;
+			s->zc_bytes += len;
+			t->stats.zc_bytes += len;
+			t->stats.zc_tokens_out++;
+		} else {
+			/* the group is at its max: copy and let the page go */
+			if (!refused)
+				t->stats.zc_charge_refused++;
+			refused = true;
+			if (cb == NULL || copy_len - used < len)
+				break;
+			memcpy(cb + used, pn_pkt_data(p), len);
+			vec[n].base = cb + used;
+			vec[n].len = len;
+			vec[n].token = 0;
+			used += len;
+			s->fallback_bytes += len;
+			t->stats.fallback_bytes += len;
+			pn_acct_note_copied(s->acct, len);
+		}
+		s->rq_bytes -= len;
+		s->rq_head = p->next;
+		if (s->rq_head == NULL)
+			s->rq_tail = NULL;
+		p->next = NULL;
+		if (vec[n].token == 0)
+			pn_pkt_free(p);
+		n++;
+	}
+	if (used)
+		window_maybe_update(s);
+	if (n == 0)
+		return -ENOBUFS;
+	return (int)n;
+}
+
+void pn_tcp_zc_release(struct pn_stack *st, uint64_t token)
+{
+	struct pn_pkt *p = (struct pn_pkt *)(uintptr_t)token;
+	struct pn_tcp *t = tcp_of(st);
+	uint32_t slot;
+
+	if (token == 0)
+		return;
+	slot = p->pad & 0xffff;
+	if (t) {
+		t->stats.zc_tokens_out--;
+		if (slot < t->conf.max_sockets) {
+			struct pn_tcp_sock *s = t->socks[slot];
+
+			if (s && s->id == p->pad) {
+				s->zc_held -= p->len;
+				window_maybe_update(s);
+			}
+		}
+	}
+	pn_pkt_free(p);
+}
+
+void pn_tcp_zc_release_bulk(struct pn_stack *st, const uint64_t *tokens, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		pn_tcp_zc_release(st, tokens[i]);
+}
+
+int pn_tcp_shutdown(struct pn_tcp_sock *s)
+{
+	switch (s->state) {
+	case PN_TCP_ESTABLISHED:
+		s->state = PN_TCP_FIN_WAIT_1;
+		break;
+	case PN_TCP_CLOSE_WAIT:
+		s->state = PN_TCP_LAST_ACK;
+		break;
+	case PN_TCP_SYN_RCVD:
+	case PN_TCP_SYN_SENT:
+		return -ENOTCONN;
+	default:
+		return s->shut_wr ? 0 : -ENOTCONN;
+	}
+	s->shut_wr = true;
+	s->fin_queued = true;
+	tcp_output(s);
+	return 0;
+}
+
+void pn_tcp_abort(struct pn_tcp_sock *s)
+{
+	struct pn_tcp *t = tcp_of(s->st);
+
+	if (s->state == PN_TCP_LISTEN) {
+		pn_tcp_close(s);
+		return;
+	}
+	s->orphan = true;
+	if (s->state >= PN_TCP_SYN_RCVD && s->state != PN_TCP_TIME_WAIT &&
+	    s->state != PN_TCP_CLOSED)
+		send_segment(s, s->snd_nxt, TH_RST | TH_ACK, 0);
+	t->stats.resets++;
+	rq_purge(s);
+	sock_set_closed(s, ECONNABORTED);
+}
+
+void pn_tcp_close(struct pn_tcp_sock *s)
+{
+	struct pn_tcp *t = tcp_of(s->st);
+
+	if (s->orphan)
+		return;
+	if (s->state == PN_TCP_LISTEN) {
+		/* children that were never accepted are reset */
+		for (uint32_t i = 0; i < t->conf.max_sockets; i++) {
+			struct pn_tcp_sock *c = t->socks[i];
+
+			if (c && c->parent == s)
+				pn_tcp_abort(c);
+		}
+		hash_del(t, s);
+		t->stats.listeners--;
+		s->orphan = true;
+		s->state = PN_TCP_CLOSED;
+		free_later(s);
+		return;
+	}
+	if (s->rq_bytes || s->ooo_bytes) { /* unread data: RFC 2525 2.17 */
+		pn_tcp_abort(s);
+		return;
+	}
+	s->orphan = true;
+	switch (s->state) {
+	case PN_TCP_SYN_SENT:
+	case PN_TCP_CLOSED:
+		sock_set_closed(s, 0);
+		return;
+	case PN_TCP_SYN_RCVD:
+	case PN_TCP_ESTABLISHED:
+	case PN_TCP_CLOSE_WAIT:
+		pn_tcp_shutdown(s);
+		if (s->state == PN_TCP_SYN_RCVD) /* no FIN before the handshake ends */
+			pn_tcp_abort(s);
+		return;
+	case PN_TCP_FIN_WAIT_2:
+		pn_timer_arm(&s->st->wheel, &s->rtx, s->st->now_ms + PN_TCP_FIN_TIMEOUT_MS);
+		return;
+	default:
+		return; /* FIN already on its way; the state machine ends it */
+	}
+}
+
+enum pn_tcp_state pn_tcp_state(const struct pn_tcp_sock *s) { return s->state; }
+
+const char *pn_tcp_state_name(enum pn_tcp_state st)
+{
+	static const char *const names[] = {
+		"CLOSED", "LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1",
+		"FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT",
+	};
+
+	return (unsigned)st < PN_DIM(names) ? names[st] : "?";
+}
+
+int pn_tcp_error(const struct pn_tcp_sock *s) { return s->err; }
+
+bool pn_tcp_eof(const struct pn_tcp_sock *s) { return s->fin_rcvd && s->rq_head == NULL; }
+
+void pn_tcp_info_get(const struct pn_tcp_sock *s, struct pn_tcp_info *i)
+{
+	memset(i, 0, sizeof(*i));
+	i->state = s->state;
+	i->peer_ip = s->rip;
+	i->peer_port = s->rport;
+	i->local_port = s->lport;
+	i->mss = s->mss;
+	i->snd_wnd = s->snd_wnd;
+	i->cwnd = s->cwnd;
+	i->ssthresh = s->ssthresh;
+	i->rcv_wnd = pn_seq_gt(s->rcv_adv, s->rcv_nxt) ? s->rcv_adv - s->rcv_nxt : 0;
+	i->srtt_us = s->srtt_us;
+	i->rto_ms = rto_now(s);
+	i->rcv_queued = s->rq_bytes;
+	i->ooo_queued = s->ooo_bytes;
+	i->zc_held = s->zc_held;
+	i->snd_queued = s->sbuf_len;
+	i->snd_una = s->snd_una;
+	i->snd_nxt = s->snd_nxt;
+	i->rcv_nxt = s->rcv_nxt;
+	i->ts = s->ts_ok;
+	i->sack = s->sack_ok;
+	i->wscale = s->ws_ok;
+	i->bytes_received = s->rx_bytes;
+	i->bytes_sent = s->tx_bytes;
+	i->retransmits = s->retrans;
+	i->zc_bytes = s->zc_bytes;
+	i->copy_bytes = s->copy_bytes;
+	i->fallback_bytes = s->fallback_bytes;
+}
+
+void pn_tcp_stats_get(const struct pn_stack *st, struct pn_tcp_stats *s)
+{
+	const struct pn_tcp *t = tcp_of(st);
+
+	if (t)
+		*s = t->stats;
+	else
+		memset(s, 0, sizeof(*s));
+}

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * TCP on a pn_stack, with receive zero copy into the received pages
+ * (DESIGN §7, seed 003).
+ *
+ * Sockets live on their stack's thread: every call here and every callback
+ * runs there. Events are edge-triggered, like EPOLLET: a callback says what
+ * became true (data arrived, room to send, connection up, peer closed,
+ * error); the application reads or writes until the call says -EAGAIN.
+ *
+ * Receive paths:
+ *  - pn_tcp_recv() copies into the caller's buffer; the pages recycle at once.
+ *  - pn_tcp_recv_zc() hands out (pointer, length, token) vectors pointing at
+ *    the payload where the NIC (or the kernel, for AF_XDP) wrote it. The
+ *    application keeps them as long as it likes and releases the tokens;
+ *    the last release recycles the page through the pool's destructor. The
+ *    page is charged to the socket's accounting group when it is handed
+ *    out; when the group is at its max, the segment is copied into the
+ *    fallback buffer the caller passed instead (and the page recycles at
+ *    once), or, without room there, left queued: the advertised window
+ *    shrinks and the sender waits. Acknowledged data is never dropped.
+ *
+ * Bytes held by the application through tokens count against the socket's
+ * receive buffer, so an application that holds its pages closes the window.
+ */
+#ifndef PN_TCP_H
+#define PN_TCP_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pn_net.h"
+
+struct pn_tcp_sock;
+struct pn_acct_group;
+
+enum pn_tcp_state {
+	PN_TCP_CLOSED,
+	PN_TCP_LISTEN,
+	PN_TCP_SYN_SENT,
+	PN_TCP_SYN_RCVD,
+	PN_TCP_ESTABLISHED,
+	PN_TCP_FIN_WAIT_1,
+	PN_TCP_FIN_WAIT_2,
+	PN_TCP_CLOSE_WAIT,
+	PN_TCP_CLOSING,
+	PN_TCP_LAST_ACK,
+	PN_TCP_TIME_WAIT,
+};
+
+/* event bits passed to the callback */
+#define PN_TCP_EV_ACCEPT 0x01    /**< listener: a connection is ready to accept */
+#define PN_TCP_EV_CONNECTED 0x02 /**< active open completed */
+#define PN_TCP_EV_READABLE 0x04  /**< data (or end of stream) to read */
+#define PN_TCP_EV_WRITABLE 0x08  /**< room in the send buffer again */
+#define PN_TCP_EV_CLOSED 0x10    /**< reset, timed out or refused: see pn_tcp_error */
+
+typedef void (*pn_tcp_cb)(struct pn_tcp_sock *s, unsigned events, void *arg);
+
+/** Stack-wide TCP settings; pn_tcp_configure before the first socket. */
+struct pn_tcp_conf {
+	uint32_t sz;
+	uint32_t rcvbuf;          /**< receive buffer bytes (default 512 KiB) */
+	uint32_t sndbuf;          /**< send buffer bytes (default 256 KiB) */
+	uint32_t max_sockets;     /**< default 4096 */
+	uint32_t time_wait_ms;    /**< default 60 000 (2 MSL as Linux) */
+	uint32_t delack_ms;       /**< default 40 */
+	uint32_t min_rto_ms;      /**< default 200 */
+	struct pn_acct_group *acct; /**< default group of new sockets (NULL: none) */
+};
+
+int pn_tcp_configure(struct pn_stack *st, const struct pn_tcp_conf *conf);
+
+/**
+ * Listen on @p port. Connections that complete the handshake wait in a
+ * queue of @p backlog (beyond it, SYNs are dropped and counted); the
+ * listener's callback gets PN_TCP_EV_ACCEPT. Accepted sockets start with
+ * the listener's callback, argument and accounting group.
+ * @return the listener, or NULL with errno EADDRINUSE, ENOMEM, EINVAL.
+ */
+struct pn_tcp_sock *pn_tcp_listen(struct pn_stack *st, uint16_t port, int backlog,
+				  pn_tcp_cb cb, void *arg);
+/** @return the next established connection, or NULL (errno EAGAIN). */
+struct pn_tcp_sock *pn_tcp_accept(struct pn_tcp_sock *listener);
+
+/**
+ * Open a connection; the callback gets PN_TCP_EV_CONNECTED or
+ * PN_TCP_EV_CLOSED. @return the socket, or NULL with errno set.
+ */
+struct pn_tcp_sock *pn_tcp_connect(struct pn_stack *st, uint32_t ip, uint16_t port,
+				   pn_tcp_cb cb, void *arg);
+
+void pn_tcp_set_cb(struct pn_tcp_sock *s, pn_tcp_cb cb, void *arg);
+void *pn_tcp_arg(const struct pn_tcp_sock *s);
+/** Charge this socket's zero-copy pages to @p g from now on (NULL: none). */
+void pn_tcp_set_acct(struct pn_tcp_sock *s, struct pn_acct_group *g);
+
+/**
+ * Queue bytes to send (copied into the send buffer).
+ * @return bytes taken (may be fewer than @p len), -EAGAIN when the buffer
+ *         is full, -EPIPE after shutdown/close or -ENOTCONN.
+ */
+ssize_t pn_tcp_send(struct pn_tcp_sock *s, const void *buf, size_t len);
+/** @return free bytes in the send buffer. */
+size_t pn_tcp_send_space(const struct pn_tcp_sock *s);
+
+/** Copying receive. @return bytes, 0 at end of stream, -EAGAIN, -ECONNRESET. */
+ssize_t pn_tcp_recv(struct pn_tcp_sock *s, void *buf, size_t len);
+
+/** One piece of received payload. */
+struct pn_zc_vec {
+	const uint8_t *base;
+	uint32_t len;
+	uint64_t token; /**< 0: the bytes are in the caller's fallback buffer */
+};
+
+/**
+ * Zero-copy receive: up to @p max vectors of in-order payload.
+ * @p copy_buf / @p copy_len: where to copy a segment whose page cannot be
+ * charged (group at its max); may be NULL/0.
+ * @return vectors filled, 0 at end of stream, -EAGAIN (nothing to read),
+ *         -ENOBUFS (data waits, but its page cannot be charged and the
+ *         fallback buffer is full or absent), -ECONNRESET.
+ */
+int pn_tcp_recv_zc(struct pn_tcp_sock *s, struct pn_zc_vec *vec, unsigned max,
+		   void *copy_buf, size_t copy_len);
+
+/**
+ * Release a token from pn_tcp_recv_zc: drops the page reference (the last
+ * one recycles the page and ends its charge) and reopens the socket's
+ * window. On the stack's thread; valid after the socket is closed too.
+ */
+void pn_tcp_zc_release(struct pn_stack *st, uint64_t token);
+void pn_tcp_zc_release_bulk(struct pn_stack *st, const uint64_t *tokens, unsigned n);
+
+/** Send FIN once queued data is sent; reading stays possible. */
+int pn_tcp_shutdown(struct pn_tcp_sock *s);
+/**
+ * Give the socket back: queued data is still sent, then FIN. Unread data
+ * makes it an abort (RST), as in Linux. No callback after this; the stack
+ * frees the socket when the connection is over.
+ */
+void pn_tcp_close(struct pn_tcp_sock *s);
+/** Reset the connection and give the socket back. */
+void pn_tcp_abort(struct pn_tcp_sock *s);
+
+enum pn_tcp_state pn_tcp_state(const struct pn_tcp_sock *s);
+const char *pn_tcp_state_name(enum pn_tcp_state st);
+/** @return 0 or the errno that ended the connection (ECONNRESET, ...). */
+int pn_tcp_error(const struct pn_tcp_sock *s);
+/** @return true when end of stream was read (FIN seen and queue empty). */
+bool pn_tcp_eof(const struct pn_tcp_sock *s);
+
+struct pn_tcp_info {
+	enum pn_tcp_state state;
+	uint32_t peer_ip;
+	uint16_t peer_port, local_port;
+	uint32_t mss, snd_wnd, cwnd, ssthresh, rcv_wnd, srtt_us, rto_ms;
+	uint32_t rcv_queued, ooo_queued, zc_held, snd_queued;
+	uint32_t snd_una, snd_nxt, rcv_nxt;
+	bool ts, sack, wscale;
+	uint64_t bytes_received, bytes_sent, retransmits;
+	uint64_t zc_bytes, copy_bytes, fallback_bytes;
+};
+void pn_tcp_info_get(const struct pn_tcp_sock *s, struct pn_tcp_info *info);
+
+/** Stack-wide TCP counters. */
+struct pn_tcp_stats {
+	uint64_t segs_in, segs_out, bad_segs, bad_csum, rst_in, rst_out;
+	uint64_t active_opens, passive_opens, established, closed, resets;
+	uint64_t listen_overflows, syn_dropped_no_socket;
+	uint64_t retrans_segs, fast_retrans, rto_expired, dup_acks_in;
+	uint64_t ooo_segs, ooo_merged, dup_data_segs, out_of_window, zero_window_adv;
+	uint64_t window_probes, window_updates;
+	uint64_t challenge_acks, rfc5961_rst_dropped;
+	uint64_t rx_payload_bytes, tx_payload_bytes;
+	/* which path each received byte took */
+	uint64_t zc_bytes;       /**< handed out by pn_tcp_recv_zc, no copy */
+	uint64_t copy_bytes;     /**< copied by pn_tcp_recv */
+	uint64_t fallback_bytes; /**< copied by pn_tcp_recv_zc: group at its max */
+	uint64_t zc_charge_refused; /**< segments whose page could not be charged */
+	uint64_t zc_tokens_out;  /**< tokens held by the application now */
+	uint64_t sockets, listeners, time_wait;
+};
+void pn_tcp_stats_get(const struct pn_stack *st, struct pn_tcp_stats *s);
+
+#endif /* PN_TCP_H */

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* TCP control block and per-stack state. */
+#ifndef PN_TCP_PRIV_H
+#define PN_TCP_PRIV_H
+
+#include "pn_net_priv.h"
+#include "pn_tcp.h"
+
+#define PN_TCP_HASH 4096u
+#define PN_TCP_MAX_RETRIES 15
+#define PN_TCP_SYN_RETRIES 6
+#define PN_TCP_MAX_RTO_MS 60000u
+#define PN_TCP_INIT_RTO_MS 1000u
+#define PN_TCP_FIN_TIMEOUT_MS 60000u
+#define PN_TCP_INIT_CWND_SEGS 10u
+#define PN_TCP_CHALLENGE_ACKS_PER_SEC 1000u
+
+/* While a packet sits in a socket's queues its `pad` holds the sequence
+ * number of its first payload byte; once handed out as a zero-copy token,
+ * the socket's id, so a release finds the socket (or knows it is gone). */
+
+struct pn_tcp_sock {
+	struct pn_stack *st;
+	uint32_t id; /* slot | generation << 16 */
+	enum pn_tcp_state state;
+	uint32_t rip;
+	uint16_t rport, lport;
+	struct pn_tcp_sock *hnext;
+	bool hashed;
+
+	/* application side */
+	pn_tcp_cb cb;
+	void *arg;
+	unsigned ev;
+	struct pn_tcp_sock *ev_next;
+	bool ev_listed, work_listed, free_listed;
+	bool orphan; /* the application closed it */
+	int err;
+	struct pn_tcp_sock *work_next, *free_next;
+	struct pn_acct_group *acct;
+
+	/* listener / accept queue */
+	struct pn_tcp_sock *parent;
+	struct pn_tcp_sock *aq_head, *aq_tail, *aq_next;
+	bool in_aq;
+	int backlog, nr_children;
+
+	/* send side */
+	uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, max_snd_wnd;
+	uint8_t snd_wscale, rcv_wscale;
+	uint16_t mss;      /* payload bytes per segment we send */
+	uint16_t peer_mss; /* from the peer's SYN */
+	uint8_t *sbuf;
+	uint32_t sbuf_size, sbuf_head, sbuf_len; /* sbuf_head: byte at snd_una */
+	bool fin_queued, fin_acked, shut_wr;
+	uint32_t cwnd, ssthresh, recover;
+	uint16_t dupacks;
+	bool in_recovery;
+	uint32_t srtt_us, rttvar_us, rto_ms;
+	uint8_t backoff, retries;
+	bool rtt_timing;
+	uint32_t rtt_seq;
+	uint64_t rtt_start_us;
+
+	/* receive side */
+	uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: right edge advertised */
+	uint32_t rcvbuf;
+	struct pn_pkt *rq_head, *rq_tail;
+	uint32_t rq_bytes;
+	struct pn_pkt *ooo_head;
+	uint32_t ooo_bytes, ooo_last_seq;
+	uint32_t zc_held; /* payload bytes the application holds by token */
+	bool fin_rcvd, fin_pending;
+	uint32_t fin_seq;
+	uint16_t segs_unacked;
+	bool ack_now;
+	bool ts_ok, sack_ok, ws_ok;
+	uint32_t ts_recent;
+
+	struct pn_timer rtx, delack;
+
+	uint64_t rx_bytes, tx_bytes, retrans, zc_bytes, copy_bytes, fallback_bytes;
+};
+
+struct pn_tcp {
+	struct pn_tcp_conf conf;
+	struct pn_tcp_sock **socks; /* by slot */
+	uint16_t *gen;
+	uint32_t *free_slots;
+	uint32_t nr_free;
+	struct pn_tcp_sock *hash[PN_TCP_HASH];
+	struct pn_tcp_sock *listeners; /* through hnext */
+	struct pn_tcp_sock *ev_head, *ev_tail;
+	struct pn_tcp_sock *work_head;
+	struct pn_tcp_sock *free_head; /* through free_next */
+	uint16_t next_port;
+	uint64_t isn_key;
+	uint64_t challenge_sec;
+	uint32_t challenge_count;
+	struct pn_tcp_stats stats;
+};
+
+#endif /* PN_TCP_PRIV_H */

@@ -1,0 +1,754 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The IPv4/TCP stack, two instances wired back to back with the loop
+ * driver and polled by one thread: checksums, ARP, ICMP, UDP, TCP
+ * transfers (with loss, duplication and reordering injected below TCP),
+ * receive zero copy, accounting fallback, held pages closing the window,
+ * RFC 5961 checks and malformed input. No root needed.
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pn_net.h"
+#include "pn_tcp.h"
+#include "pn_test.h"
+
+#define IP_A 0x0a000001u /* 10.0.0.1 */
+#define IP_B 0x0a000002u
+
+struct side {
+	struct pn_pool *pool;
+	struct pn_port *port;
+	struct pn_stack *st;
+};
+
+static struct side A, B;
+static int pair_seq;
+
+static void side_open(struct side *s, const char *pair, uint32_t ip, const char *impair,
+		      uint32_t flags)
+{
+	struct pn_pool_params pp = { .sz = sizeof(pp), .nr_pages = 4096, .flags = flags,
+				     .numa_node = PN_NUMA_ANY, .name = "tcp-test" };
+	struct pn_port_conf pc = { .sz = sizeof(pc), .nb_queues = 1, .ring_size = 4096 };
+	struct pn_stack_conf sc = { .sz = sizeof(sc), .ip = ip, .prefix_len = 24 };
+	struct pn_tcp_conf tc = { .sz = sizeof(tc), .time_wait_ms = 50, .min_rto_ms = 20,
+				  .rcvbuf = 256 * 1024 };
+	char args[64], err[128] = "";
+
+	s->pool = pn_pool_create(&pp);
+	cr_assert_not_null(s->pool);
+	pc.pools[0] = s->pool;
+	snprintf(args, sizeof(args), "pair=%s", pair);
+	s->port = pn_port_open("loop", args, &pc);
+	cr_assert_not_null(s->port);
+	cr_assert_eq(pn_port_start(s->port), 0);
+	sc.port = s->port;
+	sc.pool = s->pool;
+	cr_assert_eq(pn_impair_parse(impair, &sc.impair, err, sizeof(err)), 0, "%s", err);
+	s->st = pn_stack_create(&sc);
+	cr_assert_not_null(s->st);
+	cr_assert_eq(pn_tcp_configure(s->st, &tc), 0);
+}
+
+static void open_pair(const char *impair_a, const char *impair_b, uint32_t flags)
+{
+	char pair[32];
+
+	snprintf(pair, sizeof(pair), "tcp%d", pair_seq++);
+	side_open(&A, pair, IP_A, impair_a, flags);
+	side_open(&B, pair, IP_B, impair_b, flags);
+}
+
+static void side_close(struct side *s)
+{
+	pn_stack_destroy(s->st);
+	pn_port_stop(s->port);
+	pn_port_close(s->port);
+}
+
+static void close_pair(void)
+{
+	side_close(&A);
+	side_close(&B);
+	cr_assert_eq(pn_pool_destroy(A.pool), 0, "A: pages left in flight");
+	cr_assert_eq(pn_pool_destroy(B.pool), 0, "B: pages left in flight");
+}
+
+static void poll_both(void)
+{
+	pn_stack_poll(A.st);
+	pn_stack_poll(B.st);
+}
+
+/* Poll until @p done or @p ms pass. */
+#define PUMP_UNTIL(cond, ms)                                                   \
+	do {                                                                   \
+		uint64_t t0_ = pn_stack_now_ms(A.st);                          \
+		while (!(cond) && pn_stack_now_ms(A.st) - t0_ < (ms))          \
+			poll_both();                                           \
+	} while (0)
+
+/* ---- checksums */
+
+Test(net, checksum_rfc1071_and_incremental)
+{
+	/* RFC 1071 §3 example: sum 0xddf2, checksum ~0xddf2 (byte order as stored) */
+	const uint8_t ex[] = { 0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7 };
+	uint16_t c = pn_csum(ex, sizeof(ex));
+	uint8_t buf[1501];
+
+	cr_assert_eq(ntohs(c), (uint16_t)~0xddf2);
+	srand(7);
+	for (unsigned i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)rand();
+	for (unsigned round = 0; round < 1000; round++) {
+		unsigned off = (unsigned)(rand() % 700) * 2;
+		uint16_t old, new = (uint16_t)rand(), full;
+		uint16_t cs;
+
+		/* odd lengths pad with a zero byte */
+		cs = pn_csum(buf, sizeof(buf));
+		memcpy(&old, buf + off, 2);
+		memcpy(buf + off, &new, 2);
+		full = pn_csum(buf, sizeof(buf));
+		cr_assert_eq(pn_csum_replace16(cs, old, new), full, "round %u", round);
+	}
+	/* a buffer with its checksum inserted sums to zero */
+	memset(buf, 0, 4);
+	c = pn_csum(buf, 100);
+	memcpy(buf + 2, &c, 2);
+	cr_assert_eq(pn_csum(buf, 100), 0);
+}
+
+Test(net, impair_spec_errors)
+{
+	struct pn_impair imp;
+	char err[128];
+
+	cr_assert_eq(pn_impair_parse("rx_loss=0.5,seed=3", &imp, err, sizeof(err)), 0);
+	cr_assert_float_eq(imp.rx_loss, 0.5, 1e-9);
+	cr_assert_eq(imp.seed, 3);
+	cr_assert_eq(pn_impair_parse("rx_loss=2", &imp, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "rx_loss") != NULL, "%s", err);
+	cr_assert_eq(pn_impair_parse("nosuch=0.1", &imp, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "nosuch") != NULL, "%s", err);
+}
+
+/* ---- ARP, ICMP, UDP */
+
+static int udp_got;
+static char udp_buf[64];
+
+static void udp_cb(struct pn_stack *st, struct pn_pkt *pkt, uint32_t src, uint16_t sport,
+		   uint16_t dport, void *arg)
+{
+	(void)st;
+	(void)arg;
+	cr_assert_eq(src, IP_A);
+	cr_assert_eq(sport, 5000);
+	cr_assert_eq(dport, 7);
+	memcpy(udp_buf, pn_pkt_data(pkt), PN_MIN(pkt->len, sizeof(udp_buf) - 1));
+	udp_got++;
+	pn_pkt_free(pkt);
+}
+
+Test(net, arp_icmp_udp)
+{
+	struct pn_net_stats sa, sb;
+
+	open_pair(NULL, NULL, 0);
+	cr_assert_eq(pn_icmp_echo(A.st, IP_B, 1, 1, "ping", 4), 0);
+	PUMP_UNTIL(pn_icmp_echo_replies_seen(A.st) == 1, 2000);
+	cr_assert_eq(pn_icmp_echo_replies_seen(A.st), 1);
+	pn_stack_stats_get(A.st, &sa);
+	pn_stack_stats_get(B.st, &sb);
+	cr_assert_eq(sa.arp_tx_request, 1, "one request, the echo waited for it");
+	cr_assert_eq(sb.arp_tx_reply, 1);
+	cr_assert_eq(sb.icmp_echo_requests, 1);
+	/* B learnt A from the request: no ARP of its own for the reply */
+	cr_assert_eq(sb.arp_tx_request, 0);
+
+	cr_assert_eq(pn_udp_bind(B.st, 7, udp_cb, NULL), 0);
+	cr_assert_eq(pn_udp_bind(B.st, 7, udp_cb, NULL), -EADDRINUSE);
+	cr_assert_eq(pn_udp_send(A.st, IP_B, 7, 5000, "hello", 5), 0);
+	cr_assert_eq(pn_udp_send(A.st, IP_B, 8, 5000, "nobody", 6), 0);
+	PUMP_UNTIL(udp_got == 1, 2000);
+	cr_assert_str_eq(udp_buf, "hello");
+	PUMP_UNTIL(0, 20);
+	pn_stack_stats_get(B.st, &sb);
+	cr_assert_eq(sb.udp_rx, 2);
+	cr_assert_eq(sb.udp_no_port, 1);
+	cr_assert_eq(pn_udp_send(A.st, IP_B, 7, 5000, udp_buf, 4000), -EMSGSIZE);
+	close_pair();
+}
+
+Test(net, arp_gives_up)
+{
+	struct pn_net_stats sa;
+
+	open_pair(NULL, NULL, 0);
+	/* nobody answers for .9: three retries a second apart, then dropped */
+	cr_assert_eq(pn_udp_send(A.st, 0x0a000009u, 7, 1, "x", 1), 0);
+	PUMP_UNTIL(0, 4500);
+	pn_stack_stats_get(A.st, &sa);
+	cr_assert_eq(sa.arp_tx_request, 1 + 3);
+	cr_assert_eq(sa.arp_unresolved_drops, 1);
+	close_pair();
+}
+
+/* ---- malformed frames, sent raw from A's port to B */
+
+static struct pn_pkt *raw_frame(const uint8_t *dst_mac, uint32_t len)
+{
+	struct pn_pkt *pkt = pn_pkt_alloc(A.pool);
+	struct pn_port_info ia;
+	uint8_t *p;
+
+	cr_assert_not_null(pkt);
+	pn_port_info_get(A.port, &ia);
+	p = pn_pkt_append(pkt, len);
+	memset(p, 0, len);
+	memcpy(p, dst_mac, 6);
+	memcpy(p + 6, ia.mac, 6);
+	p[12] = 0x08;
+	return pkt;
+}
+
+static void raw_send(struct pn_pkt *pkt)
+{
+	cr_assert_eq(pn_port_tx_burst(A.port, 0, &pkt, 1), 1);
+	pn_stack_poll(B.st);
+}
+
+static struct pn_ipv4_hdr *raw_ip(struct pn_pkt *pkt, uint8_t proto, uint16_t l4len)
+{
+	struct pn_ipv4_hdr *ip = (struct pn_ipv4_hdr *)(pn_pkt_data(pkt) + PN_ETH_HLEN);
+
+	ip->ver_ihl = 0x45;
+	ip->tot_len = htons((uint16_t)(20 + l4len));
+	ip->ttl = 64;
+	ip->proto = proto;
+	ip->saddr = htonl(IP_A);
+	ip->daddr = htonl(IP_B);
+	ip->csum = pn_csum(ip, 20);
+	return ip;
+}
+
+Test(net, malformed_frames_counted_and_dropped)
+{
+	struct pn_port_info ib;
+	struct pn_net_stats sb;
+	struct pn_tcp_stats tb;
+	struct pn_pkt *pkt;
+	struct pn_ipv4_hdr *ip;
+	int64_t inflight;
+
+	open_pair(NULL, NULL, 0);
+	pn_port_info_get(B.port, &ib);
+	inflight = pn_pool_inflight(A.pool);
+	raw_send(raw_frame(ib.mac, 10)); /* runt */
+	pkt = raw_frame(ib.mac, 14 + 40);
+	ip = raw_ip(pkt, PN_IPPROTO_UDP, 20);
+	ip->csum ^= 1; /* bad header checksum */
+	raw_send(pkt);
+	pkt = raw_frame(ib.mac, 14 + 40);
+	ip = raw_ip(pkt, PN_IPPROTO_UDP, 20);
+	ip->frag_off = htons(0x2000); /* more fragments */
+	ip->csum = 0;
+	ip->csum = pn_csum(ip, 20);
+	raw_send(pkt);
+	pkt = raw_frame(ib.mac, 14 + 30);
+	ip = raw_ip(pkt, PN_IPPROTO_UDP, 20);
+	ip->tot_len = htons(400); /* longer than the frame */
+	ip->csum = 0;
+	ip->csum = pn_csum(ip, 20);
+	raw_send(pkt);
+	pkt = raw_frame(ib.mac, 14 + 40);
+	ip = raw_ip(pkt, PN_IPPROTO_TCP, 20); /* TCP with a wrong checksum */
+	((struct pn_tcp_hdr *)(ip + 1))->doff = 5 << 4;
+	((struct pn_tcp_hdr *)(ip + 1))->csum = 0x1234;
+	raw_send(pkt);
+	pkt = raw_frame(ib.mac, 14 + 30);
+	raw_ip(pkt, PN_IPPROTO_TCP, 10); /* shorter than a TCP header */
+	raw_send(pkt);
+	pn_stack_stats_get(B.st, &sb);
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_eq(sb.rx_runts, 1);
+	cr_assert_eq(sb.ip_bad_csum, 1);
+	cr_assert_eq(sb.ip_fragments, 1);
+	cr_assert_eq(sb.ip_bad_header, 1);
+	cr_assert_eq(tb.bad_csum, 1);
+	cr_assert_eq(tb.bad_segs, 1);
+	cr_assert_eq(pn_pool_inflight(A.pool), inflight, "every bad frame was freed");
+	close_pair();
+}
+
+/* ---- TCP */
+
+#define XFER_MAGIC 0x9e3779b9u
+
+static uint8_t pattern(uint64_t off) { return (uint8_t)((off * 31 + (off >> 9)) ^ 0x5a); }
+
+struct conn {
+	struct pn_tcp_sock *s;
+	uint64_t sent, rcvd, target;
+	bool eof, closed, connected, bad, zc, echo;
+	int err;
+	unsigned hold_max;   /* zero copy: keep up to this many tokens */
+	uint64_t held[4096];
+	unsigned nr_held;
+	bool hold_all;
+	uint8_t copy[64 * 1024];
+	uint8_t pending[64 * 1024]; /* echo: read but not yet sent */
+	size_t pend_len;
+};
+
+static struct conn client, server;
+static struct pn_tcp_sock *listener;
+
+static void fill_send(struct conn *c)
+{
+	uint8_t buf[16384];
+
+	while (c->sent < c->target) {
+		size_t n = (size_t)PN_MIN((uint64_t)sizeof(buf), c->target - c->sent);
+		ssize_t rc;
+
+		for (size_t i = 0; i < n; i++)
+			buf[i] = pattern(c->sent + i);
+		rc = pn_tcp_send(c->s, buf, n);
+		if (rc == -EAGAIN)
+			return;
+		cr_assert_gt(rc, 0, "send: %zd", rc);
+		c->sent += (uint64_t)rc;
+	}
+}
+
+static void check_bytes(struct conn *c, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != pattern(c->rcvd + i)) {
+			c->bad = true;
+			cr_assert_fail("byte %llu differs", (unsigned long long)(c->rcvd + i));
+		}
+	c->rcvd += n;
+}
+
+static void echo_flush(struct conn *c)
+{
+	while (c->pend_len) {
+		ssize_t rc = pn_tcp_send(c->s, c->pending, c->pend_len);
+
+		if (rc == -EAGAIN)
+			return;
+		cr_assert_gt(rc, 0);
+		memmove(c->pending, c->pending + rc, c->pend_len - (size_t)rc);
+		c->pend_len -= (size_t)rc;
+	}
+}
+
+static void do_read(struct conn *c)
+{
+	for (;;) {
+		if (c->echo && c->pend_len) /* back-pressure: send before reading */
+			return;
+		if (c->zc) {
+			struct pn_zc_vec v[32];
+			int n;
+
+			if (c->hold_all && c->nr_held >= PN_DIM(c->held) - 32)
+				return;
+			n = pn_tcp_recv_zc(c->s, v, 32, c->copy, sizeof(c->copy));
+			if (n == -EAGAIN || n == -ENOBUFS)
+				return;
+			if (n < 0 && c->closed)
+				return;
+			if (n == 0) {
+				c->eof = true;
+				return;
+			}
+			cr_assert_gt(n, 0, "recv_zc: %d", n);
+			for (int i = 0; i < n; i++) {
+				check_bytes(c, v[i].base, v[i].len);
+				if (v[i].token == 0)
+					continue;
+				if (c->nr_held < c->hold_max || c->hold_all) {
+					cr_assert_lt(c->nr_held, PN_DIM(c->held));
+					c->held[c->nr_held++] = v[i].token;
+				} else {
+					pn_tcp_zc_release(B.st, v[i].token);
+				}
+			}
+			if (c->nr_held >= c->hold_max && !c->hold_all) {
+				pn_tcp_zc_release_bulk(B.st, c->held, c->nr_held);
+				c->nr_held = 0;
+			}
+		} else {
+			uint8_t buf[8192];
+			ssize_t n = pn_tcp_recv(c->s, buf, sizeof(buf));
+
+			if (n == -EAGAIN || (n < 0 && c->closed))
+				return;
+			if (n == 0) {
+				c->eof = true;
+				return;
+			}
+			cr_assert_gt(n, 0, "recv: %zd", n);
+			if (c->echo) {
+				memcpy(c->pending, buf, (size_t)n);
+				c->pend_len = (size_t)n;
+				c->rcvd += (uint64_t)n;
+				echo_flush(c);
+			} else {
+				check_bytes(c, buf, (size_t)n);
+			}
+		}
+	}
+}
+
+static void conn_cb(struct pn_tcp_sock *s, unsigned ev, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)s;
+	if (ev & PN_TCP_EV_CONNECTED)
+		c->connected = true;
+	if (ev & PN_TCP_EV_CLOSED) {
+		c->closed = true;
+		c->err = pn_tcp_error(s);
+	}
+	if (ev & PN_TCP_EV_WRITABLE) {
+		if (c->echo)
+			echo_flush(c);
+		else
+			fill_send(c);
+	}
+	if (ev & (PN_TCP_EV_READABLE | PN_TCP_EV_WRITABLE))
+		do_read(c);
+}
+
+static void listen_cb(struct pn_tcp_sock *l, unsigned ev, void *arg)
+{
+	struct pn_tcp_sock *s;
+
+	(void)arg;
+	cr_assert(ev & PN_TCP_EV_ACCEPT);
+	while ((s = pn_tcp_accept(l)) != NULL) {
+		cr_assert_null(server.s, "one connection expected");
+		server.s = s;
+		pn_tcp_set_cb(s, conn_cb, &server);
+	}
+}
+
+static void start_conn(uint64_t bytes, bool zc, bool echo)
+{
+	memset(&client, 0, sizeof(client));
+	memset(&server, 0, sizeof(server));
+	server.zc = zc;
+	server.echo = echo;
+	server.hold_max = 8;
+	listener = pn_tcp_listen(B.st, 80, 16, listen_cb, NULL);
+	cr_assert_not_null(listener);
+	client.target = bytes;
+	client.s = pn_tcp_connect(A.st, IP_B, 80, conn_cb, &client);
+	cr_assert_not_null(client.s);
+	PUMP_UNTIL(client.connected && server.s, 3000);
+	cr_assert(client.connected && server.s != NULL, "handshake");
+	fill_send(&client);
+}
+
+static void finish_conn(void)
+{
+	struct pn_tcp_stats ta, tb;
+
+	pn_tcp_shutdown(client.s);
+	PUMP_UNTIL(server.eof, 30000);
+	cr_assert(server.eof, "server saw the end (rcvd %llu of %llu)",
+		  (unsigned long long)server.rcvd, (unsigned long long)client.target);
+	pn_tcp_zc_release_bulk(B.st, server.held, server.nr_held);
+	server.nr_held = 0;
+	pn_tcp_close(server.s);
+	PUMP_UNTIL(client.eof || client.closed, 5000);
+	pn_tcp_close(client.s);
+	pn_tcp_close(listener);
+	PUMP_UNTIL(0, 200); /* TIME_WAIT is 50 ms here */
+	pn_tcp_stats_get(A.st, &ta);
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_eq(ta.sockets, 0, "client socket freed (TIME_WAIT over)");
+	cr_assert_eq(tb.sockets, 0, "server and listener freed");
+	cr_assert_eq(tb.zc_tokens_out, 0);
+}
+
+Test(tcp, handshake_options_and_copy_transfer)
+{
+	struct pn_tcp_info ic, is;
+
+	open_pair(NULL, NULL, 0);
+	start_conn(4u << 20, false, false);
+	pn_tcp_info_get(client.s, &ic);
+	pn_tcp_info_get(server.s, &is);
+	cr_assert(ic.ts && ic.sack && ic.wscale, "options negotiated");
+	cr_assert_eq(ic.mss, 1500 - 40 - 12, "MSS less the timestamp option");
+	cr_assert_eq(pn_tcp_state(server.s), PN_TCP_ESTABLISHED);
+	PUMP_UNTIL(server.rcvd == client.target, 20000);
+	cr_assert_eq(server.rcvd, client.target);
+	pn_tcp_info_get(server.s, &is);
+	cr_assert_eq(is.copy_bytes, client.target);
+	cr_assert_eq(is.zc_bytes, 0);
+	finish_conn();
+	close_pair();
+}
+
+Test(tcp, zero_copy_transfer_no_copies)
+{
+	struct pn_tcp_stats tb;
+
+	open_pair(NULL, NULL, 0);
+	start_conn(8u << 20, true, false);
+	PUMP_UNTIL(server.rcvd == client.target, 20000);
+	cr_assert_eq(server.rcvd, client.target);
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_eq(tb.zc_bytes, client.target, "every byte by zero copy");
+	cr_assert_eq(tb.copy_bytes + tb.fallback_bytes, 0, "no payload copied");
+	finish_conn();
+	close_pair();
+}
+
+Test(tcp, echo_both_ways)
+{
+	open_pair(NULL, NULL, 0);
+	start_conn(2u << 20, false, true);
+	/* the client reads the echo back and checks it */
+	PUMP_UNTIL(client.rcvd == client.target, 20000);
+	cr_assert_eq(client.rcvd, client.target, "echoed %llu", (unsigned long long)client.rcvd);
+	finish_conn();
+	close_pair();
+}
+
+Test(tcp, loss_duplication_reordering_byte_exact)
+{
+	struct pn_tcp_stats ta, tb;
+	struct pn_net_stats sa, sb;
+
+	/* both directions lose, B also duplicates and reorders what it gets */
+	open_pair("tx_loss=0.02,rx_reorder=0.03,seed=11",
+		  "rx_loss=0.02,rx_dup=0.02,rx_reorder=0.05,tx_loss=0.01,seed=5", 0);
+	start_conn(4u << 20, false, true);
+	PUMP_UNTIL(client.rcvd == client.target, 60000);
+	cr_assert_eq(client.rcvd, client.target, "echoed %llu", (unsigned long long)client.rcvd);
+	pn_tcp_stats_get(A.st, &ta);
+	pn_tcp_stats_get(B.st, &tb);
+	pn_stack_stats_get(A.st, &sa);
+	pn_stack_stats_get(B.st, &sb);
+	cr_assert_gt(sb.impair_rx_lost + sa.impair_tx_lost, 0);
+	cr_assert_gt(sb.impair_rx_dup, 0);
+	cr_assert_gt(sb.impair_rx_reordered, 0);
+	cr_assert_gt(ta.retrans_segs, 0, "the client repaired losses");
+	cr_assert_gt(tb.ooo_segs, 0, "the server queued out-of-order segments");
+	cr_assert_gt(tb.dup_data_segs, 0, "duplicates were recognised");
+	finish_conn();
+	close_pair();
+}
+
+Test(tcp, group_max_falls_back_to_copy)
+{
+	struct pn_acct_group *g = pn_acct_group_create(pn_acct_root(), "zc-small");
+	struct pn_acct_events ev;
+	struct pn_acct_stat ast;
+	struct pn_tcp_stats tb;
+
+	cr_assert_not_null(g);
+	cr_assert_eq(pn_acct_set_max(g, 8), 0);
+	open_pair(NULL, NULL, PN_POOL_F_ACCOUNTED);
+	start_conn(4u << 20, true, false);
+	pn_tcp_set_acct(server.s, g);
+	server.hold_max = 64; /* holds more pages than the group may have */
+	PUMP_UNTIL(server.rcvd == client.target, 20000);
+	cr_assert_eq(server.rcvd, client.target);
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_gt(tb.fallback_bytes, 0, "some bytes were copied");
+	cr_assert_gt(tb.zc_bytes, 0, "some by zero copy");
+	cr_assert_eq(tb.zc_bytes + tb.fallback_bytes, client.target);
+	cr_assert_gt(tb.zc_charge_refused, 0);
+	pn_acct_events(g, &ev);
+	cr_assert_gt(ev.max, 0, "the group's max was hit");
+	pn_acct_stat(g, &ast);
+	cr_assert_eq(ast.copied_bytes, tb.fallback_bytes);
+	finish_conn();
+	close_pair();
+	pn_acct_drain_all();
+	cr_assert_eq(pn_acct_current(g), 0, "every page uncharged");
+	cr_assert_leq(pn_acct_peak(g), 8);
+	cr_assert_eq(pn_acct_group_destroy(g), 0);
+}
+
+Test(tcp, held_pages_close_the_window)
+{
+	struct pn_tcp_info ic, is;
+	struct pn_tcp_stats tb;
+	uint64_t t0;
+
+	open_pair(NULL, NULL, 0);
+	start_conn(2u << 20, true, false);
+	server.hold_all = true;
+	/* the server holds every page it reads: 256 KiB of receive buffer */
+	t0 = pn_stack_now_ms(A.st);
+	while (pn_stack_now_ms(A.st) - t0 < 1500)
+		poll_both();
+	pn_tcp_info_get(server.s, &is);
+	pn_tcp_info_get(client.s, &ic);
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_lt(server.rcvd, client.target, "the transfer is held up");
+	cr_assert_eq(ic.snd_wnd, 0, "the sender sees a closed window");
+	cr_assert_gt(tb.zero_window_adv, 0);
+	cr_assert_geq(is.zc_held + is.rcv_queued, 200 * 1024, "held + queued fill the buffer");
+	cr_assert_eq(ic.bytes_sent - is.bytes_received, (uint64_t)ic.snd_queued,
+		     "nothing was dropped: every byte not received waits at the sender");
+	/* let go: the window opens and the rest flows */
+	server.hold_all = false;
+	server.hold_max = 8;
+	pn_tcp_zc_release_bulk(B.st, server.held, server.nr_held);
+	server.nr_held = 0;
+	do_read(&server);
+	PUMP_UNTIL(server.rcvd == client.target, 20000);
+	cr_assert_eq(server.rcvd, client.target);
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_gt(tb.window_updates, 0, "release announced the window");
+	finish_conn();
+	close_pair();
+}
+
+Test(tcp, refused_connection)
+{
+	open_pair(NULL, NULL, 0);
+	memset(&client, 0, sizeof(client));
+	client.s = pn_tcp_connect(A.st, IP_B, 81, conn_cb, &client);
+	cr_assert_not_null(client.s);
+	PUMP_UNTIL(client.closed, 2000);
+	cr_assert(client.closed);
+	cr_assert_eq(client.err, ECONNREFUSED);
+	pn_tcp_close(client.s);
+	PUMP_UNTIL(0, 10);
+	close_pair();
+}
+
+/* Raw TCP segment from A to B's connection. */
+static void raw_tcp(uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags)
+{
+	struct pn_port_info ib;
+	struct pn_pkt *pkt;
+	struct pn_ipv4_hdr *ip;
+	struct pn_tcp_hdr *th;
+
+	pn_port_info_get(B.port, &ib);
+	pkt = raw_frame(ib.mac, 14 + 20 + 20);
+	ip = raw_ip(pkt, PN_IPPROTO_TCP, 20);
+	th = (struct pn_tcp_hdr *)(ip + 1);
+	th->sport = htons(sport);
+	th->dport = htons(dport);
+	th->seq = htonl(seq);
+	th->ack = htonl(ack);
+	th->doff = 5 << 4;
+	th->flags = flags;
+	th->win = htons(1000);
+	th->csum = 0;
+	th->csum = pn_csum_fold(pn_csum_add(pn_csum_pseudo(ip->saddr, ip->daddr, PN_IPPROTO_TCP, 20),
+					    th, 20));
+	raw_send(pkt);
+}
+
+Test(tcp, rfc5961_rst_and_syn_in_window)
+{
+	struct pn_tcp_info is;
+	struct pn_tcp_stats tb;
+
+	open_pair(NULL, NULL, 0);
+	start_conn(1000, false, false);
+	PUMP_UNTIL(server.rcvd == 1000, 2000);
+	PUMP_UNTIL(0, 100);
+	pn_tcp_info_get(server.s, &is);
+	/* RST inside the window but not at rcv_nxt: challenged, not obeyed */
+	raw_tcp(is.peer_port, 80, is.rcv_nxt + 100, 0, 0x04);
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_eq(tb.rfc5961_rst_dropped, 1);
+	cr_assert_eq(tb.challenge_acks, 1);
+	cr_assert_eq(pn_tcp_state(server.s), PN_TCP_ESTABLISHED);
+	/* SYN on the established connection: challenged */
+	raw_tcp(is.peer_port, 80, is.rcv_nxt, 0, 0x02);
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_eq(tb.challenge_acks, 2);
+	cr_assert_eq(pn_tcp_state(server.s), PN_TCP_ESTABLISHED);
+	/* ACK for data never sent: challenged and ignored */
+	raw_tcp(is.peer_port, 80, is.rcv_nxt, is.snd_nxt + 100000, 0x10);
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_eq(tb.challenge_acks, 3);
+	/* RST exactly at rcv_nxt: the connection is reset */
+	raw_tcp(is.peer_port, 80, is.rcv_nxt, 0, 0x04);
+	cr_assert_eq(pn_tcp_state(server.s), PN_TCP_CLOSED);
+	PUMP_UNTIL(server.closed, 100);
+	cr_assert(server.closed);
+	cr_assert_eq(server.err, ECONNRESET);
+	pn_tcp_close(server.s);
+	pn_tcp_abort(client.s);
+	pn_tcp_close(listener);
+	PUMP_UNTIL(0, 20);
+	close_pair();
+}
+
+#define MANY 200
+static struct pn_tcp_sock *many_srv[MANY];
+static unsigned many_accepted;
+
+static void many_listen_cb(struct pn_tcp_sock *l, unsigned ev, void *arg)
+{
+	struct pn_tcp_sock *s;
+
+	(void)ev;
+	(void)arg;
+	while ((s = pn_tcp_accept(l)) != NULL)
+		many_srv[many_accepted++] = s;
+}
+
+static unsigned many_connected;
+
+static void many_cb(struct pn_tcp_sock *s, unsigned ev, void *arg)
+{
+	(void)s;
+	(void)arg;
+	if (ev & PN_TCP_EV_CONNECTED)
+		many_connected++;
+}
+
+Test(tcp, many_connections_and_backlog)
+{
+	struct pn_tcp_sock *cl[MANY];
+	struct pn_tcp_sock *l;
+	struct pn_tcp_stats ta, tb;
+
+	open_pair(NULL, NULL, 0);
+	l = pn_tcp_listen(B.st, 8080, MANY, many_listen_cb, NULL);
+	cr_assert_not_null(l);
+	cr_assert_null(pn_tcp_listen(B.st, 8080, 1, many_listen_cb, NULL));
+	cr_assert_eq(errno, EADDRINUSE);
+	for (unsigned i = 0; i < MANY; i++) {
+		cl[i] = pn_tcp_connect(A.st, IP_B, 8080, many_cb, NULL);
+		cr_assert_not_null(cl[i]);
+	}
+	PUMP_UNTIL(many_accepted == MANY && many_connected == MANY, 5000);
+	cr_assert_eq(many_accepted, MANY);
+	cr_assert_eq(many_connected, MANY);
+	for (unsigned i = 0; i < MANY; i++) {
+		pn_tcp_close(cl[i]);
+		pn_tcp_close(many_srv[i]);
+	}
+	pn_tcp_close(l);
+	PUMP_UNTIL(0, 300);
+	pn_tcp_stats_get(A.st, &ta);
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_eq(ta.sockets + tb.sockets, 0, "all closed and freed");
+	cr_assert_eq(tb.passive_opens, MANY);
+	close_pair();
+}
