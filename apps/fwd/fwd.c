@@ -657,20 +657,6 @@ static void take_snap(struct snap *s)
 	}
 }
 
-static uint64_t recycled(const struct pn_pool_stats_sum *s)
-{
-	return s->recycle_cached + s->recycle_ring;
-}
-
-/* recycle rate over an interval: recycled / (recycled + released) */
-static double rate_between(const struct pn_pool_stats_sum *a, const struct pn_pool_stats_sum *b)
-{
-	uint64_t r = recycled(b) - recycled(a);
-	uint64_t rel = b->recycle_released_refcnt - a->recycle_released_refcnt;
-
-	return r + rel ? (double)r / (double)(r + rel) : 1.0;
-}
-
 static void print_stats(const struct snap *a, const struct snap *b, double elapsed, bool final)
 {
 	double dt = b->t - a->t;
@@ -696,7 +682,7 @@ static void print_stats(const struct snap *a, const struct snap *b, double elaps
 			json_t *j = pn_telemetry_pool_json(workers[q].pool->id);
 
 			json_object_set_new(j, "recycle_rate_interval",
-					    json_real(rate_between(&a->pool[q], &b->pool[q])));
+					    json_real(pn_pool_recycle_rate_between(&a->pool[q], &b->pool[q])));
 			json_array_append_new(jq, j);
 		}
 		json_object_set_new(root, "ports", jp);
@@ -731,9 +717,9 @@ static void print_stats(const struct snap *a, const struct snap *b, double elaps
 			       "  recycle rate %.4f%%\n", q,
 			       (unsigned long long)(y->alloc_fast - x->alloc_fast),
 			       (unsigned long long)(y->alloc_slow - x->alloc_slow),
-			       (unsigned long long)(recycled(y) - recycled(x)),
+			       (unsigned long long)(y->recycle_cached + y->recycle_ring - x->recycle_cached - x->recycle_ring),
 			       (unsigned long long)(y->recycle_released_refcnt - x->recycle_released_refcnt),
-			       100.0 * rate_between(x, y));
+			       100.0 * pn_pool_recycle_rate_between(x, y));
 		}
 		if (acct_group != NULL) {
 			struct pn_acct_events ev;
@@ -757,24 +743,11 @@ static void print_stats(const struct snap *a, const struct snap *b, double elaps
 /* Create every level of cfg.acct_path; the leaf gets cfg.acct_max. */
 static int make_acct_group(void)
 {
-	char path[sizeof(cfg.acct_path)], *save = NULL;
-	struct pn_acct_group *g = pn_acct_root();
+	struct pn_acct_group *g = pn_acct_group_mkpath(cfg.acct_path);
 
-	snprintf(path, sizeof(path), "%s", cfg.acct_path);
-	for (char *t = strtok_r(path, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
-		struct pn_acct_group *c = pn_acct_group_find(g, t);
-
-		if (c == NULL)
-			c = pn_acct_group_create(g, t);
-		if (c == NULL) {
-			fprintf(stderr, "pagenet-fwd: cannot create accounting group %s: %s\n",
-				cfg.acct_path, strerror(errno));
-			return -1;
-		}
-		g = c;
-	}
-	if (g == pn_acct_root()) {
-		fprintf(stderr, "pagenet-fwd: --acct needs a group path, not /\n");
+	if (g == NULL) {
+		fprintf(stderr, "pagenet-fwd: cannot create accounting group %s: %s\n",
+			cfg.acct_path, errno == EINVAL ? "needs a group path, not /" : strerror(errno));
 		return -1;
 	}
 	pn_acct_set_max(g, cfg.acct_max);

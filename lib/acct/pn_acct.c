@@ -491,3 +491,29 @@ struct pn_acct_group *pn_acct_by_id(uint16_t id)
 		return NULL;
 	return atomic_load_explicit(&pn_acct_groups[id], memory_order_acquire);
 }
+
+struct pn_acct_group *pn_acct_group_mkpath(const char *path)
+{
+	char buf[256], *save = NULL;
+	struct pn_acct_group *g = pn_acct_root();
+
+	if (path == NULL || strlen(path) >= sizeof(buf)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *t = strtok_r(buf, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+		struct pn_acct_group *c = pn_acct_group_find(g, t);
+
+		if (c == NULL)
+			c = pn_acct_group_create(g, t);
+		if (c == NULL)
+			return NULL;
+		g = c;
+	}
+	if (g == pn_acct_root()) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return g;
+}

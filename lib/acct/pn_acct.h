@@ -147,6 +147,13 @@ int pn_acct_visit(const char *path, int (*fn)(struct pn_acct_group *g, void *arg
 struct pn_acct_group *pn_acct_group_find(struct pn_acct_group *parent, const char *path);
 
 /**
+ * Find or create every group along @p path ("a/b/c", from the root), as
+ * mkdir -p does. @return the last group, or NULL with errno (EINVAL for an
+ * empty path or "/", else what pn_acct_group_create said).
+ */
+struct pn_acct_group *pn_acct_group_mkpath(const char *path);
+
+/**
  * Charge @p nr pages to @p g (and its ancestors).
  * @return 0, or -ENOBUFS when it does not fit under a max: nothing is
  *         charged, events.fail counts it and the caller copies or waits.

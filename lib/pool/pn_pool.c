@@ -529,6 +529,18 @@ double pn_pool_recycle_rate(const struct pn_pool_stats_sum *s)
 	return total ? (double)recycled / (double)total : 1.0;
 }
 
+double pn_pool_recycle_rate_between(const struct pn_pool_stats_sum *a,
+				    const struct pn_pool_stats_sum *b)
+{
+	struct pn_pool_stats_sum d = {
+		.recycle_cached = b->recycle_cached - a->recycle_cached,
+		.recycle_ring = b->recycle_ring - a->recycle_ring,
+		.recycle_released_refcnt = b->recycle_released_refcnt - a->recycle_released_refcnt,
+	};
+
+	return pn_pool_recycle_rate(&d);
+}
+
 void pn_pool_info(const struct pn_pool *p, struct pn_pool_info *info)
 {
 	struct pn_pool *pp = (struct pn_pool *)p;

@@ -469,6 +469,10 @@ void pn_pool_get_stats(const struct pn_pool *p, struct pn_pool_stats_sum *s);
 /** @return recycled / (recycled + released), 1.0 when nothing was put yet. */
 double pn_pool_recycle_rate(const struct pn_pool_stats_sum *s);
 
+/** Recycle rate over the interval between two samples @p a and @p b. */
+double pn_pool_recycle_rate_between(const struct pn_pool_stats_sum *a,
+				    const struct pn_pool_stats_sum *b);
+
 /** Fill @p info (a snapshot; counts move while other threads work). */
 void pn_pool_info(const struct pn_pool *p, struct pn_pool_info *info);
 
