@@ -167,6 +167,7 @@ struct conn {
 	uint64_t body_left;
 	EVP_MD_CTX *sha;
 	uint64_t resp_left; /* generated body bytes still to send */
+	uint64_t resp_sent;
 	char out[512];      /* response head not yet taken by the send buffer */
 	size_t out_len, out_off;
 	bool close_after;
@@ -185,7 +186,12 @@ struct conn {
 };
 
 static struct conn *conns;
-static uint8_t gen_body[65536];
+/* generated bodies repeat one line; sending from (offset % line) keeps the
+ * stream one unbroken repetition whatever the send sizes */
+#define GEN_LINE "pagenet zero-copy generated body\n"
+#define GEN_PERIOD (sizeof(GEN_LINE) - 1)
+#define GEN_CHUNK 65536
+static uint8_t gen_body[GEN_CHUNK + GEN_PERIOD];
 static uint8_t copy_buf[256 * 1024];
 static struct pn_tcp_sock *listener;
 static struct conn *client_conn;
@@ -276,12 +282,13 @@ static bool http_flush(struct conn *c)
 		sv.bytes_out += (uint64_t)n;
 	}
 	while (c->resp_left) {
-		size_t chunk = (size_t)(c->resp_left < sizeof(gen_body) ? c->resp_left : sizeof(gen_body));
-		ssize_t n = pn_tcp_send(c->s, gen_body, chunk);
+		size_t chunk = (size_t)PN_MIN(c->resp_left, (uint64_t)GEN_CHUNK);
+		ssize_t n = pn_tcp_send(c->s, gen_body + c->resp_sent % GEN_PERIOD, chunk);
 
 		if (n < 0)
 			return n == -EAGAIN ? false : (c->done = true, false);
 		c->resp_left -= (uint64_t)n;
+		c->resp_sent += (uint64_t)n;
 		sv.bytes_out += (uint64_t)n;
 	}
 	if (c->close_after) {
@@ -303,6 +310,7 @@ static void http_respond(struct conn *c, int code, const char *reason, const cha
 				      c->keepalive ? "" : "Connection: close\r\n", body ? body : "");
 	c->out_off = 0;
 	c->resp_left = body ? 0 : gen_len;
+	c->resp_sent = 0;
 	c->close_after = !c->keepalive;
 	sv.requests++;
 	http_flush(c);
@@ -631,16 +639,17 @@ static void conn_cb(struct pn_tcp_sock *s, unsigned ev, void *arg)
 	}
 	if ((ev & PN_TCP_EV_WRITABLE) && cfg.mode == M_SEND) {
 		while (send_done < cfg.send_bytes) {
-			size_t k = (size_t)PN_MIN((uint64_t)sizeof(gen_body), cfg.send_bytes - send_done);
-			ssize_t n = pn_tcp_send(s, gen_body, k);
+			size_t k = (size_t)PN_MIN((uint64_t)GEN_CHUNK, cfg.send_bytes - send_done);
+			const uint8_t *from = gen_body + send_done % GEN_PERIOD;
+			ssize_t n = pn_tcp_send(s, from, k);
 
 			if (n <= 0)
 				break;
-			EVP_DigestUpdate(send_ctx, gen_body, (size_t)n);
+			EVP_DigestUpdate(send_ctx, from, (size_t)n);
 			send_done += (uint64_t)n;
 			sv.bytes_out += (uint64_t)n;
 		}
-		if (send_done == cfg.send_bytes && pn_tcp_shutdown(s) == 0) {
+		if (send_done == cfg.send_bytes && send_sha[0] == 0 && pn_tcp_shutdown(s) == 0) {
 			unsigned char d[32];
 			unsigned dl;
 
@@ -1000,7 +1009,7 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	for (unsigned i = 0; i < sizeof(gen_body); i++)
-		gen_body[i] = (uint8_t)("pagenet zero-copy generated body\n"[i % 33]);
+		gen_body[i] = (uint8_t)GEN_LINE[i % GEN_PERIOD];
 
 	if (cfg.acct_path[0]) {
 		group = pn_acct_group_mkpath(cfg.acct_path);
@@ -1089,11 +1098,11 @@ int main(int argc, char **argv)
 		pn_telemetry_start(&(struct pn_telemetry_params){
 			.sz = sizeof(struct pn_telemetry_params), .app = "pagenet-zcsrv" });
 	}
-	if (!cfg.json)
-		printf("pagenet-zcsrv: %s on %s, %s/%u, %s, %s%s%s\n", mode_names[cfg.mode], spec,
-		       pn_ip_str(cfg.ip, ipbuf), cfg.prefix,
-		       cfg.mode >= M_FETCH ? "client" : "listening", cfg.copy ? "copying recv" : "recv_zc",
-		       cfg.app_mem ? ", application memory" : "", group ? ", accounted" : "");
+	/* on stderr, also with --json: scripts wait for "ready" */
+	fprintf(stderr, "pagenet-zcsrv: %s on %s, %s/%u, %s, %s%s%s: ready, Ctrl-C stops\n",
+		mode_names[cfg.mode], spec, pn_ip_str(cfg.ip, ipbuf), cfg.prefix,
+		cfg.mode >= M_FETCH ? "client" : "listening", cfg.copy ? "copying recv" : "recv_zc",
+		cfg.app_mem ? ", application memory" : "", group ? ", accounted" : "");
 	take_sample(&first, pool);
 	last = first;
 	t_end = cfg.duration > 0 ? first.t + cfg.duration : 0;

@@ -106,3 +106,66 @@ steady = [l for l in lines if not l.get('final')]
 print(eval(sys.argv[2]))
 PY
 }
+
+# ---- TCP tests: the pagenet stack in ns S on s0, the kernel's TCP in ns K
+#
+#   ns K (kernel)              ns S (pagenet-zcsrv)
+#   k0 10.79.0.1 <--veth--> s0 ==AF_XDP== stack 10.79.0.2
+#
+# s0 itself has no address: the XDP program steers 10.79.0.2 (and ARP for
+# it) to the stack; the kernel in S sees nothing of it.
+NS_K=$NS_A NS_S=$NS_F
+K_IP=10.79.0.1 S_IP=10.79.0.2
+
+tcp_topology() {
+	trap cleanup EXIT INT TERM
+	tmp=$(mktemp -d)
+	ip netns add $NS_K
+	ip netns add $NS_S
+	ip link add k0 netns $NS_K type veth peer name s0 netns $NS_S
+	ip -n $NS_K addr add $K_IP/24 dev k0
+	ip -n $NS_K link set k0 up
+	ip -n $NS_K link set lo up
+	ip -n $NS_S link set s0 up
+	ip -n $NS_S link set lo up
+	# veth would send partial checksums that nobody completes after AF_XDP
+	ip netns exec $NS_K ethtool -K k0 tx off >/dev/null
+}
+
+# zc_start OUT ERR ARGS...: run pagenet-zcsrv in ns S, wait until it serves
+zc_start() {
+	local out=$1 err=$2; shift 2
+	ip netns exec $NS_S "$ZCSRV" --port af_xdp:iface=s0 --ip $S_IP/24 --json "$@" \
+		>"$out" 2>"$err" &
+	ZC_PID=$!
+	pids+=("$ZC_PID")
+	for _ in $(seq 100); do
+		grep -q 'ready' "$err" && return 0
+		kill -0 "$ZC_PID" 2>/dev/null || { cat "$err" >&2; fail "pagenet-zcsrv did not start"; }
+		sleep 0.1
+	done
+	cat "$err" >&2
+	fail "pagenet-zcsrv did not start in 10 s"
+}
+
+# zc_stop OUT ERR: Ctrl-C; exit 0 means every page came back and the
+# group's charge is 0
+zc_stop() {
+	local rc=0
+	kill -INT "$ZC_PID"
+	wait "$ZC_PID" || rc=$?
+	[ $rc -eq 0 ] || { tail -5 "$2" >&2; fail "pagenet-zcsrv exited with $rc"; }
+}
+
+# zc_wait OUT ERR: a client run ends by itself; exit 0 = transfer verified
+zc_wait() {
+	local rc=0
+	wait "$ZC_PID" || rc=$?
+	[ $rc -eq 0 ] || { tail -3 "$1" >&2; tail -5 "$2" >&2; fail "pagenet-zcsrv client exited with $rc"; }
+}
+
+# expect OUT EXPR MSG: a python expression on the final JSON line must hold
+expect() {
+	[ "$(json_final "$1" "bool($2)")" = True ] ||
+		fail "$3 ($2; final: $(json_final "$1" "$4"))"
+}
