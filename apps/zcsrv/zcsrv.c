@@ -186,6 +186,7 @@ struct conn {
 };
 
 static struct conn *conns;
+static unsigned holding; /* connections holding pages (--hold-ms) */
 /* generated bodies repeat one line; sending from (offset % line) keeps the
  * stream one unbroken repetition whatever the send sizes */
 #define GEN_LINE "pagenet zero-copy generated body\n"
@@ -210,6 +211,8 @@ static void hex(const unsigned char *d, unsigned n, char *out)
 static void conn_free(struct conn *c, bool abort_it)
 {
 	pn_tcp_zc_release_bulk(stack, c->held, c->nr_held);
+	if (c->nr_held)
+		holding--;
 	for (unsigned i = 0; i < c->nr_pend; i++) {
 		if (c->pend_owned[i])
 			free((void *)c->pend[i].base);
@@ -252,6 +255,8 @@ static void consume_token(struct conn *c, uint64_t token)
 			c->held = n;
 			c->cap_held = cap;
 		}
+		if (c->nr_held == 0)
+			holding++;
 		c->held[c->nr_held++] = token;
 		if (c->nr_held > sv.held_max)
 			sv.held_max = c->nr_held;
@@ -260,8 +265,23 @@ static void consume_token(struct conn *c, uint64_t token)
 	if (c->nr_held) {
 		pn_tcp_zc_release_bulk(stack, c->held, c->nr_held);
 		c->nr_held = 0;
+		holding--;
 	}
 	pn_tcp_zc_release(stack, token);
+}
+
+/* --hold-ms: let go of pages whose hold period is over (nothing else may
+ * arrive to trigger it: the held pages closed the window) */
+
+static void release_expired_holds(double t)
+{
+	for (struct conn *c = conns; c; c = c->next) {
+		if (c->nr_held && (t - c->t0) * 1000 >= cfg.hold_ms) {
+			pn_tcp_zc_release_bulk(stack, c->held, c->nr_held);
+			c->nr_held = 0;
+			holding--; /* the stack announces the reopened window */
+		}
+	}
 }
 
 static void note_vec(const struct pn_zc_vec *v)
@@ -1121,6 +1141,8 @@ int main(int argc, char **argv)
 		if ((idle & 63) != 0 && idle < 512)
 			continue;
 		t = now_s();
+		if (holding)
+			release_expired_holds(t);
 		if (t >= next_stats) {
 			take_sample(&cur, pool);
 			if (!cfg.quiet)
