@@ -773,11 +773,13 @@ static json_t *stats_json(const struct sample *a, const struct sample *b, bool f
 		"requests", (json_int_t)sv.requests, "bad_requests", (json_int_t)sv.bad_requests,
 		"app_mem_bytes", (json_int_t)sv.app_mem_bytes));
 	json_object_set_new(j, "tcp", json_pack(
-		"{sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI}",
+		"{sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI}",
 		"segs_in", (json_int_t)ts.segs_in, "segs_out", (json_int_t)ts.segs_out,
 		"bad_csum", (json_int_t)ts.bad_csum, "bad_segs", (json_int_t)ts.bad_segs,
 		"established", (json_int_t)ts.established, "resets", (json_int_t)ts.resets,
 		"retrans_segs", (json_int_t)ts.retrans_segs, "ooo_segs", (json_int_t)ts.ooo_segs,
+		"fast_retrans", (json_int_t)ts.fast_retrans, "rto_expired", (json_int_t)ts.rto_expired,
+		"dup_acks_in", (json_int_t)ts.dup_acks_in,
 		"dup_data_segs", (json_int_t)ts.dup_data_segs,
 		"zero_window_adv", (json_int_t)ts.zero_window_adv,
 		"window_updates", (json_int_t)ts.window_updates,

@@ -216,6 +216,8 @@ struct tcp_opts {
 	uint8_t ws;
 	bool has_mss, has_ws, sackp, has_ts;
 	uint32_t tsval, tsecr;
+	uint8_t nr_sack;
+	uint32_t sack[4][2];
 };
 
 static bool parse_opts(const uint8_t *p, unsigned len, struct tcp_opts *o)
@@ -248,6 +250,16 @@ static bool parse_opts(const uint8_t *p, unsigned len, struct tcp_opts *o)
 			break;
 		case OPT_SACKP:
 			o->sackp = olen == 2;
+			break;
+		case OPT_SACK:
+			for (unsigned b = 0; b + 8 <= olen - 2u && o->nr_sack < 4; b += 8) {
+				uint32_t v[2];
+
+				memcpy(v, p + 2 + b, 8);
+				o->sack[o->nr_sack][0] = ntohl(v[0]);
+				o->sack[o->nr_sack][1] = ntohl(v[1]);
+				o->nr_sack++;
+			}
 			break;
 		case OPT_TS:
 			if (olen == 10) {
@@ -539,6 +551,24 @@ static void arm_rtx(struct pn_tcp_sock *s)
 
 static uint32_t flight(const struct pn_tcp_sock *s) { return s->snd_nxt - s->snd_una; }
 
+/* Resending after an RTO: step over what the peer SACKed. */
+static void resend_skip_sacked(struct pn_tcp_sock *s)
+{
+	for (unsigned i = 0; i < s->nr_sacked; i++) {
+		if (pn_seq_le(s->sacked[i][0], s->snd_nxt) && pn_seq_lt(s->snd_nxt, s->sacked[i][1]))
+			s->snd_nxt = pn_seq_lt(s->sacked[i][1], s->snd_max) ? s->sacked[i][1] : s->snd_max;
+	}
+}
+
+/* Bytes from snd_nxt to the next SACKed range. */
+static uint32_t resend_room(const struct pn_tcp_sock *s)
+{
+	for (unsigned i = 0; i < s->nr_sacked; i++)
+		if (pn_seq_gt(s->sacked[i][0], s->snd_nxt))
+			return s->sacked[i][0] - s->snd_nxt;
+	return UINT32_MAX;
+}
+
 /* Send what the windows allow (data, then FIN). */
 static void tcp_output(struct pn_tcp_sock *s)
 {
@@ -555,14 +585,21 @@ static void tcp_output(struct pn_tcp_sock *s)
 		return;
 	}
 	for (;;) {
-		uint32_t off = s->snd_nxt - s->snd_una;
-		uint32_t wnd = PN_MIN(s->snd_wnd, s->cwnd);
+		uint32_t off, wnd;
+
+		if (s->nr_sacked && pn_seq_lt(s->snd_nxt, s->snd_max))
+			resend_skip_sacked(s);
+		off = s->snd_nxt - s->snd_una;
+		wnd = PN_MIN(s->snd_wnd, s->cwnd + s->lt_extra);
 		uint32_t infl = flight(s);
 		uint32_t can = wnd > infl ? wnd - infl : 0;
 		uint32_t avail = off < s->sbuf_len ? s->sbuf_len - off : 0;
 		bool fin_due = s->fin_queued && !s->fin_acked && off <= s->sbuf_len;
 		uint32_t len = PN_MIN(PN_MIN(avail, (uint32_t)s->mss), can);
 		uint8_t flags = TH_ACK;
+
+		if (s->nr_sacked && pn_seq_lt(s->snd_nxt, s->snd_max))
+			len = PN_MIN(len, resend_room(s));
 
 		if (avail == 0 && !fin_due)
 			break;
@@ -729,6 +766,9 @@ static void rtx_fn(struct pn_timer *tm)
 	if (s->backoff < 10)
 		s->backoff++;
 	s->recover = s->snd_max;
+	s->high_rxt = s->snd_una;
+	/* the scoreboard is kept (RFC 6675 5.1 allows it; reneging receivers
+	 * are rare): the resend below skips what the peer holds */
 	s->snd_nxt = s->snd_una;
 	tcp_output(s);
 	arm_rtx(s);
@@ -942,10 +982,96 @@ static void rtt_sample(struct pn_tcp_sock *s, uint32_t r_us)
 	s->rto_ms = (uint32_t)PN_MIN(PN_MAX(rto, (uint64_t)min_rto), (uint64_t)PN_TCP_MAX_RTO_MS);
 }
 
+/* Merge the peer's SACK blocks. @return true when they cover new bytes. */
+static bool sack_update(struct pn_tcp_sock *s, const struct tcp_opts *o)
+{
+	bool grew = false;
+
+	for (unsigned i = 0; i < o->nr_sack; i++) {
+		uint32_t b = o->sack[i][0], e = o->sack[i][1];
+		unsigned j, k;
+
+		if (!pn_seq_lt(b, e) || !pn_seq_gt(e, s->snd_una) || pn_seq_gt(e, s->snd_max))
+			continue; /* D-SACK, stale or bogus */
+		if (pn_seq_lt(b, s->snd_una))
+			b = s->snd_una;
+		/* find the first range ending at or after b */
+		for (j = 0; j < s->nr_sacked && pn_seq_lt(s->sacked[j][1], b); j++)
+			;
+		if (j < s->nr_sacked && pn_seq_le(s->sacked[j][0], b) && pn_seq_ge(s->sacked[j][1], e))
+			continue; /* known already */
+		grew = true;
+		/* absorb every range the new one touches */
+		for (k = j; k < s->nr_sacked && pn_seq_le(s->sacked[k][0], e); k++) {
+			if (pn_seq_lt(s->sacked[k][0], b))
+				b = s->sacked[k][0];
+			if (pn_seq_gt(s->sacked[k][1], e))
+				e = s->sacked[k][1];
+		}
+		if (k == j && s->nr_sacked == PN_DIM(s->sacked))
+			continue; /* full: the highest ranges matter least */
+		memmove(&s->sacked[j + 1], &s->sacked[k], (s->nr_sacked - k) * sizeof(s->sacked[0]));
+		s->nr_sacked = (uint8_t)(s->nr_sacked - (k - j) + 1);
+		s->sacked[j][0] = b;
+		s->sacked[j][1] = e;
+	}
+	return grew;
+}
+
+/* Forget ranges the cumulative ACK passed. */
+static void sack_trim(struct pn_tcp_sock *s)
+{
+	unsigned j = 0;
+
+	while (j < s->nr_sacked && pn_seq_le(s->sacked[j][1], s->snd_una))
+		j++;
+	memmove(&s->sacked[0], &s->sacked[j], (s->nr_sacked - j) * sizeof(s->sacked[0]));
+	s->nr_sacked = (uint8_t)(s->nr_sacked - j);
+	if (s->nr_sacked && pn_seq_lt(s->sacked[0][0], s->snd_una))
+		s->sacked[0][0] = s->snd_una;
+}
+
+/*
+ * Retransmit the next hole: the first unacknowledged, un-SACKed bytes at or
+ * above high_rxt that lie below SACKed data (so are taken for lost). Without
+ * SACK information, the segment at snd_una. @return true if one was sent.
+ */
+static bool retransmit_hole(struct pn_tcp_sock *s)
+{
+	struct pn_tcp *t = tcp_of(s->st);
+	uint32_t seq = pn_seq_gt(s->high_rxt, s->snd_una) ? s->high_rxt : s->snd_una;
+	uint32_t end = s->snd_una + s->sbuf_len, len;
+
+	if (s->nr_sacked) {
+		uint32_t top = s->sacked[s->nr_sacked - 1][1];
+
+		for (unsigned i = 0; i < s->nr_sacked; i++) {
+			if (pn_seq_le(s->sacked[i][0], seq) && pn_seq_lt(seq, s->sacked[i][1]))
+				seq = s->sacked[i][1];
+			else if (pn_seq_gt(s->sacked[i][0], seq)) {
+				end = PN_MIN(end - seq, s->sacked[i][0] - seq) + seq;
+				break;
+			}
+		}
+		if (!pn_seq_lt(seq, top))
+			return false;
+	} else if (seq != s->snd_una) {
+		return false;
+	}
+	if (!pn_seq_lt(seq, end))
+		return false;
+	len = PN_MIN(end - seq, (uint32_t)s->mss);
+	if (send_segment(s, seq, TH_ACK, len) != 0)
+		return false;
+	s->high_rxt = seq + len;
+	t->stats.retrans_segs++;
+	s->retrans++;
+	return true;
+}
+
 /* A new ACK: release acknowledged bytes, grow the congestion window. */
 static void ack_advance(struct pn_tcp_sock *s, uint32_t ack)
 {
-	struct pn_tcp *t = tcp_of(s->st);
 	uint32_t acked = ack - s->snd_una;
 	uint32_t data = PN_MIN(acked, s->sbuf_len);
 	bool was_full = s->sbuf_size && s->sbuf_len == s->sbuf_size;
@@ -963,6 +1089,7 @@ static void ack_advance(struct pn_tcp_sock *s, uint32_t ack)
 	s->snd_una = ack;
 	if (pn_seq_lt(s->snd_nxt, s->snd_una))
 		s->snd_nxt = s->snd_una;
+	sack_trim(s);
 	s->backoff = 0;
 	s->retries = 0;
 	/* congestion control: NewReno */
@@ -972,10 +1099,7 @@ static void ack_advance(struct pn_tcp_sock *s, uint32_t ack)
 			s->cwnd = PN_MIN(s->ssthresh, flight(s) + s->mss);
 		} else {
 			/* partial ACK: the next hole is lost too */
-			t->stats.retrans_segs++;
-			s->retrans++;
-			send_segment(s, s->snd_una, TH_ACK,
-				     PN_MIN((uint32_t)s->mss, s->sbuf_len));
+			retransmit_hole(s);
 			s->cwnd = s->cwnd > data ? s->cwnd - data + s->mss : s->mss;
 		}
 	} else if (s->cwnd < s->ssthresh) {
@@ -984,6 +1108,7 @@ static void ack_advance(struct pn_tcp_sock *s, uint32_t ack)
 		s->cwnd += PN_MAX(1u, (uint32_t)((uint64_t)s->mss * PN_MIN(acked, s->mss) / s->cwnd));
 	}
 	s->dupacks = 0;
+	s->lt_extra = 0;
 	if (s->snd_una == s->snd_max)
 		pn_timer_cancel(&s->rtx);
 	else
@@ -999,19 +1124,42 @@ static void dup_ack(struct pn_tcp_sock *s)
 	t->stats.dup_acks_in++;
 	if (s->in_recovery) {
 		s->cwnd += s->mss; /* inflation: one segment left the network */
+		retransmit_hole(s); /* with SACK, each dupack may repair one more */
 		return;
 	}
-	if (++s->dupacks != 3 || pn_seq_lt(s->snd_una, s->recover))
+	uint32_t segs = (flight(s) + s->mss - 1) / s->mss;
+	uint32_t unsent = s->sbuf_len > flight(s) ? s->sbuf_len - flight(s) : 0;
+	unsigned thresh = 3;
+
+	/* RFC 5827 early retransmit: too little in flight for three
+	 * duplicates, and nothing new to send that would make them */
+	if (s->sack_ok && segs < 4 && (unsent == 0 || s->snd_wnd <= flight(s)))
+		thresh = segs > 1 ? segs - 1 : 1;
+	if (++s->dupacks < thresh) {
+		/* RFC 3042 limited transmit: one new segment per early dupack
+		 * keeps the ACK clock going */
+		s->lt_extra = s->dupacks * s->mss;
+		tcp_output(s);
 		return;
+	}
+	if (pn_seq_lt(s->snd_una, s->recover)) {
+		/* still resending after an RTO: a hole the SACKs show is lost
+		 * again is repaired now rather than by the next timeout */
+		if (s->nr_sacked)
+			retransmit_hole(s);
+		return;
+	}
+	if (s->dupacks != thresh)
+		return;
+	s->lt_extra = 0;
 	/* RFC 6582: fast retransmit unless this loss is part of the last recovery */
 	t->stats.fast_retrans++;
-	t->stats.retrans_segs++;
-	s->retrans++;
 	s->ssthresh = PN_MAX(flight(s) / 2, 2u * s->mss);
 	s->recover = s->snd_max;
 	s->in_recovery = true;
 	s->rtt_timing = false;
-	send_segment(s, s->snd_una, TH_ACK, PN_MIN((uint32_t)s->mss, s->sbuf_len));
+	s->high_rxt = s->snd_una;
+	retransmit_hole(s);
 	s->cwnd = s->ssthresh + 3u * s->mss;
 }
 
@@ -1282,11 +1430,13 @@ static void tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_i
 			challenge_ack(s);
 			goto drop;
 		}
+		bool sack_news = s->sack_ok && o.nr_sack && sack_update(s, &o);
+
 		if (pn_seq_gt(ack, s->snd_una)) {
 			ack_advance(s, ack);
-		} else if (ack == s->snd_una && plen == 0 && !(th->flags & TH_FIN) &&
-			   s->snd_max != s->snd_una &&
-			   ((uint32_t)ntohs(th->win) << s->snd_wscale) == s->snd_wnd) {
+		} else if (ack == s->snd_una && s->snd_max != s->snd_una &&
+			   (sack_news || (plen == 0 && !(th->flags & TH_FIN) &&
+					  ((uint32_t)ntohs(th->win) << s->snd_wscale) == s->snd_wnd))) {
 			dup_ack(s);
 		}
 		/* window update (RFC 9293 3.10.7.4, SND.WL1/WL2 rule) */

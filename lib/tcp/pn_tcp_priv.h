@@ -56,6 +56,12 @@ struct pn_tcp_sock {
 	uint32_t cwnd, ssthresh, recover;
 	uint16_t dupacks;
 	bool in_recovery;
+	uint32_t lt_extra; /* limited transmit: bytes allowed past cwnd */
+	/* SACK scoreboard (RFC 6675): ranges above snd_una the peer holds,
+	 * sorted and merged; high_rxt: where hole retransmission goes on */
+	uint32_t sacked[8][2];
+	uint8_t nr_sacked;
+	uint32_t high_rxt;
 	uint32_t srtt_us, rttvar_us, rto_ms;
 	uint8_t backoff, retries;
 	bool rtt_timing;
