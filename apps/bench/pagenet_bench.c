@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <errno.h>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -495,7 +497,11 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: pagenet-bench pool|acct [--json] [--rounds N] [--iters N] [--quick]\n"
+		"       pagenet-bench tcp [--json] [--rounds N] [--bytes N]   (root)\n"
 		"\n"
+		"tcp: a kernel client streams to pagenet-zcsrv with recv_zc, with the\n"
+		"copying recv, and to a kernel TCP server, over veth at MTU 1500\n"
+		"(usertools/pagenet-bench-tcp --help).\n"
 		"pool: pagenet's page pool and DPDK 22.11's rte_mempool / rte_pktmbuf\n"
 		"side by side in one process (EAL: --no-huge --no-pci, two lcores).\n"
 		"acct: an accounted pool against the same pool unaccounted, and the\n"
@@ -531,6 +537,21 @@ int main(int argc, char **argv)
 		return argc > 1 && !strcmp(argv[1], "--help") ? 0 : 2;
 	}
 	cmd = argv[1];
+	if (strcmp(cmd, "tcp") == 0) {
+		/* namespaces, the kernel's TCP and pagenet-zcsrv: a script runs it */
+		char **av = calloc((size_t)argc + 3, sizeof(*av));
+
+		if (av == NULL)
+			return 1;
+		av[0] = PN_BENCH_TCP_SCRIPT;
+		av[1] = "--zcsrv";
+		av[2] = PN_ZCSRV_PATH;
+		for (int i = 2; i < argc; i++)
+			av[i + 1] = argv[i];
+		execv(av[0], av);
+		fprintf(stderr, "pagenet-bench: cannot run %s: %s\n", av[0], strerror(errno));
+		return 1;
+	}
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "jr:i:qh", lo, NULL)) != -1) {
 		switch (c) {

@@ -19,6 +19,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1023,6 +1024,7 @@ int main(int argc, char **argv)
 	int rc = parse_args(argc, argv), exit_code = 1;
 	double t_end, next_stats;
 	unsigned idle = 0;
+	int rx_fd;
 	int64_t left;
 
 	if (rc)
@@ -1125,6 +1127,7 @@ int main(int argc, char **argv)
 		mode_names[cfg.mode], spec, pn_ip_str(cfg.ip, ipbuf), cfg.prefix,
 		cfg.mode >= M_FETCH ? "client" : "listening", cfg.copy ? "copying recv" : "recv_zc",
 		cfg.app_mem ? ", application memory" : "", group ? ", accounted" : "");
+	rx_fd = pn_port_rx_fd(port, 0);
 	take_sample(&first, pool);
 	last = first;
 	t_end = cfg.duration > 0 ? first.t + cfg.duration : 0;
@@ -1133,14 +1136,19 @@ int main(int argc, char **argv)
 		double t;
 
 		if (pn_stack_poll(stack) == 0) {
-			/* idle: back off a little so an idle server does not
-			 * burn its core (frames wait in the receive ring) */
-			if (++idle > 512)
-				usleep(idle > 4096 ? 200 : 20);
+			/* idle: sleep until frames arrive (or 1 ms passes, for
+			 * the timers), as DPDK's rx interrupt mode does; without
+			 * a descriptor, short naps */
+			if (++idle > 64) {
+				if (rx_fd >= 0)
+					poll(&(struct pollfd){ .fd = rx_fd, .events = POLLIN }, 1, 1);
+				else
+					usleep(20);
+			}
 		} else {
 			idle = 0;
 		}
-		if ((idle & 63) != 0 && idle < 512)
+		if (idle > 0 && idle < 64 && (idle & 15) != 0)
 			continue;
 		t = now_s();
 		if (holding)

@@ -341,6 +341,15 @@ int pn_port_link_get(const struct pn_port *port, struct pn_port_link *link)
 	return dev->ops->link_get ? dev->ops->link_get(dev, link) : -ENOTSUP;
 }
 
+int pn_port_rx_fd(const struct pn_port *port, uint16_t q)
+{
+	const struct pn_port_dev *dev = pn_port_dev(port);
+
+	if (q >= dev->nb_queues)
+		return -EINVAL;
+	return dev->ops->rx_fd ? dev->ops->rx_fd(dev, q) : -ENOTSUP;
+}
+
 void pn_port_info_get(const struct pn_port *port, struct pn_port_info *info)
 {
 	const struct pn_port_dev *dev = pn_port_dev(port);

@@ -144,6 +144,14 @@ void pn_port_queue_stats_get(const struct pn_port *port, uint16_t q,
 			     struct pn_port_stats *st);
 int pn_port_link_get(const struct pn_port *port, struct pn_port_link *link);
 void pn_port_info_get(const struct pn_port *port, struct pn_port_info *info);
+
+/**
+ * A file descriptor that poll() reports readable when queue @p q has
+ * received frames, so an idle poll-mode thread can sleep (as DPDK's
+ * rx interrupt mode). @return the fd, -ENOTSUP when the driver has none,
+ * -EINVAL for a bad queue.
+ */
+int pn_port_rx_fd(const struct pn_port *port, uint16_t q);
 uint16_t pn_port_id(const struct pn_port *port);
 /** @return the open port with this id, or NULL. */
 struct pn_port *pn_port_by_id(uint16_t id);

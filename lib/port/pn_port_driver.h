@@ -68,6 +68,9 @@ struct pn_port_ops {
 	int (*link_get)(const struct pn_port_dev *dev, struct pn_port_link *link);
 	/** Optional: add device-level counters. */
 	void (*stats_get)(const struct pn_port_dev *dev, struct pn_port_stats *st);
+	/** Optional: a file descriptor poll() reports readable when queue
+	 * @p q has received frames. */
+	int (*rx_fd)(const struct pn_port_dev *dev, uint16_t q);
 };
 
 /** Register a driver; drivers call it from a constructor. */

@@ -31,6 +31,7 @@ static void tcp_output(struct pn_tcp_sock *s);
 static void send_ack(struct pn_tcp_sock *s);
 static void sock_set_closed(struct pn_tcp_sock *s, int err);
 static void rtx_fn(struct pn_timer *t);
+static void window_maybe_update(struct pn_tcp_sock *s);
 static void delack_fn(struct pn_timer *t);
 
 static inline struct pn_tcp *tcp_of(const struct pn_stack *st) { return st->tcp; }
@@ -1502,6 +1503,10 @@ static void tcp_after_burst(struct pn_stack *st)
 		if (s->free_listed || s->state == PN_TCP_CLOSED)
 			continue;
 		tcp_output(s);
+		if (s->wnd_check) {
+			s->wnd_check = false;
+			window_maybe_update(s);
+		}
 		if (s->ack_now || s->segs_unacked >= 2)
 			send_ack(s);
 		else if (s->segs_unacked && !pn_timer_armed(&s->delack))
@@ -1838,7 +1843,8 @@ ssize_t pn_tcp_recv(struct pn_tcp_sock *s, void *buf, size_t len)
 	}
 	s->copy_bytes += done;
 	t->stats.copy_bytes += done;
-	window_maybe_update(s);
+	s->wnd_check = true; /* one window update per round, not per read */
+	want_work(s);
 	return (ssize_t)done;
 }
 
@@ -1892,8 +1898,10 @@ int pn_tcp_recv_zc(struct pn_tcp_sock *s, struct pn_zc_vec *vec, unsigned max,
 			pn_pkt_free(p);
 		n++;
 	}
-	if (used)
-		window_maybe_update(s);
+	if (used) {
+		s->wnd_check = true;
+		want_work(s);
+	}
 	if (n == 0)
 		return -ENOBUFS;
 	return (int)n;
@@ -1915,7 +1923,8 @@ void pn_tcp_zc_release(struct pn_stack *st, uint64_t token)
 
 			if (s && s->id == p->pad) {
 				s->zc_held -= p->len;
-				window_maybe_update(s);
+				s->wnd_check = true; /* announced at the end of the round */
+				want_work(s);
 			}
 		}
 	}

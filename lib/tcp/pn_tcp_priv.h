@@ -34,6 +34,7 @@ struct pn_tcp_sock {
 	unsigned ev;
 	struct pn_tcp_sock *ev_next;
 	bool ev_listed, work_listed, free_listed;
+	bool wnd_check; /* the application freed receive space */
 	bool orphan; /* the application closed it */
 	int err;
 	struct pn_tcp_sock *work_next, *free_next;

@@ -914,6 +914,13 @@ static int xdp_link_get(const struct pn_port_dev *dev, struct pn_port_link *link
 	return pn_port_netdev_link(xp->ifname, link);
 }
 
+static int xdp_rx_fd(const struct pn_port_dev *dev, uint16_t q)
+{
+	const struct xdp_port *xp = dev->priv;
+
+	return xp->q[q]->fd;
+}
+
 static void xdp_stats_get(const struct pn_port_dev *dev, struct pn_port_stats *st)
 {
 	const struct xdp_port *xp = dev->priv;
@@ -974,6 +981,7 @@ static const struct pn_port_ops af_xdp_ops = {
 	.close = xdp_close,
 	.link_get = xdp_link_get,
 	.stats_get = xdp_stats_get,
+	.rx_fd = xdp_rx_fd,
 };
 
 PN_PORT_DRIVER_REGISTER(af_xdp_ops)
