@@ -1628,9 +1628,17 @@ int pn_tcp_configure(struct pn_stack *st, const struct pn_tcp_conf *conf)
 	return 0;
 }
 
-static int ensure_tcp(struct pn_stack *st)
+/* TCP with default settings unless pn_tcp_configure came first.
+ * @return the stack's TCP, or NULL with errno set. */
+static struct pn_tcp *tcp_ready(struct pn_stack *st)
 {
-	return st->tcp ? 0 : pn_tcp_configure(st, NULL);
+	int rc = st->tcp ? 0 : pn_tcp_configure(st, NULL);
+
+	if (rc) {
+		errno = -rc;
+		return NULL;
+	}
+	return tcp_of(st);
 }
 
 /* ---- application API */
@@ -1638,15 +1646,11 @@ static int ensure_tcp(struct pn_stack *st)
 struct pn_tcp_sock *pn_tcp_listen(struct pn_stack *st, uint16_t port, int backlog,
 				  pn_tcp_cb cb, void *arg)
 {
-	struct pn_tcp *t;
+	struct pn_tcp *t = tcp_ready(st);
 	struct pn_tcp_sock *s;
-	int rc = ensure_tcp(st);
 
-	if (rc) {
-		errno = -rc;
+	if (t == NULL)
 		return NULL;
-	}
-	t = tcp_of(st);
 	if (port == 0 || backlog <= 0) {
 		errno = EINVAL;
 		return NULL;
@@ -1695,15 +1699,11 @@ struct pn_tcp_sock *pn_tcp_accept(struct pn_tcp_sock *l)
 struct pn_tcp_sock *pn_tcp_connect(struct pn_stack *st, uint32_t ip, uint16_t port,
 				   pn_tcp_cb cb, void *arg)
 {
-	struct pn_tcp *t;
+	struct pn_tcp *t = tcp_ready(st);
 	struct pn_tcp_sock *s;
-	int rc = ensure_tcp(st);
 
-	if (rc) {
-		errno = -rc;
+	if (t == NULL)
 		return NULL;
-	}
-	t = tcp_of(st);
 	if (ip == 0 || port == 0) {
 		errno = EINVAL;
 		return NULL;

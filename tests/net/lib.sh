@@ -72,19 +72,27 @@ topology() {
 	ip -n $NS_B neigh add 10.77.0.1 lladdr "$MAC_A0" dev b0 nud permanent
 }
 
-# fwd_start OUT ERR ARGS...: start pagenet-fwd in ns F, wait until it runs
-fwd_start() {
-	local out=$1 err=$2; shift 2
-	ip netns exec $NS_F "$FWD" "$@" >"$out" 2>"$err" &
-	FWD_PID=$!
-	pids+=("$FWD_PID")
+# bg_start PIDVAR NS MARKER OUT ERR CMD...: run CMD in namespace NS in the
+# background, its pid in PIDVAR, and wait until MARKER shows on its stderr
+bg_start() {
+	local var=$1 ns=$2 marker=$3 out=$4 err=$5 p; shift 5
+	ip netns exec "$ns" "$@" >"$out" 2>"$err" &
+	p=$!
+	pids+=("$p")
+	printf -v "$var" %s "$p"
 	for _ in $(seq 100); do
-		grep -q 'Ctrl-C stops' "$err" && return 0
-		kill -0 "$FWD_PID" 2>/dev/null || { cat "$err" >&2; fail "pagenet-fwd did not start"; }
+		grep -q "$marker" "$err" && return 0
+		kill -0 "$p" 2>/dev/null || { cat "$err" >&2; fail "$(basename "$1") did not start"; }
 		sleep 0.1
 	done
 	cat "$err" >&2
-	fail "pagenet-fwd did not start in 10 s"
+	fail "$(basename "$1") did not start in 10 s"
+}
+
+# fwd_start OUT ERR ARGS...: start pagenet-fwd in ns F, wait until it runs
+fwd_start() {
+	local out=$1 err=$2; shift 2
+	bg_start FWD_PID $NS_F 'Ctrl-C stops' "$out" "$err" "$FWD" "$@"
 }
 
 # fwd_stop: Ctrl-C, then the exit status must be 0 (every page back)
@@ -135,17 +143,8 @@ tcp_topology() {
 # zc_start OUT ERR ARGS...: run pagenet-zcsrv in ns S, wait until it serves
 zc_start() {
 	local out=$1 err=$2; shift 2
-	ip netns exec $NS_S "$ZCSRV" --port af_xdp:iface=s0 --ip $S_IP/24 --json "$@" \
-		>"$out" 2>"$err" &
-	ZC_PID=$!
-	pids+=("$ZC_PID")
-	for _ in $(seq 100); do
-		grep -q 'ready' "$err" && return 0
-		kill -0 "$ZC_PID" 2>/dev/null || { cat "$err" >&2; fail "pagenet-zcsrv did not start"; }
-		sleep 0.1
-	done
-	cat "$err" >&2
-	fail "pagenet-zcsrv did not start in 10 s"
+	bg_start ZC_PID $NS_S ready "$out" "$err" \
+		"$ZCSRV" --port af_xdp:iface=s0 --ip $S_IP/24 --json "$@"
 }
 
 # zc_stop OUT ERR: Ctrl-C; exit 0 means every page came back and the
