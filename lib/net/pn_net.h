@@ -221,8 +221,7 @@ struct pn_stack *pn_stack_create(const struct pn_stack_conf *conf);
 /**
  * Destroy: TCP sockets are aborted (RST sent where connected), held
  * packets freed. Zero-copy tokens the application still holds stay valid
- * as page references; release them with pn_tcp_zc_release_orphan() or
- * pn_pkt_free.
+ * as page references; release them with pn_tcp_zc_release(NULL, token).
  */
 void pn_stack_destroy(struct pn_stack *st);
 

@@ -1910,7 +1910,7 @@ int pn_tcp_recv_zc(struct pn_tcp_sock *s, struct pn_zc_vec *vec, unsigned max,
 void pn_tcp_zc_release(struct pn_stack *st, uint64_t token)
 {
 	struct pn_pkt *p = (struct pn_pkt *)(uintptr_t)token;
-	struct pn_tcp *t = tcp_of(st);
+	struct pn_tcp *t = st ? tcp_of(st) : NULL;
 	uint32_t slot;
 
 	if (token == 0)

@@ -129,7 +129,8 @@ int pn_tcp_recv_zc(struct pn_tcp_sock *s, struct pn_zc_vec *vec, unsigned max,
 /**
  * Release a token from pn_tcp_recv_zc: drops the page reference (the last
  * one recycles the page and ends its charge) and reopens the socket's
- * window. On the stack's thread; valid after the socket is closed too.
+ * window. On the stack's thread; valid after the socket is closed too, and
+ * with @p st NULL after the stack is destroyed (then on any thread).
  */
 void pn_tcp_zc_release(struct pn_stack *st, uint64_t token);
 void pn_tcp_zc_release_bulk(struct pn_stack *st, const uint64_t *tokens, unsigned n);
