@@ -1330,6 +1330,13 @@ static void tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_i
 	seg_len = plen + ((th->flags & TH_SYN) ? 1 : 0) + ((th->flags & TH_FIN) ? 1 : 0);
 
 	s = lookup(t, rip, ntohs(th->sport), ntohs(th->dport));
+	if (s && s->state == PN_TCP_TIME_WAIT && (th->flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN &&
+	    pn_seq_gt(seq, s->rcv_nxt)) {
+		/* a new incarnation of the connection (RFC 1122 4.2.2.13, as
+		 * Linux): end TIME_WAIT and let the listener take the SYN */
+		sock_set_closed(s, 0);
+		s = NULL;
+	}
 	if (s == NULL) {
 		struct pn_tcp_sock *l = lookup_listener(t, ntohs(th->dport));
 

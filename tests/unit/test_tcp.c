@@ -26,6 +26,7 @@ struct side {
 
 static struct side A, B;
 static int pair_seq;
+static uint32_t time_wait_ms = 50;
 
 static void side_open(struct side *s, const char *pair, uint32_t ip, const char *impair,
 		      uint32_t flags)
@@ -34,7 +35,7 @@ static void side_open(struct side *s, const char *pair, uint32_t ip, const char 
 				     .numa_node = PN_NUMA_ANY, .name = "tcp-test" };
 	struct pn_port_conf pc = { .sz = sizeof(pc), .nb_queues = 1, .ring_size = 4096 };
 	struct pn_stack_conf sc = { .sz = sizeof(sc), .ip = ip, .prefix_len = 24 };
-	struct pn_tcp_conf tc = { .sz = sizeof(tc), .time_wait_ms = 50, .min_rto_ms = 20,
+	struct pn_tcp_conf tc = { .sz = sizeof(tc), .time_wait_ms = time_wait_ms, .min_rto_ms = 20,
 				  .rcvbuf = 256 * 1024 };
 	char args[64], err[128] = "";
 
@@ -786,4 +787,35 @@ Test(tcp, tokens_outlive_socket_and_stack)
 	server.nr_held = 0;
 	cr_assert_eq(pn_pool_destroy(A.pool), 0, "A: every page back");
 	cr_assert_eq(pn_pool_destroy(B.pool), 0, "B: every page back");
+}
+
+Test(tcp, syn_reopens_a_time_wait_connection)
+{
+	struct pn_tcp_info is;
+	struct pn_tcp_stats tb;
+
+	time_wait_ms = 60000; /* as deployed: it must not end by itself here */
+	open_pair(NULL, NULL, 0);
+	time_wait_ms = 50;
+	start_conn(1000, false, false);
+	PUMP_UNTIL(server.rcvd == 1000, 2000);
+	pn_tcp_info_get(server.s, &is);
+	/* the server closes first: it ends in TIME_WAIT */
+	pn_tcp_shutdown(server.s);
+	PUMP_UNTIL(client.eof, 2000);
+	pn_tcp_close(client.s);
+	PUMP_UNTIL(pn_tcp_state(server.s) == PN_TCP_TIME_WAIT, 2000);
+	cr_assert_eq(pn_tcp_state(server.s), PN_TCP_TIME_WAIT);
+	pn_tcp_close(server.s);
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_eq(tb.time_wait, 1);
+	/* a SYN for the same four-tuple, above the old sequence space */
+	raw_tcp(is.peer_port, 80, is.rcv_nxt + 100000, 0, 0x02);
+	PUMP_UNTIL(0, 10);
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_eq(tb.time_wait, 0, "TIME_WAIT ended");
+	cr_assert_eq(tb.passive_opens, 2, "the listener answered the new SYN");
+	pn_tcp_close(listener);
+	PUMP_UNTIL(0, 100);
+	close_pair();
 }
