@@ -845,6 +845,21 @@ static void print_stats(const struct sample *a, const struct sample *b, bool fin
 		       json_integer_value(json_object_get(t, "fallback_bytes")),
 		       json_integer_value(json_object_get(t, "retrans_segs")),
 		       json_real_value(json_object_get(j, "recycle_rate_interval")));
+		if (group) {
+			struct pn_acct_events ev;
+			struct pn_acct_stat ast;
+			char max[24] = "max";
+
+			pn_acct_events(group, &ev);
+			pn_acct_stat(group, &ast);
+			if (pn_acct_max(group) != PN_ACCT_UNLIMITED)
+				snprintf(max, sizeof(max), "%lld", (long long)pn_acct_max(group));
+			printf("        group %s: current %lld max %s peak %lld pages, events max %llu"
+			       " fail %llu, copied %llu B\n", cfg.acct_path,
+			       (long long)pn_acct_current(group), max, (long long)pn_acct_peak(group),
+			       (unsigned long long)ev.max, (unsigned long long)ev.fail,
+			       (unsigned long long)ast.copied_bytes);
+		}
 		if (final && (cfg.mode == M_FETCH || cfg.mode == M_SEND))
 			printf("client: %s %" PRIu64 " bytes sha256 %s\n", client_ok ? "ok" : "FAILED",
 			       cfg.mode == M_FETCH ? fetch_bytes : send_done,
@@ -1211,6 +1226,9 @@ out:
 			exit_code = 1;
 		}
 	}
+	if (exit_code == 0 && pool)
+		fprintf(stderr, "pagenet-zcsrv: every page came back to its pool%s\n",
+			group ? ", every charge to its group" : "");
 	if (send_ctx)
 		EVP_MD_CTX_free(send_ctx);
 	json_decref(snap);
