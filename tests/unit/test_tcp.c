@@ -27,11 +27,12 @@ struct side {
 static struct side A, B;
 static int pair_seq;
 static uint32_t time_wait_ms = 50;
+static uint32_t pool_pages = 4096;
 
 static void side_open(struct side *s, const char *pair, uint32_t ip, const char *impair,
 		      uint32_t flags)
 {
-	struct pn_pool_params pp = { .sz = sizeof(pp), .nr_pages = 4096, .flags = flags,
+	struct pn_pool_params pp = { .sz = sizeof(pp), .nr_pages = pool_pages, .flags = flags,
 				     .numa_node = PN_NUMA_ANY, .name = "tcp-test" };
 	struct pn_port_conf pc = { .sz = sizeof(pc), .nb_queues = 1, .ring_size = 4096 };
 	struct pn_stack_conf sc = { .sz = sizeof(sc), .ip = ip, .prefix_len = 24 };
@@ -817,5 +818,35 @@ Test(tcp, syn_reopens_a_time_wait_connection)
 	cr_assert_eq(tb.passive_opens, 2, "the listener answered the new SYN");
 	pn_tcp_close(listener);
 	PUMP_UNTIL(0, 100);
+	close_pair();
+}
+
+Test(tcp, exhausted_pool_pushes_back)
+{
+	struct pn_net_stats sa;
+	uint64_t t0;
+
+	/* 64 pages = 128 packet buffers on each side, fewer than one
+	 * receive buffer of segments (256 KiB) */
+	pool_pages = 64;
+	open_pair(NULL, NULL, 0);
+	pool_pages = 4096;
+	start_conn(1u << 20, true, false);
+	server.hold_all = true;
+	t0 = pn_stack_now_ms(A.st);
+	while (pn_stack_now_ms(A.st) - t0 < 500)
+		poll_both();
+	pn_stack_stats_get(A.st, &sa);
+	cr_assert_gt(sa.tx_nomem, 0, "the sender ran out of buffers");
+	cr_assert_lt(server.rcvd, client.target);
+	/* the application lets go: buffers come back, the transfer resumes */
+	server.hold_all = false;
+	server.hold_max = 8;
+	pn_tcp_zc_release_bulk(B.st, server.held, server.nr_held);
+	server.nr_held = 0;
+	do_read(&server);
+	PUMP_UNTIL(server.rcvd == client.target, 30000);
+	cr_assert_eq(server.rcvd, client.target);
+	finish_conn();
 	close_pair();
 }
