@@ -85,14 +85,6 @@ static void on_signal(int sig)
 	stop_req = 1;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static unsigned peer_of(unsigned p)
 {
 	if (cfg.nb_ports == 1)
@@ -573,7 +565,7 @@ static void txonly_loop(struct worker *w)
 {
 	struct pn_pkt *pkts[MAX_BURST];
 	uint16_t q = (uint16_t)w->q;
-	double tokens = 0, per_s = cfg.rate / cfg.queues, last = now_s();
+	double tokens = 0, per_s = cfg.rate / cfg.queues, last = pn_now_s();
 	uint64_t seq = 0;
 	unsigned flow = 0;
 
@@ -589,7 +581,7 @@ static void txonly_loop(struct worker *w)
 			for (uint16_t i = 0; i < n; i++)
 				pn_pkt_free(pkts[i]);
 			if (per_s > 0) {
-				double t = now_s();
+				double t = pn_now_s();
 
 				tokens = PN_MIN(tokens + (t - last) * per_s, (double)cfg.burst);
 				last = t;
@@ -645,7 +637,7 @@ struct snap {
 
 static void take_snap(struct snap *s)
 {
-	s->t = now_s();
+	s->t = pn_now_s();
 	s->fwd_drops = 0;
 	s->malformed = 0;
 	for (unsigned p = 0; p < cfg.nb_ports; p++)
@@ -874,7 +866,7 @@ static int parse_args(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	struct snap first, prev, cur;
-	double t0 = now_s(), next;
+	double t0 = pn_now_s(), next;
 	int64_t leaked = 0;
 	int rc = 1;
 	unsigned opened = 0, started_workers = 0;
@@ -967,7 +959,7 @@ int main(int argc, char **argv)
 	prev = first;
 	next = t0 + cfg.period;
 	while (!stop_req) {
-		double t = now_s();
+		double t = pn_now_s();
 
 		if (cfg.duration > 0 && t - t0 >= cfg.duration)
 			break;

@@ -39,14 +39,6 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 struct worker {
 	struct pn_ring *q;
 	_Atomic uint64_t freed;
@@ -186,7 +178,7 @@ int main(int argc, char **argv)
 	pn_telemetry_start(&(struct pn_telemetry_params){
 		.sz = sizeof(struct pn_telemetry_params), .app = "pagenet-pooldemo" });
 
-	double t0 = now_s(), last = t0;
+	double t0 = pn_now_s(), last = t0;
 	uint64_t pkts = 0, last_pkts = 0, empty = 0;
 	uint32_t seq = 0;
 
@@ -226,7 +218,7 @@ int main(int argc, char **argv)
 				continue;
 			pn_pkt_free(k);
 		}
-		double t = now_s();
+		double t = pn_now_s();
 
 		if (t - last >= 1.0) {
 			print_stats(&c, pool, t - t0, pkts, pkts - last_pkts, t - last, false);
@@ -239,7 +231,7 @@ int main(int argc, char **argv)
 	atomic_store(&worker_stop, true);
 	pthread_join(wt, NULL);
 	pn_telemetry_stop();
-	double t = now_s();
+	double t = pn_now_s();
 
 	print_stats(&c, pool, t - t0, pkts, pkts - last_pkts, t - last, true);
 	pn_ring_free(w.q);

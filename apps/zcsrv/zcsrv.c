@@ -90,14 +90,6 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -209,11 +201,19 @@ static void hex(const unsigned char *d, unsigned n, char *out)
 		sprintf(out + 2 * i, "%02x", d[i]);
 }
 
+/* Give back every page a connection holds for --hold-ms. */
+static void release_held(struct conn *c)
+{
+	if (c->nr_held == 0)
+		return;
+	pn_tcp_zc_release_bulk(stack, c->held, c->nr_held);
+	c->nr_held = 0;
+	holding--; /* the stack announces the reopened window */
+}
+
 static void conn_free(struct conn *c, bool abort_it)
 {
-	pn_tcp_zc_release_bulk(stack, c->held, c->nr_held);
-	if (c->nr_held)
-		holding--;
+	release_held(c);
 	for (unsigned i = 0; i < c->nr_pend; i++) {
 		if (c->pend_owned[i])
 			free((void *)c->pend[i].base);
@@ -244,7 +244,7 @@ static void consume_token(struct conn *c, uint64_t token)
 {
 	if (token == 0)
 		return;
-	if (cfg.hold_ms && (now_s() - c->t0) * 1000 < cfg.hold_ms) {
+	if (cfg.hold_ms && (pn_now_s() - c->t0) * 1000 < cfg.hold_ms) {
 		if (c->nr_held == c->cap_held) {
 			unsigned cap = c->cap_held ? 2 * c->cap_held : 1024;
 			uint64_t *n = realloc(c->held, cap * sizeof(*n));
@@ -263,26 +263,17 @@ static void consume_token(struct conn *c, uint64_t token)
 			sv.held_max = c->nr_held;
 		return;
 	}
-	if (c->nr_held) {
-		pn_tcp_zc_release_bulk(stack, c->held, c->nr_held);
-		c->nr_held = 0;
-		holding--;
-	}
+	release_held(c);
 	pn_tcp_zc_release(stack, token);
 }
 
 /* --hold-ms: let go of pages whose hold period is over (nothing else may
  * arrive to trigger it: the held pages closed the window) */
-
 static void release_expired_holds(double t)
 {
-	for (struct conn *c = conns; c; c = c->next) {
-		if (c->nr_held && (t - c->t0) * 1000 >= cfg.hold_ms) {
-			pn_tcp_zc_release_bulk(stack, c->held, c->nr_held);
-			c->nr_held = 0;
-			holding--; /* the stack announces the reopened window */
-		}
-	}
+	for (struct conn *c = conns; c; c = c->next)
+		if ((t - c->t0) * 1000 >= cfg.hold_ms)
+			release_held(c);
 }
 
 static void note_vec(const struct pn_zc_vec *v)
@@ -721,7 +712,7 @@ static struct conn *conn_new(struct pn_tcp_sock *s)
 	if (c == NULL)
 		return NULL;
 	c->s = s;
-	c->t0 = now_s();
+	c->t0 = pn_now_s();
 	c->next = conns;
 	if (conns)
 		conns->prev = c;
@@ -815,7 +806,7 @@ static json_t *stats_json(const struct sample *a, const struct sample *b, bool f
 
 static void take_sample(struct sample *s, struct pn_pool *pool)
 {
-	s->t = now_s();
+	s->t = pn_now_s();
 	s->bytes_in = sv.bytes_in;
 	s->bytes_out = sv.bytes_out;
 	pn_pool_get_stats(pool, &s->pool);
@@ -1165,7 +1156,7 @@ int main(int argc, char **argv)
 		}
 		if (idle > 0 && idle < 64 && (idle & 15) != 0)
 			continue;
-		t = now_s();
+		t = pn_now_s();
 		if (holding)
 			release_expired_holds(t);
 		if (t >= next_stats) {
@@ -1185,9 +1176,9 @@ int main(int argc, char **argv)
 	while (conns)
 		conn_free(conns, !(cfg.mode == M_FETCH || cfg.mode == M_SEND));
 	{
-		double t0 = now_s();
+		double t0 = pn_now_s();
 
-		while (now_s() - t0 < 0.2)
+		while (pn_now_s() - t0 < 0.2)
 			pn_stack_poll(stack);
 	}
 	take_sample(&cur, pool);

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define PN_CACHE_LINE 64
 #define __pn_cache_aligned __attribute__((aligned(PN_CACHE_LINE)))
@@ -31,6 +32,15 @@ static inline void pn_cpu_relax(void)
 #elif defined(__aarch64__)
 	__asm__ volatile("yield");
 #endif
+}
+
+/** Monotonic clock in seconds (for stats periods and durations). */
+static inline double pn_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 #define PN_DIM(a) (sizeof(a) / sizeof((a)[0]))

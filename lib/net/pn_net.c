@@ -250,16 +250,11 @@ static struct pn_arp_entry *arp_slot(struct pn_stack *st, uint32_t ip)
 static void arp_send(struct pn_stack *st, uint16_t op, const uint8_t *tha, uint32_t tpa,
 		     const uint8_t *eth_dst)
 {
-	struct pn_pkt *pkt = pn_stack_pkt_alloc(st);
-	struct pn_arp_hdr *a;
+	struct pn_pkt *pkt;
+	struct pn_arp_hdr *a = pn_stack_pkt_put(st, sizeof(*a), &pkt);
 
-	if (pkt == NULL)
+	if (a == NULL)
 		return;
-	a = (struct pn_arp_hdr *)pn_pkt_append(pkt, sizeof(*a));
-	if (a == NULL) {
-		pn_pkt_free(pkt);
-		return;
-	}
 	a->htype = htons(1);
 	a->ptype = htons(PN_ETH_P_IPV4);
 	a->hlen = 6;
@@ -459,14 +454,9 @@ int pn_icmp_echo(struct pn_stack *st, uint32_t dst_ip, uint16_t id, uint16_t seq
 
 	if (len + sizeof(*ic) > pn_stack_l4_room(st))
 		return -EMSGSIZE;
-	pkt = pn_stack_pkt_alloc(st);
-	if (pkt == NULL)
+	ic = pn_stack_pkt_put(st, (uint32_t)(sizeof(*ic) + len), &pkt);
+	if (ic == NULL)
 		return -ENOMEM;
-	ic = (struct pn_icmp_hdr *)pn_pkt_append(pkt, (uint32_t)(sizeof(*ic) + len));
-	if (ic == NULL) {
-		pn_pkt_free(pkt);
-		return -EMSGSIZE;
-	}
 	ic->type = 8;
 	ic->code = 0;
 	ic->csum = 0;
@@ -557,15 +547,10 @@ int pn_udp_send(struct pn_stack *st, uint32_t dst_ip, uint16_t dst_port,
 
 	if (len + sizeof(*uh) > pn_stack_l4_room(st))
 		return -EMSGSIZE;
-	pkt = pn_stack_pkt_alloc(st);
-	if (pkt == NULL)
-		return -ENOMEM;
 	ulen = (uint16_t)(len + sizeof(*uh));
-	uh = (struct pn_udp_hdr *)pn_pkt_append(pkt, ulen);
-	if (uh == NULL) {
-		pn_pkt_free(pkt);
-		return -EMSGSIZE;
-	}
+	uh = pn_stack_pkt_put(st, ulen, &pkt);
+	if (uh == NULL)
+		return -ENOMEM;
 	uh->sport = htons(src_port);
 	uh->dport = htons(dst_port);
 	uh->len = htons(ulen);

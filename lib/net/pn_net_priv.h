@@ -142,6 +142,27 @@ static inline struct pn_pkt *pn_stack_pkt_alloc(struct pn_stack *st)
 	return pkt;
 }
 
+/*
+ * A packet with @p len bytes of L4 data appended after room for the
+ * headers below. @return where to write the data (*@p pkt set), or NULL
+ * when the pool is empty (counted) or @p len does not fit.
+ */
+static inline void *pn_stack_pkt_put(struct pn_stack *st, uint32_t len, struct pn_pkt **pkt)
+{
+	struct pn_pkt *p = pn_stack_pkt_alloc(st);
+	void *data;
+
+	if (pn_unlikely(p == NULL))
+		return NULL;
+	data = pn_pkt_append(p, len);
+	if (pn_unlikely(data == NULL)) {
+		pn_pkt_free(p);
+		return NULL;
+	}
+	*pkt = p;
+	return data;
+}
+
 /* Largest L4 segment (header included) one packet buffer can carry. */
 static inline uint32_t pn_stack_l4_room(const struct pn_stack *st)
 {

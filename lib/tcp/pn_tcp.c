@@ -375,14 +375,12 @@ static int send_segment(struct pn_tcp_sock *s, uint32_t seq, uint8_t flags, uint
 {
 	struct pn_stack *st = s->st;
 	struct pn_tcp *t = tcp_of(st);
-	struct pn_pkt *pkt = pn_stack_pkt_alloc(st);
+	struct pn_pkt *pkt;
 	uint8_t opt[40], *o = opt;
 	struct pn_tcp_hdr *th;
 	unsigned optlen, hlen;
 	uint16_t csum;
 
-	if (pkt == NULL)
-		return -ENOMEM;
 	if (flags & TH_SYN) {
 		uint16_t mss = (uint16_t)(st->mtu - 40);
 
@@ -445,11 +443,9 @@ static int send_segment(struct pn_tcp_sock *s, uint32_t seq, uint8_t flags, uint
 	}
 	optlen = (unsigned)(o - opt);
 	hlen = (unsigned)sizeof(*th) + optlen;
-	th = (struct pn_tcp_hdr *)pn_pkt_append(pkt, hlen + len);
-	if (th == NULL) {
-		pn_pkt_free(pkt);
-		return -EMSGSIZE;
-	}
+	th = pn_stack_pkt_put(st, hlen + len, &pkt);
+	if (th == NULL)
+		return -ENOMEM;
 	th->sport = htons(s->lport);
 	th->dport = htons(s->rport);
 	th->seq = htonl(seq);
@@ -490,14 +486,9 @@ static void send_rst_reply(struct pn_stack *st, uint32_t rip, const struct pn_tc
 
 	if (th->flags & TH_RST)
 		return;
-	pkt = pn_stack_pkt_alloc(st);
-	if (pkt == NULL)
+	r = pn_stack_pkt_put(st, sizeof(*r), &pkt);
+	if (r == NULL)
 		return;
-	r = (struct pn_tcp_hdr *)pn_pkt_append(pkt, sizeof(*r));
-	if (r == NULL) {
-		pn_pkt_free(pkt);
-		return;
-	}
 	memset(r, 0, sizeof(*r));
 	r->sport = th->dport;
 	r->dport = th->sport;

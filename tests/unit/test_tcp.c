@@ -592,15 +592,12 @@ Test(tcp, held_pages_close_the_window)
 {
 	struct pn_tcp_info ic, is;
 	struct pn_tcp_stats tb;
-	uint64_t t0;
 
 	open_pair(NULL, NULL, 0);
 	start_conn(2u << 20, true, false);
 	server.hold_all = true;
 	/* the server holds every page it reads: 256 KiB of receive buffer */
-	t0 = pn_stack_now_ms(A.st);
-	while (pn_stack_now_ms(A.st) - t0 < 1500)
-		poll_both();
+	PUMP_UNTIL(0, 1500);
 	pn_tcp_info_get(server.s, &is);
 	pn_tcp_info_get(client.s, &ic);
 	pn_tcp_stats_get(B.st, &tb);
@@ -825,7 +822,6 @@ Test(tcp, syn_reopens_a_time_wait_connection)
 Test(tcp, exhausted_pool_pushes_back)
 {
 	struct pn_net_stats sa;
-	uint64_t t0;
 
 	/* 64 pages = 128 packet buffers on each side, fewer than one
 	 * receive buffer of segments (256 KiB) */
@@ -834,9 +830,7 @@ Test(tcp, exhausted_pool_pushes_back)
 	pool_pages = 4096;
 	start_conn(1u << 20, true, false);
 	server.hold_all = true;
-	t0 = pn_stack_now_ms(A.st);
-	while (pn_stack_now_ms(A.st) - t0 < 500)
-		poll_both();
+	PUMP_UNTIL(0, 500);
 	pn_stack_stats_get(A.st, &sa);
 	cr_assert_gt(sa.tx_nomem, 0, "the sender ran out of buffers");
 	cr_assert_lt(server.rcvd, client.target);
