@@ -186,7 +186,7 @@ static double ours_frag(void *ctx, uint64_t n)
 		void *b = pn_pool_alloc_frag(p, 2048, &f);
 
 		SINK(b);
-		pn_pool_frag_free(f);
+		pn_pool_frag_free(f, b);
 	}
 	return (double)(now_ns() - t0) / (double)n;
 }

@@ -90,7 +90,14 @@ struct pn_frame {
 		 * fields by state */
 		uint32_t free_prev;
 	};
-	uint32_t next;               /**< free-list link: frame index + 1, 0 = end */
+	union {
+		/** free-list link while free (frame index + 1, 0 = end); the
+		 *  head's index in a tail frame of a higher-order block */
+		uint32_t next;
+		/** while handed out: who holds it now (PN_HOLDER(), 0 = not
+		 *  said); written at every hand-over, read by the dumps */
+		uint32_t holder;
+	};
 	uint8_t *addr;               /**< first byte of the frame */
 };
 
@@ -154,7 +161,16 @@ static inline void pn_frame_thaw(struct pn_frame *f)
 {
 	PN_DEBUG_ASSERT(pn_frame_refcount(f) == 0, "thaw of a frame that is not frozen");
 	atomic_store_explicit(&f->refcount, 1, memory_order_relaxed);
+	/* a new holder: nobody has said who yet */
+	__atomic_store_n(&f->holder, 0, __ATOMIC_RELAXED);
 }
+
+/**
+ * Debug check: is @p f a descriptor in its region's array (not a copy made
+ * by value, not a made-up pointer)? Out of line; only debug builds call it
+ * on every get and put.
+ */
+bool pn_frame_valid(const struct pn_frame *f);
 
 /** Destructor run by the final put; indexed by memdesc type. */
 typedef void (*pn_frame_dtor_t)(struct pn_frame *f);
@@ -171,6 +187,7 @@ void pn_frame_release(struct pn_frame *f);
  */
 static inline void pn_frame_get(struct pn_frame *f)
 {
+	PN_DEBUG_ASSERT(pn_frame_valid(f), "get on something that is not a frame descriptor");
 	PN_DEBUG_ASSERT(pn_frame_refcount(f) != 0, "get on a frozen frame");
 	/* relaxed: the caller's own reference keeps the frame alive */
 	atomic_fetch_add_explicit(&f->refcount, 1, memory_order_relaxed);
@@ -183,7 +200,11 @@ static inline void pn_frame_get(struct pn_frame *f)
  */
 static inline bool pn_frame_unref(struct pn_frame *f)
 {
-	PN_DEBUG_ASSERT(pn_frame_refcount(f) != 0, "put on a frozen frame");
+	PN_DEBUG_ASSERT(pn_frame_valid(f), "put on something that is not a frame descriptor "
+			"(a copy made by value, or a made-up pointer)");
+	PN_DEBUG_ASSERT(pn_frame_refcount(f) != 0,
+			"put on a frozen frame (the caller no longer holds a reference: "
+			"a stale or doubled put)");
 	return pn_ref_sub(&f->refcount, 1) == 0;
 }
 
@@ -215,6 +236,81 @@ static inline uint32_t pn_frame_frag_sub(struct pn_frame *f, uint32_t nr)
 		pn_frame_put(f);
 	return left;
 }
+
+/* ---- holders: who a page was handed to ---- */
+
+/*
+ * How a holder holds a page: the `via` half of a holder word. A holder word
+ * is PN_HOLDER(id, via): a registered holder id (16 bits) and how it holds
+ * the page (8 bits), stored in the descriptor at every hand-over so a dump
+ * can say "socket X holds 300 pages through zero-copy tokens".
+ */
+enum pn_holder_via {
+	PN_VIA_NONE = 0,  /**< not said */
+	PN_VIA_FILL = 1,  /**< given to the device to receive into */
+	PN_VIA_RX = 2,    /**< received, handed out by an rx burst */
+	PN_VIA_TX = 3,    /**< given to the device to send */
+	PN_VIA_QUEUE = 4, /**< queued in a socket */
+	PN_VIA_ZC = 5,    /**< held by the application through zero-copy tokens */
+	PN_VIA_APP = 6,   /**< an application-defined holder */
+	PN_VIA_MAX
+};
+
+#define PN_HOLDER_MAX 65536u /**< ids 1..65535; 0 = nobody said */
+#define PN_HOLDER(id, via) ((uint32_t)(id) | ((uint32_t)(via) << 16))
+#define PN_HOLDER_ID(h) ((h) & 0xffffu)
+#define PN_HOLDER_VIA(h) (((h) >> 16) & 0xffu)
+#define PN_HOLDER_LABEL_MAX 80
+
+/**
+ * Register a holder (a port queue, a socket, an application's own label).
+ * Ids are handed out round robin, so an id is reused as late as possible
+ * after it is unregistered.
+ * @return the id (1..65535), or 0 when all are in use (errno ENOSPC) or
+ *         @p fmt is NULL (EINVAL). 0 is a valid holder word: "not said".
+ */
+uint32_t pn_holder_register(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/**
+ * Unregister @p id. Pages still marked with it keep naming it, with
+ * " (gone)" appended, until the id is reused. 0 and unknown ids are ignored.
+ */
+void pn_holder_unregister(uint32_t id);
+
+/**
+ * Write "<label> through <via>" for holder word @p holder into @p buf.
+ * @return @p buf.
+ */
+const char *pn_holder_describe(uint32_t holder, char *buf, size_t len);
+
+/** Name of a `via` value ("zero-copy tokens", "rx queue", ...). */
+const char *pn_holder_via_name(unsigned via);
+
+/** Say who holds @p f now (a plain store: any holder of a reference may). */
+static inline void pn_frame_set_holder(struct pn_frame *f, uint32_t holder)
+{
+	__atomic_store_n(&f->holder, holder, __ATOMIC_RELAXED);
+}
+
+static inline uint32_t pn_frame_holder(const struct pn_frame *f)
+{
+	return __atomic_load_n(&f->holder, __ATOMIC_RELAXED);
+}
+
+/* ---- debug: the identity of fragment shares ---- */
+
+#ifdef PN_DEBUG
+/*
+ * Debug builds record every fragment cut from a page in a per-frame bitmap
+ * (one bit per 64-byte slot for "covered", one for "starts here"), so a free
+ * of a fragment that is not live -- freed twice, never handed out, or of
+ * another page -- stops at that free, naming it.
+ */
+void pn_frag_track_cut(struct pn_frame *f, uint32_t off, uint32_t len);
+void pn_frag_track_free(struct pn_frame *f, const void *addr);
+/** @return true when no fragment of @p f is live. */
+bool pn_frag_track_idle(const struct pn_frame *f);
+#endif
 
 /* ---- regions ---- */
 
@@ -345,12 +441,30 @@ int pn_frame_dtor_register(unsigned type, pn_frame_dtor_t fn);
 /** Remove a destructor registered with pn_frame_dtor_register(). */
 int pn_frame_dtor_unregister(unsigned type);
 
+/** Pages held by one holder, for pn_region_held_by(). */
+struct pn_held_group {
+	uint32_t holder; /**< holder word (PN_HOLDER) */
+	uint32_t pages;
+};
+
 /**
- * Print every frame of the region that is out of the free lists and not
- * frozen: type, owner pool, accounting group, refcount and frag_count. This
- * is how a stalled pool shutdown says who holds its pages.
+ * Group the frames of the region that are out of the free lists and not
+ * frozen by who holds them. Fills up to @p max groups, largest first.
  * @param pool_id only frames of this pool, or -1 for all.
- * @return how many frames were listed.
+ * @param[out] total pages held in all (may be NULL).
+ * @return groups filled.
+ */
+unsigned pn_region_held_by(const struct pn_region *r, int pool_id,
+			   struct pn_held_group *groups, unsigned max, uint32_t *total);
+
+/**
+ * Print the frames of the region that are out of the free lists and not
+ * frozen, grouped by holder ("socket ... holds 300 through zero-copy
+ * tokens"), then the first few one by one: type, owner pool, accounting
+ * group, refcount, frag_count, holder. This is how a stalled pool shutdown
+ * says who holds its pages.
+ * @param pool_id only frames of this pool, or -1 for all.
+ * @return how many frames are held.
  */
 unsigned pn_region_dump_held(const struct pn_region *r, int pool_id, FILE *out);
 

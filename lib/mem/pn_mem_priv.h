@@ -33,6 +33,11 @@ struct pn_region {
 	uint8_t *free_order;
 	uint32_t nr_free;                     /* frames, all orders */
 	_Atomic uint32_t pins;
+#ifdef PN_DEBUG
+	/* fragment identity: per frame, a "covered" and a "starts here" word,
+	 * one bit per 64-byte slot (pn_frag_track_*) */
+	_Atomic uint64_t *frag_bits;
+#endif
 };
 
 /* Build the static frame descriptors for [base, base + len). */

@@ -148,6 +148,11 @@ int pn_region_init_frames(struct pn_region *r)
 	r->free_order = calloc(r->nr_frames, 1);
 	if (r->frames == NULL || r->free_order == NULL)
 		return -ENOMEM;
+#ifdef PN_DEBUG
+	r->frag_bits = calloc((size_t)r->nr_frames * 2, sizeof(uint64_t));
+	if (r->frag_bits == NULL)
+		return -ENOMEM;
+#endif
 	for (uint32_t i = 0; i < r->nr_frames; i++) {
 		struct pn_frame *f = &r->frames[i];
 
@@ -191,6 +196,9 @@ static struct pn_region *region_alloc_common(size_t len, int node,
 static void region_free_common(struct pn_region *r)
 {
 	pn_ring_free(r->refill);
+#ifdef PN_DEBUG
+	free((void *)r->frag_bits);
+#endif
 	free(r->free_order);
 	free(r->frames);
 	pthread_mutex_destroy(&r->lock);
@@ -518,34 +526,219 @@ unsigned pn_region_app_refill(struct pn_region *r, struct pn_frame **out,
 	return got;
 }
 
-unsigned pn_region_dump_held(const struct pn_region *r, int pool_id, FILE *out)
+static int held_cmp(const void *a, const void *b)
+{
+	const struct pn_held_group *x = a, *y = b;
+
+	return x->pages < y->pages ? 1 : x->pages > y->pages ? -1
+	     : x->holder < y->holder ? -1 : x->holder > y->holder;
+}
+
+/* Is frame i out of the free lists, a block head and referenced? */
+static bool frame_held(const struct pn_region *r, uint32_t i, int pool_id)
+{
+	const struct pn_frame *f = &r->frames[i];
+
+	if (pn_frame_type(f) == PN_MT_FREE || (f->memdesc & PN_MD_F_TAIL) ||
+	    pn_frame_refcount(f) == 0)
+		return false;
+	return pool_id < 0 || f->pool_id == pool_id;
+}
+
+unsigned pn_region_held_by(const struct pn_region *r, int pool_id,
+			   struct pn_held_group *groups, unsigned max, uint32_t *total)
 {
 	struct pn_region *rr = (struct pn_region *)r;
-	unsigned n = 0;
+	struct pn_held_group *all = NULL;
+	unsigned n = 0, cap = 0;
+	uint32_t sum = 0;
 
 	/* under the lock: late puts release frames (and rewrite their
 	 * memdesc) while we look */
 	pthread_mutex_lock(&rr->lock);
-
 	for (uint32_t i = 0; i < r->nr_frames; i++) {
-		const struct pn_frame *f = &r->frames[i];
-		uint32_t ref = pn_frame_refcount(f);
+		uint32_t h;
+		unsigned g;
 
-		if (pn_frame_type(f) == PN_MT_FREE || (f->memdesc & PN_MD_F_TAIL) ||
-		    ref == 0)
+		if (!frame_held(r, i, pool_id))
 			continue;
-		if (pool_id >= 0 && f->pool_id != pool_id)
-			continue;
-		if (++n > PN_DUMP_MAX_LINES)
-			continue;
-		fprintf(out,
-			"  frame %u addr %p type %u pool %u acct %u refcount %u frag_count %u\n",
-			i, (void *)f->addr, pn_frame_type(f), f->pool_id, f->acct_id,
-			ref, atomic_load_explicit(&((struct pn_frame *)f)->frag_count,
-						  memory_order_relaxed));
+		sum++;
+		h = pn_frame_holder(&r->frames[i]);
+		for (g = 0; g < n && all[g].holder != h; g++)
+			;
+		if (g == n) {
+			if (n == cap) {
+				struct pn_held_group *m = realloc(all, sizeof(*all) * (cap ? 2 * cap : 16));
+
+				if (m == NULL)
+					continue; /* counted in the total, not grouped */
+				all = m;
+				cap = cap ? 2 * cap : 16;
+			}
+			all[n++] = (struct pn_held_group){ .holder = h };
+		}
+		all[g].pages++;
 	}
 	pthread_mutex_unlock(&rr->lock);
-	if (n > PN_DUMP_MAX_LINES)
-		fprintf(out, "  ... and %u more\n", n - PN_DUMP_MAX_LINES);
+	if (n)
+		qsort(all, n, sizeof(*all), held_cmp);
+	n = PN_MIN(n, max);
+	if (n)
+		memcpy(groups, all, sizeof(*all) * n);
+	free(all);
+	if (total)
+		*total = sum;
 	return n;
 }
+
+unsigned pn_region_dump_held(const struct pn_region *r, int pool_id, FILE *out)
+{
+	struct pn_region *rr = (struct pn_region *)r;
+	struct pn_held_group groups[PN_DUMP_MAX_LINES];
+	unsigned ng, listed = 0;
+	uint32_t total = 0, grouped = 0;
+	char who[PN_HOLDER_LABEL_MAX + 48];
+
+	ng = pn_region_held_by(r, pool_id, groups, PN_DIM(groups), &total);
+	fprintf(out, "  %u pages in flight", total);
+	for (unsigned g = 0; g < ng; g++) {
+		fprintf(out, "%s %s holds %u", g ? ";" : ":",
+			pn_holder_describe(groups[g].holder, who, sizeof(who)), groups[g].pages);
+		grouped += groups[g].pages;
+	}
+	if (grouped < total)
+		fprintf(out, "; others hold %u", total - grouped);
+	fputc('\n', out);
+
+	pthread_mutex_lock(&rr->lock);
+	for (uint32_t i = 0; i < r->nr_frames && listed < PN_DUMP_MAX_LINES; i++) {
+		const struct pn_frame *f = &r->frames[i];
+
+		if (!frame_held(r, i, pool_id))
+			continue;
+		listed++;
+		fprintf(out,
+			"  frame %u addr %p type %u pool %u acct %u refcount %u frag_count %u holder %s\n",
+			i, (void *)f->addr, pn_frame_type(f), f->pool_id, f->acct_id,
+			pn_frame_refcount(f),
+			atomic_load_explicit(&((struct pn_frame *)f)->frag_count, memory_order_relaxed),
+			pn_holder_describe(pn_frame_holder(f), who, sizeof(who)));
+	}
+	pthread_mutex_unlock(&rr->lock);
+	if (total > listed)
+		fprintf(out, "  ... and %u more\n", total - listed);
+	return total;
+}
+
+bool pn_frame_valid(const struct pn_frame *f)
+{
+	struct pn_region *r;
+	uintptr_t off;
+
+	if (f == NULL)
+		return false;
+	r = pn_region_by_index(pn_frame_region_index(f));
+	if (r == NULL)
+		return false;
+	off = (uintptr_t)f - (uintptr_t)r->frames;
+	return (uintptr_t)f >= (uintptr_t)r->frames &&
+	       off < (uintptr_t)r->nr_frames * sizeof(*f) && off % sizeof(*f) == 0;
+}
+
+#ifdef PN_DEBUG
+/*
+ * Fragment identity: two bits per 64-byte slot, interleaved so a slot's
+ * "covered" and "starts a fragment" bits change together in one atomic
+ * word (a free that clears its fragment's run can then never eat into a
+ * fragment being cut next to it). 32 slots per word, 2 words per frame.
+ */
+#define FRAG_SLOT 64u
+#define SLOTS_PER_FRAME (PN_FRAME_SIZE / FRAG_SLOT)
+#define COVER(bit) (bit)
+#define START(bit) ((bit) << 1)
+
+static _Atomic uint64_t *frag_word(const struct pn_frame *f, uint32_t slot, uint64_t *bit)
+{
+	struct pn_region *r = pn_frame_region(f);
+	size_t idx = (size_t)(f - r->frames) * 2 + slot / 32;
+
+	*bit = UINT64_C(1) << (2 * (slot % 32));
+	return &r->frag_bits[idx];
+}
+
+void pn_frag_track_cut(struct pn_frame *f, uint32_t off, uint32_t len)
+{
+	uint32_t first = off / FRAG_SLOT, end = (off + len + FRAG_SLOT - 1) / FRAG_SLOT;
+	uint64_t bit, old;
+	_Atomic uint64_t *w;
+
+	PN_DEBUG_ASSERT(pn_frame_valid(f), "fragment cut from something that is not a frame");
+	for (uint32_t s = first; s < end; s++) {
+		w = frag_word(f, s, &bit);
+		old = atomic_fetch_or(w, s == first ? COVER(bit) | START(bit) : COVER(bit));
+		PN_DEBUG_ASSERT(!(old & COVER(bit)),
+				"fragment cut over a live fragment of the same page");
+	}
+}
+
+/* Clear slot s's cover bit unless it starts another fragment or is not
+ * covered. @return whether it was cleared. */
+static bool frag_clear_slot(const struct pn_frame *f, uint32_t s)
+{
+	uint64_t bit, old;
+	_Atomic uint64_t *w = frag_word(f, s, &bit);
+
+	old = atomic_load(w);
+	do {
+		if (!(old & COVER(bit)) || (old & START(bit)))
+			return false;
+	} while (!atomic_compare_exchange_weak(w, &old, old & ~COVER(bit)));
+	return true;
+}
+
+void pn_frag_track_free(struct pn_frame *f, const void *addr)
+{
+	uintptr_t base = (uintptr_t)f->addr;
+	uint32_t nslots = SLOTS_PER_FRAME << pn_frame_order(f);
+	uint32_t slot, s;
+	uint64_t bit, old;
+	_Atomic uint64_t *w;
+
+	PN_DEBUG_ASSERT(pn_frame_valid(f), "fragment free of something that is not a frame");
+	PN_DEBUG_ASSERT((uintptr_t)addr >= base &&
+			(uintptr_t)addr - base < (uintptr_t)nslots * FRAG_SLOT,
+			"fragment freed with an address outside its page");
+	slot = (uint32_t)(((uintptr_t)addr - base) / FRAG_SLOT);
+	w = frag_word(f, slot, &bit);
+	PN_DEBUG_ASSERT(atomic_load(w) & COVER(bit),
+			"fragment freed twice, or never handed out (no live fragment there)");
+	/* the nearest start at or before the slot is this fragment's: every
+	 * live fragment has one, and it stays until the fragment is freed */
+	for (s = slot; s > 0; s--) {
+		w = frag_word(f, s, &bit);
+		if (atomic_load(w) & START(bit))
+			break;
+	}
+	/* claim it: of two racing frees of one fragment, one finds it gone */
+	w = frag_word(f, s, &bit);
+	old = atomic_load(w);
+	do {
+		PN_DEBUG_ASSERT((old & (COVER(bit) | START(bit))) == (COVER(bit) | START(bit)),
+				"fragment freed twice (two frees raced)");
+	} while (!atomic_compare_exchange_weak(w, &old, old & ~(COVER(bit) | START(bit))));
+	while (++s < nslots && frag_clear_slot(f, s))
+		;
+}
+
+bool pn_frag_track_idle(const struct pn_frame *f)
+{
+	uint32_t nframes = 1u << pn_frame_order(f);
+	uint64_t bit;
+
+	for (uint32_t i = 0; i < 2 * nframes; i++) {
+		if (atomic_load(frag_word(f, i * 32, &bit)) != 0)
+			return false;
+	}
+	return true;
+}
+#endif

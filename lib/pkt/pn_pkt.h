@@ -126,11 +126,16 @@ static inline uint32_t pn_pkt_tailroom(const struct pn_pkt *pkt)
 	return pkt->end - pn_pkt_headroom(pkt) - pn_pkt_headlen(pkt);
 }
 
-/** @return true when the data is shared with a clone (writes need unshare). */
+/**
+ * @return true when the data is shared with another packet (writes need
+ * pn_pkt_unshare() first). Only the buffer holding the data counts: after
+ * pn_pkt_expand_head() the data is private even though the packet's own
+ * buffer may still be shared with a clone.
+ */
 static inline bool pn_pkt_cloned(const struct pn_pkt *pkt)
 {
-	return pkt->shinfo != pn_pkt_own_shinfo(pkt) ||
-	       atomic_load_explicit(&pkt->shinfo->refcnt, memory_order_relaxed) != 1;
+	/* acquire: a clone that let go of the data did so before we write it */
+	return atomic_load_explicit(&pkt->shinfo->refcnt, memory_order_acquire) != 1;
 }
 
 /* Initialise a fresh buffer's header: one cache line of stores. */
@@ -191,7 +196,7 @@ static inline void pn_pkt_shinfo_put(struct pn_pkt_shinfo *sh)
 		return;
 	if (sh->nr_frags)
 		pn_pkt_shinfo_release(sh);
-	pn_pool_frag_free(sh->frame);
+	pn_pool_frag_free(sh->frame, sh);
 }
 
 /** Free one segment (not the rest of its chain). Any thread. */

@@ -9,7 +9,7 @@
 static inline void pkt_frag_release(const struct pn_pkt_frag *fr)
 {
 	if (fr->kind == PN_PKT_FRAG_SHARE)
-		pn_pool_frag_free(fr->frame);
+		pn_pool_frag_free(fr->frame, fr->frame->addr + fr->off);
 	else
 		pn_frame_put(fr->frame);
 }

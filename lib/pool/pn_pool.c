@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pn_log.h"
 #include "pn_pool_priv.h"
 
 _Atomic(struct pn_pool *) pn_pool_table[PN_MAX_POOLS];
@@ -87,6 +88,7 @@ static void pool_free(struct pn_pool *p)
 	if (p->own_region)
 		pn_region_destroy(p->region);
 	pn_ring_free(p->ring);
+	pn_ring_free(p->quarantine);
 	free(p->stats);
 	free(p);
 }
@@ -144,6 +146,11 @@ struct pn_pool *pn_pool_create(const struct pn_pool_params *params)
 	p->ring = pn_ring_create(pp.ring_size, 0);
 	if (p->ring == NULL)
 		goto free_stats;
+	if (pp.flags & PN_POOL_F_QUARANTINE) {
+		p->quarantine = pn_ring_create(PN_POOL_QUARANTINE, 0);
+		if (p->quarantine == NULL)
+			goto free_ring;
+	}
 	if (pp.region == NULL) {
 		struct pn_region_params rp = {
 			.len = ((size_t)pp.nr_pages << pp.order) << PN_FRAME_SHIFT,
@@ -191,6 +198,7 @@ unpin:
 	if (p->own_region)
 		pn_region_destroy(p->region);
 free_ring:
+	pn_ring_free(p->quarantine);
 	pn_ring_free(p->ring);
 free_stats:
 	free(p->stats);
@@ -361,7 +369,7 @@ __pn_noinline void pn_pool_put_bulk_slow(struct pn_pool *p,
 			if (!pn_frame_unref(f))
 				continue;
 			pn_pool_uncharge(p, f);
-			if (pn_unlikely(!pn_frame_node_ok(f, nid))) {
+			if (pn_unlikely(!pn_frame_node_ok(f, nid) || p->quarantine != NULL)) {
 				pn_pool_recycle_slow(p, f, tid);
 				continue;
 			}
@@ -378,10 +386,36 @@ __pn_noinline void pn_pool_put_bulk_slow(struct pn_pool *p,
 		pn_pool_put(p, frames[i]);
 }
 
-__pn_noinline void pn_pool_recycle_slow(struct pn_pool *p, struct pn_frame *f,
-					int tid)
+/* A page leaves the quarantine: check nobody wrote to it meanwhile. */
+static void quarantine_check(struct pn_pool *p, struct pn_frame *f)
 {
-	/* slow path */
+	const uint64_t *w = (const uint64_t *)(const void *)f->addr;
+	uint64_t poison;
+	size_t words = (size_t)p->page_bytes / sizeof(*w);
+
+	memset(&poison, PN_POOL_POISON, sizeof(poison));
+	for (size_t i = 0; i < words; i++) {
+		if (w[i] != poison) {
+			pn_log(PN_LOG_ERR, "pool",
+			       "pool %s: page %p was written at offset %zu after its last put",
+			       p->name, (void *)f->addr, i * sizeof(*w));
+			PN_DEBUG_ASSERT(false, "page written after its last put (see the log)");
+			return;
+		}
+	}
+}
+
+/* Recycle a frozen page now: the owner's cache, the ring, or the region. */
+static void recycle_now(struct pn_pool *p, struct pn_frame *f, int tid)
+{
+	uint32_t n = atomic_load_explicit(&p->alloc.count, memory_order_relaxed);
+
+	if (pn_pool_is_owner(p, tid) && n < p->alloc.size && pn_pool_node_ok(p, f)) {
+		p->alloc.cache[n] = f;
+		atomic_store_explicit(&p->alloc.count, n + 1, memory_order_relaxed);
+		PN_POOL_STAT_ADD(p, tid, recycle_cached, 1);
+		return;
+	}
 	if (!pn_pool_node_ok(p, f)) {
 		PN_POOL_STAT_ADD(p, tid, alloc_waive, 1);
 	} else {
@@ -398,6 +432,37 @@ __pn_noinline void pn_pool_recycle_slow(struct pn_pool *p, struct pn_frame *f,
 	}
 	PN_POOL_STAT_ADD(p, tid, recycle_released_refcnt, 1);
 	pool_release(p, &f, 1);
+}
+
+/*
+ * PN_POOL_F_QUARANTINE: poison the page and queue it; the oldest page
+ * leaves to be recycled when the FIFO is full. A page stays frozen all the
+ * while, so a stale put trips the frozen-page check in the stale caller.
+ */
+static void quarantine_recycle(struct pn_pool *p, struct pn_frame *f, int tid)
+{
+	memset(f->addr, PN_POOL_POISON, p->page_bytes);
+	while (pn_ring_enqueue(p->quarantine, f) != 0) {
+		struct pn_frame *old;
+
+		if (pn_ring_closed(p->quarantine) ||
+		    pn_ring_dequeue(p->quarantine, (void **)&old) != 0) {
+			recycle_now(p, f, tid); /* dying pool: released */
+			return;
+		}
+		quarantine_check(p, old);
+		recycle_now(p, old, tid);
+	}
+}
+
+__pn_noinline void pn_pool_recycle_slow(struct pn_pool *p, struct pn_frame *f,
+					int tid)
+{
+	/* slow path */
+	if (p->quarantine != NULL)
+		quarantine_recycle(p, f, tid);
+	else
+		recycle_now(p, f, tid);
 }
 
 /*
@@ -423,7 +488,29 @@ static void *frag_cut(struct pn_pool *p, uint32_t size, struct pn_frame **frame)
 	if (++p->frag_handed == p->frag_bias)
 		p->frag_page = NULL;
 	*frame = f;
+#ifdef PN_DEBUG
+	pn_frag_track_cut(f, off, size);
+#endif
 	return f->addr + off;
+}
+
+/*
+ * May the pool cut page @p f again from its start? Only when nobody can see
+ * any of its bytes: every fragment share back (frag_count down to the
+ * @p unused budget the pool still holds) AND no plain reference besides the
+ * pool's own (refcount 1), read in that order (DESIGN §3, seed 001). A
+ * holder takes a plain reference while it still holds a share or a
+ * reference, and gives the share back with a release; so once the acquire
+ * load sees every share back, the refcount read after it sees every plain
+ * reference taken before. Never for a charged page (its fragments end the
+ * charge) nor in quarantine mode (every page goes through the FIFO).
+ */
+static bool frag_page_unseen(const struct pn_pool *p, struct pn_frame *f, uint32_t unused)
+{
+	return p->quarantine == NULL &&
+	       __atomic_load_n(&f->acct_id, __ATOMIC_RELAXED) == 0 &&
+	       atomic_load_explicit(&f->frag_count, memory_order_acquire) == unused &&
+	       atomic_load_explicit(&f->refcount, memory_order_acquire) == 1;
 }
 
 __pn_noinline void *pn_pool_alloc_frag_slow(struct pn_pool *p, uint32_t size,
@@ -431,11 +518,12 @@ __pn_noinline void *pn_pool_alloc_frag_slow(struct pn_pool *p, uint32_t size,
 {
 	struct pn_frame *f = p->frag_page;
 
-	/* slow path: size already aligned by the caller */
-	if (size > p->page_bytes || size == 0) {
+	/* slow path */
+	if (size == 0 || size > p->page_bytes) {
 		errno = EINVAL;
 		return NULL;
 	}
+	size = PN_ALIGN_UP(size, (uint32_t)PN_POOL_FRAG_ALIGN);
 	/* a consumer charged the page: hand out no more of it (they would ride
 	 * on that charge), and let its fragments end it */
 	bool charged = f != NULL && __atomic_load_n(&f->acct_id, __ATOMIC_RELAXED) != 0;
@@ -446,10 +534,9 @@ __pn_noinline void *pn_pool_alloc_frag_slow(struct pn_pool *p, uint32_t size,
 		uint32_t unused = p->frag_bias - p->frag_handed; /* > 0 here */
 
 		p->frag_page = NULL;
-		/* every fragment already came back: nobody else can see the
-		 * page, reuse it in place */
-		if (!charged &&
-		    atomic_load_explicit(&f->frag_count, memory_order_acquire) == unused) {
+		/* nobody can see the page any more: reuse it in place */
+		if (frag_page_unseen(p, f, unused)) {
+			PN_DEBUG_ASSERT(pn_frag_track_idle(f), "page recut under a live fragment");
 			p->frag_page = f;
 		} else {
 			/* drop the unused budget; the last fragment puts the page */
@@ -481,6 +568,24 @@ static void pool_drop_frag_page(struct pn_pool *p)
 	pn_frame_frag_sub(f, p->frag_bias - p->frag_handed);
 	p->frag_handed = 0;
 	p->frag_offset = 0;
+}
+
+__pn_noinline void pn_pool_frag_page_idle(struct pn_pool *p)
+{
+	struct pn_frame *f = p->frag_page;
+
+	/* slow path: every share the owner cut came back to the owner. A
+	 * charged page is given up now so its charge ends with the last
+	 * reference; an unseen one is cut again from its start; one that a
+	 * plain reference still sees is cut onward (its bytes stay put). */
+	if (__atomic_load_n(&f->acct_id, __ATOMIC_RELAXED) != 0 || p->quarantine != NULL) {
+		pool_drop_frag_page(p);
+		return;
+	}
+	if (frag_page_unseen(p, f, p->frag_bias)) {
+		PN_DEBUG_ASSERT(pn_frag_track_idle(f), "page recut under a live fragment");
+		p->frag_offset = 0;
+	}
 }
 
 void pn_pool_set_nid(struct pn_pool *p, int nid)
@@ -552,13 +657,14 @@ void pn_pool_info(const struct pn_pool *p, struct pn_pool_info *info)
 	info->order = p->order;
 	info->cache_count = atomic_load_explicit(&pp->alloc.count, memory_order_relaxed);
 	info->ring_count = pn_ring_count(p->ring);
+	info->quarantine_count = p->quarantine ? pn_ring_count(p->quarantine) : 0;
 	info->dying = pn_ring_closed(p->ring);
 	/* frag_page is owner state: only look at it on the owner thread */
 	info->frag_held = pn_pool_is_owner(p, pn_thread_id()) && p->frag_page != NULL;
 	info->held = atomic_load_explicit(&pp->outstanding, memory_order_relaxed) -
 		     (info->dying ? 0 : 1);
 	info->inflight = info->held - info->cache_count - info->ring_count -
-			 info->frag_held;
+			 info->quarantine_count - info->frag_held;
 	/* the counts are read one after another while others move frames */
 	if (info->inflight < 0)
 		info->inflight = 0;
@@ -577,6 +683,35 @@ unsigned pn_pool_dump_inflight(const struct pn_pool *p, FILE *out)
 	return pn_region_dump_held(p->region, p->id, out);
 }
 
+unsigned pn_pool_held_by(const struct pn_pool *p, struct pn_held_group *groups,
+			 unsigned max, uint32_t *total)
+{
+	return pn_region_held_by(p->region, p->id, groups, max, total);
+}
+
+/* "312 pages in flight: socket ... holds 300 through zero-copy tokens; ..." */
+static void log_holders(const struct pn_pool *p, int64_t left)
+{
+	struct pn_held_group g[8];
+	char line[512], who[PN_HOLDER_LABEL_MAX + 48];
+	uint32_t total = 0, named = 0;
+	unsigned n = pn_pool_held_by(p, g, PN_DIM(g), &total);
+	size_t used;
+
+	used = (size_t)snprintf(line, sizeof(line),
+				"pool %s destroyed with %lld pages in flight; freed when the last "
+				"one is put", p->name, (long long)left);
+	for (unsigned i = 0; i < n && used < sizeof(line); i++) {
+		used += (size_t)snprintf(line + used, sizeof(line) - used, "%s %s holds %u",
+					 i ? ";" : ":", pn_holder_describe(g[i].holder, who, sizeof(who)),
+					 g[i].pages);
+		named += g[i].pages;
+	}
+	if (named < total && used < sizeof(line))
+		snprintf(line + used, sizeof(line) - used, "; others hold %u", total - named);
+	pn_log(PN_LOG_WARNING, "pool", "%s", line);
+}
+
 int64_t pn_pool_destroy(struct pn_pool *p)
 {
 	struct pn_frame *batch[PN_POOL_REFILL];
@@ -592,21 +727,25 @@ int64_t pn_pool_destroy(struct pn_pool *p)
 	atomic_store_explicit(&p->owner, PN_POOL_OWNER_NONE, memory_order_release);
 	pn_ring_close(p->ring);
 
+	if (p->quarantine)
+		pn_ring_close(p->quarantine);
+
 	/* the pool's own reference keeps it alive through these releases */
 	n = atomic_load_explicit(&p->alloc.count, memory_order_relaxed);
 	atomic_store_explicit(&p->alloc.count, 0, memory_order_relaxed);
 	pool_release(p, p->alloc.cache, n);
 	while ((n = pn_ring_dequeue_burst(p->ring, (void **)batch, PN_DIM(batch))) != 0)
 		pool_release(p, batch, n);
+	while (p->quarantine &&
+	       (n = pn_ring_dequeue_burst(p->quarantine, (void **)batch, PN_DIM(batch))) != 0) {
+		for (unsigned i = 0; i < n; i++)
+			quarantine_check(p, batch[i]);
+		pool_release(p, batch, n);
+	}
 
 	left = atomic_load_explicit(&p->outstanding, memory_order_acquire) - 1;
-	if (left > 0) {
-		fprintf(stderr,
-			"pagenet: pool %s destroyed with %lld pages in flight; "
-			"freed when the last one is put. Holders:\n",
-			p->name, (long long)left);
-		pn_pool_dump_inflight(p, stderr);
-	}
+	if (left > 0)
+		log_holders(p, left);
 	/* drop the pool's own reference; the last holder frees the pool */
 	pool_unref(p, 1);
 	return left > 0 ? left : 0;

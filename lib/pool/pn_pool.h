@@ -53,7 +53,21 @@
  * no-op that succeeds (no flag day).
  */
 #define PN_POOL_F_ACCOUNTED 0x2u
-#define PN_POOL_F_ALL (PN_POOL_F_OWNER | PN_POOL_F_ACCOUNTED)
+/**
+ * Debug mode for stale puts: a page whose last reference goes is poisoned
+ * and held frozen in a FIFO of PN_POOL_QUARANTINE pages before it can be
+ * handed out again (AddressSanitizer's quarantine, for pages). A put or
+ * fragment free by a holder that already let go then finds the page frozen
+ * and, in a build with debug checks, stops right there naming the stale
+ * caller instead of hurting the page's next holder; a write after the last
+ * put is reported when the page leaves the FIFO. Slower: every recycle
+ * takes the slow path. Without debug checks it only delays reuse.
+ */
+#define PN_POOL_F_QUARANTINE 0x4u
+#define PN_POOL_F_ALL (PN_POOL_F_OWNER | PN_POOL_F_ACCOUNTED | PN_POOL_F_QUARANTINE)
+#define PN_POOL_QUARANTINE 256
+/** byte quarantined pages are filled with */
+#define PN_POOL_POISON 0x6b
 /** memdesc subtype bit of the frames of an accounted pool */
 #define PN_POOL_SUBTYPE_ACCOUNTED 0x1u
 
@@ -111,9 +125,10 @@ struct pn_pool_info {
 	unsigned order;
 	uint32_t cache_count;  /**< frames in the alloc cache */
 	uint32_t ring_count;   /**< frames in the recycle ring */
+	uint32_t quarantine_count; /**< frames in the quarantine FIFO */
 	uint32_t frag_held;    /**< 1 while the pool cuts fragments from a page */
 	int64_t held;          /**< frames taken from the region, not yet released */
-	int64_t inflight;      /**< held - cache - ring - frag page: out with users */
+	int64_t inflight;      /**< held - cache - ring - quarantine - frag page: out with users */
 	bool dying;
 };
 
@@ -134,6 +149,7 @@ struct pn_pool {
 	struct pn_pool_stats *stats; /* [PN_THREAD_SLOTS] */
 	struct pn_ring *ring;
 	struct pn_region *region;
+	struct pn_ring *quarantine; /* PN_POOL_F_QUARANTINE, else NULL */
 
 	/* owner thread only */
 	struct {
@@ -341,10 +357,12 @@ static inline void pn_pool_recycle(struct pn_pool *p, struct pn_frame *f)
 	int tid = pn_thread_id();
 	uint32_t n = atomic_load_explicit(&p->alloc.count, memory_order_relaxed);
 
+	PN_DEBUG_ASSERT(pn_frag_track_idle(f),
+			"page recycled while a fragment of it is still live");
 	pn_pool_uncharge(p, f);
 	/* fast path: owner thread, room in the cache, right node */
 	if (pn_likely(pn_pool_is_owner(p, tid) & (n < p->alloc.size)) &&
-	    pn_likely(pn_pool_node_ok(p, f))) {
+	    pn_likely(pn_pool_node_ok(p, f)) && pn_likely(p->quarantine == NULL)) {
 		p->alloc.cache[n] = f;
 		atomic_store_explicit(&p->alloc.count, n + 1, memory_order_relaxed);
 		PN_POOL_STAT_ADD(p, tid, recycle_cached, 1);
@@ -377,7 +395,8 @@ static inline void pn_pool_put_bulk(struct pn_pool *p,
 	unsigned i = 0;
 
 	/* fast path: owner, room for all, sole references on the right node */
-	if (pn_likely(pn_pool_is_owner(p, tid) && have + n <= p->alloc.size)) {
+	if (pn_likely(pn_pool_is_owner(p, tid) && have + n <= p->alloc.size &&
+		      p->quarantine == NULL)) {
 		int nid = pn_pool_nid(p);
 
 		for (; i < n; i++) {
@@ -386,6 +405,10 @@ static inline void pn_pool_put_bulk(struct pn_pool *p,
 			if (atomic_load_explicit(&f->refcount, memory_order_acquire) != 1 ||
 			    !pn_frame_node_ok(f, nid))
 				break;
+			PN_DEBUG_ASSERT(pn_frame_valid(f) && pn_frame_pool(f) == p,
+					"pn_pool_put_bulk on a frame that is not this pool's");
+			PN_DEBUG_ASSERT(pn_frag_track_idle(f),
+					"page put while a fragment of it is still live");
 			atomic_store_explicit(&f->refcount, 0, memory_order_relaxed);
 			pn_pool_uncharge(p, f);
 			p->alloc.cache[have + i] = f;
@@ -406,49 +429,63 @@ void *pn_pool_alloc_frag_slow(struct pn_pool *p, uint32_t size,
  * Cut a fragment of @p size bytes (rounded up to 64) from the pool's current
  * page; owner thread only. The caller holds one frag_count share of
  * *@p frame and gives it back with pn_pool_frag_free().
- * @return the fragment's address, or NULL with errno EINVAL (size larger than
- *         a page) or ENOMEM.
+ * @return the fragment's address, or NULL with errno EINVAL (size 0 or
+ *         larger than a page) or ENOMEM.
  */
 static inline void *pn_pool_alloc_frag(struct pn_pool *p, uint32_t size,
 				       struct pn_frame **frame)
 {
 	uint32_t off = p->frag_offset;
 
-	size = PN_ALIGN_UP(size, (uint32_t)PN_POOL_FRAG_ALIGN);
 	PN_DEBUG_ASSERT(pn_pool_is_owner(p, pn_thread_id()),
 			"pn_pool_alloc_frag off the owner thread");
-	/* fast path: room on the page, not the last budgeted fragment, and
-	 * no consumer charged the page (the slow path moves on from it) */
-	if (pn_likely(p->frag_page != NULL && off + size <= p->page_bytes &&
-		      p->frag_handed + 1 < p->frag_bias &&
-		      __atomic_load_n(&p->frag_page->acct_id, __ATOMIC_RELAXED) == 0)) {
-		p->frag_offset = off + size;
-		p->frag_handed++;
-		*frame = p->frag_page;
-		return p->frag_page->addr + off;
+	/* fast path: a sane size, room on the page, not the last budgeted
+	 * fragment, and no consumer charged the page (the slow path moves on
+	 * from it) */
+	if (pn_likely(size - 1u < p->page_bytes)) {
+		size = PN_ALIGN_UP(size, (uint32_t)PN_POOL_FRAG_ALIGN);
+		if (pn_likely(p->frag_page != NULL && off + size <= p->page_bytes &&
+			      p->frag_handed + 1 < p->frag_bias &&
+			      __atomic_load_n(&p->frag_page->acct_id, __ATOMIC_RELAXED) == 0)) {
+			p->frag_offset = off + size;
+			p->frag_handed++;
+			*frame = p->frag_page;
+#ifdef PN_DEBUG
+			pn_frag_track_cut(p->frag_page, off, size);
+#endif
+			return p->frag_page->addr + off;
+		}
 	}
 	return pn_pool_alloc_frag_slow(p, size, frame);
 }
 
+/* The owner took back the last fragment it had cut from its current page. */
+void pn_pool_frag_page_idle(struct pn_pool *p);
+
 /**
- * Give back one fragment share of @p f. Any thread. On the owner thread a
- * fragment of the page the pool is still cutting from is taken back into the
- * pool's budget with no atomic at all (and the page is reused from its start
- * when every fragment came back); otherwise frag_count is decremented and the
- * last fragment drops the page reference (DESIGN §2).
+ * Give back the fragment share of @p f that @p buf (any address inside the
+ * fragment) was handed out with. Any thread. On the owner thread a fragment
+ * of the page the pool is still cutting from is taken back into the pool's
+ * budget with no atomic at all; otherwise frag_count is decremented and the
+ * last fragment drops the page reference (DESIGN §2). The page is cut again
+ * from its start only once every fragment share and every plain reference
+ * is gone (seed 001). Debug builds check that @p buf names a live fragment
+ * of @p f: a double or foreign free stops here.
  */
-static inline void pn_pool_frag_free(struct pn_frame *f)
+static inline void pn_pool_frag_free(struct pn_frame *f, const void *buf)
 {
 	struct pn_pool *p = pn_frame_pool(f);
 
+#ifdef PN_DEBUG
+	pn_frag_track_free(f, buf);
+#else
+	(void)buf;
+#endif
 	/* owner check first: frag_page is only read by its writer */
-	/* (a charged page is taken back too: pn_pool_alloc_frag sees the
-	 * charge, gives up the page, and its last fragment ends the charge) */
 	if (pn_likely(p != NULL && pn_pool_is_owner(p, pn_thread_id()) &&
 		      p->frag_page == f)) {
-		PN_DEBUG_ASSERT(p->frag_handed > 0, "fragment freed twice");
-		if (--p->frag_handed == 0)
-			p->frag_offset = 0;
+		if (pn_unlikely(--p->frag_handed == 0))
+			pn_pool_frag_page_idle(p);
 		return;
 	}
 	pn_frame_frag_sub(f, 1);
@@ -479,8 +516,19 @@ void pn_pool_info(const struct pn_pool *p, struct pn_pool_info *info);
 /** @return frames out with users (see pn_pool_info::inflight). */
 int64_t pn_pool_inflight(const struct pn_pool *p);
 
-/** List the frames of this pool still held, and by what. @return count. */
+/**
+ * List the frames of this pool still held, grouped by who holds them
+ * ("socket ... holds 300 through zero-copy tokens; port ... rx queue 0
+ * holds 12"), then the first few one by one. @return pages held.
+ */
 unsigned pn_pool_dump_inflight(const struct pn_pool *p, FILE *out);
+
+/**
+ * Who holds this pool's pages: up to @p max groups, largest first (see
+ * pn_region_held_by()). @p total gets the pages held in all.
+ */
+unsigned pn_pool_held_by(const struct pn_pool *p, struct pn_held_group *groups,
+			 unsigned max, uint32_t *total);
 
 /** @return the pool with this id, or NULL. */
 struct pn_pool *pn_pool_by_id(uint16_t id);

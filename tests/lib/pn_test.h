@@ -40,7 +40,7 @@ static inline void test_assert_accounted(struct pn_pool *p)
 	pn_pool_info(p, &pi);
 	pn_region_info(pn_pool_region(p), &ri);
 	cr_assert_eq((int64_t)ri.nr_free + (((int64_t)pi.cache_count + pi.ring_count +
-			      pi.frag_held + pi.inflight) << pi.order),
+			      pi.quarantine_count + pi.frag_held + pi.inflight) << pi.order),
 		     (int64_t)ri.nr_frames,
 		     "frames unaccounted: free %u cache %u ring %u frag %u inflight %lld total %u",
 		     ri.nr_free, pi.cache_count, pi.ring_count, pi.frag_held,

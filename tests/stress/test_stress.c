@@ -117,17 +117,17 @@ struct frag_job {
 static void *frag_freer(void *arg)
 {
 	struct frag_job *j = arg;
-	struct pn_frame *f;
+	uint8_t *b;
 
 	for (;;) {
-		if (pn_ring_dequeue(j->q, (void **)&f) != 0) {
+		if (pn_ring_dequeue(j->q, (void **)&b) != 0) {
 			if (atomic_load_explicit(&j->done, memory_order_acquire) &&
 			    pn_ring_count(j->q) == 0)
 				break;
 			sched_yield();
 			continue;
 		}
-		pn_pool_frag_free(f);
+		pn_pool_frag_free(pn_addr_to_frame(b), b);
 	}
 	return NULL;
 }
@@ -156,8 +156,8 @@ Test(stress, fragments_and_refs_freed_across_threads, .timeout = 600)
 			pn_frame_get(f);
 			pn_frame_put(f);
 		}
-		if (i % 4 == 0 || pn_ring_enqueue(j.q, f) != 0)
-			pn_pool_frag_free(f);
+		if (i % 4 == 0 || pn_ring_enqueue(j.q, b) != 0)
+			pn_pool_frag_free(f, b);
 	}
 	atomic_store_explicit(&j.done, true, memory_order_release);
 	for (int i = 0; i < 2; i++)

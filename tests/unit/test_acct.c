@@ -359,16 +359,15 @@ Test(acct, pool_moves_past_a_charged_fragment_page)
 	/* the rest of a charged page is not handed to anyone else */
 	b2 = pn_pool_alloc_frag(acc, 1024, &f2);
 	cr_assert_neq(f2, f1, "no more fragments from a charged page");
-	pn_pool_frag_free(f1);
+	pn_pool_frag_free(f1, b1);
 	/* the consumer's fragment was the last use of that page: uncharged */
 	pn_acct_drain_all();
 	cr_assert_eq(pn_acct_current(g), 0);
 	b3 = pn_pool_alloc_frag(acc, 1024, &f3);
 	cr_assert_not_null(b3);
 	cr_assert_null(pn_frame_acct(f3));
-	pn_pool_frag_free(f2);
-	pn_pool_frag_free(f3);
-	(void)b2;
+	pn_pool_frag_free(f2, b2);
+	pn_pool_frag_free(f3, b3);
 	test_pool_destroy_clean(acc);
 	cr_assert_eq(pn_acct_group_destroy(g), 0);
 	assert_all_zero();

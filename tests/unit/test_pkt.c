@@ -189,8 +189,7 @@ ParameterizedTest(struct order *o, pkt, seed001_clone_expand_head_every_order)
 		uint8_t *t = pn_pool_alloc_frag(pool, 4096, &tmp);
 
 		cr_assert_neq(tmp, pg);
-		pn_pool_frag_free(tmp);
-		(void)t;
+		pn_pool_frag_free(tmp, t);
 	}
 	pn_pool_get_stats(pool, &s0);
 	for (int i = 0; i < 3; i++) {
@@ -218,4 +217,66 @@ ParameterizedTest(struct order *o, pkt, seed001_clone_expand_head_every_order)
 	cr_assert_eq(atomic_load(&pg->frag_count), 0);
 	cr_assert_eq(pn_pool_inflight(pool), 0, "no leak");
 	cr_assert_eq(s.recycle_released_refcnt, s0.recycle_released_refcnt);
+}
+
+/*
+ * Finding 1 as a user meets it: payload fragments from an RX pool, heads
+ * from this suite's pool; clone, expand the clone's head, free the original
+ * on the owner thread. The next RX fragment must not land on the bytes the
+ * clone still reads.
+ */
+Test(pkt, clone_expand_head_keeps_rx_bytes_from_the_next_fragment)
+{
+	struct pn_pool *rx = test_pool(16, 0, 0);
+	struct pn_frame *pg, *pg2;
+	uint8_t *pay = pn_pool_alloc_frag(rx, 1024, &pg), *next;
+	struct pn_pkt *orig = pn_pkt_alloc(pool), *clone;
+	uint8_t out[1024];
+
+	memset(pay, 'A', 1024);
+	memcpy(pn_pkt_append(orig, 3), "HDR", 3);
+	cr_assert_eq(pn_pkt_add_frag(orig, pg, (uint32_t)(pay - pg->addr), 1024,
+				     PN_PKT_FRAG_SHARE), 0);
+	clone = pn_pkt_clone(orig);
+	cr_assert_eq(pn_pkt_expand_head(clone, 0, 0), 0);
+	pn_pkt_free(orig);         /* the share goes back on the owner */
+	next = pn_pool_alloc_frag(rx, 1024, &pg2);
+	memset(next, 'B', 1024);
+	cr_assert_eq(pn_pkt_copy_bits(clone, 3, out, 1024), 0);
+	for (unsigned i = 0; i < 1024; i++)
+		cr_assert_eq(out[i], 'A', "clone's byte %u overwritten by the next fragment", i);
+	pn_pkt_free(clone);
+	pn_pool_frag_free(pg2, next);
+	test_assert_accounted(rx);
+	test_pool_destroy_clean(rx);
+}
+
+/* Finding 3: after unshare / expand_head the data is private. */
+Test(pkt, unshare_and_expand_head_make_the_packet_private)
+{
+	struct pn_pkt *a = pn_pkt_alloc(pool), *c;
+	struct pn_frame *pg;
+	uint8_t *fr = pn_pool_alloc_frag(pool, 256, &pg);
+
+	memcpy(pn_pkt_append(a, 4), "ping", 4);
+	c = pn_pkt_clone(a);
+	cr_assert(pn_pkt_cloned(a) && pn_pkt_cloned(c));
+	cr_assert_eq(pn_pkt_unshare(c), 0);
+	cr_assert(!pn_pkt_cloned(c), "unshare makes it private");
+	cr_assert(!pn_pkt_cloned(a), "the original is the data's only user again");
+	cr_assert_not_null(pn_pkt_push(c, 14), "push works (debug builds used to abort)");
+	cr_assert_eq(pn_pkt_add_frag(c, pg, (uint32_t)(fr - pg->addr), 256, PN_PKT_FRAG_SHARE), 0,
+		     "add_frag no longer answers -EBUSY for good");
+	pn_pkt_free(a);
+	pn_pkt_free(c); /* with the fragment it took */
+
+	/* expand_head of a packet whose own buffer a clone still shares */
+	a = pn_pkt_alloc(pool);
+	memcpy(pn_pkt_append(a, 4), "pong", 4);
+	c = pn_pkt_clone(a);
+	cr_assert_eq(pn_pkt_expand_head(a, 64, 0), 0);
+	cr_assert(!pn_pkt_cloned(a));
+	cr_assert_not_null(pn_pkt_push(a, 8));
+	pn_pkt_free(a);
+	pn_pkt_free(c);
 }

@@ -239,15 +239,14 @@ Test(pool, fragments_share_a_page_and_return_it_once)
 	cr_assert_neq(fc, fa);
 	cr_assert_eq(atomic_load(&fa->frag_count), 2);
 	pn_frame_get(fa);                  /* an outside holder */
-	pn_pool_frag_free(fa);
-	pn_pool_frag_free(fb);
+	pn_pool_frag_free(fa, a);
+	pn_pool_frag_free(fb, b);
 	pn_pool_get_stats(p, &s);
 	cr_assert_eq(s.recycle_cached, 0, "the outside reference keeps the page");
 	pn_frame_put(fa);
 	pn_pool_get_stats(p, &s);
 	cr_assert_eq(s.recycle_cached, 1, "back exactly once");
-	pn_pool_frag_free(fc);
-	(void)c;
+	pn_pool_frag_free(fc, c);
 	cr_assert_null(pn_pool_alloc_frag(p, PN_FRAME_SIZE + 1, &fc));
 	cr_assert_eq(errno, EINVAL);
 	test_assert_accounted(p);
@@ -260,12 +259,12 @@ Test(pool, owner_frag_free_reuses_page_without_atomics)
 	struct pn_frame *f1, *f2;
 	uint8_t *a = pn_pool_alloc_frag(p, 1024, &f1);
 
-	pn_pool_frag_free(f1);
+	pn_pool_frag_free(f1, a);
 	uint8_t *b = pn_pool_alloc_frag(p, 1024, &f2);
 	cr_assert_eq(a, b, "the page is cut again from its start");
 	cr_assert_eq(atomic_load(&f1->frag_count), PN_FRAME_SIZE / 1024,
 		     "owner frees only touched the pool's own budget");
-	pn_pool_frag_free(f2);
+	pn_pool_frag_free(f2, b);
 	test_pool_destroy_clean(p);
 }
 
@@ -315,7 +314,7 @@ Test(pool, destroy_with_pages_in_flight_then_late_puts)
 	cr_assert_not_null(p);
 	for (unsigned i = 0; i < 10; i++)
 		f[i] = pn_pool_alloc(p);
-	pn_pool_alloc_frag(p, 512, &fr);   /* a fragment in flight too */
+	uint8_t *frb = pn_pool_alloc_frag(p, 512, &fr); /* a fragment in flight too */
 	pn_pool_put_bulk(p, f + 6, 4);     /* some back in the cache */
 	cr_assert_eq(pn_region_destroy(r), -EBUSY, "the pool pins its region");
 
@@ -330,7 +329,7 @@ Test(pool, destroy_with_pages_in_flight_then_late_puts)
 	pthread_join(t, NULL);
 	pn_frame_put(f[3]);
 	pn_frame_put(f[4]);
-	pn_pool_frag_free(fr);
+	pn_pool_frag_free(fr, frb);
 	cr_assert_eq(pn_region_destroy(r), -EBUSY, "one page still held");
 	pn_frame_put(f[5]);                /* the last one frees the pool */
 	pn_region_info(r, &ri);
@@ -346,4 +345,125 @@ Test(pool, destroy_idle_pool_returns_zero)
 	pn_pool_alloc_bulk(p, f, 4);
 	pn_pool_put_bulk(p, f, 4);
 	cr_assert_eq(pn_pool_destroy(p), 0);
+}
+
+/*
+ * Issue "ownership you can trust", finding 1 (the seed-001 class): every
+ * fragment share of the pool's current page is back, but a plain reference
+ * still sees its bytes. The owner must not cut the page again from its
+ * start, on its fast path (shares freed on the owner) nor in the slow path
+ * (a share freed on another thread, then a fragment that does not fit).
+ */
+static void *free_frag_remote(void *arg)
+{
+	uint8_t *b = arg;
+
+	pn_pool_frag_free(pn_addr_to_frame(b), b);
+	return NULL;
+}
+
+Test(pool, no_recut_while_a_plain_reference_sees_the_page_owner_path)
+{
+	struct pn_pool *p = test_pool(8, 0, 0);
+	struct pn_frame *f, *f2;
+	uint8_t *a = pn_pool_alloc_frag(p, 1024, &f), *b;
+
+	memset(a, 'A', 1024);
+	pn_frame_get(f);              /* the holder keeps the bytes alive */
+	pn_pool_frag_free(f, a);      /* ...and gives its share back, on the owner */
+	b = pn_pool_alloc_frag(p, 1024, &f2);
+	memset(b, 'B', 1024);
+	for (unsigned i = 0; i < 1024; i++)
+		cr_assert_eq(a[i], 'A', "byte %u the holder still sees was overwritten", i);
+	cr_assert(b >= a + 1024 || f2 != f, "the next fragment lands after the held bytes");
+	pn_frame_put(f);
+	pn_pool_frag_free(f2, b);
+	test_assert_accounted(p);
+	test_pool_destroy_clean(p);
+}
+
+Test(pool, no_recut_while_a_plain_reference_sees_the_page_slow_path)
+{
+	struct pn_pool *p = test_pool(8, 0, 0);
+	struct pn_frame *f, *f2;
+	uint8_t *a = pn_pool_alloc_frag(p, 1024, &f), *b;
+	pthread_t t;
+
+	memset(a, 'A', 1024);
+	pn_frame_get(f);
+	pthread_create(&t, NULL, free_frag_remote, a); /* frag_count drops */
+	pthread_join(t, NULL);
+	b = pn_pool_alloc_frag(p, 4096, &f2);  /* does not fit: slow path */
+	memset(b, 'B', 4096);
+	cr_assert_neq(f2, f, "a page a holder sees is not cut again");
+	for (unsigned i = 0; i < 1024; i++)
+		cr_assert_eq(a[i], 'A', "byte %u the holder still sees was overwritten", i);
+	pn_frame_put(f);             /* the holder's put returns the page */
+	pn_pool_frag_free(f2, b);
+	test_assert_accounted(p);
+	test_pool_destroy_clean(p);
+}
+
+Test(pool, page_is_recut_once_nobody_sees_it)
+{
+	struct pn_pool *p = test_pool(8, 0, 0);
+	struct pn_frame *f, *f2;
+	uint8_t *a = pn_pool_alloc_frag(p, 1024, &f), *b;
+
+	pn_pool_frag_free(f, a);
+	b = pn_pool_alloc_frag(p, 1024, &f2);
+	cr_assert_eq(b, a, "no holder left: the page is cut again from its start");
+	pn_pool_frag_free(f2, b);
+	test_pool_destroy_clean(p);
+}
+
+/* Finding 7: sizes the header promises to refuse. */
+Test(pool, alloc_frag_refuses_zero_and_wrapping_sizes)
+{
+	struct pn_pool *p = test_pool(8, 0, 0);
+	struct pn_frame *f = NULL;
+
+	errno = 0;
+	cr_assert_null(pn_pool_alloc_frag(p, 0, &f));
+	cr_assert_eq(errno, EINVAL);
+	errno = 0;
+	cr_assert_null(pn_pool_alloc_frag(p, 0xFFFFFFF0u, &f), "size + 63 wraps");
+	cr_assert_eq(errno, EINVAL);
+	cr_assert_null(pn_pool_alloc_frag(p, UINT32_MAX, &f));
+	cr_assert_null(pn_pool_alloc_frag(p, PN_FRAME_SIZE + 1, &f));
+	/* a good size still works after the refusals, and nothing was taken */
+	uint8_t *b = pn_pool_alloc_frag(p, PN_FRAME_SIZE, &f);
+	cr_assert_not_null(b);
+	pn_pool_frag_free(f, b);
+	test_assert_accounted(p);
+	test_pool_destroy_clean(p);
+}
+
+/* Finding 7: the quarantine debug mode keeps freed pages frozen a while. */
+Test(pool, quarantine_delays_reuse_and_keeps_pages_frozen)
+{
+	struct pn_pool_params pp = {
+		.sz = sizeof(pp), .nr_pages = PN_POOL_QUARANTINE + 64,
+		.numa_node = PN_NUMA_ANY, .flags = PN_POOL_F_QUARANTINE,
+	};
+	struct pn_pool *p = pn_pool_create(&pp);
+	struct pn_frame *f, *g;
+
+	cr_assert_not_null(p);
+	f = pn_pool_alloc(p);
+	memset(f->addr, 1, PN_FRAME_SIZE);
+	pn_pool_put(p, f);
+	cr_assert_eq(pn_frame_refcount(f), 0, "frozen while quarantined");
+	cr_assert_eq(f->addr[100], PN_POOL_POISON, "poisoned");
+	for (unsigned i = 0; i < PN_POOL_QUARANTINE / 2; i++) {
+		g = pn_pool_alloc(p);
+		cr_assert_neq(g, f, "a quarantined page is not handed out");
+		pn_pool_put(p, g);
+	}
+	struct pn_pool_info pi;
+
+	pn_pool_info(p, &pi);
+	cr_assert_gt(pi.quarantine_count, 0);
+	test_assert_accounted(p);
+	test_pool_destroy_clean(p);
 }

@@ -713,7 +713,8 @@ static void xq_destroy(struct xdp_queue *q)
 			uint32_t c = w * 64 + (uint32_t)__builtin_ctzll(q->fill_held[w]);
 
 			q->fill_held[w] &= q->fill_held[w] - 1;
-			pn_pool_frag_free(&q->frames[((uint64_t)c << XDP_CHUNK_SHIFT) >> PN_FRAME_SHIFT]);
+			pn_pool_frag_free(&q->frames[((uint64_t)c << XDP_CHUNK_SHIFT) >> PN_FRAME_SHIFT],
+					  q->base + ((uint64_t)c << XDP_CHUNK_SHIFT));
 		}
 		while (q->tx_held[w]) {
 			uint32_t c = w * 64 + (uint32_t)__builtin_ctzll(q->tx_held[w]);
