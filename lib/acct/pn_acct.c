@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Accounting groups: page counters, the per-thread stock's slow paths, the tree. */
 #include <errno.h>
+#include <stdarg.h>
 #include <linux/membarrier.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "pn_acct.h"
+#include "pn_log.h"
 
 struct pn_acct_stock pn_acct_stocks[PN_THREAD_SLOTS];
 /* false when the kernel has no membarrier: stocks are then never filled,
@@ -44,9 +46,10 @@ static void peak_raise(struct pn_acct_group *c, int64_t v)
 }
 
 /*
- * Charge @nr to @g and every ancestor, or to none: add optimistically, and
- * take back what was added when a level goes over its max (page_counter's
- * way). @limited: the group whose max refused it.
+ * Charge @nr to @g and every ancestor, or to none. Each level is raised with
+ * a compare-and-swap that never passes its max, so `current` never reads
+ * above `max` (the kernel's page_counter adds first and takes back; a
+ * reader could see the overshoot). @limited: the group whose max refused it.
  */
 static bool counter_try_charge(struct pn_acct_group *g, int64_t nr,
 			       struct pn_acct_group **limited)
@@ -54,16 +57,19 @@ static bool counter_try_charge(struct pn_acct_group *g, int64_t nr,
 	struct pn_acct_group *c;
 
 	for (c = g; c != NULL; c = c->parent) {
-		int64_t v = atomic_fetch_add_explicit(&c->usage, nr, memory_order_relaxed) + nr;
+		int64_t v = atomic_load_explicit(&c->usage, memory_order_relaxed);
 
-		if (pn_unlikely(v > atomic_load_explicit(&c->max, memory_order_relaxed))) {
-			atomic_fetch_sub_explicit(&c->usage, nr, memory_order_relaxed);
-			*limited = c;
-			for (struct pn_acct_group *u = g; u != c; u = u->parent)
-				atomic_fetch_sub_explicit(&u->usage, nr, memory_order_relaxed);
-			return false;
-		}
-		peak_raise(c, v);
+		do {
+			if (pn_unlikely(v + nr > atomic_load_explicit(&c->max, memory_order_relaxed))) {
+				*limited = c;
+				for (struct pn_acct_group *u = g; u != c; u = u->parent)
+					atomic_fetch_sub_explicit(&u->usage, nr, memory_order_relaxed);
+				return false;
+			}
+		} while (!atomic_compare_exchange_weak_explicit(&c->usage, &v, v + nr,
+								memory_order_relaxed,
+								memory_order_relaxed));
+		peak_raise(c, v + nr);
 	}
 	return true;
 }
@@ -107,53 +113,60 @@ static void stock_add(struct pn_acct_stock *st, struct pn_acct_group *g, uint32_
 	atomic_store_explicit(&st->nr, have, memory_order_relaxed);
 }
 
-static void note_fail(struct pn_acct_group *limited)
+static unsigned drain_subtree(struct pn_acct_group *top, bool pages_only);
+
+/*
+ * One try at charging @nr: from a refill of this thread's stock (a batch,
+ * or exactly @nr near a limit), else straight to the counters.
+ * @return true when charged; @limited names the max that refused it.
+ */
+static bool charge_once(struct pn_acct_group *g, uint32_t nr, enum pn_acct_kind kind,
+			struct pn_acct_group **limited)
 {
-	atomic_fetch_add_explicit(&limited->ev_max, 1, memory_order_relaxed);
+	int tid = pn_thread_id();
+
+	if (tid != PN_THREAD_SHARED && stocks_enabled) {
+		struct pn_acct_stock *st = &pn_acct_stocks[tid];
+
+		if (pn_acct_stock_enter(st)) {
+			uint32_t batch = PN_MAX(nr, (uint32_t)PN_ACCT_BATCH);
+			bool ok = counter_try_charge(g, batch, limited);
+
+			/* near a limit: exactly what is asked, no stock */
+			if (!ok && batch > nr) {
+				batch = nr;
+				ok = counter_try_charge(g, nr, limited);
+			}
+			if (ok) {
+				stock_add(st, g, batch - nr);
+				PN_SOLE_ADD(st->kind_delta[kind], (int64_t)nr);
+			}
+			pn_acct_stock_leave(st);
+			return ok;
+		}
+		pn_acct_stock_leave(st);
+	}
+	/* no stock (a drainer holds it, or too many threads): go direct */
+	if (!counter_try_charge(g, nr, limited))
+		return false;
+	atomic_fetch_add_explicit(&g->stat_pages[kind], nr, memory_order_relaxed);
+	return true;
 }
 
 __pn_noinline int pn_acct_charge_slow(struct pn_acct_group *g, uint32_t nr,
 				      enum pn_acct_kind kind)
 {
-	int tid = pn_thread_id();
 	struct pn_acct_group *limited = NULL;
 
-	if (tid != PN_THREAD_SHARED && stocks_enabled) {
-		struct pn_acct_stock *st = &pn_acct_stocks[tid];
-		uint32_t batch = PN_MAX(nr, (uint32_t)PN_ACCT_BATCH);
-
-		if (pn_acct_stock_enter(st)) {
-			/* refill: charge a batch, keep what this charge does not use */
-			bool ok = counter_try_charge(g, batch, &limited);
-
-			if (!ok) {
-				note_fail(limited);
-				/* near a limit: exactly what is asked, no stock */
-				if (batch > nr) {
-					ok = counter_try_charge(g, nr, &limited);
-					if (!ok)
-						note_fail(limited);
-				}
-				batch = nr;
-			}
-			if (ok) {
-				stock_add(st, g, batch - nr);
-				PN_SOLE_ADD(st->kind_delta[kind], (int64_t)nr);
-				pn_acct_stock_leave(st);
-				return 0;
-			}
-			pn_acct_stock_leave(st);
-			atomic_fetch_add_explicit(&g->ev_fail, 1, memory_order_relaxed);
-			return -ENOBUFS;
-		}
-		pn_acct_stock_leave(st);
-	}
-	/* no stock (a drainer holds it, or too many threads): go direct */
-	if (counter_try_charge(g, nr, &limited)) {
-		atomic_fetch_add_explicit(&g->stat_pages[kind], nr, memory_order_relaxed);
+	if (charge_once(g, nr, kind, &limited))
 		return 0;
-	}
-	note_fail(limited);
+	/* it hit a max: counted once, on the group whose max it was */
+	atomic_fetch_add_explicit(&limited->ev_max, 1, memory_order_relaxed);
+	/* pages pre-charged in stocks under that group may be what fills it,
+	 * not pages anyone holds: give them back and try once more, as memcg
+	 * drains its per-CPU stocks before it gives up */
+	if (drain_subtree(limited, true) > 0 && charge_once(g, nr, kind, &limited))
+		return 0;
 	atomic_fetch_add_explicit(&g->ev_fail, 1, memory_order_relaxed);
 	return -ENOBUFS;
 }
@@ -196,34 +209,65 @@ static void full_barrier_everywhere(void)
 #endif
 }
 
-/* Empty thread @t's stock if it holds @only (or any group when NULL). */
-static void drain_one(unsigned t, struct pn_acct_group *only)
+static bool in_subtree(const struct pn_acct_group *g, const struct pn_acct_group *top)
+{
+	for (; g != NULL; g = g->parent)
+		if (g == top)
+			return true;
+	return false;
+}
+
+/* Empty thread @t's stock if it holds a group under @top (any group when
+ * NULL). @return the pre-charged pages it gave back. */
+static uint32_t drain_one(unsigned t, struct pn_acct_group *top)
 {
 	struct pn_acct_stock *st = &pn_acct_stocks[t];
 	struct pn_acct_group *g = atomic_load_explicit(&st->cached, memory_order_relaxed);
+	uint32_t nr;
 
-	if (g == NULL || (only != NULL && g != only))
-		return;
+	if (g == NULL || (top != NULL && !in_subtree(g, top)))
+		return 0;
 	atomic_store_explicit(&st->drain_req, 1, memory_order_seq_cst);
 	full_barrier_everywhere();
 	/* pairs with the owner's release when it leaves */
 	while (atomic_load_explicit(&st->in_use, memory_order_seq_cst))
 		pn_cpu_relax();
+	nr = atomic_load_explicit(&st->nr, memory_order_relaxed);
 	stock_flush(st);
 	atomic_store_explicit(&st->drain_req, 0, memory_order_release);
+	return nr;
 }
 
-static void drain_matching(struct pn_acct_group *only)
+/* Drain every stock holding @top or a group below it (only those holding
+ * pre-charged pages, with @pages_only). @return the pages given back. */
+static unsigned drain_subtree(struct pn_acct_group *top, bool pages_only)
 {
+	unsigned pages = 0, stocked = 0;
+
+	if (!stocks_enabled)
+		return 0;
+	/* a look first (plain loads): the drain itself costs a membarrier,
+	 * and a group at its max is asked again and again */
+	for (unsigned t = 0; t < PN_MAX_THREADS; t++) {
+		struct pn_acct_stock *st = &pn_acct_stocks[t];
+		struct pn_acct_group *g = atomic_load_explicit(&st->cached, memory_order_relaxed);
+
+		if (g != NULL && (top == NULL || in_subtree(g, top)))
+			stocked += atomic_load_explicit(&st->nr, memory_order_relaxed) +
+				   !pages_only;
+	}
+	if (stocked == 0)
+		return 0;
 	pthread_mutex_lock(&drain_lock);
 	for (unsigned t = 0; t < PN_MAX_THREADS; t++)
-		drain_one(t, only);
+		pages += drain_one(t, top);
 	pthread_mutex_unlock(&drain_lock);
+	return pages;
 }
 
 void pn_acct_drain_all(void)
 {
-	drain_matching(NULL);
+	drain_subtree(NULL, false);
 }
 
 int64_t pn_acct_stocked(void)
@@ -334,20 +378,41 @@ struct pn_acct_group *pn_acct_group_create(struct pn_acct_group *parent,
 int pn_acct_group_destroy(struct pn_acct_group *g)
 {
 	struct pn_acct_group **pp;
-	char path[256];
+	char path[256], why[320];
 	int64_t cur;
 
 	if (g == NULL || g == &root)
 		return -EINVAL;
 	/* stocks may hold pre-charged pages of it: give them back first */
-	drain_matching(g);
+	drain_subtree(g, false);
 	pthread_mutex_lock(&tree_lock);
 	cur = atomic_load_explicit(&g->usage, memory_order_relaxed);
-	if (g->first_child != NULL || cur != 0) {
-		pthread_mutex_unlock(&tree_lock);
+	if (g->first_child != NULL || cur != 0 || g->nr_pins != 0) {
+		size_t used = 0;
+
+		if (g->first_child)
+			used = (size_t)snprintf(why, sizeof(why), "it has child groups");
+		else if (cur)
+			used = (size_t)snprintf(why, sizeof(why), "%lld pages are still charged to it",
+						(long long)cur);
+		else
+			used = (size_t)snprintf(why, sizeof(why), "pinned by %u holder%s:", g->nr_pins,
+						g->nr_pins == 1 ? "" : "s");
+		if (!g->first_child && !cur) {
+			unsigned shown = 0;
+
+			for (struct pn_acct_pin *p = g->pins; p && used < sizeof(why); p = p->next) {
+				if (shown++ == 4) {
+					snprintf(why + used, sizeof(why) - used, " ...");
+					break;
+				}
+				used += (size_t)snprintf(why + used, sizeof(why) - used, "%s %s",
+							 shown > 1 ? ";" : "", p->who);
+			}
+		}
 		pn_acct_path(g, path, sizeof(path));
-		fprintf(stderr, "pagenet: acct: cannot destroy %s: %s\n", path,
-			g->first_child ? "it has child groups" : "pages are still charged to it");
+		pthread_mutex_unlock(&tree_lock);
+		pn_log(PN_LOG_WARNING, "acct", "cannot destroy %s: %s", path, why);
 		return -EBUSY;
 	}
 	for (pp = &g->parent->first_child; *pp != g; pp = &(*pp)->next_sibling)
@@ -358,6 +423,61 @@ int pn_acct_group_destroy(struct pn_acct_group *g)
 	free(g);
 	pthread_mutex_unlock(&tree_lock);
 	return 0;
+}
+
+int pn_acct_pin(struct pn_acct_group *g, struct pn_acct_pin *pin, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (g == NULL || pin == NULL || pin->group != NULL)
+		return -EINVAL;
+	if (fmt) {
+		va_start(ap, fmt);
+		vsnprintf(pin->who, sizeof(pin->who), fmt, ap);
+		va_end(ap);
+	} else {
+		snprintf(pin->who, sizeof(pin->who), "an unnamed holder");
+	}
+	pthread_mutex_lock(&tree_lock);
+	pin->group = g;
+	pin->prev = NULL;
+	pin->next = g->pins;
+	if (g->pins)
+		g->pins->prev = pin;
+	g->pins = pin;
+	g->nr_pins++;
+	pthread_mutex_unlock(&tree_lock);
+	return 0;
+}
+
+void pn_acct_unpin(struct pn_acct_pin *pin)
+{
+	struct pn_acct_group *g;
+
+	if (pin == NULL || pin->group == NULL)
+		return;
+	pthread_mutex_lock(&tree_lock);
+	g = pin->group;
+	if (pin->prev)
+		pin->prev->next = pin->next;
+	else
+		g->pins = pin->next;
+	if (pin->next)
+		pin->next->prev = pin->prev;
+	g->nr_pins--;
+	pin->group = NULL;
+	pin->next = pin->prev = NULL;
+	pthread_mutex_unlock(&tree_lock);
+}
+
+unsigned pn_acct_pins(const struct pn_acct_group *g)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&tree_lock);
+	n = g->nr_pins;
+	pthread_mutex_unlock(&tree_lock);
+	return n;
 }
 
 int pn_acct_foreach(int (*fn)(struct pn_acct_group *g, void *arg), void *arg)
@@ -401,9 +521,13 @@ struct pn_acct_group *pn_acct_group_find(struct pn_acct_group *parent, const cha
 
 int pn_acct_set_max(struct pn_acct_group *g, int64_t max)
 {
-	if (max < 0)
+	if (g == NULL || max < 0)
 		return -EINVAL;
-	atomic_store_explicit(&g->max, max, memory_order_relaxed);
+	atomic_store_explicit(&g->max, max, memory_order_seq_cst);
+	/* as a write to memory.max drains memcg's stocks: pages pre-charged
+	 * under the group go back, so from now on every charge meets the new
+	 * max at the counters */
+	drain_subtree(g, false);
 	return 0;
 }
 

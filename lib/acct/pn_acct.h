@@ -18,9 +18,14 @@
  * exact whenever nothing is stocked. Pages in stocks count in `current`, as
  * memcg's do in memory.current.
  *
+ * Whoever keeps a group to charge it later (a TCP socket, a stack's
+ * default, a forwarder) pins it with pn_acct_pin(); a pinned group cannot be
+ * destroyed (-EBUSY, and the log names the holders), so a holder's pointer
+ * never dangles.
+ *
  * Threading: charge/uncharge/note from any thread, lock-free. Create,
- * destroy, set_max, read from any thread. A group must not be charged while
- * or after it is destroyed.
+ * destroy, pin, unpin, set_max, read from any thread. A group must not be
+ * charged by anyone who has not pinned it or holds pages charged to it.
  */
 #ifndef PN_ACCT_H
 #define PN_ACCT_H
@@ -65,8 +70,20 @@ struct pn_acct_group {
 	_Atomic uint64_t ev_fail;
 	_Atomic int64_t stat_pages[PN_ACCT_KINDS];
 	_Atomic uint64_t copied_bytes;
-	/* tree, under the tree lock */
+	/* tree and pins, under the tree lock */
 	struct pn_acct_group *first_child, *next_sibling;
+	struct pn_acct_pin *pins;
+	unsigned nr_pins;
+};
+
+/**
+ * A holder's claim on a group: storage the holder provides (embedded in its
+ * own struct), with a label that says who it is when destroy refuses.
+ */
+struct pn_acct_pin {
+	struct pn_acct_group *group; /**< NULL while not pinned */
+	struct pn_acct_pin *next, *prev;
+	char who[64];
 };
 
 /*
@@ -123,10 +140,25 @@ struct pn_acct_group *pn_acct_group_create(struct pn_acct_group *parent,
 
 /**
  * Destroy an empty group: stocks holding it are drained first.
- * @return 0, -EBUSY when it has children or pages charged (the message names
- *         which), or -EINVAL for the root.
+ * @return 0, -EBUSY when it has children, pages charged or pins (the log
+ *         says which, naming the pin holders), or -EINVAL for the root.
  */
 int pn_acct_group_destroy(struct pn_acct_group *g);
+
+/**
+ * Pin @p g for a holder that will charge it: until pn_acct_unpin(), @p g
+ * cannot be destroyed. @p pin is the holder's storage; @p fmt labels it
+ * ("tcp socket 10.0.0.1:40022->10.0.0.2:8080").
+ * @return 0, or -EINVAL (NULL group or pin, or @p pin already pinned).
+ */
+int pn_acct_pin(struct pn_acct_group *g, struct pn_acct_pin *pin, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/** Let go of a pin (a no-op for one that is not pinned). */
+void pn_acct_unpin(struct pn_acct_pin *pin);
+
+/** @return the number of pins on @p g. */
+unsigned pn_acct_pins(const struct pn_acct_group *g);
 
 /**
  * Call @p fn on the root and every group, under the tree lock, so no group
