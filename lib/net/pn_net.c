@@ -315,12 +315,17 @@ static void arp_timer_fn(struct pn_timer *t)
 
 static void arp_input(struct pn_stack *st, struct pn_pkt *pkt)
 {
-	struct pn_arp_hdr *a = (struct pn_arp_hdr *)pn_pkt_data(pkt);
+	struct pn_arp_hdr *a;
 	uint32_t spa, tpa;
 	struct pn_arp_entry *e;
 	uint16_t op;
 
-	if (pn_pkt_headlen(pkt) < sizeof(*a) || a->htype != htons(1) ||
+	if (pn_pkt_may_pull(pkt, sizeof(*a)) != 0) {
+		st->stats.arp_bad++;
+		goto out;
+	}
+	a = (struct pn_arp_hdr *)pn_pkt_data(pkt);
+	if (a->htype != htons(1) ||
 	    a->ptype != htons(PN_ETH_P_IPV4) || a->hlen != 6 || a->plen != 4) {
 		st->stats.arp_bad++;
 		goto out;
@@ -413,15 +418,17 @@ int pn_ip_output(struct pn_stack *st, struct pn_pkt *pkt, uint8_t proto, uint32_
 
 static void icmp_input(struct pn_stack *st, struct pn_pkt *pkt, struct pn_ipv4_hdr *ip)
 {
-	struct pn_icmp_hdr *ic = (struct pn_icmp_hdr *)pn_pkt_data(pkt);
-	uint32_t len = pn_pkt_headlen(pkt);
+	struct pn_icmp_hdr *ic;
+	uint32_t len = pkt->len;
 	uint32_t src = ntohl(ip->saddr);
 
-	if (len < sizeof(*ic) || pn_csum(ic, len) != 0) {
+	if (pn_pkt_may_pull(pkt, sizeof(*ic)) != 0 ||
+	    pn_csum_fold(pn_pkt_csum_add(pkt, 0, len, 0)) != 0) {
 		st->stats.icmp_bad++;
 		pn_pkt_free(pkt);
 		return;
 	}
+	ic = (struct pn_icmp_hdr *)pn_pkt_data(pkt);
 	if (ic->type == 0) {
 		st->stats.icmp_echo_replies++;
 		st->echo_replies_seen++;
@@ -476,18 +483,21 @@ uint64_t pn_icmp_echo_replies_seen(const struct pn_stack *st)
 
 static void udp_input(struct pn_stack *st, struct pn_pkt *pkt, struct pn_ipv4_hdr *ip)
 {
-	struct pn_udp_hdr *uh = (struct pn_udp_hdr *)pn_pkt_data(pkt);
-	uint32_t len = pn_pkt_headlen(pkt);
+	struct pn_udp_hdr *uh;
+	uint32_t len = pkt->len;
 	uint16_t ulen, dport;
 
-	if (len < sizeof(*uh) || (ulen = ntohs(uh->len)) < sizeof(*uh) || ulen > len) {
+	if (pn_pkt_may_pull(pkt, sizeof(*uh)) != 0 ||
+	    (ulen = ntohs(((struct pn_udp_hdr *)pn_pkt_data(pkt))->len)) < sizeof(*uh) ||
+	    ulen > len) {
 		st->stats.udp_bad++;
 		pn_pkt_free(pkt);
 		return;
 	}
+	uh = (struct pn_udp_hdr *)pn_pkt_data(pkt);
 	if (uh->csum != 0 &&
-	    pn_csum_fold(pn_csum_add(pn_csum_pseudo(ip->saddr, ip->daddr, PN_IPPROTO_UDP, ulen),
-				     uh, ulen)) != 0) {
+	    pn_csum_fold(pn_pkt_csum_add(pkt, 0, ulen,
+			 pn_csum_pseudo(ip->saddr, ip->daddr, PN_IPPROTO_UDP, ulen))) != 0) {
 		st->stats.udp_bad++;
 		pn_pkt_free(pkt);
 		return;
@@ -564,16 +574,24 @@ int pn_udp_send(struct pn_stack *st, uint32_t dst_ip, uint16_t dst_port,
 
 static void ip_input(struct pn_stack *st, struct pn_pkt *pkt)
 {
-	struct pn_ipv4_hdr *ip = (struct pn_ipv4_hdr *)pn_pkt_data(pkt);
-	uint32_t len = pn_pkt_headlen(pkt), hlen, tot;
+	struct pn_ipv4_hdr *ip, iph;
+	uint32_t len = pkt->len, hlen, tot;
 
 	st->stats.ip_rx++;
-	if (len < sizeof(*ip) || (ip->ver_ihl >> 4) != 4 ||
-	    (hlen = (ip->ver_ihl & 15u) * 4u) < sizeof(*ip) || hlen > len ||
-	    (tot = ntohs(ip->tot_len)) < hlen || tot > len) {
+	/* the header may be split across the fragments of a header-split or
+	 * multi-buffer frame: pull it into the linear part first */
+	if (pn_pkt_may_pull(pkt, sizeof(*ip)) != 0) {
 		st->stats.ip_bad_header++;
 		goto drop;
 	}
+	ip = (struct pn_ipv4_hdr *)pn_pkt_data(pkt);
+	if ((ip->ver_ihl >> 4) != 4 || (hlen = (ip->ver_ihl & 15u) * 4u) < sizeof(*ip) ||
+	    hlen > len || (tot = ntohs(ip->tot_len)) < hlen || tot > len ||
+	    pn_pkt_may_pull(pkt, hlen) != 0) {
+		st->stats.ip_bad_header++;
+		goto drop;
+	}
+	ip = (struct pn_ipv4_hdr *)pn_pkt_data(pkt);
 	if (pn_csum(ip, hlen) != 0) {
 		st->stats.ip_bad_csum++;
 		goto drop;
@@ -586,20 +604,27 @@ static void ip_input(struct pn_stack *st, struct pn_pkt *pkt)
 		st->stats.ip_fragments++;
 		goto drop;
 	}
-	pn_pkt_trim(pkt, tot); /* Ethernet padding */
+	/* Ethernet padding goes; trimming may unshare, so find the header again */
+	if (pn_pkt_trim(pkt, tot) != 0) {
+		st->stats.rx_nomem++;
+		goto drop;
+	}
+	/* L4 gets a copy of the header: pulling its own header up may move
+	 * the packet's data to another buffer */
+	iph = *(struct pn_ipv4_hdr *)pn_pkt_data(pkt);
 	pn_pkt_pull(pkt, hlen);
-	switch (ip->proto) {
+	switch (iph.proto) {
 	case PN_IPPROTO_TCP:
 		if (st->tcp_ops) {
-			st->tcp_ops->input(st, pkt, ip);
+			st->tcp_ops->input(st, pkt, &iph);
 			return;
 		}
 		break;
 	case PN_IPPROTO_UDP:
-		udp_input(st, pkt, ip);
+		udp_input(st, pkt, &iph);
 		return;
 	case PN_IPPROTO_ICMP:
-		icmp_input(st, pkt, ip);
+		icmp_input(st, pkt, &iph);
 		return;
 	}
 	st->stats.ip_bad_proto++;
@@ -609,16 +634,23 @@ drop:
 
 static void eth_input(struct pn_stack *st, struct pn_pkt *pkt)
 {
-	struct pn_eth_hdr *eth = (struct pn_eth_hdr *)pn_pkt_data(pkt);
+	struct pn_eth_hdr *eth;
 	uint16_t type;
 
 	st->stats.rx_frames++;
 	st->stats.rx_bytes += pkt->pkt_len;
-	if (pn_unlikely(pn_pkt_headlen(pkt) < PN_ETH_HLEN)) {
+	/* a chained frame reads like a multi-buffer one from here on */
+	if (pn_unlikely(pkt->next != NULL) && pn_pkt_flatten(pkt) != 0) {
+		st->stats.rx_too_many_pieces++;
+		pn_pkt_free(pkt);
+		return;
+	}
+	if (pn_unlikely(pn_pkt_may_pull(pkt, PN_ETH_HLEN) != 0)) {
 		st->stats.rx_runts++;
 		pn_pkt_free(pkt);
 		return;
 	}
+	eth = (struct pn_eth_hdr *)pn_pkt_data(pkt);
 	if (pn_unlikely(memcmp(eth->dst, st->mac, 6) != 0 && memcmp(eth->dst, bcast_mac, 6) != 0)) {
 		st->stats.rx_other_dst++;
 		pn_pkt_free(pkt);
@@ -671,10 +703,18 @@ static void impaired_input(struct pn_stack *st, struct pn_pkt *pkt)
 static void clock_update(struct pn_stack *st)
 {
 	struct timespec ts;
+	uint64_t now;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	st->now_us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-	st->now_ms = st->now_us / 1000u;
+	if (st->clock_us != NULL) {
+		now = st->clock_us(st->clock_arg);
+	} else {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	}
+	if (now > st->now_us) { /* never backwards, whatever the clock says */
+		st->now_us = now;
+		st->now_ms = now / 1000u;
+	}
 }
 
 struct pn_stack *pn_stack_create(const struct pn_stack_conf *conf)
@@ -710,6 +750,8 @@ struct pn_stack *pn_stack_create(const struct pn_stack_conf *conf)
 			conf->impair.rx_reorder > 0 || conf->impair.tx_loss > 0;
 	st->rng = conf->impair.seed ? conf->impair.seed : 1;
 	st->ip_id = (uint16_t)(conf->ip * 2654435761u);
+	st->clock_us = conf->clock_us;
+	st->clock_arg = conf->clock_arg;
 	clock_update(st);
 	st->wheel.now = st->now_ms;
 	st->arp_timer.fn = arp_timer_fn;
@@ -757,6 +799,17 @@ unsigned pn_stack_poll(struct pn_stack *st)
 	if (st->txn)
 		pn_stack_flush(st);
 	return n;
+}
+
+void pn_stack_input(struct pn_stack *st, struct pn_pkt *pkt)
+{
+	if (pkt == NULL)
+		return;
+	clock_update(st);
+	if (pn_unlikely(st->impair_on))
+		impaired_input(st, pkt);
+	else
+		eth_input(st, pkt);
 }
 
 void pn_stack_stats_get(const struct pn_stack *st, struct pn_net_stats *s)

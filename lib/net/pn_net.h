@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pn_csum.h"
 #include "pn_pkt.h"
 #include "pn_port.h"
 
@@ -76,97 +77,6 @@ struct pn_tcp_hdr {
 	uint16_t win, csum, urg;
 } __attribute__((packed));
 
-/* ---- Internet checksum (RFC 1071) and its incremental update (RFC 1624) */
-
-/**
- * Add @p len bytes at @p buf to a running sum. Buffers must start at even
- * offsets of the checksummed data (every caller sums whole headers and the
- * payload that follows them).
- */
-static inline uint64_t pn_csum_add(uint64_t sum, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	/* 32-bit words into a 64-bit sum: carries pile up in the top half
-	 * and are folded once at the end */
-	for (; len >= 16; len -= 16, p += 16) {
-		uint32_t w[4];
-
-		__builtin_memcpy(w, p, 16);
-		sum += (uint64_t)w[0] + w[1] + w[2] + w[3];
-	}
-	for (; len >= 4; len -= 4, p += 4) {
-		uint32_t w;
-
-		__builtin_memcpy(&w, p, 4);
-		sum += w;
-	}
-	if (len >= 2) {
-		uint16_t w;
-
-		__builtin_memcpy(&w, p, 2);
-		sum += w;
-		p += 2;
-		len -= 2;
-	}
-	if (len) {
-		uint8_t last[2] = { p[0], 0 };
-		uint16_t w;
-
-		__builtin_memcpy(&w, last, 2);
-		sum += w;
-	}
-	return sum;
-}
-
-/** Fold a running sum to 16 bits and complement it (the field's value). */
-static inline uint16_t pn_csum_fold(uint64_t sum)
-{
-	sum = (sum & 0xffffffffu) + (sum >> 32);
-	sum = (sum & 0xffffffffu) + (sum >> 32);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
-/** Checksum of a buffer, as stored in a header (network order in memory). */
-static inline uint16_t pn_csum(const void *buf, size_t len)
-{
-	return pn_csum_fold(pn_csum_add(0, buf, len));
-}
-
-/**
- * Sum of the IPv4 pseudo header for TCP/UDP (addresses and the L4 length
- * as found in the packet: network order).
- */
-static inline uint64_t pn_csum_pseudo(uint32_t saddr_be, uint32_t daddr_be,
-				      uint8_t proto, uint16_t l4len)
-{
-	uint16_t w[2] = { __builtin_bswap16((uint16_t)proto), __builtin_bswap16(l4len) };
-
-	return (uint64_t)saddr_be + daddr_be + w[0] + w[1];
-}
-
-/**
- * Update checksum @p csum (as stored) when a 16-bit field changes from
- * @p old to @p new (both as stored): RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m').
- */
-static inline uint16_t pn_csum_replace16(uint16_t csum, uint16_t old, uint16_t new)
-{
-	uint32_t s = (uint16_t)~csum + (uint32_t)(uint16_t)~old + new;
-
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
-
-/** Same for a 32-bit field (an address). */
-static inline uint16_t pn_csum_replace32(uint16_t csum, uint32_t old, uint32_t new)
-{
-	csum = pn_csum_replace16(csum, (uint16_t)old, (uint16_t)new);
-	return pn_csum_replace16(csum, (uint16_t)(old >> 16), (uint16_t)(new >> 16));
-}
-
 /* ---- the stack */
 
 struct pn_stack;
@@ -198,10 +108,19 @@ struct pn_stack_conf {
 	uint16_t mtu;             /**< default 1500 */
 	uint16_t burst;           /**< receive burst (default 64) */
 	struct pn_impair impair;  /**< all zero: none */
+	/**
+	 * The stack's clock in microseconds (NULL: CLOCK_MONOTONIC). Tests and
+	 * fuzzers pass their own to move time at will: timers, retransmission
+	 * and TIME_WAIT follow it. Must never go backwards.
+	 */
+	uint64_t (*clock_us)(void *arg);
+	void *clock_arg;
 };
 
 struct pn_net_stats {
 	uint64_t rx_frames, rx_bytes, rx_runts, rx_other_dst, rx_other_type;
+	uint64_t rx_too_many_pieces; /**< chained frames of more than PN_PKT_MAX_FRAGS pieces */
+	uint64_t rx_nomem; /**< frames dropped: no buffer to unshare them */
 	uint64_t arp_rx_request, arp_rx_reply, arp_tx_request, arp_tx_reply;
 	uint64_t arp_bad, arp_unresolved_drops, arp_table_full;
 	uint64_t ip_rx, ip_bad_header, ip_bad_csum, ip_fragments, ip_not_ours, ip_bad_proto;
@@ -231,6 +150,14 @@ void pn_stack_destroy(struct pn_stack *st);
  * @return frames received (0: idle round).
  */
 unsigned pn_stack_poll(struct pn_stack *st);
+
+/**
+ * Run one frame up the stack as if the port had just received it (for
+ * tests, fuzzers, or frames that came some other way). Takes @p pkt in every
+ * case. Replies are queued; pn_stack_poll() (or pn_stack_flush()) sends
+ * them, and the next poll round delivers socket events. Owner thread.
+ */
+void pn_stack_input(struct pn_stack *st, struct pn_pkt *pkt);
 
 /** Flush queued transmissions now (pn_stack_poll does it each round). */
 void pn_stack_flush(struct pn_stack *st);

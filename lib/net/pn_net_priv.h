@@ -104,6 +104,8 @@ struct pn_stack {
 	uint16_t ip_id;
 	uint64_t now_ms;
 	uint64_t now_us;
+	uint64_t (*clock_us)(void *arg);
+	void *clock_arg;
 	struct pn_timer_wheel wheel;
 	struct pn_timer arp_timer;
 

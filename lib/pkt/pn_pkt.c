@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <string.h>
 
+#include "pn_csum.h"
 #include "pn_pkt_priv.h"
 
 void pn_pkt_shinfo_release(struct pn_pkt_shinfo *sh)
@@ -204,4 +205,183 @@ int pn_pkt_copy_bits(const struct pn_pkt *pkt, uint32_t off, void *dst,
 		}
 	}
 	return len ? -EINVAL : 0;
+}
+
+/* Drop fragment i of @sh (already emptied) and close the gap. */
+static void frag_remove(struct pn_pkt_shinfo *sh, unsigned i)
+{
+	pkt_frag_release(&sh->frags[i]);
+	memmove(&sh->frags[i], &sh->frags[i + 1],
+		sizeof(sh->frags[0]) * (sh->nr_frags - i - 1u));
+	sh->nr_frags--;
+}
+
+/* The fragments are about to change: they must be this packet's alone. */
+static int frags_private(struct pn_pkt *pkt)
+{
+	return pn_pkt_cloned(pkt) ? pn_pkt_expand_head(pkt, 0, 0) : 0;
+}
+
+int pn_pkt_adj(struct pn_pkt *pkt, uint32_t n)
+{
+	uint32_t k = PN_MIN(n, pn_pkt_headlen(pkt));
+	struct pn_pkt_shinfo *sh;
+	int rc;
+
+	if (n > pkt->len)
+		return -EINVAL;
+	if (n > k && (rc = frags_private(pkt)) != 0)
+		return rc;
+	pkt->data += k;
+	pkt->len -= n;
+	pkt->pkt_len -= n;
+	n -= k;
+	pkt->data_len -= n;
+	sh = pkt->shinfo;
+	while (n > 0) {
+		struct pn_pkt_frag *fr = &sh->frags[0];
+
+		if (n >= fr->len) {
+			n -= fr->len;
+			frag_remove(sh, 0);
+		} else {
+			fr->off += n;
+			fr->len = (uint16_t)(fr->len - n);
+			n = 0;
+		}
+	}
+	return 0;
+}
+
+int pn_pkt_pull_tail_slow(struct pn_pkt *pkt, uint32_t n)
+{
+	uint32_t headlen = pn_pkt_headlen(pkt), need, room;
+	struct pn_pkt_shinfo *sh;
+	uint8_t *tail;
+	int rc;
+
+	/* slow path: headers spill into the fragments */
+	if (n > pkt->len)
+		return -EINVAL;
+	if ((rc = frags_private(pkt)) != 0)
+		return rc;
+	need = n - headlen;
+	room = pkt->end - pn_pkt_headroom(pkt) - headlen;
+	if (need > room)
+		return -EMSGSIZE;
+	sh = pkt->shinfo;
+	tail = pkt->data + headlen;
+	pkt->data_len -= need;
+	while (need > 0) {
+		struct pn_pkt_frag *fr = &sh->frags[0];
+		uint32_t m = PN_MIN(need, (uint32_t)fr->len);
+
+		memcpy(tail, fr->frame->addr + fr->off, m);
+		tail += m;
+		need -= m;
+		if (m == fr->len) {
+			frag_remove(sh, 0);
+		} else {
+			fr->off += m;
+			fr->len = (uint16_t)(fr->len - m);
+		}
+	}
+	return 0;
+}
+
+unsigned pn_pkt_pieces(const struct pn_pkt *pkt, struct pn_pkt_piece *pieces, unsigned max)
+{
+	const struct pn_pkt_shinfo *sh = pkt->shinfo;
+	uint32_t headlen = pn_pkt_headlen(pkt);
+	unsigned n = 0;
+
+	if (headlen) {
+		if (n < max)
+			pieces[n] = (struct pn_pkt_piece){ pkt->data, headlen, sh->frame };
+		n++;
+	}
+	for (unsigned i = 0; i < sh->nr_frags; i++, n++) {
+		const struct pn_pkt_frag *fr = &sh->frags[i];
+
+		if (n < max)
+			pieces[n] = (struct pn_pkt_piece){ fr->frame->addr + fr->off, fr->len, fr->frame };
+	}
+	return n;
+}
+
+/* Fold a running sum to 16 bits, not complemented. */
+static uint16_t csum_fold16(uint64_t sum)
+{
+	return (uint16_t)~pn_csum_fold(sum);
+}
+
+uint64_t pn_pkt_csum_add(const struct pn_pkt *pkt, uint32_t off, uint32_t len, uint64_t sum)
+{
+	struct pn_pkt_piece pc[PN_PKT_MAX_FRAGS + 1];
+	unsigned n = pn_pkt_pieces(pkt, pc, PN_DIM(pc));
+	uint32_t pos = 0; /* bytes summed so far: their parity decides the swap */
+
+	if ((uint64_t)off + len > pkt->len)
+		return sum;
+	for (unsigned i = 0; i < n && len; i++) {
+		uint32_t m;
+		uint64_t s;
+
+		if (off >= pc[i].len) {
+			off -= pc[i].len;
+			continue;
+		}
+		m = PN_MIN(len, pc[i].len - off);
+		s = pn_csum_add(0, pc[i].base + off, m);
+		if (pos & 1) {
+			uint16_t f = csum_fold16(s);
+
+			s = (uint16_t)((f << 8) | (f >> 8));
+		}
+		sum += s;
+		pos += m;
+		len -= m;
+		off = 0;
+	}
+	return sum;
+}
+
+int pn_pkt_flatten(struct pn_pkt *pkt)
+{
+	struct pn_pkt_piece pc[PN_PKT_MAX_FRAGS + 1];
+	unsigned need = pkt->shinfo->nr_frags;
+	struct pn_pkt *seg, *next;
+	int rc;
+
+	if (pkt->next == NULL)
+		return 0;
+	for (seg = pkt->next; seg != NULL; seg = seg->next)
+		need += pn_pkt_pieces(seg, pc, 0);
+	if (need > PN_PKT_MAX_FRAGS)
+		return -ENOSPC;
+	if ((rc = frags_private(pkt)) != 0)
+		return rc;
+	for (seg = pkt->next; seg != NULL; seg = next) {
+		unsigned n = pn_pkt_pieces(seg, pc, PN_DIM(pc));
+
+		next = seg->next;
+		for (unsigned i = 0; i < n; i++) {
+			struct pn_pkt_shinfo *sh = pkt->shinfo;
+
+			pn_frame_get(pc[i].frame);
+			sh->frags[sh->nr_frags++] = (struct pn_pkt_frag){
+				.frame = pc[i].frame,
+				.off = (uint32_t)(pc[i].base - pc[i].frame->addr),
+				.len = (uint16_t)pc[i].len,
+				.kind = PN_PKT_FRAG_REF,
+			};
+			pkt->len += pc[i].len;
+			pkt->data_len += pc[i].len;
+		}
+		pn_pkt_free_seg(seg);
+	}
+	pkt->next = NULL;
+	pkt->nb_segs = 1;
+	pkt->pkt_len = pkt->len;
+	return 0;
 }

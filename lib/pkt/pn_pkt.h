@@ -304,6 +304,69 @@ int pn_pkt_trim(struct pn_pkt *pkt, uint32_t len);
 int pn_pkt_add_frag(struct pn_pkt *pkt, struct pn_frame *frame, uint32_t off,
 		    uint16_t len, enum pn_pkt_frag_kind kind);
 
+/**
+ * Remove @p n bytes from the front of the first segment, linear data first,
+ * then whole or partial fragments (rte_pktmbuf_adj across the fragments of
+ * a multi-buffer frame). Fragments emptied this way are given back. A
+ * shared packet is unshared first.
+ * @return 0, -EINVAL when the segment is shorter than @p n, or -ENOMEM.
+ */
+int pn_pkt_adj(struct pn_pkt *pkt, uint32_t n);
+
+/**
+ * Make sure the first @p n bytes of the first segment are in its linear
+ * part (pskb_may_pull): bytes are moved from the front fragments into the
+ * room after the linear data, so headers that a header-split or
+ * multi-buffer driver left in a fragment can be read in place. A shared
+ * packet is unshared first.
+ * @return 0, -EINVAL when the segment holds fewer than @p n bytes,
+ *         -EMSGSIZE when the buffer has no room for them, or -ENOMEM.
+ */
+static inline int pn_pkt_may_pull(struct pn_pkt *pkt, uint32_t n);
+
+int pn_pkt_pull_tail_slow(struct pn_pkt *pkt, uint32_t n);
+
+static inline int pn_pkt_may_pull(struct pn_pkt *pkt, uint32_t n)
+{
+	/* fast path: already linear */
+	if (pn_likely(n <= pn_pkt_headlen(pkt)))
+		return 0;
+	return pn_pkt_pull_tail_slow(pkt, n);
+}
+
+/**
+ * Fold a chained packet into its first segment: each later segment's data
+ * (linear part and fragments) becomes fragments of the first, held by
+ * plain page references, and the later segments are freed. Receive paths
+ * use it so that chained and multi-buffer frames read alike.
+ * @return 0, -ENOSPC when the pieces do not fit PN_PKT_MAX_FRAGS (the
+ *         packet is left as it was), or -ENOMEM.
+ */
+int pn_pkt_flatten(struct pn_pkt *pkt);
+
+/** One contiguous piece of a packet's data: the linear part or a fragment. */
+struct pn_pkt_piece {
+	uint8_t *base;
+	uint32_t len;
+	struct pn_frame *frame; /**< the page the piece lies in */
+};
+
+/**
+ * The pieces of the first segment's data in order: the linear part (when
+ * not empty) then each fragment. Fills up to @p max.
+ * @return the number of pieces the segment has (may exceed @p max).
+ */
+unsigned pn_pkt_pieces(const struct pn_pkt *pkt, struct pn_pkt_piece *pieces, unsigned max);
+
+/**
+ * Add the Internet checksum (RFC 1071) of @p len bytes from @p off of the
+ * first segment, across its linear part and fragments, to @p sum. Pieces
+ * that start at an odd offset are folded and byte-swapped, so the result is
+ * what one contiguous buffer would give.
+ * @return the new running sum, or @p sum unchanged when out of range.
+ */
+uint64_t pn_pkt_csum_add(const struct pn_pkt *pkt, uint32_t off, uint32_t len, uint64_t sum);
+
 /** Chain @p tail (and its segments) after the last segment of @p head. */
 void pn_pkt_chain(struct pn_pkt *head, struct pn_pkt *tail);
 

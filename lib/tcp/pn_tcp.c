@@ -117,12 +117,49 @@ static struct pn_tcp_sock *sock_alloc(struct pn_stack *st)
 	s->st = st;
 	s->rcvbuf = t->conf.rcvbuf;
 	s->sbuf_size = t->conf.sndbuf;
-	s->acct = t->conf.acct;
 	s->rto_ms = PN_TCP_INIT_RTO_MS;
 	s->mss = 536;
 	timers_init(s);
 	t->stats.sockets++;
 	return s;
+}
+
+/* Charge this socket's zero-copy pages to @g from now on: the group is
+ * pinned for as long as the socket may charge it. */
+static void sock_set_acct(struct pn_tcp_sock *s, struct pn_acct_group *g)
+{
+	char a[16], b[16];
+
+	pn_acct_unpin(&s->acct_pin);
+	s->acct = NULL;
+	if (g != NULL && pn_acct_pin(g, &s->acct_pin, "tcp socket %s:%u->%s:%u",
+				     pn_ip_str(s->st->ip, a), s->lport,
+				     pn_ip_str(s->rip, b), s->rport) == 0)
+		s->acct = g;
+}
+
+/* The socket's 4-tuple is known: name it for holder dumps, pin its group. */
+static void sock_named(struct pn_tcp_sock *s, struct pn_acct_group *g)
+{
+	char a[16], b[16];
+
+	if (s->state == PN_TCP_LISTEN)
+		s->holder = pn_holder_register("tcp listener %s:%u",
+					       pn_ip_str(s->st->ip, a), s->lport);
+	else
+		s->holder = pn_holder_register("socket %s:%u->%s:%u", pn_ip_str(s->rip, b),
+					       s->rport, pn_ip_str(s->st->ip, a), s->lport);
+	sock_set_acct(s, g);
+}
+
+/* Mark the pages of @p with who holds them now. */
+static void pkt_held_by(struct pn_pkt *p, uint32_t holder)
+{
+	struct pn_pkt_shinfo *sh = p->shinfo;
+
+	pn_frame_set_holder(sh->frame, holder);
+	for (unsigned i = 0; i < sh->nr_frags; i++)
+		pn_frame_set_holder(sh->frags[i].frame, holder);
 }
 
 static void rq_purge(struct pn_tcp_sock *s)
@@ -143,6 +180,8 @@ static void sock_free(struct pn_tcp_sock *s)
 	hash_del(t, s);
 	rq_purge(s);
 	free(s->sbuf);
+	pn_acct_unpin(&s->acct_pin);
+	pn_holder_unregister(s->holder);
 	t->socks[slot] = NULL;
 	t->gen[slot]++; /* tokens of this socket no longer find it */
 	t->free_slots[t->nr_free++] = slot;
@@ -778,6 +817,7 @@ static void delack_fn(struct pn_timer *tm)
 
 static void rq_append(struct pn_tcp_sock *s, struct pn_pkt *pkt)
 {
+	pkt_held_by(pkt, PN_HOLDER(s->holder, PN_VIA_QUEUE));
 	pkt->next = NULL;
 	if (s->rq_tail)
 		s->rq_tail->next = pkt;
@@ -809,7 +849,10 @@ static void ooo_insert(struct pn_tcp_sock *s, struct pn_pkt *pkt, uint32_t seq)
 			return;
 		}
 		if (pn_seq_lt(qs, seq)) { /* q covers our front */
-			pn_pkt_pull(pkt, qe - seq);
+			if (pn_pkt_adj(pkt, qe - seq) != 0) {
+				pn_pkt_free(pkt); /* not acknowledged: the sender repeats it */
+				return;
+			}
 			seq = qe;
 			pp = &q->next;
 			continue;
@@ -831,6 +874,7 @@ static void ooo_insert(struct pn_tcp_sock *s, struct pn_pkt *pkt, uint32_t seq)
 	pkt->next = *pp;
 	*pp = pkt;
 	s->ooo_bytes += pkt->len;
+	pkt_held_by(pkt, PN_HOLDER(s->holder, PN_VIA_QUEUE));
 }
 
 /* Move what the out-of-order queue holds at rcv_nxt into the receive queue. */
@@ -849,7 +893,8 @@ static void ooo_merge(struct pn_tcp_sock *s)
 			pn_pkt_free(q);
 			continue;
 		}
-		pn_pkt_pull(q, s->rcv_nxt - q->pad);
+		/* queued packets are private (rcv_data), so this cannot fail */
+		pn_pkt_adj(q, s->rcv_nxt - q->pad);
 		q->pad = s->rcv_nxt;
 		rq_append(s, q);
 		s->rcv_nxt = qe;
@@ -893,6 +938,12 @@ static void rcv_data(struct pn_tcp_sock *s, struct pn_pkt *pkt, uint32_t seq, bo
 		pn_pkt_free(pkt);
 		return;
 	}
+	/* what stays queued must be ours alone: trimming a shared packet's
+	 * fragments later would change what the other holder sees */
+	if (pn_unlikely(pkt->shinfo->nr_frags && pn_pkt_cloned(pkt)) && pn_pkt_unshare(pkt) != 0) {
+		pn_pkt_free(pkt); /* nothing taken: the sender repeats it */
+		return;
+	}
 	/* old bytes at the front */
 	if (pn_seq_lt(seq, s->rcv_nxt)) {
 		uint32_t old = s->rcv_nxt - seq;
@@ -901,9 +952,10 @@ static void rcv_data(struct pn_tcp_sock *s, struct pn_pkt *pkt, uint32_t seq, bo
 			if (len)
 				t->stats.dup_data_segs++;
 			len = 0;
-			pn_pkt_pull(pkt, pkt->len);
+		} else if (pn_pkt_adj(pkt, old) != 0) {
+			pn_pkt_free(pkt); /* nothing taken: the sender repeats it */
+			return;
 		} else {
-			pn_pkt_pull(pkt, old);
 			len -= old;
 		}
 		seq = s->rcv_nxt;
@@ -1221,7 +1273,7 @@ static void listen_input(struct pn_tcp_sock *l, struct pn_pkt *pkt, uint32_t rip
 	c->lport = l->lport;
 	c->cb = l->cb;
 	c->arg = l->arg;
-	c->acct = l->acct;
+	sock_named(c, l->acct);
 	c->rcvbuf = l->rcvbuf;
 	c->sbuf_size = l->sbuf_size;
 	c->parent = l;
@@ -1291,21 +1343,30 @@ out:
 static void tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_ipv4_hdr *ip)
 {
 	struct pn_tcp *t = tcp_of(st);
-	struct pn_tcp_hdr *th = (struct pn_tcp_hdr *)pn_pkt_data(pkt);
-	uint32_t len = pn_pkt_headlen(pkt), hlen, seq, ack, seg_len, plen;
-	uint32_t rip = ntohl(ip->saddr);
+	struct pn_tcp_hdr *th;
+	uint32_t len = pkt->len, hlen, seq, ack, seg_len, plen;
+	/* copies: the header may move if pulling it up unshares the packet */
+	uint32_t saddr = ip->saddr, daddr = ip->daddr, rip = ntohl(saddr);
 	struct tcp_opts o;
 	struct pn_tcp_sock *s;
 	bool acceptable;
 
 	t->stats.segs_in++;
-	if (pn_unlikely(len < sizeof(*th) || (hlen = (th->doff >> 4) * 4u) < sizeof(*th) ||
-			hlen > len)) {
+	/* the header (and options) may sit in fragments of a header-split or
+	 * multi-buffer frame: pull them into the linear part */
+	if (pn_unlikely(len < sizeof(*th) || pn_pkt_may_pull(pkt, sizeof(*th)) != 0)) {
 		t->stats.bad_segs++;
 		goto drop;
 	}
-	if (pn_unlikely(pn_csum_fold(pn_csum_add(pn_csum_pseudo(ip->saddr, ip->daddr, PN_IPPROTO_TCP,
-								  (uint16_t)len), th, len)) != 0)) {
+	th = (struct pn_tcp_hdr *)pn_pkt_data(pkt);
+	hlen = (th->doff >> 4) * 4u;
+	if (pn_unlikely(hlen < sizeof(*th) || hlen > len || pn_pkt_may_pull(pkt, hlen) != 0)) {
+		t->stats.bad_segs++;
+		goto drop;
+	}
+	th = (struct pn_tcp_hdr *)pn_pkt_data(pkt);
+	if (pn_unlikely(pn_csum_fold(pn_pkt_csum_add(pkt, 0, len,
+			pn_csum_pseudo(saddr, daddr, PN_IPPROTO_TCP, (uint16_t)len))) != 0)) {
 		t->stats.bad_csum++;
 		goto drop;
 	}
@@ -1493,6 +1554,10 @@ static void tcp_after_burst(struct pn_stack *st)
 {
 	struct pn_tcp *t = tcp_of(st);
 
+	/* tokens other threads released since the last round: their bytes
+	 * go back to the sockets' windows in this round */
+	t->stats.zc_released_remote += pn_zc_settle(t->zc, st);
+
 	while (t->work_head) {
 		struct pn_tcp_sock *s = t->work_head;
 
@@ -1556,6 +1621,9 @@ static void tcp_fini(struct pn_stack *st)
 			send_segment(s, s->snd_nxt, TH_RST | TH_ACK, 0);
 		sock_free(s);
 	}
+	/* tokens still out stay valid: their table waits for them */
+	pn_zc_table_put(t->zc);
+	pn_acct_unpin(&t->conf_pin);
 	free(t->socks);
 	free(t->gen);
 	free(t->free_slots);
@@ -1576,6 +1644,7 @@ int pn_tcp_configure(struct pn_stack *st, const struct pn_tcp_conf *conf)
 	struct pn_tcp_conf c = {
 		.sz = sizeof(c), .rcvbuf = 512 * 1024, .sndbuf = 256 * 1024,
 		.max_sockets = 4096, .time_wait_ms = 60000, .delack_ms = 40, .min_rto_ms = 200,
+		.max_zc_tokens = 65536,
 	};
 
 	if (st->tcp != NULL)
@@ -1595,9 +1664,12 @@ int pn_tcp_configure(struct pn_stack *st, const struct pn_tcp_conf *conf)
 			c.delack_ms = conf->delack_ms;
 		if (conf->min_rto_ms)
 			c.min_rto_ms = conf->min_rto_ms;
+		if (conf->max_zc_tokens)
+			c.max_zc_tokens = conf->max_zc_tokens;
 		c.acct = conf->acct;
 	}
-	if (c.rcvbuf < 4096 || c.sndbuf < 4096 || c.rcvbuf > (1u << 30))
+	if (c.rcvbuf < 4096 || c.sndbuf < 4096 || c.rcvbuf > (1u << 30) ||
+	    !PN_IS_POW2(c.max_zc_tokens) || c.max_zc_tokens > (1u << 24))
 		return -EINVAL;
 	t = calloc(1, sizeof(*t));
 	if (t == NULL)
@@ -1618,6 +1690,20 @@ int pn_tcp_configure(struct pn_stack *st, const struct pn_tcp_conf *conf)
 		t->gen[i] = 1; /* an id is never 0 */
 	}
 	t->nr_free = c.max_sockets;
+	t->zc = pn_zc_table_get(st, c.max_zc_tokens);
+	if (t->zc == NULL) {
+		int err = errno;
+
+		free(t->socks);
+		free(t->gen);
+		free(t->free_slots);
+		free(t);
+		return -err;
+	}
+	if (c.acct != NULL &&
+	    pn_acct_pin(c.acct, &t->conf_pin, "tcp stack %s default group",
+			pn_ip_str(st->ip, (char[16]){ 0 })) != 0)
+		t->conf.acct = NULL;
 	if (getrandom(&t->isn_key, sizeof(t->isn_key), 0) != sizeof(t->isn_key))
 		t->isn_key = mix64(st->now_us);
 	t->next_port = (uint16_t)(32768 + mix64(t->isn_key) % 28000);
@@ -1662,6 +1748,7 @@ struct pn_tcp_sock *pn_tcp_listen(struct pn_stack *st, uint16_t port, int backlo
 		return NULL;
 	s->state = PN_TCP_LISTEN;
 	s->lport = port;
+	sock_named(s, t->conf.acct);
 	s->backlog = backlog;
 	s->cb = cb;
 	s->arg = arg;
@@ -1727,6 +1814,7 @@ struct pn_tcp_sock *pn_tcp_connect(struct pn_stack *st, uint32_t ip, uint16_t po
 	s->cb = cb;
 	s->arg = arg;
 	s->state = PN_TCP_SYN_SENT;
+	sock_named(s, t->conf.acct);
 	s->rcv_wscale = wscale_for(s->rcvbuf);
 	s->iss = pick_isn(s);
 	s->snd_una = s->iss;
@@ -1747,7 +1835,7 @@ void pn_tcp_set_cb(struct pn_tcp_sock *s, pn_tcp_cb cb, void *arg)
 
 void *pn_tcp_arg(const struct pn_tcp_sock *s) { return s->arg; }
 
-void pn_tcp_set_acct(struct pn_tcp_sock *s, struct pn_acct_group *g) { s->acct = g; }
+void pn_tcp_set_acct(struct pn_tcp_sock *s, struct pn_acct_group *g) { sock_set_acct(s, g); }
 
 size_t pn_tcp_send_space(const struct pn_tcp_sock *s)
 {
@@ -1813,6 +1901,16 @@ static int recv_check(struct pn_tcp_sock *s)
 	return -EAGAIN;
 }
 
+/* Take the head packet off the receive queue and free it. */
+static void rq_unlink_free(struct pn_tcp_sock *s, struct pn_pkt *p)
+{
+	s->rq_head = p->next;
+	if (s->rq_head == NULL)
+		s->rq_tail = NULL;
+	p->next = NULL;
+	pn_pkt_free(p);
+}
+
 ssize_t pn_tcp_recv(struct pn_tcp_sock *s, void *buf, size_t len)
 {
 	struct pn_tcp *t = tcp_of(s->st);
@@ -1826,18 +1924,13 @@ ssize_t pn_tcp_recv(struct pn_tcp_sock *s, void *buf, size_t len)
 		struct pn_pkt *p = s->rq_head;
 		uint32_t n = (uint32_t)PN_MIN((size_t)p->len, len - done);
 
-		memcpy(dst + done, pn_pkt_data(p), n);
+		pn_pkt_copy_bits(p, 0, dst + done, n);
 		done += n;
 		s->rq_bytes -= n;
-		if (n == p->len) {
-			s->rq_head = p->next;
-			if (s->rq_head == NULL)
-				s->rq_tail = NULL;
-			p->next = NULL;
-			pn_pkt_free(p);
-		} else {
-			pn_pkt_pull(p, n);
-		}
+		if (n == p->len)
+			rq_unlink_free(s, p);
+		else
+			pn_pkt_adj(p, n); /* queued packets are private: cannot fail */
 	}
 	s->copy_bytes += done;
 	t->stats.copy_bytes += done;
@@ -1846,56 +1939,112 @@ ssize_t pn_tcp_recv(struct pn_tcp_sock *s, void *buf, size_t len)
 	return (ssize_t)done;
 }
 
+/*
+ * Hand out one piece of the packet at the head of the receive queue: a
+ * token for the whole packet when it is its only piece (no atomic), else a
+ * token for a page reference to that piece, the rest of the packet staying
+ * queued. Over the group's max, or with every token out, the piece is
+ * copied into the caller's fallback buffer instead.
+ * @return 1 when @p v was filled, 0 when the piece cannot go now.
+ */
+static int zc_piece(struct pn_tcp_sock *s, struct pn_pkt *p, const struct pn_pkt_piece *pc,
+		    bool whole, struct pn_zc_vec *v, uint8_t *cb, size_t copy_len, size_t *used,
+		    bool *refused)
+{
+	struct pn_tcp *t = tcp_of(s->st);
+	int charge = pn_pool_charge(pc->frame, s->acct, PN_ACCT_ZC);
+	uint64_t token = 0;
+
+	if (charge == 0) {
+		if (!whole)
+			pn_frame_get(pc->frame);
+		token = pn_zc_issue(t->zc, whole ? (void *)p : (void *)pc->frame, !whole, s->id,
+				    pc->len);
+		if (pn_unlikely(token == 0)) {
+			if (!whole)
+				pn_frame_put(pc->frame);
+			t->stats.zc_tokens_exhausted++;
+		}
+	} else if (!*refused) {
+		t->stats.zc_charge_refused++;
+		*refused = true;
+	}
+	if (pn_likely(token != 0)) {
+		pn_frame_set_holder(pc->frame, PN_HOLDER(s->holder, PN_VIA_ZC));
+		v->base = pc->base;
+		v->len = pc->len;
+		v->token = token;
+		s->zc_held += pc->len;
+		s->zc_bytes += pc->len;
+		t->stats.zc_bytes += pc->len;
+		return 1;
+	}
+	/* copy, and let the page go once the packet is done with */
+	if (cb == NULL || copy_len - *used < pc->len)
+		return 0;
+	memcpy(cb + *used, pc->base, pc->len);
+	v->base = cb + *used;
+	v->len = pc->len;
+	v->token = 0;
+	*used += pc->len;
+	s->fallback_bytes += pc->len;
+	t->stats.fallback_bytes += pc->len;
+	if (charge != 0)
+		pn_acct_note_copied(s->acct, pc->len);
+	return 1;
+}
+
 int pn_tcp_recv_zc(struct pn_tcp_sock *s, struct pn_zc_vec *vec, unsigned max,
 		   void *copy_buf, size_t copy_len)
 {
-	struct pn_tcp *t = tcp_of(s->st);
-	uint8_t *cb = copy_buf;
 	size_t used = 0;
 	unsigned n = 0;
 	bool refused = false;
-	int rc = recv_check(s);
+	int rc;
 
+	if (vec == NULL || max == 0)
+		return -EINVAL;
+	rc = recv_check(s);
 	if (rc <= 0)
 		return rc;
 	while (s->rq_head && n < max) {
 		struct pn_pkt *p = s->rq_head;
-		uint32_t len = p->len;
+		struct pn_pkt_piece pc[PN_PKT_MAX_FRAGS + 1];
+		unsigned np = pn_pkt_pieces(p, pc, PN_DIM(pc));
 
-		if (pn_pool_charge(p->shinfo->frame, s->acct, PN_ACCT_ZC) == 0) {
-			vec[n].base = pn_pkt_data(p);
-			vec[n].len = len;
-			vec[n].token = (uint64_t)(uintptr_t)p;
-			p->pad = s->id;
-			s->zc_held += len;
-			s->zc_bytes += len;
-			t->stats.zc_bytes += len;
-			t->stats.zc_tokens_out++;
-		} else {
-			/* the group is at its max: copy and let the page go */
-			if (!refused)
-				t->stats.zc_charge_refused++;
-			refused = true;
-			if (cb == NULL || copy_len - used < len)
+		if (np == 1) {
+			/* the common case: one piece, the packet is the token */
+			if (!zc_piece(s, p, &pc[0], true, &vec[n], copy_buf, copy_len, &used,
+				      &refused))
 				break;
-			memcpy(cb + used, pn_pkt_data(p), len);
-			vec[n].base = cb + used;
-			vec[n].len = len;
-			vec[n].token = 0;
-			used += len;
-			s->fallback_bytes += len;
-			t->stats.fallback_bytes += len;
-			pn_acct_note_copied(s->acct, len);
+			s->rq_bytes -= p->len;
+			s->rq_head = p->next;
+			if (s->rq_head == NULL)
+				s->rq_tail = NULL;
+			p->next = NULL;
+			if (vec[n].token == 0)
+				pn_pkt_free(p);
+			n++;
+			continue;
 		}
-		s->rq_bytes -= len;
-		s->rq_head = p->next;
-		if (s->rq_head == NULL)
-			s->rq_tail = NULL;
-		p->next = NULL;
-		if (vec[n].token == 0)
-			pn_pkt_free(p);
-		n++;
+		/* several pieces: a page reference per piece, taken off the
+		 * front of the packet as it goes */
+		for (unsigned i = 0; i < np && n < max; i++) {
+			uint32_t plen = pc[i].len;
+
+			if (!zc_piece(s, p, &pc[i], false, &vec[n], copy_buf, copy_len, &used,
+				      &refused))
+				goto out;
+			n++;
+			s->rq_bytes -= plen;
+			if (plen == p->len) {
+				rq_unlink_free(s, p);
+				break;
+			}
+			pn_pkt_adj(p, plen); /* queued packets are private: cannot fail */
+		}
 	}
+out:
 	if (used) {
 		s->wnd_check = true;
 		want_work(s);
@@ -1905,34 +2054,20 @@ int pn_tcp_recv_zc(struct pn_tcp_sock *s, struct pn_zc_vec *vec, unsigned max,
 	return (int)n;
 }
 
-void pn_tcp_zc_release(struct pn_stack *st, uint64_t token)
+void pn_tcp_zc_returned(struct pn_stack *st, uint32_t sock_id, uint32_t len)
 {
-	struct pn_pkt *p = (struct pn_pkt *)(uintptr_t)token;
-	struct pn_tcp *t = st ? tcp_of(st) : NULL;
-	uint32_t slot;
+	struct pn_tcp *t = tcp_of(st);
+	uint32_t slot = sock_id & 0xffff;
+	struct pn_tcp_sock *s;
 
-	if (token == 0)
+	if (t == NULL || slot >= t->conf.max_sockets)
 		return;
-	slot = p->pad & 0xffff;
-	if (t) {
-		t->stats.zc_tokens_out--;
-		if (slot < t->conf.max_sockets) {
-			struct pn_tcp_sock *s = t->socks[slot];
-
-			if (s && s->id == p->pad) {
-				s->zc_held -= p->len;
-				s->wnd_check = true; /* announced at the end of the round */
-				want_work(s);
-			}
-		}
+	s = t->socks[slot];
+	if (s != NULL && s->id == sock_id) {
+		s->zc_held -= len;
+		s->wnd_check = true; /* announced at the end of the round */
+		want_work(s);
 	}
-	pn_pkt_free(p);
-}
-
-void pn_tcp_zc_release_bulk(struct pn_stack *st, const uint64_t *tokens, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		pn_tcp_zc_release(st, tokens[i]);
 }
 
 int pn_tcp_shutdown(struct pn_tcp_sock *s)
@@ -2071,8 +2206,11 @@ void pn_tcp_stats_get(const struct pn_stack *st, struct pn_tcp_stats *s)
 {
 	const struct pn_tcp *t = tcp_of(st);
 
-	if (t)
+	if (t) {
 		*s = t->stats;
-	else
+		s->zc_tokens_out = pn_zc_outstanding(t->zc);
+		s->zc_bad_tokens = pn_zc_bad(t->zc);
+	} else {
 		memset(s, 0, sizeof(*s));
+	}
 }

@@ -67,7 +67,10 @@ struct pn_tcp_conf {
 	uint32_t time_wait_ms;    /**< default 60 000 (2 MSL as Linux) */
 	uint32_t delack_ms;       /**< default 40 */
 	uint32_t min_rto_ms;      /**< default 200 */
-	struct pn_acct_group *acct; /**< default group of new sockets (NULL: none) */
+	struct pn_acct_group *acct; /**< default group of new sockets (NULL: none);
+				     *   pinned while the stack lives */
+	uint32_t max_zc_tokens;   /**< zero-copy tokens out at once, power of two
+				   *   (default 65536); beyond it recv_zc copies */
 };
 
 int pn_tcp_configure(struct pn_stack *st, const struct pn_tcp_conf *conf);
@@ -116,24 +119,53 @@ struct pn_zc_vec {
 };
 
 /**
- * Zero-copy receive: up to @p max vectors of in-order payload.
- * @p copy_buf / @p copy_len: where to copy a segment whose page cannot be
- * charged (group at its max); may be NULL/0.
+ * Zero-copy receive: up to @p max vectors of in-order payload, each with
+ * its own token. A segment that a driver delivered in several pieces
+ * (header split, multi-buffer frames) gives one vector per piece.
+ * @p copy_buf / @p copy_len: where to copy a piece whose page cannot be
+ * charged (group at its max) or when every token is out; may be NULL/0.
  * @return vectors filled, 0 at end of stream, -EAGAIN (nothing to read),
  *         -ENOBUFS (data waits, but its page cannot be charged and the
- *         fallback buffer is full or absent), -ECONNRESET.
+ *         fallback buffer is full or absent), -ECONNRESET, or -EINVAL
+ *         (@p vec NULL or @p max 0).
  */
 int pn_tcp_recv_zc(struct pn_tcp_sock *s, struct pn_zc_vec *vec, unsigned max,
 		   void *copy_buf, size_t copy_len);
 
 /**
- * Release a token from pn_tcp_recv_zc: drops the page reference (the last
- * one recycles the page and ends its charge) and reopens the socket's
- * window. On the stack's thread; valid after the socket is closed too, and
- * with @p st NULL after the stack is destroyed (then on any thread).
+ * Release a token from pn_tcp_recv_zc: drops the payload's page references
+ * (the last one recycles the page and ends its charge) and gives the bytes
+ * back to the socket's receive window.
+ *
+ * Any thread may call it, at any time: while the socket and stack live,
+ * after the socket is closed, and after the stack is destroyed. On the
+ * stack's thread the socket's bookkeeping is done at once; on another
+ * thread the pages are freed there and the stack's thread settles the
+ * socket in its next poll round (the window reopens in that round).
+ * Lock-free.
+ *
+ * Tokens are checked handles (slot + generation): a token already released,
+ * one never issued, or one of another stack returns -EINVAL, is counted
+ * (pn_tcp_stats::zc_bad_tokens, pn_tcp_zc_bad_tokens()) and touches nothing.
+ *
+ * @param st the stack the token came from, or NULL. When not NULL and that
+ *        stack is alive, a token of another live stack is refused. @p st is
+ *        only compared, never followed, so a destroyed stack's pointer is
+ *        harmless.
+ * @param token a token from pn_tcp_recv_zc; 0 (copied bytes) is a no-op.
+ * @return 0, or -EINVAL for a stale, doubled, foreign or made-up token.
  */
-void pn_tcp_zc_release(struct pn_stack *st, uint64_t token);
-void pn_tcp_zc_release_bulk(struct pn_stack *st, const uint64_t *tokens, unsigned n);
+int pn_tcp_zc_release(struct pn_stack *st, uint64_t token);
+
+/**
+ * Release @p n tokens (0 entries are skipped): one push for the lot when
+ * called off the stack's thread.
+ * @return 0, or -EINVAL when any token was bad (the good ones are released).
+ */
+int pn_tcp_zc_release_bulk(struct pn_stack *st, const uint64_t *tokens, unsigned n);
+
+/** @return bad tokens seen by every release so far, process-wide. */
+uint64_t pn_tcp_zc_bad_tokens(void);
 
 /** Send FIN once queued data is sent; reading stays possible. */
 int pn_tcp_shutdown(struct pn_tcp_sock *s);
@@ -182,6 +214,9 @@ struct pn_tcp_stats {
 	uint64_t fallback_bytes; /**< copied by pn_tcp_recv_zc: group at its max */
 	uint64_t zc_charge_refused; /**< segments whose page could not be charged */
 	uint64_t zc_tokens_out;  /**< tokens held by the application now */
+	uint64_t zc_tokens_exhausted; /**< pieces copied because every token was out */
+	uint64_t zc_released_remote;  /**< tokens released on other threads, settled */
+	uint64_t zc_bad_tokens;  /**< stale, doubled or foreign tokens naming this stack */
 	uint64_t sockets, listeners, time_wait;
 };
 void pn_tcp_stats_get(const struct pn_stack *st, struct pn_tcp_stats *s);

@@ -16,8 +16,27 @@
 #define PN_TCP_CHALLENGE_ACKS_PER_SEC 1000u
 
 /* While a packet sits in a socket's queues its `pad` holds the sequence
- * number of its first payload byte; once handed out as a zero-copy token,
- * the socket's id, so a release finds the socket (or knows it is gone). */
+ * number of its first payload byte. */
+
+/* ---- zero-copy tokens (pn_tcp_zc.c) */
+
+struct pn_zc_table;
+
+/* A table for a new stack (one a dead stack left, all its tokens back, or
+ * a new one). NULL with errno EINVAL, ENOMEM or ENOSPC. */
+struct pn_zc_table *pn_zc_table_get(struct pn_stack *st, uint32_t size);
+/* The stack is going: its table waits for its outstanding tokens. */
+void pn_zc_table_put(struct pn_zc_table *t);
+/* Issue a token for @obj (a packet, or a page reference when @is_frame).
+ * @return the token, or 0 when every token is out. Stack thread. */
+uint64_t pn_zc_issue(struct pn_zc_table *t, void *obj, bool is_frame, uint32_t sock_id,
+		     uint32_t len);
+/* Settle what other threads released. Stack thread, once per round. */
+unsigned pn_zc_settle(struct pn_zc_table *t, struct pn_stack *st);
+uint64_t pn_zc_outstanding(const struct pn_zc_table *t);
+uint64_t pn_zc_bad(const struct pn_zc_table *t);
+/* A token of socket @sock_id worth @len bytes came back (stack thread). */
+void pn_tcp_zc_returned(struct pn_stack *st, uint32_t sock_id, uint32_t len);
 
 struct pn_tcp_sock {
 	struct pn_stack *st;
@@ -39,6 +58,8 @@ struct pn_tcp_sock {
 	int err;
 	struct pn_tcp_sock *work_next, *free_next;
 	struct pn_acct_group *acct;
+	struct pn_acct_pin acct_pin; /* while acct is set */
+	uint32_t holder;             /* holder id its pages are marked with */
 
 	/* listener / accept queue */
 	struct pn_tcp_sock *parent;
@@ -104,6 +125,8 @@ struct pn_tcp {
 	uint64_t isn_key;
 	uint64_t challenge_sec;
 	uint32_t challenge_count;
+	struct pn_zc_table *zc;
+	struct pn_acct_pin conf_pin; /* conf.acct, the default group */
 	struct pn_tcp_stats stats;
 };
 

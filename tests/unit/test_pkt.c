@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
+#include "pn_csum.h"
 #include "pn_test.h"
 
 static struct pn_pool *pool;
@@ -278,5 +279,89 @@ Test(pkt, unshare_and_expand_head_make_the_packet_private)
 	cr_assert(!pn_pkt_cloned(a));
 	cr_assert_not_null(pn_pkt_push(a, 8));
 	pn_pkt_free(a);
+	pn_pkt_free(c);
+}
+
+/* A packet whose bytes are data[0..len) split as: linear cut[0], then one
+ * fragment per further cut (each a fragment of this suite's pool). */
+static struct pn_pkt *split_packet(const uint8_t *data, const uint32_t *cuts, unsigned ncuts)
+{
+	struct pn_pkt *p = pn_pkt_alloc(pool);
+	uint32_t pos = 0;
+
+	cr_assert_not_null(p);
+	memcpy(pn_pkt_append(p, cuts[0]), data, cuts[0]);
+	pos = cuts[0];
+	for (unsigned i = 1; i < ncuts; i++) {
+		struct pn_frame *f;
+		/* an odd start inside the fragment, so offsets are not aligned */
+		uint8_t *b = pn_pool_alloc_frag(pool, cuts[i] + 64, &f);
+
+		cr_assert_not_null(b);
+		memcpy(b + 3, data + pos, cuts[i]);
+		cr_assert_eq(pn_pkt_add_frag(p, f, (uint32_t)(b + 3 - f->addr), (uint16_t)cuts[i],
+					     PN_PKT_FRAG_SHARE), 0);
+		pos += cuts[i];
+	}
+	return p;
+}
+
+Test(pkt, checksum_across_fragments_equals_contiguous)
+{
+	uint8_t data[3000];
+	uint64_t seed = 12345;
+
+	for (unsigned i = 0; i < sizeof(data); i++) {
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		data[i] = (uint8_t)(seed >> 56);
+	}
+	for (unsigned trial = 0; trial < 200; trial++) {
+		uint32_t cuts[PN_PKT_MAX_FRAGS + 1], total = 0;
+		unsigned nc = 1 + trial % (PN_PKT_MAX_FRAGS + 1);
+
+		for (unsigned i = 0; i < nc; i++) {
+			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+			cuts[i] = 1 + (uint32_t)(seed >> 33) % 400; /* odd and even */
+			total += cuts[i];
+		}
+		struct pn_pkt *p = split_packet(data, cuts, nc);
+		uint32_t off = trial % 7, len = total - off - trial % 5;
+		uint16_t want = pn_csum_fold(pn_csum_add(0, data + off, len));
+		uint16_t got = pn_csum_fold(pn_pkt_csum_add(p, off, len, 0));
+
+		cr_assert_eq(got, want, "trial %u: %u pieces, off %u len %u", trial, nc, off, len);
+		pn_pkt_free(p);
+	}
+}
+
+Test(pkt, may_pull_and_adj_move_across_fragments)
+{
+	uint8_t data[600], out[600];
+	uint32_t cuts[] = { 5, 7, 300, 288 };
+	struct pn_pkt *p, *c;
+
+	for (unsigned i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + 1);
+	p = split_packet(data, cuts, 4);
+	cr_assert_eq(pn_pkt_headlen(p), 5);
+	cr_assert_eq(pn_pkt_may_pull(p, 40), 0, "headers across two fragments");
+	cr_assert_eq(pn_pkt_headlen(p), 40);
+	cr_assert_eq(memcmp(pn_pkt_data(p), data, 40), 0);
+	cr_assert_eq(p->len, 600);
+	cr_assert_eq(p->shinfo->nr_frags, 2, "the emptied fragment was given back");
+	cr_assert_eq(pn_pkt_may_pull(p, 601), -EINVAL);
+	/* a clone keeps seeing the old layout while the original moves on */
+	c = pn_pkt_clone(p);
+	cr_assert_eq(pn_pkt_adj(p, 100), 0, "past the linear part into a fragment");
+	cr_assert_eq(p->len, 500);
+	cr_assert_eq(pn_pkt_copy_bits(p, 0, out, 500), 0);
+	cr_assert_eq(memcmp(out, data + 100, 500), 0);
+	cr_assert_eq(pn_pkt_copy_bits(c, 0, out, 600), 0);
+	cr_assert_eq(memcmp(out, data, 600), 0, "the clone's bytes are untouched");
+	cr_assert_eq(pn_pkt_adj(p, 500), 0);
+	cr_assert_eq(p->len, 0);
+	cr_assert_eq(p->shinfo->nr_frags, 0);
+	cr_assert_eq(pn_pkt_adj(p, 1), -EINVAL);
+	pn_pkt_free(p);
 	pn_pkt_free(c);
 }

@@ -28,6 +28,8 @@ static struct side A, B;
 static int pair_seq;
 static uint32_t time_wait_ms = 50;
 static uint32_t pool_pages = 4096;
+static uint32_t zc_tokens;      /* 0: the default */
+static bool split_rx_b;         /* frames to B arrive split in pieces */
 
 static void side_open(struct side *s, const char *pair, uint32_t ip, const char *impair,
 		      uint32_t flags)
@@ -37,7 +39,7 @@ static void side_open(struct side *s, const char *pair, uint32_t ip, const char 
 	struct pn_port_conf pc = { .sz = sizeof(pc), .nb_queues = 1, .ring_size = 4096 };
 	struct pn_stack_conf sc = { .sz = sizeof(sc), .ip = ip, .prefix_len = 24 };
 	struct pn_tcp_conf tc = { .sz = sizeof(tc), .time_wait_ms = time_wait_ms, .min_rto_ms = 20,
-				  .rcvbuf = 256 * 1024 };
+				  .rcvbuf = 256 * 1024, .max_zc_tokens = zc_tokens };
 	char args[64], err[128] = "";
 
 	s->pool = pn_pool_create(&pp);
@@ -79,9 +81,75 @@ static void close_pair(void)
 	cr_assert_eq(pn_pool_destroy(B.pool), 0, "B: pages left in flight");
 }
 
+static uint64_t split_rng = 1;
+
+static uint32_t split_rand(uint32_t n)
+{
+	split_rng = split_rng * 6364136223846793005ull + 1442695040888963407ull;
+	return (uint32_t)(split_rng >> 33) % n;
+}
+
+/*
+ * What a header-split or multi-buffer driver delivers: the frame's first
+ * bytes (anywhere inside the headers) in the linear part, the rest in up to
+ * four fragments of another pool, or sometimes as a chain of segments.
+ */
+static struct pn_pkt *split_frame(struct pn_pkt *in, struct pn_pool *frag_pool)
+{
+	uint8_t buf[2048];
+	uint32_t len = in->pkt_len, head, pos;
+	struct pn_pkt *out = pn_pkt_alloc(frag_pool), *tail = NULL;
+	bool chain = split_rand(4) == 0;
+
+	cr_assert_not_null(out);
+	cr_assert_eq(pn_pkt_copy_bits(in, 0, buf, len), 0);
+	pn_pkt_free(in);
+	head = 1 + split_rand(PN_MIN(len, 90u));
+	memcpy(pn_pkt_append(out, head), buf, head);
+	for (pos = head; pos < len;) {
+		uint32_t n = (len - pos) <= 64 || split_rand(3) == 0 ? len - pos
+								 : 1 + split_rand(len - pos);
+
+		if (chain) {
+			struct pn_pkt *seg = pn_pkt_alloc(frag_pool);
+
+			cr_assert_not_null(seg);
+			memcpy(pn_pkt_append(seg, n), buf + pos, n);
+			if (tail)
+				tail->next = seg;
+			else
+				out->next = seg;
+			tail = seg;
+			out->nb_segs++;
+			out->pkt_len += n;
+		} else {
+			struct pn_frame *f;
+			uint8_t *b;
+
+			if (out->shinfo->nr_frags == PN_PKT_MAX_FRAGS - 1)
+				n = len - pos;
+			b = pn_pool_alloc_frag(frag_pool, n + 1, &f);
+			cr_assert_not_null(b);
+			memcpy(b + 1, buf + pos, n); /* an odd offset in the page */
+			cr_assert_eq(pn_pkt_add_frag(out, f, (uint32_t)(b + 1 - f->addr),
+						     (uint16_t)n, PN_PKT_FRAG_SHARE), 0);
+		}
+		pos += n;
+	}
+	return out;
+}
+
 static void poll_both(void)
 {
 	pn_stack_poll(A.st);
+	if (split_rx_b) {
+		/* take B's frames off the wire ourselves and hand them in split */
+		struct pn_pkt *pkts[64];
+		uint16_t n = pn_port_rx_burst(B.port, 0, pkts, 64);
+
+		for (uint16_t i = 0; i < n; i++)
+			pn_stack_input(B.st, split_frame(pkts[i], B.pool));
+	}
 	pn_stack_poll(B.st);
 }
 
@@ -302,6 +370,9 @@ struct conn {
 	int err;
 	unsigned hold_max;   /* zero copy: keep up to this many tokens */
 	uint64_t held[4096];
+	const uint8_t *held_base[4096]; /* what each held token points at */
+	uint32_t held_len[4096];
+	uint64_t held_off[4096];        /* its offset in the stream */
 	unsigned nr_held;
 	bool hold_all;
 	uint8_t copy[64 * 1024];
@@ -380,13 +451,16 @@ static void do_read(struct conn *c)
 					continue;
 				if (c->nr_held < c->hold_max || c->hold_all) {
 					cr_assert_lt(c->nr_held, PN_DIM(c->held));
+					c->held_base[c->nr_held] = v[i].base;
+					c->held_len[c->nr_held] = v[i].len;
+					c->held_off[c->nr_held] = c->rcvd - v[i].len;
 					c->held[c->nr_held++] = v[i].token;
 				} else {
-					pn_tcp_zc_release(B.st, v[i].token);
+					cr_assert_eq(pn_tcp_zc_release(B.st, v[i].token), 0);
 				}
 			}
 			if (c->nr_held >= c->hold_max && !c->hold_all) {
-				pn_tcp_zc_release_bulk(B.st, c->held, c->nr_held);
+				cr_assert_eq(pn_tcp_zc_release_bulk(B.st, c->held, c->nr_held), 0);
 				c->nr_held = 0;
 			}
 		} else {
@@ -774,15 +848,15 @@ Test(tcp, tokens_outlive_socket_and_stack)
 		uint64_t off = server.rcvd;
 
 		for (unsigned i = 0; i < server.nr_held; i++)
-			off -= ((const struct pn_pkt *)(uintptr_t)server.held[i])->len;
-		for (unsigned i = 0; i < server.nr_held; i++) {
-			const struct pn_pkt *p = (const struct pn_pkt *)(uintptr_t)server.held[i];
-
-			for (uint32_t k = 0; k < p->len; k++, off++)
-				cr_assert_eq(p->data[k], pattern(off), "byte %llu", (unsigned long long)off);
-		}
+			off -= server.held_len[i];
+		for (unsigned i = 0; i < server.nr_held; i++)
+			for (uint32_t k = 0; k < server.held_len[i]; k++, off++)
+				cr_assert_eq(server.held_base[i][k], pattern(off), "byte %llu",
+					     (unsigned long long)off);
 	}
-	pn_tcp_zc_release_bulk(NULL, server.held, server.nr_held);
+	cr_assert_eq(pn_tcp_zc_release_bulk(NULL, server.held, server.nr_held), 0);
+	/* released again: every one of them is now stale, and touches nothing */
+	cr_assert_eq(pn_tcp_zc_release(NULL, server.held[0]), -EINVAL);
 	server.nr_held = 0;
 	cr_assert_eq(pn_pool_destroy(A.pool), 0, "A: every page back");
 	cr_assert_eq(pn_pool_destroy(B.pool), 0, "B: every page back");
@@ -932,4 +1006,171 @@ Test(tcp, random_segments_do_no_harm)
 	finish_conn();
 
 	close_pair();
+}
+
+/* ---- zero-copy tokens are checked handles (ownership issue, finding 4) */
+
+static void assert_held_intact(unsigned i)
+{
+	for (uint32_t k = 0; k < server.held_len[i]; k++)
+		cr_assert_eq(server.held_base[i][k], pattern(server.held_off[i] + k),
+			     "held token %u: byte %u changed", i, k);
+}
+
+Test(tcp, zc_tokens_stale_doubled_foreign_made_up)
+{
+	struct pn_tcp_stats tb;
+	struct pn_zc_vec v[4];
+	uint64_t t0, t1, t2, victim = 0;
+	unsigned vi = 0;
+
+	open_pair(NULL, NULL, 0);
+	start_conn(64 * 1024, true, false);
+	server.hold_all = true;
+	PUMP_UNTIL(server.rcvd == client.target, 5000);
+	cr_assert_gt(server.nr_held, 8);
+	t0 = server.held[0];
+	t1 = server.held[1];
+	t2 = server.held[2];
+
+	cr_assert_eq(pn_tcp_recv_zc(server.s, v, 0, NULL, 0), -EINVAL, "max 0");
+	cr_assert_eq(pn_tcp_recv_zc(server.s, NULL, 4, NULL, 0), -EINVAL, "no vector");
+
+	cr_assert_eq(pn_tcp_zc_release(B.st, t0), 0);
+	cr_assert_eq(pn_tcp_zc_release(B.st, t0), -EINVAL, "doubled");
+	cr_assert_eq(pn_tcp_zc_release(NULL, t0), -EINVAL, "doubled, no stack named");
+	cr_assert_eq(pn_tcp_zc_release(A.st, t1), -EINVAL, "foreign: A is alive and not its stack");
+	/* made up: even generation, a generation not yet issued, a slot past
+	 * the table, a table nobody made, noise */
+	cr_assert_eq(pn_tcp_zc_release(NULL, t2 ^ (UINT64_C(1) << 32)), -EINVAL);
+	cr_assert_eq(pn_tcp_zc_release(NULL, t2 + (UINT64_C(2) << 32)), -EINVAL);
+	cr_assert_eq(pn_tcp_zc_release(NULL, t2 | 0xffffffu), -EINVAL);
+	cr_assert_eq(pn_tcp_zc_release(NULL, (t2 & ~(UINT64_C(0xff) << 24)) | (UINT64_C(250) << 24)),
+		     -EINVAL);
+	cr_assert_eq(pn_tcp_zc_release(NULL, 1), -EINVAL);
+	cr_assert_eq(pn_tcp_zc_release(NULL, UINT64_C(0xdeadbeefdeadbeef)), -EINVAL);
+	cr_assert_eq(pn_tcp_zc_release(NULL, 0), 0, "0 is copied bytes: nothing to do");
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_geq(tb.zc_bad_tokens, 6, "counted on the stack they named");
+	cr_assert_geq(pn_tcp_zc_bad_tokens(), 9, "and process-wide");
+	for (unsigned i = 1; i < server.nr_held; i++)
+		assert_held_intact(i);
+
+	/* the slot of t0 goes to a new token: releasing t0 again must not free
+	 * the new holder's packet */
+	client.target += 32 * 1024;
+	fill_send(&client);
+	PUMP_UNTIL(server.rcvd == client.target, 5000);
+	for (unsigned i = 0; i < server.nr_held; i++)
+		if ((uint32_t)server.held[i] == (uint32_t)t0 && server.held[i] != t0) {
+			victim = server.held[i];
+			vi = i;
+		}
+	cr_assert_neq(victim, 0, "the freed slot was reused");
+	cr_assert_eq(pn_tcp_zc_release(NULL, t0), -EINVAL, "stale after reuse");
+	PUMP_UNTIL(0, 20);
+	assert_held_intact(vi);
+	/* the good ones all go back; t0 was released already */
+	server.held[0] = 0;
+	cr_assert_eq(pn_tcp_zc_release_bulk(B.st, server.held, server.nr_held), 0);
+	server.nr_held = 0;
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_eq(tb.zc_tokens_out, 0);
+	finish_conn();
+	close_pair();
+}
+
+Test(tcp, zc_tokens_run_out_then_copy)
+{
+	struct pn_tcp_stats tb;
+
+	zc_tokens = 16;
+	open_pair(NULL, NULL, 0);
+	zc_tokens = 0;
+	start_conn(128 * 1024, true, false);
+	server.hold_all = true;
+	PUMP_UNTIL(server.rcvd == client.target, 5000);
+	cr_assert_eq(server.rcvd, client.target, "every byte arrived, tokens or not");
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_eq(tb.zc_tokens_out, 16);
+	cr_assert_eq(server.nr_held, 16);
+	cr_assert_gt(tb.zc_tokens_exhausted, 0);
+	cr_assert_gt(tb.fallback_bytes, 0, "the rest was copied");
+	finish_conn();
+	close_pair();
+}
+
+/* Finding 8: frames whose headers and payload arrive in pieces. */
+Test(tcp, header_split_and_multi_buffer_frames_byte_exact)
+{
+	struct pn_net_stats sb;
+	struct pn_tcp_stats tb;
+
+	split_rng = 99;
+	split_rx_b = true;
+	open_pair(NULL, NULL, 0);
+	start_conn(2u << 20, getenv("SPLIT_COPY") == NULL, false);
+	PUMP_UNTIL(server.rcvd == client.target, 20000);
+	cr_assert_eq(server.rcvd, client.target, "received %llu", (unsigned long long)server.rcvd);
+	/* ping and UDP across pieces too */
+	cr_assert_eq(pn_icmp_echo(A.st, IP_B, 1, 1, "split ping", 10), 0);
+	PUMP_UNTIL(pn_icmp_echo_replies_seen(A.st) == 1, 2000);
+	cr_assert_eq(pn_icmp_echo_replies_seen(A.st), 1);
+	pn_stack_stats_get(B.st, &sb);
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_eq(sb.ip_bad_header + sb.rx_runts + tb.bad_segs + tb.bad_csum, 0,
+		     "nothing dropped as malformed");
+	cr_assert_eq(tb.zc_bytes, client.target, "payload by zero copy, piece by piece");
+	finish_conn();
+	split_rx_b = false;
+	close_pair();
+}
+
+/* Finding 3 seen from the stack: every ping arrives twice, the second a clone. */
+Test(tcp, duplicated_pings_are_answered)
+{
+	open_pair(NULL, "rx_dup=1.0,seed=3", 0);
+	for (uint16_t i = 1; i <= 5; i++)
+		cr_assert_eq(pn_icmp_echo(A.st, IP_B, 7, i, "dup", 3), 0);
+	PUMP_UNTIL(pn_icmp_echo_replies_seen(A.st) >= 10, 2000);
+	cr_assert_eq(pn_icmp_echo_replies_seen(A.st), 10, "each request and its clone answered");
+	close_pair();
+}
+
+/* Who holds the pages: the socket, through its tokens; and its group stays. */
+Test(tcp, holders_named_and_group_pinned)
+{
+	struct pn_acct_group *g = pn_acct_group_create(pn_acct_root(), "pinned");
+	struct pn_held_group hg[8];
+	uint32_t total = 0;
+	char who[160];
+	unsigned n;
+	bool found = false;
+
+	cr_assert_not_null(g);
+	open_pair(NULL, NULL, PN_POOL_F_ACCOUNTED);
+	start_conn(256 * 1024, true, false);
+	pn_tcp_set_acct(server.s, g);
+	server.hold_all = true;
+	PUMP_UNTIL(server.rcvd == client.target, 5000);
+	cr_assert_eq(pn_acct_pins(g), 1, "the socket pins its group");
+	/* the loop driver hands frames over by pointer: what B received lives
+	 * in A's pool */
+	n = pn_pool_held_by(A.pool, hg, PN_DIM(hg), &total);
+	for (unsigned i = 0; i < n; i++) {
+		pn_holder_describe(hg[i].holder, who, sizeof(who));
+		if (strstr(who, "socket 10.0.0.1:") && strstr(who, "zero-copy tokens")) {
+			found = true;
+			cr_assert_geq(hg[i].pages, server.nr_held / 2, "%s holds %u", who, hg[i].pages);
+		}
+	}
+	cr_assert(found, "the socket is named as the holder");
+	cr_assert_geq(total, server.nr_held / 2);
+	cr_assert_eq(pn_tcp_zc_release_bulk(NULL, server.held, server.nr_held), 0);
+	server.nr_held = 0;
+	finish_conn();
+	cr_assert_eq(pn_acct_pins(g), 0, "closed sockets let go of it");
+	close_pair();
+	pn_acct_drain_all();
+	cr_assert_eq(pn_acct_group_destroy(g), 0);
 }
