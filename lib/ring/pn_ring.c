@@ -18,7 +18,10 @@ struct pn_ring *pn_ring_create(uint32_t count, uint32_t flags)
 		errno = EINVAL;
 		return NULL;
 	}
-	bytes = PN_ALIGN_UP(sizeof(*r) + (size_t)count * sizeof(void *),
+	bool spsc = (flags & PN_RING_F_ALL) == PN_RING_F_ALL;
+
+	bytes = PN_ALIGN_UP(sizeof(*r) + (size_t)count * (spsc ? sizeof(void *)
+								 : sizeof(struct pn_ring_slot)),
 			    (size_t)PN_CACHE_LINE);
 	r = aligned_alloc(PN_CACHE_LINE, bytes);
 	if (r == NULL) {
@@ -30,8 +33,10 @@ struct pn_ring *pn_ring_create(uint32_t count, uint32_t flags)
 	r->mask = count - 1;
 	r->capacity = count;
 	r->flags = flags;
-	r->prod.single = !!(flags & PN_RING_F_SP_ENQ);
-	r->cons.single = !!(flags & PN_RING_F_SC_DEQ);
+	r->spsc = spsc;
+	if (!spsc)
+		for (uint32_t i = 0; i < count; i++)
+			atomic_init(&pn_ring_slot(r, i)->seq, i);
 	return r;
 }
 
@@ -46,7 +51,12 @@ void pn_ring_close(struct pn_ring *r)
 						 memory_order_acq_rel);
 
 	head &= ~PN_RING_CLOSED;
-	/* acquire: the slot writes of the last reservations are visible */
-	while (atomic_load_explicit(&r->prod.tail, memory_order_acquire) != head)
-		pn_cpu_relax();
+	if (r->spsc)
+		return; /* closed while its one producer is idle (see the header) */
+	/* every position below head was claimed; one whose slot still reads
+	 * as free for it is being written now: wait for its publication
+	 * (acquire: then its pointer is visible to our dequeues) */
+	for (uint64_t pos = head > r->size ? head - r->size : 0; pos < head; pos++)
+		while (atomic_load_explicit(&pn_ring_slot(r, pos)->seq, memory_order_acquire) == pos)
+			pn_cpu_relax();
 }

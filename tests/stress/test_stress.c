@@ -528,6 +528,24 @@ static void *acct_putter(void *arg)
 	return NULL;
 }
 
+/* Samples `current` while others charge: it must never read above max. */
+struct max_watch {
+	struct pn_acct_group *g;
+	_Atomic bool *done;
+	uint64_t samples, over;
+};
+
+static void *watch_max(void *arg)
+{
+	struct max_watch *w = arg;
+
+	while (!atomic_load(w->done)) {
+		w->over += pn_acct_current(w->g) > pn_acct_max(w->g);
+		w->samples++;
+	}
+	return NULL;
+}
+
 Test(stress, accounting_charges_and_remote_uncharges, .timeout = 600)
 {
 	struct pn_acct_group *parent = pn_acct_group_create(NULL, "stress");
@@ -553,6 +571,10 @@ Test(stress, accounting_charges_and_remote_uncharges, .timeout = 600)
 					  .done = &done };
 		cr_assert_not_null(j[i].pool);
 	}
+	struct max_watch mw = { .g = parent, .done = &done };
+	pthread_t wt;
+
+	pthread_create(&wt, NULL, watch_max, &mw);
 	for (int i = 0; i < 2; i++) {
 		pthread_create(&t[i], NULL, acct_charger, &j[i]);
 		pthread_create(&t[2 + i], NULL, acct_putter, &j[i]);
@@ -562,6 +584,9 @@ Test(stress, accounting_charges_and_remote_uncharges, .timeout = 600)
 	atomic_store(&done, true);
 	pthread_join(t[2], NULL);
 	pthread_join(t[3], NULL);
+	pthread_join(wt, NULL);
+	cr_assert_eq(mw.over, 0, "current read above max %llu times in %llu samples",
+		     (unsigned long long)mw.over, (unsigned long long)mw.samples);
 
 	pn_acct_drain_all();
 	cr_assert_eq(pn_acct_stocked(), 0, "stocks drained");

@@ -66,3 +66,28 @@ Test(ring, close_refuses_enqueue_keeps_contents)
 	cr_assert_eq(pn_ring_count(r), 0);
 	pn_ring_free(r);
 }
+
+/*
+ * A producer that claimed a slot and stalls (preempted) does not hold the
+ * others up: they enqueue past it; consumers see the ring end at its slot
+ * until it publishes.
+ */
+Test(ring, a_stalled_producer_blocks_nobody)
+{
+	struct pn_ring *r = pn_ring_create(8, 0);
+	void *out[8];
+	uint64_t pos = atomic_load(&r->prod.head);
+
+	/* white box: claim position pos without publishing it */
+	cr_assert(atomic_compare_exchange_strong(&r->prod.head, &pos, pos + 1));
+	for (uintptr_t i = 1; i <= 3; i++)
+		cr_assert_eq(pn_ring_enqueue(r, (void *)i), 0, "producer %zu went past", (size_t)i);
+	cr_assert_eq(pn_ring_dequeue_burst(r, out, 8), 0, "the stalled slot comes first");
+	/* the stalled producer publishes */
+	pn_ring_slot(r, pos)->obj = (void *)0x99;
+	atomic_store(&pn_ring_slot(r, pos)->seq, pos + 1);
+	cr_assert_eq(pn_ring_dequeue_burst(r, out, 8), 4);
+	cr_assert_eq((uintptr_t)out[0], 0x99);
+	cr_assert_eq((uintptr_t)out[3], 3);
+	pn_ring_free(r);
+}
