@@ -85,6 +85,19 @@ static void report(const char *name, const char *anchor, double ours,
 	fflush(stdout);
 }
 
+/* --only NAME[,NAME...]: run just those rows (callgrind counts one loop) */
+static const char *only;
+
+static bool row_wanted(const char *name)
+{
+	size_t len = strlen(name);
+
+	for (const char *p = only; p != NULL && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (strncmp(p, name, len) == 0 && (p[len] == ',' || p[len] == '\0'))
+			return true;
+	return only == NULL;
+}
+
 static void run_row(const char *name, const char *anchor, bench_fn ours,
 		    void *octx, bench_fn theirs, void *tctx, uint64_t iters,
 		    const char *unit)
@@ -92,7 +105,7 @@ static void run_row(const char *name, const char *anchor, bench_fn ours,
 	double a[MAX_ROUNDS], b[MAX_ROUNDS];
 	unsigned r;
 
-	if (stop)
+	if (stop || !row_wanted(name))
 		return;
 	/* warm both up once, then interleave so drift hits both alike */
 	ours(octx, iters / 10 + 1);
@@ -361,7 +374,7 @@ static int bench_pool(void)
 	run_row("pkt_alloc_free", "rte_pktmbuf_alloc+free",
 		ours_pkt, p, dpdk_pkt, pktmp, opt.iters, "ns/op");
 
-	if (worker < RTE_MAX_LCORE) {
+	if (worker < RTE_MAX_LCORE && (row_wanted("cross_thread_recycle") || row_wanted("cross_thread_pkt"))) {
 		struct xthread x = {
 			.q = pn_ring_create(1024, PN_RING_F_SP_ENQ | PN_RING_F_SC_DEQ),
 		};
@@ -512,7 +525,9 @@ static void usage(FILE *out)
 		"               anchor_ns, ratio, unit\n"
 		"  --rounds N   interleaved rounds per row, median taken (default 9)\n"
 		"  --iters N    operations per round (default 2000000)\n"
-		"  --quick      3 rounds of 200000 (a smoke run)\n");
+		"  --quick      3 rounds of 200000 (a smoke run)\n"
+		"  --only ROWS  run only these rows (comma-separated names), e.g. for\n"
+		"               valgrind --tool=callgrind instruction counts\n");
 }
 
 int main(int argc, char **argv)
@@ -522,6 +537,7 @@ int main(int argc, char **argv)
 		{ "rounds", required_argument, NULL, 'r' },
 		{ "iters", required_argument, NULL, 'i' },
 		{ "quick", no_argument, NULL, 'q' },
+		{ "only", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -553,12 +569,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "jr:i:qh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jr:i:qo:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'j': opt.json = true; break;
 		case 'r': opt.rounds = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'i': opt.iters = strtoull(optarg, NULL, 0); break;
 		case 'q': opt.rounds = 3; opt.iters = 200000; break;
+		case 'o': only = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

@@ -86,7 +86,10 @@ static inline uint32_t pn_ref_sub(_Atomic uint32_t *cnt, uint32_t nr)
 	/* acquire: the other holders' accesses, released by their fetch_sub,
 	 * happen-before whatever the last one does next */
 	if (atomic_load_explicit(cnt, memory_order_acquire) == nr) {
-		atomic_store_explicit(cnt, 0, memory_order_relaxed);
+		/* release: whoever reads the 0 next (the pool owner deciding to
+		 * cut a page again, a packet asking whether it is still shared)
+		 * must see our accesses done; a plain store on x86 */
+		atomic_store_explicit(cnt, 0, memory_order_release);
 		return 0;
 	}
 	return atomic_fetch_sub_explicit(cnt, nr, memory_order_acq_rel) - nr;

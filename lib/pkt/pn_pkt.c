@@ -115,10 +115,13 @@ int pn_pkt_trim(struct pn_pkt *pkt, uint32_t len)
 	sh = pkt->shinfo;
 	pkt->pkt_len -= pkt->len - len;
 	if (len <= headlen) {
-		/* everything after the linear part goes */
-		for (unsigned i = 0; i < sh->nr_frags; i++)
-			pkt_frag_release(&sh->frags[i]);
-		sh->nr_frags = 0;
+		/* everything after the linear part goes; no fragments, no write:
+		 * the shinfo may be shared with a clone (then it has none) */
+		if (sh->nr_frags) {
+			for (unsigned i = 0; i < sh->nr_frags; i++)
+				pkt_frag_release(&sh->frags[i]);
+			sh->nr_frags = 0;
+		}
 		pkt->len = len;
 		pkt->data_len = 0;
 		return 0;
@@ -363,24 +366,42 @@ int pn_pkt_flatten(struct pn_pkt *pkt)
 		return rc;
 	for (seg = pkt->next; seg != NULL; seg = next) {
 		unsigned n = pn_pkt_pieces(seg, pc, PN_DIM(pc));
+		uint32_t headlen = pn_pkt_headlen(seg);
 
 		next = seg->next;
 		for (unsigned i = 0; i < n; i++) {
 			struct pn_pkt_shinfo *sh = pkt->shinfo;
-
-			pn_frame_get(pc[i].frame);
-			sh->frags[sh->nr_frags++] = (struct pn_pkt_frag){
+			struct pn_pkt_frag fr = {
 				.frame = pc[i].frame,
 				.off = (uint32_t)(pc[i].base - pc[i].frame->addr),
 				.len = (uint16_t)pc[i].len,
 				.kind = PN_PKT_FRAG_REF,
 			};
+
+			if (i == 0 && headlen && pn_pkt_cloned(seg)) {
+				/* a linear part others share: its owner may write it
+				 * once they let go, which a page reference would not
+				 * stop, so it is copied (fragments are never written) */
+				struct pn_frame *f;
+				uint8_t *b = pn_pool_alloc_frag(pn_pkt_pool(pkt), headlen, &f);
+
+				if (b == NULL)
+					return -ENOMEM;
+				memcpy(b, pc[i].base, headlen);
+				fr = (struct pn_pkt_frag){ .frame = f, .off = (uint32_t)(b - f->addr),
+							   .len = (uint16_t)headlen,
+							   .kind = PN_PKT_FRAG_SHARE };
+			} else {
+				pn_frame_get(pc[i].frame);
+			}
+			sh->frags[sh->nr_frags++] = fr;
 			pkt->len += pc[i].len;
 			pkt->data_len += pc[i].len;
 		}
+		pkt->next = next; /* the segment is taken: a failure later leaves a valid chain */
+		pkt->nb_segs--;
 		pn_pkt_free_seg(seg);
 	}
-	pkt->next = NULL;
 	pkt->nb_segs = 1;
 	pkt->pkt_len = pkt->len;
 	return 0;

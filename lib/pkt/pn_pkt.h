@@ -138,6 +138,23 @@ static inline bool pn_pkt_cloned(const struct pn_pkt *pkt)
 	return atomic_load_explicit(&pkt->shinfo->refcnt, memory_order_acquire) != 1;
 }
 
+/**
+ * Say who holds the pages of @p pkt now (its buffers and fragments, every
+ * segment): a port queue that received it, a socket that queued it.
+ */
+static inline void pn_pkt_set_holder(struct pn_pkt *pkt, uint32_t holder)
+{
+	for (; pkt != NULL; pkt = pkt->next) {
+		struct pn_pkt_shinfo *sh = pkt->shinfo;
+
+		pn_frame_set_holder(pn_pkt_own_shinfo(pkt)->frame, holder);
+		if (pn_unlikely(sh != pn_pkt_own_shinfo(pkt)))
+			pn_frame_set_holder(sh->frame, holder);
+		for (unsigned i = 0; i < sh->nr_frags; i++)
+			pn_frame_set_holder(sh->frags[i].frame, holder);
+	}
+}
+
 /* Initialise a fresh buffer's header: one cache line of stores. */
 static inline struct pn_pkt *pn_pkt_init(struct pn_pool *pool, void *buf,
 					 struct pn_frame *frame)
@@ -337,10 +354,13 @@ static inline int pn_pkt_may_pull(struct pn_pkt *pkt, uint32_t n)
 /**
  * Fold a chained packet into its first segment: each later segment's data
  * (linear part and fragments) becomes fragments of the first, held by
- * plain page references, and the later segments are freed. Receive paths
- * use it so that chained and multi-buffer frames read alike.
+ * plain page references (a linear part shared with a clone is copied
+ * instead: its owner may write it later), and the later segments are
+ * freed. Receive paths use it so that chained and multi-buffer frames read
+ * alike. Owner thread of the first segment's pool.
  * @return 0, -ENOSPC when the pieces do not fit PN_PKT_MAX_FRAGS (the
- *         packet is left as it was), or -ENOMEM.
+ *         packet is left as it was), or -ENOMEM (the segments folded so far
+ *         stay folded; the packet stays valid).
  */
 int pn_pkt_flatten(struct pn_pkt *pkt);
 

@@ -484,8 +484,24 @@ static inline void pn_pool_frag_free(struct pn_frame *f, const void *buf)
 	/* owner check first: frag_page is only read by its writer */
 	if (pn_likely(p != NULL && pn_pool_is_owner(p, pn_thread_id()) &&
 		      p->frag_page == f)) {
-		if (pn_unlikely(--p->frag_handed == 0))
-			pn_pool_frag_page_idle(p);
+		if (--p->frag_handed != 0)
+			return;
+		/* every share the owner cut came back to the owner (a share
+		 * freed elsewhere would keep frag_handed above 0): cut the page
+		 * again from its start if no plain reference sees it. A holder
+		 * that took one on another thread handed its share to us
+		 * through something that orders it (a ring, a lock), so the
+		 * acquire load sees it. All on the descriptor line we hold. */
+		if (pn_likely(atomic_load_explicit(&f->refcount, memory_order_acquire) == 1 &&
+			      __atomic_load_n(&f->acct_id, __ATOMIC_RELAXED) == 0 &&
+			      p->quarantine == NULL)) {
+#ifdef PN_DEBUG
+			PN_DEBUG_ASSERT(pn_frag_track_idle(f), "page recut under a live fragment");
+#endif
+			p->frag_offset = 0;
+			return;
+		}
+		pn_pool_frag_page_idle(p);
 		return;
 	}
 	pn_frame_frag_sub(f, 1);

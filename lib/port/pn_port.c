@@ -206,6 +206,8 @@ struct pn_port *pn_port_open(const char *driver, const char *args,
 	}
 	if (c.name != NULL)
 		snprintf(dev->name, sizeof(dev->name), "%s", c.name);
+	for (unsigned q = 0; q < dev->nb_queues; q++)
+		dev->qholder[q] = pn_holder_register("port %s queue %u", dev->name, q);
 	atomic_store_explicit(&port_table[id], dev, memory_order_release);
 	return &dev->pub;
 }
@@ -263,6 +265,8 @@ void pn_port_close(struct pn_port *port)
 	atomic_store_explicit(&port_table[dev->id], NULL, memory_order_release);
 	pthread_mutex_unlock(&port_lock);
 	dev->ops->close(dev);
+	for (unsigned q = 0; q < dev->nb_queues; q++)
+		pn_holder_unregister(dev->qholder[q]);
 	free(dev);
 }
 

@@ -43,6 +43,9 @@ struct pn_port_dev {
 	char mode[64];            /* set by the driver */
 	struct pn_pool *pools[PN_PORT_MAX_QUEUES];
 	struct pn_port_queue_stats qstats[PN_PORT_MAX_QUEUES];
+	/* holder ids of the queues ("port NAME queue Q"): drivers mark the
+	 * pages they hand over with PN_HOLDER(qholder[q], PN_VIA_...) */
+	uint32_t qholder[PN_PORT_MAX_QUEUES];
 	void *priv;               /* the driver's */
 };
 

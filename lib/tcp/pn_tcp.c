@@ -152,16 +152,6 @@ static void sock_named(struct pn_tcp_sock *s, struct pn_acct_group *g)
 	sock_set_acct(s, g);
 }
 
-/* Mark the pages of @p with who holds them now. */
-static void pkt_held_by(struct pn_pkt *p, uint32_t holder)
-{
-	struct pn_pkt_shinfo *sh = p->shinfo;
-
-	pn_frame_set_holder(sh->frame, holder);
-	for (unsigned i = 0; i < sh->nr_frags; i++)
-		pn_frame_set_holder(sh->frags[i].frame, holder);
-}
-
 static void rq_purge(struct pn_tcp_sock *s)
 {
 	pn_pkt_free(s->rq_head);
@@ -817,7 +807,7 @@ static void delack_fn(struct pn_timer *tm)
 
 static void rq_append(struct pn_tcp_sock *s, struct pn_pkt *pkt)
 {
-	pkt_held_by(pkt, PN_HOLDER(s->holder, PN_VIA_QUEUE));
+	pn_pkt_set_holder(pkt, PN_HOLDER(s->holder, PN_VIA_QUEUE));
 	pkt->next = NULL;
 	if (s->rq_tail)
 		s->rq_tail->next = pkt;
@@ -874,7 +864,7 @@ static void ooo_insert(struct pn_tcp_sock *s, struct pn_pkt *pkt, uint32_t seq)
 	pkt->next = *pp;
 	*pp = pkt;
 	s->ooo_bytes += pkt->len;
-	pkt_held_by(pkt, PN_HOLDER(s->holder, PN_VIA_QUEUE));
+	pn_pkt_set_holder(pkt, PN_HOLDER(s->holder, PN_VIA_QUEUE));
 }
 
 /* Move what the out-of-order queue holds at rcv_nxt into the receive queue. */

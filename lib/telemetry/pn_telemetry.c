@@ -84,6 +84,30 @@ static json_t *pool_stats_json(const struct pn_pool_stats_sum *s)
 		"recycle_released_refcnt", (json_int_t)s->recycle_released_refcnt);
 }
 
+/* Who holds the pool's pages in flight, grouped: [{"holder", "pages"}]. */
+static json_t *holders_json(struct pn_pool *p, int64_t inflight)
+{
+	struct pn_held_group g[8];
+	char who[PN_HOLDER_LABEL_MAX + 48];
+	json_t *arr = json_array();
+	uint32_t total = 0, named = 0;
+	unsigned n;
+
+	if (inflight <= 0)
+		return arr;
+	n = pn_pool_held_by(p, g, PN_DIM(g), &total);
+	for (unsigned i = 0; i < n; i++) {
+		json_array_append_new(arr, json_pack("{ss sI}", "holder",
+			pn_holder_describe(g[i].holder, who, sizeof(who)),
+			"pages", (json_int_t)g[i].pages));
+		named += g[i].pages;
+	}
+	if (named < total)
+		json_array_append_new(arr, json_pack("{ss sI}", "holder", "others",
+						     "pages", (json_int_t)(total - named)));
+	return arr;
+}
+
 static json_t *pool_json(struct pn_pool *p)
 {
 	struct pn_pool_stats_sum s;
@@ -91,7 +115,7 @@ static json_t *pool_json(struct pn_pool *p)
 
 	pn_pool_info(p, &info);
 	pn_pool_get_stats(p, &s);
-	return json_pack("{sI ss si si si sI sI sI sI sb so sf}",
+	return json_pack("{sI ss si si si sI sI sI sI sI sb so sf so}",
 		"id", (json_int_t)info.id,
 		"name", info.name,
 		"owner_thread", info.owner_thread,
@@ -100,10 +124,12 @@ static json_t *pool_json(struct pn_pool *p)
 		"cache_count", (json_int_t)info.cache_count,
 		"ring_count", (json_int_t)info.ring_count,
 		"held", (json_int_t)info.held,
+		"quarantine_count", (json_int_t)info.quarantine_count,
 		"inflight", (json_int_t)info.inflight,
 		"dying", info.dying,
 		"stats", pool_stats_json(&s),
-		"recycle_rate", pn_pool_recycle_rate(&s));
+		"recycle_rate", pn_pool_recycle_rate(&s),
+		"holders", holders_json(p, info.inflight));
 }
 
 static json_t *port_json(struct pn_port *p)

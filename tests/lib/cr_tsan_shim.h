@@ -33,6 +33,9 @@ void shim_check(bool ok, const char *expr, const char *file, int line,
 #define cr_assert_geq(a, b, ...) cr_assert((a) >= (b), __VA_ARGS__)
 #define cr_assert_not_null(a, ...) cr_assert((a) != NULL, __VA_ARGS__)
 #define cr_assert_null(a, ...) cr_assert((a) == NULL, __VA_ARGS__)
+#define cr_assert_leq(a, b, ...) cr_assert((a) <= (b), __VA_ARGS__)
+#define cr_assert_lt(a, b, ...) cr_assert((a) < (b), __VA_ARGS__)
+#define cr_assert_fail(...) cr_assert(false, __VA_ARGS__)
 #define cr_log_info(...) (printf("[----] " __VA_ARGS__), printf("\n"))
 
 #endif /* CR_TSAN_SHIM_H */

@@ -365,3 +365,33 @@ Test(pkt, may_pull_and_adj_move_across_fragments)
 	pn_pkt_free(p);
 	pn_pkt_free(c);
 }
+
+/*
+ * Found by the model test (shrunk from 555,489 operations to 8): flattening
+ * a chain whose later segment is a clone turned the clone's linear data
+ * into a plain page reference; the buffer's owner, no longer "cloned", then
+ * pushed a header into bytes the flattened packet still showed.
+ */
+Test(pkt, flatten_of_a_cloned_segment_keeps_its_bytes)
+{
+	struct pn_pkt *p1 = pn_pkt_alloc(pool), *c1, *p2 = pn_pkt_alloc(pool), *c2;
+	uint8_t want[300], out[300];
+
+	for (unsigned i = 0; i < sizeof(want); i++)
+		want[i] = (uint8_t)(i * 13 + 5);
+	memcpy(pn_pkt_append(p2, 100), want, 100);
+	memcpy(pn_pkt_append(p1, 200), want + 100, 200);
+	c1 = pn_pkt_clone(p1);
+	cr_assert_eq(pn_pkt_adj(p1, 50), 0); /* p1 moves on; its headroom grows */
+	c2 = pn_pkt_clone(p2);
+	pn_pkt_chain(c2, c1);
+	cr_assert_eq(pn_pkt_flatten(c2), 0);
+	cr_assert_null(c2->next);
+	cr_assert_eq(pn_pkt_unshare(p1), 0);
+	memset(pn_pkt_push(p1, 50), 0xee, 50); /* into the bytes c1 had */
+	cr_assert_eq(pn_pkt_copy_bits(c2, 0, out, 300), 0);
+	cr_assert_eq(memcmp(out, want, 300), 0, "the flattened packet's bytes changed");
+	pn_pkt_free(p1);
+	pn_pkt_free(p2);
+	pn_pkt_free(c2);
+}

@@ -257,6 +257,41 @@ Test(port, telemetry_serves_pools_ports_and_registered_commands)
 	cr_assert_not_null(json_object_get(j, "error"));
 	json_decref(j);
 
+	/* who holds the pages: a received packet the application keeps, and
+	 * a page under an application's own label */
+	{
+		struct pn_pkt *p = pn_pkt_alloc(pool), *got = NULL;
+		struct pn_frame *page = pn_pool_alloc(pool);
+		uint32_t mine = pn_holder_register("reassembly cache");
+		char req[32];
+		bool port_seen = false, label_seen = false;
+
+		pn_frame_set_holder(page, PN_HOLDER(mine, PN_VIA_APP));
+		pn_pkt_append(p, 60);
+		cr_assert_eq(pn_port_start(a), 0);
+		cr_assert_eq(pn_port_start(b), 0);
+		cr_assert_eq(pn_port_tx_burst(a, 0, &p, 1), 1);
+		cr_assert_eq(pn_port_rx_burst(b, 0, &got, 1), 1);
+		struct pn_pool_info pi;
+
+		pn_pool_info(pool, &pi);
+		snprintf(req, sizeof(req), "/pool,%u", pi.id);
+		j = tel_ask(f, req);
+		v = json_object_get(json_object_get(j, req), "holders");
+		cr_assert(json_is_array(v), "%s", json_dumps(j, 0));
+		for (size_t i = 0; i < json_array_size(v); i++) {
+			const char *who = json_string_value(json_object_get(json_array_get(v, i), "holder"));
+
+			port_seen |= strstr(who, "queue 0 through received packets") != NULL;
+			label_seen |= strcmp(who, "reassembly cache") == 0;
+		}
+		cr_assert(port_seen && label_seen, "%s", json_dumps(v, 0));
+		json_decref(j);
+		pn_pkt_free(got);
+		pn_pool_put(pool, page);
+		pn_holder_unregister(mine);
+	}
+
 	fclose(f);
 	pn_telemetry_stop();
 	cr_assert_neq(access(dir, F_OK), -1);

@@ -93,6 +93,7 @@ struct xdp_queue {
 	struct pn_frame *frames;   /* descriptors of the UMEM's pages */
 	struct pn_pool *pool;      /* receive buffers and tx copies */
 	struct pn_port_queue_stats *stats;
+	const uint32_t *holder;    /* the port's holder id for this queue */
 	uint64_t *fill_held;       /* chunk bitmaps: given to the kernel */
 	uint64_t *tx_held;
 	uint32_t fill_out;         /* chunks in fill_held */
@@ -160,6 +161,8 @@ static inline void xq_refill(struct xdp_queue *q)
 			break;
 		}
 		off = (uint64_t)(buf - q->base);
+		/* the descriptor's line is warm from the cut */
+		pn_frame_set_holder(frame, PN_HOLDER(*q->holder, PN_VIA_FILL));
 		*xsk_ring_prod__fill_addr(&q->fill, idx + i) = off;
 		bit_set(q->fill_held, (uint32_t)(off >> XDP_CHUNK_SHIFT));
 	}
@@ -201,6 +204,7 @@ static uint16_t xdp_rx_burst(void *queue, struct pn_pkt **pkts, uint16_t n)
 		}
 		q->fill_out--;
 		pkt = pn_pkt_init(q->pool, buf, &q->frames[chunk >> PN_FRAME_SHIFT]);
+		pn_frame_set_holder(pkt->shinfo->frame, PN_HOLDER(*q->holder, PN_VIA_RX));
 		pkt->data = q->base + d->addr;
 		pkt->len = pkt->pkt_len = d->len;
 		bytes += d->len;
@@ -312,6 +316,7 @@ static uint16_t xdp_tx_burst(void *queue, struct pn_pkt **pkts, uint16_t n)
 			pkts[i] = pkt;
 		}
 		d = xsk_ring_prod__tx_desc(&q->tx, idx + sent);
+		pn_frame_set_holder(pn_pkt_own_shinfo(pkt)->frame, PN_HOLDER(*q->holder, PN_VIA_TX));
 		off = (uint64_t)(pkt->data - q->base);
 		d->addr = off;
 		d->len = pkt->len;
@@ -609,6 +614,7 @@ static int xq_create(struct pn_port_dev *dev, struct xdp_port *xp, unsigned i,
 	q->tx_held = calloc(words, sizeof(uint64_t));
 	q->pool = pool;
 	q->stats = &dev->qstats[i];
+	q->holder = &dev->qholder[i];
 	q->qid = xp->start_queue + i;
 	q->room = XDP_CHUNK_SIZE - XDP_DATA_OFF;
 	q->fd = -1;

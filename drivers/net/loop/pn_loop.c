@@ -22,6 +22,7 @@ struct loop_pair;
 struct loop_queue {
 	struct pn_ring *in;                /* what the peer sent us */
 	struct pn_port_queue_stats *stats;
+	const uint32_t *holder;            /* the port's holder id for the queue */
 	struct loop_queue *peer;           /* same queue index on the other side */
 	_Atomic bool up;                   /* our side started */
 };
@@ -52,8 +53,10 @@ static uint16_t loop_rx_burst(void *queue, struct pn_pkt **pkts, uint16_t n)
 
 	if (got == 0)
 		return 0;
-	for (uint32_t i = 0; i < got; i++)
+	for (uint32_t i = 0; i < got; i++) {
 		bytes += pkts[i]->pkt_len;
+		pn_pkt_set_holder(pkts[i], PN_HOLDER(*q->holder, PN_VIA_RX));
+	}
 	PN_QSTAT_ADD(q->stats, ipackets, got);
 	PN_QSTAT_ADD(q->stats, ibytes, bytes);
 	return (uint16_t)got;
@@ -192,6 +195,7 @@ static int loop_open(struct pn_port_dev *dev, struct pn_kvargs *args)
 
 	for (unsigned i = 0; i < dev->nb_queues; i++) {
 		side->q[i].stats = &dev->qstats[i];
+		side->q[i].holder = &dev->qholder[i];
 		dev->pub.rxq[i] = &side->q[i];
 		dev->pub.txq[i] = &side->q[i];
 	}
