@@ -277,7 +277,7 @@ Test(port, telemetry_serves_pools_ports_and_registered_commands)
 		pn_pool_info(pool, &pi);
 		snprintf(req, sizeof(req), "/pool,%u", pi.id);
 		j = tel_ask(f, req);
-		v = json_object_get(json_object_get(j, req), "holders");
+		v = json_object_get(json_object_get(j, "/pool"), "holders");
 		cr_assert(json_is_array(v), "%s", json_dumps(j, 0));
 		for (size_t i = 0; i < json_array_size(v); i++) {
 			const char *who = json_string_value(json_object_get(json_array_get(v, i), "holder"));
