@@ -25,36 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fwd_config.h"
 #include "pn_port.h"
 #include "pn_telemetry.h"
 
 #define MAX_BURST 256
-
-enum fwd_mode { MODE_IO, MODE_MAC, MODE_MACSWAP, MODE_RXONLY, MODE_TXONLY };
-static const char *const mode_names[] = { "io", "mac", "macswap", "rxonly", "txonly" };
-
-struct port_cfg {
-	char spec[256];
-	uint8_t peer_mac[6];
-	bool peer_mac_set;
-};
-
-struct cfg {
-	enum fwd_mode mode;
-	unsigned queues, burst, ring, pages;
-	double duration, period;
-	bool json, telemetry;
-	unsigned nb_ports;
-	struct port_cfg ports[PN_MAX_PORTS];
-	int cpus[PN_PORT_MAX_QUEUES];
-	unsigned nb_cpus;
-	/* txonly */
-	unsigned pkt_size, flows;
-	double rate; /* packets per second for the whole app; 0 = as fast as possible */
-	char acct_path[128]; /* charge received pages here ("" = no accounting) */
-	int64_t acct_max;
-	struct in_addr src_ip, dst_ip;
-};
 
 struct worker {
 	pthread_t thread;
@@ -66,12 +41,7 @@ struct worker {
 	_Atomic uint64_t malformed;  /* frames too short to forward in mac modes */
 } __pn_cache_aligned;
 
-static struct cfg cfg = {
-	.mode = MODE_IO, .queues = 1, .burst = 32, .period = 1.0, .telemetry = true,
-	.pkt_size = 64, .flows = 1, .acct_max = PN_ACCT_UNLIMITED,
-};
 static struct pn_acct_group *acct_group; /* the leaf of cfg.acct_path */
-static unsigned txb_max_age = 16; /* see struct txbuf */
 static struct pn_port *ports[PN_MAX_PORTS];
 static uint8_t port_mac[PN_MAX_PORTS][6];
 static struct worker workers[PN_PORT_MAX_QUEUES];
@@ -123,227 +93,6 @@ static void usage(FILE *out)
 		"  -j, --json            stats as JSON lines\n"
 		"      --no-telemetry    do not serve the telemetry socket\n"
 		"  -h, --help\n", MAX_BURST);
-}
-
-static int parse_mac(const char *s, uint8_t mac[6])
-{
-	unsigned m[6];
-
-	if (sscanf(s, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) != 6)
-		return -1;
-	for (int i = 0; i < 6; i++) {
-		if (m[i] > 255)
-			return -1;
-		mac[i] = (uint8_t)m[i];
-	}
-	return 0;
-}
-
-static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	if (errno || end == s || *end || v < min || v > max)
-		return -1;
-	*out = (unsigned)v;
-	return 0;
-}
-
-static int parse_double(const char *s, double *out)
-{
-	char *end;
-
-	*out = strtod(s, &end);
-	return (end == s || *end || *out < 0) ? -1 : 0;
-}
-
-static int parse_cpus(const char *s)
-{
-	char buf[256], *save = NULL;
-
-	snprintf(buf, sizeof(buf), "%s", s);
-	cfg.nb_cpus = 0;
-	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		unsigned c;
-
-		if (cfg.nb_cpus == PN_PORT_MAX_QUEUES || parse_uint(t, 0, CPU_SETSIZE - 1, &c))
-			return -1;
-		cfg.cpus[cfg.nb_cpus++] = (int)c;
-	}
-	return cfg.nb_cpus ? 0 : -1;
-}
-
-static int add_port(const char *spec)
-{
-	if (cfg.nb_ports == PN_MAX_PORTS || strlen(spec) >= sizeof(cfg.ports[0].spec))
-		return -1;
-	snprintf(cfg.ports[cfg.nb_ports++].spec, sizeof(cfg.ports[0].spec), "%s", spec);
-	return 0;
-}
-
-/* One option by name, from the command line or the config file. */
-static int set_option(const char *key, const char *val)
-{
-	unsigned u;
-
-	if (!strcmp(key, "mode")) {
-		for (unsigned m = 0; m < PN_DIM(mode_names); m++) {
-			if (!strcmp(val, mode_names[m])) {
-				cfg.mode = (enum fwd_mode)m;
-				return 0;
-			}
-		}
-		return -1;
-	}
-	if (!strcmp(key, "queues"))
-		return parse_uint(val, 1, PN_PORT_MAX_QUEUES, &cfg.queues);
-	if (!strcmp(key, "burst"))
-		return parse_uint(val, 1, MAX_BURST, &cfg.burst);
-	if (!strcmp(key, "ring"))
-		return parse_uint(val, 64, 32768, &cfg.ring) || !PN_IS_POW2(cfg.ring);
-	if (!strcmp(key, "pages"))
-		return parse_uint(val, 64, 1u << 24, &cfg.pages);
-	if (!strcmp(key, "duration"))
-		return parse_double(val, &cfg.duration);
-	if (!strcmp(key, "stats-period") || !strcmp(key, "stats_period"))
-		return parse_double(val, &cfg.period) || cfg.period < 0.05;
-	if (!strcmp(key, "json"))
-		return parse_uint(val, 0, 1, &u) ? -1 : (cfg.json = u, 0);
-	if (!strcmp(key, "telemetry"))
-		return parse_uint(val, 0, 1, &u) ? -1 : (cfg.telemetry = u, 0);
-	if (!strcmp(key, "cpus"))
-		return parse_cpus(val);
-	if (!strcmp(key, "acct")) {
-		/* PATH[:MAX] */
-		const char *colon = strchr(val, ':');
-		size_t len = colon ? (size_t)(colon - val) : strlen(val);
-
-		if (len == 0 || len >= sizeof(cfg.acct_path))
-			return -1;
-		memcpy(cfg.acct_path, val, len);
-		cfg.acct_path[len] = '\0';
-		if (colon) {
-			char *end;
-
-			cfg.acct_max = strtoll(colon + 1, &end, 10);
-			if (*end || end == colon + 1 || cfg.acct_max < 0)
-				return -1;
-		}
-		return 0;
-	}
-	if (!strcmp(key, "tx-drain") || !strcmp(key, "tx_drain"))
-		return parse_uint(val, 1, 1024, &txb_max_age);
-	if (!strcmp(key, "pkt-size") || !strcmp(key, "pkt_size"))
-		return parse_uint(val, 60, 1514, &cfg.pkt_size);
-	if (!strcmp(key, "rate"))
-		return parse_double(val, &cfg.rate);
-	if (!strcmp(key, "flows"))
-		return parse_uint(val, 1, 65535 - 1024, &cfg.flows);
-	if (!strcmp(key, "src-ip") || !strcmp(key, "src_ip"))
-		return inet_pton(AF_INET, val, &cfg.src_ip) == 1 ? 0 : -1;
-	if (!strcmp(key, "dst-ip") || !strcmp(key, "dst_ip"))
-		return inet_pton(AF_INET, val, &cfg.dst_ip) == 1 ? 0 : -1;
-	if (!strcmp(key, "eth-peer")) {
-		const char *comma = strchr(val, ',');
-
-		if (comma == NULL || parse_uint(strndupa(val, (size_t)(comma - val)), 0,
-						PN_MAX_PORTS - 1, &u))
-			return -1;
-		cfg.ports[u].peer_mac_set = true;
-		return parse_mac(comma + 1, cfg.ports[u].peer_mac);
-	}
-	return -2;
-}
-
-/* config file: [fwd] options, [port NAME] sections with driver/args/peer_mac */
-struct ini_state {
-	const char *file;
-	char section[64];
-	int port;
-};
-
-static int config_line(void *user, const char *section, const char *name,
-		       const char *value)
-{
-	struct ini_state *st = user;
-	int rc;
-
-	if (strcmp(section, st->section) != 0) {
-		snprintf(st->section, sizeof(st->section), "%s", section ? section : "");
-		st->port = -1;
-		if (!strncmp(section, "port", 4)) {
-			if (cfg.nb_ports == PN_MAX_PORTS) {
-				fprintf(stderr, "%s: too many ports\n", st->file);
-				return 0;
-			}
-			st->port = (int)cfg.nb_ports++;
-		}
-	}
-	if (!strcmp(section, "fwd")) {
-		rc = set_option(name, value);
-		if (rc == -2)
-			fprintf(stderr, "%s: unknown option '%s' in [fwd]\n", st->file, name);
-		else if (rc)
-			fprintf(stderr, "%s: bad value '%s' for %s\n", st->file, value, name);
-		return rc == 0;
-	}
-	if (st->port >= 0) {
-		struct port_cfg *pc = &cfg.ports[st->port];
-
-		if (!strcmp(name, "spec") || !strcmp(name, "port")) {
-			snprintf(pc->spec, sizeof(pc->spec), "%s", value);
-			return 1;
-		}
-		if (!strcmp(name, "driver") || !strcmp(name, "args")) {
-			/* driver first, then args: build driver:args */
-			char tmp[sizeof(pc->spec)];
-
-			if (!strcmp(name, "driver"))
-				snprintf(tmp, sizeof(tmp), "%s%s", value, strchr(pc->spec, ':') ?: "");
-			else
-				snprintf(tmp, sizeof(tmp), "%.*s:%s",
-					 (int)strcspn(pc->spec, ":"), pc->spec, value);
-			memcpy(pc->spec, tmp, sizeof(tmp));
-			return 1;
-		}
-		if (!strcmp(name, "peer_mac")) {
-			pc->peer_mac_set = true;
-			if (parse_mac(value, pc->peer_mac) == 0)
-				return 1;
-			fprintf(stderr, "%s: peer_mac '%s' is not a MAC address\n", st->file, value);
-			return 0;
-		}
-		fprintf(stderr, "%s: unknown key '%s' in [%s] (want driver, args, peer_mac)\n",
-			st->file, name, section);
-		return 0;
-	}
-	fprintf(stderr, "%s: unknown section [%s] (want [fwd] or [port NAME])\n", st->file, section);
-	return 0;
-}
-
-static int load_config(const char *file)
-{
-	struct ini_state st = { .file = file, .port = -1 };
-	int rc = ini_parse(file, config_line, &st);
-
-	if (rc < 0) {
-		fprintf(stderr, "pagenet-fwd: cannot read config %s: %s\n", file, strerror(errno));
-		return -1;
-	}
-	if (rc > 0) {
-		fprintf(stderr, "pagenet-fwd: %s:%d: error (see above)\n", file, rc);
-		return -1;
-	}
-	for (unsigned p = 0; p < cfg.nb_ports; p++) {
-		if (cfg.ports[p].spec[0] == '\0' || cfg.ports[p].spec[0] == ':') {
-			fprintf(stderr, "pagenet-fwd: %s: port %u has no driver\n", file, p);
-			return -1;
-		}
-	}
-	return 0;
 }
 
 /* the data path */
@@ -457,7 +206,7 @@ static void pin(unsigned q)
  * cfg.burst (as DPDK's l2fwd does with rte_eth_tx_buffer): on AF_XDP copy
  * mode every send costs a system call, so a poll loop that catches a few
  * packets at a time would otherwise pay one per handful. A buffer is flushed
- * when full or after txb_max_age poll rounds (a round costs well under a
+ * when full or after cfg.tx_drain poll rounds (a round costs well under a
  * microsecond, so that is about the latency it adds; --tx-drain 1 sends
  * every burst at once).
  */
@@ -554,7 +303,7 @@ static void forward_loop(struct worker *w)
 				txb_flush(w, b, txp, q);
 		}
 		for (unsigned p = 0; p < cfg.nb_ports; p++)
-			if (tb[p].n && ++tb[p].age >= txb_max_age)
+			if (tb[p].n && ++tb[p].age >= cfg.tx_drain)
 				txb_flush(w, &tb[p], p, q);
 	}
 	for (unsigned p = 0; p < cfg.nb_ports; p++)
@@ -657,7 +406,7 @@ static void print_stats(const struct snap *a, const struct snap *b, double elaps
 		dt = 1e-9;
 	if (cfg.json) {
 		json_t *root = json_pack("{sf sb ss}", "t", elapsed, "final", final,
-					 "mode", mode_names[cfg.mode]);
+					 "mode", fwd_mode_names[cfg.mode]);
 		json_t *jp = json_array(), *jq = json_array();
 
 		for (unsigned p = 0; p < cfg.nb_ports; p++) {
@@ -780,7 +529,7 @@ static json_t *tel_fwd(const char *cmd, const char *params, const char **err)
 		adrops += atomic_load_explicit(&workers[q].acct_drops, memory_order_relaxed);
 		bad += atomic_load_explicit(&workers[q].malformed, memory_order_relaxed);
 	}
-	return json_pack("{ss si si sI sI sI sI}", "mode", mode_names[cfg.mode],
+	return json_pack("{ss si si sI sI sI sI}", "mode", fwd_mode_names[cfg.mode],
 			 "ports", (int)cfg.nb_ports, "queues", (int)cfg.queues,
 			 "fwd_drops", (json_int_t)drops, "generated", (json_int_t)gen,
 			 "acct_drops", (json_int_t)adrops, "malformed", (json_int_t)bad);
@@ -823,7 +572,7 @@ static int parse_args(int argc, char **argv)
 
 		switch (c) {
 		case 'c':
-			if (load_config(optarg))
+			if (fwd_load_config(optarg, NULL, stderr))
 				return -1;
 			continue;
 		case 'j':
@@ -844,14 +593,14 @@ static int parse_args(int argc, char **argv)
 				if (opts[i].val == c)
 					key = opts[i].name;
 		}
-		rc = set_option(key, optarg);
+		rc = fwd_set_option(key, optarg);
 		if (rc) {
 			fprintf(stderr, "pagenet-fwd: bad value '%s' for --%s\n", optarg, key);
 			return -1;
 		}
 	}
 	for (; optind < argc; optind++) {
-		if (add_port(argv[optind])) {
+		if (fwd_add_port(argv[optind])) {
 			fprintf(stderr, "pagenet-fwd: too many ports or port too long: %s\n", argv[optind]);
 			return -1;
 		}
@@ -872,6 +621,7 @@ int main(int argc, char **argv)
 	unsigned opened = 0, started_workers = 0;
 	uint32_t pages;
 
+	fwd_config_defaults();
 	if (parse_args(argc, argv))
 		return 2;
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -954,7 +704,7 @@ int main(int argc, char **argv)
 		started_workers++;
 	}
 	fprintf(stderr, "pagenet-fwd: %s mode, %u port(s), %u queue(s); Ctrl-C stops\n",
-		mode_names[cfg.mode], cfg.nb_ports, cfg.queues);
+		fwd_mode_names[cfg.mode], cfg.nb_ports, cfg.queues);
 
 	prev = first;
 	next = t0 + cfg.period;

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http.h"
 #include "pn_acct.h"
 #include "pn_net.h"
 #include "pn_pkt.h"
@@ -124,24 +125,7 @@ static void usage(FILE *f)
 		"  --help\n");
 }
 
-static int parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	double v = strtod(s, &end);
-
-	if (end == s || v < 0)
-		return -1;
-	switch (*end) {
-	case 'k': case 'K': v *= 1e3; end++; break;
-	case 'm': case 'M': v *= 1e6; end++; break;
-	case 'g': case 'G': v *= 1e9; end++; break;
-	default: break;
-	}
-	if (*end)
-		return -1;
-	*out = (uint64_t)v;
-	return 0;
-}
+#define parse_size http_parse_size
 
 /* ---- connections */
 
@@ -154,10 +138,12 @@ struct conn {
 	double t0;
 	uint64_t bytes_in;
 	/* http */
+	struct http_in http;
+	bool keepalive;
+	/* fetch */
 	char hdr[HDR_MAX];
 	size_t hdr_len;
-	bool in_body, keepalive;
-	uint64_t body_left;
+	bool in_body;
 	EVP_MD_CTX *sha;
 	uint64_t resp_left; /* generated body bytes still to send */
 	uint64_t resp_sent;
@@ -337,80 +323,39 @@ static void post_done(struct conn *c)
 	EVP_DigestFinal_ex(c->sha, d, &dl);
 	hex(d, dl, body);
 	strcat(body, "\n");
-	c->in_body = false;
 	http_respond(c, 200, "OK", body, 0);
 }
 
-/* A complete head is in c->hdr[0..end). */
-static void http_request(struct conn *c, size_t end)
+/* A request head arrived: answer GETs, start hashing POSTs. */
+static uint64_t on_http_request(void *ctx, const struct http_req *req)
 {
-	char method[8] = "", target[256] = "", version[16] = "";
-	char *line = c->hdr, *eol;
-	bool has_len = false, te = false, expect = false;
-	uint64_t clen = 0;
+	struct conn *c = ctx;
 
-	c->hdr[end - 2] = 0;
-	if (sscanf(line, "%7s %255s %15s", method, target, version) != 3 ||
-	    strncmp(version, "HTTP/1.", 7) != 0) {
-		sv.bad_requests++;
-		c->keepalive = false;
-		http_respond(c, 400, "Bad Request", "bad request line\n", 0);
-		return;
-	}
-	c->keepalive = strcmp(version, "HTTP/1.1") == 0;
-	for (line = strstr(c->hdr, "\r\n"); line && line[2]; line = eol) {
-		char *v;
-
-		line += 2;
-		eol = strstr(line, "\r\n");
-		if (eol)
-			*eol = 0;
-		v = strchr(line, ':');
-		if (v) {
-			*v++ = 0;
-			while (*v == ' ' || *v == '\t')
-				v++;
-			if (!strcasecmp(line, "Content-Length")) {
-				has_len = parse_size(v, &clen) == 0;
-			} else if (!strcasecmp(line, "Connection")) {
-				if (!strcasecmp(v, "close"))
-					c->keepalive = false;
-				else if (!strcasecmp(v, "keep-alive"))
-					c->keepalive = true;
-			} else if (!strcasecmp(line, "Transfer-Encoding")) {
-				te = true;
-			} else if (!strcasecmp(line, "Expect") && !strcasecmp(v, "100-continue")) {
-				expect = true;
-			}
-		}
-		if (eol == NULL)
-			break;
-		*eol = '\r';
-	}
-	if (!strcmp(method, "GET") || !strcmp(method, "HEAD")) {
-		const char *p = target[0] == '/' ? target + 1 : target;
+	c->keepalive = req->keepalive;
+	if (!strcmp(req->method, "GET") || !strcmp(req->method, "HEAD")) {
+		const char *p = req->target[0] == '/' ? req->target + 1 : req->target;
 		uint64_t n = 0;
 
 		if (!strncmp(p, "bytes/", 6))
 			p += 6;
-		if (*p == 0) {
+		if (*p == 0)
 			http_respond(c, 200, "OK", "pagenet-zcsrv: GET /N for N bytes, POST to hash\n", 0);
-		} else if (parse_size(p, &n) == 0 && n <= (UINT64_C(1) << 40)) {
+		else if (parse_size(p, &n) == 0 && n <= (UINT64_C(1) << 40))
 			http_respond(c, 200, "OK", NULL, n);
-		} else {
+		else
 			http_respond(c, 404, "Not Found", "not found\n", 0);
-		}
-		return;
+		return 0;
 	}
-	if (!strcmp(method, "POST") || !strcmp(method, "PUT")) {
-		if (te || !has_len) {
+	if (!strcmp(req->method, "POST") || !strcmp(req->method, "PUT")) {
+		if (req->chunked || !req->has_len) {
 			sv.bad_requests++;
 			c->keepalive = false;
-			http_respond(c, te ? 501 : 411, te ? "Not Implemented" : "Length Required",
+			http_respond(c, req->chunked ? 501 : 411,
+				     req->chunked ? "Not Implemented" : "Length Required",
 				     "send a Content-Length body\n", 0);
-			return;
+			return 0;
 		}
-		if (expect) {
+		if (req->expect_continue) {
 			static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
 			pn_tcp_send(c->s, cont, sizeof(cont) - 1);
@@ -418,66 +363,55 @@ static void http_request(struct conn *c, size_t end)
 		if (c->sha == NULL)
 			c->sha = EVP_MD_CTX_new();
 		EVP_DigestInit_ex(c->sha, EVP_sha256(), NULL);
-		c->in_body = true;
-		c->body_left = clen;
-		if (clen == 0)
+		if (req->content_len == 0)
 			post_done(c);
-		return;
+		return req->content_len;
 	}
 	sv.bad_requests++;
 	c->keepalive = false;
 	http_respond(c, 405, "Method Not Allowed", "GET or POST\n", 0);
+	return 0;
 }
 
-/* Feed received bytes to the HTTP parser: heads are gathered (small),
- * bodies are hashed where they lie. @return bytes used; fewer than @p n
- * when a response is still being sent (the rest waits). */
+static void on_http_bad(void *ctx, bool too_large)
+{
+	struct conn *c = ctx;
+
+	sv.bad_requests++;
+	c->keepalive = false;
+	if (too_large)
+		http_respond(c, 431, "Request Header Fields Too Large", "head too large\n", 0);
+	else
+		http_respond(c, 400, "Bad Request", "bad request line\n", 0);
+	c->done = too_large; /* a bad line is answered, then the connection ends */
+}
+
+/* bodies are hashed where they lie: in the zero-copy segments */
+static void on_http_body(void *ctx, const uint8_t *p, size_t n)
+{
+	EVP_DigestUpdate(((struct conn *)ctx)->sha, p, n);
+}
+
+static void on_http_body_end(void *ctx)
+{
+	post_done(ctx);
+}
+
+static bool on_http_busy(void *ctx)
+{
+	struct conn *c = ctx;
+
+	return c->resp_left || c->out_off < c->out_len;
+}
+
+static const struct http_cb http_cbs = {
+	.request = on_http_request, .bad = on_http_bad, .body = on_http_body,
+	.body_end = on_http_body_end, .busy = on_http_busy,
+};
+
 static size_t http_feed(struct conn *c, const uint8_t *p, size_t n)
 {
-	size_t used = 0;
-
-	while (used < n && !c->done) {
-		if (c->in_body) {
-			size_t k = (size_t)PN_MIN((uint64_t)(n - used), c->body_left);
-
-			EVP_DigestUpdate(c->sha, p + used, k);
-			used += k;
-			c->body_left -= k;
-			if (c->body_left == 0)
-				post_done(c);
-			continue;
-		}
-		if (c->resp_left || c->out_off < c->out_len)
-			break; /* one response at a time */
-		{
-			size_t k = PN_MIN(n - used, sizeof(c->hdr) - 1 - c->hdr_len);
-			char *end;
-
-			memcpy(c->hdr + c->hdr_len, p + used, k);
-			c->hdr[c->hdr_len + k] = 0;
-			end = strstr(c->hdr, "\r\n\r\n");
-			if (end == NULL) {
-				c->hdr_len += k;
-				used += k;
-				if (c->hdr_len == sizeof(c->hdr) - 1) {
-					sv.bad_requests++;
-					c->keepalive = false;
-					http_respond(c, 431, "Request Header Fields Too Large", "head too large\n", 0);
-					c->done = true;
-				}
-				continue;
-			}
-			{
-				size_t head = (size_t)(end - c->hdr) + 4;
-				size_t from_p = head - c->hdr_len;
-
-				used += from_p;
-				c->hdr_len = 0;
-				http_request(c, head);
-			}
-		}
-	}
-	return used;
+	return c->done ? 0 : http_in_feed(&c->http, p, n, &http_cbs, c);
 }
 
 /* Client side of fetch: status line and headers, then the body hashed. */

@@ -458,7 +458,7 @@ __attribute__((constructor)) static void tel_builtins(void)
 
 /* server */
 
-static char *handle(const char *line)
+char *pn_telemetry_handle(const char *line)
 {
 	char name[64];
 	const char *comma = strchr(line, ',');
@@ -539,7 +539,7 @@ static bool client_read(struct client *c)
 		*nl = '\0';
 		if (nl > c->buf && nl[-1] == '\r')
 			nl[-1] = '\0';
-		if (c->buf[0] != '\0' && !send_line(c->fd, handle(c->buf)))
+		if (c->buf[0] != '\0' && !send_line(c->fd, pn_telemetry_handle(c->buf)))
 			return false;
 		c->used -= (size_t)(nl + 1 - c->buf);
 		memmove(c->buf, nl + 1, c->used + 1);

@@ -61,6 +61,15 @@ void pn_telemetry_stop(void);
 /** @return the socket path, or NULL when not serving. */
 const char *pn_telemetry_path(void);
 
+/**
+ * Answer one request line ("/command" or "/command,params", no newline) as
+ * the socket would, without a socket: for applications that carry
+ * telemetry over another channel, and for tests.
+ * @return the reply, one line of JSON without a newline (free() it), or
+ *         NULL when out of memory.
+ */
+char *pn_telemetry_handle(const char *line);
+
 /** JSON snapshots the built-in commands serve, for apps that print them. */
 json_t *pn_telemetry_pool_json(uint16_t pool_id);
 json_t *pn_telemetry_port_json(uint16_t port_id);
