@@ -586,7 +586,7 @@ static void *tel_main(void *arg)
 				close(fd);
 				continue;
 			}
-			if (!send_line(fd, handle("/info"))) {
+			if (!send_line(fd, pn_telemetry_handle("/info"))) {
 				close(fd);
 				continue;
 			}
