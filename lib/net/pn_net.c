@@ -504,7 +504,9 @@ static void udp_input(struct pn_stack *st, struct pn_pkt *pkt, struct pn_ipv4_hd
 	}
 	st->stats.udp_rx++;
 	dport = ntohs(uh->dport);
-	for (unsigned i = 0; i < PN_UDP_BINDS; i++) {
+	/* port 0 is what a free binding slot says: never a destination (a
+	 * datagram to it reached a NULL callback; found by fuzz_stack) */
+	for (unsigned i = 0; dport != 0 && i < PN_UDP_BINDS; i++) {
 		if (st->udp[i].port == dport) {
 			uint16_t sport = ntohs(uh->sport);
 

@@ -482,7 +482,9 @@ static int send_segment(struct pn_tcp_sock *s, uint32_t seq, uint8_t flags, uint
 	th->doff = (uint8_t)((hlen / 4) << 4);
 	th->flags = flags;
 	th->win = htons((flags & TH_SYN) ? (uint16_t)PN_MIN(rcv_space(s), 65535u) : select_window(s));
-	if (flags & TH_SYN)
+	/* a SYN-ACK's window counts from rcv_nxt; a bare SYN's from nothing we
+	 * know yet (syn_sent_input sets the edge when the peer's ISN comes) */
+	if ((flags & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK))
 		s->rcv_adv = s->rcv_nxt + PN_MIN(rcv_space(s), 65535u);
 	th->csum = 0;
 	th->urg = 0;
@@ -537,9 +539,18 @@ static void send_rst_reply(struct pn_stack *st, uint32_t rip, const struct pn_tc
 	pn_ip_output(st, pkt, PN_IPPROTO_TCP, rip);
 }
 
+/*
+ * A pure ACK carries the highest sequence number sent, not snd_nxt: after a
+ * timeout snd_nxt goes back to resend, and an ACK numbered there is below
+ * the peer's rcv_nxt, which the peer (RFC 9293 3.10.7.4; Linux likewise)
+ * answers with an ACK and drops, ACK field and all. With loss both ways two
+ * stacks could then each ignore the other's ACKs for good (found by
+ * fuzz_tcp_conn). Linux numbers its ACKs with its never-rewound snd_nxt,
+ * our snd_max.
+ */
 static void send_ack(struct pn_tcp_sock *s)
 {
-	send_segment(s, s->snd_nxt, TH_ACK, 0);
+	send_segment(s, s->snd_max, TH_ACK, 0);
 }
 
 /* RFC 5961 §7: challenge ACKs are rate limited stack-wide. */
@@ -1307,6 +1318,11 @@ static void syn_sent_input(struct pn_tcp_sock *s, struct pn_pkt *pkt, const stru
 		goto out;
 	s->irs = seq;
 	s->rcv_nxt = seq + 1;
+	/* the right edge our SYN offered, now that it has an origin: left as it
+	 * was (set from rcv_nxt 0), it lay up to 2^31 ahead for about half of
+	 * the peer's ISNs, and every segment that far ahead was accepted
+	 * (found by fuzz_tcp_conn) */
+	s->rcv_adv = s->rcv_nxt + PN_MIN(rcv_space(s), 65535u);
 	negotiate(s, o, true);
 	s->snd_wnd = ntohs(th->win);
 	s->snd_wl1 = seq;

@@ -1174,3 +1174,43 @@ Test(tcp, holders_named_and_group_pinned)
 	pn_acct_drain_all();
 	cr_assert_eq(pn_acct_group_destroy(g), 0);
 }
+
+/*
+ * Found by fuzz_tcp_conn: a client took the right edge of the window its SYN
+ * offered from rcv_nxt 0; for about half of the server's ISNs that edge
+ * then lay up to 2^31 ahead, and the client accepted anything up to there.
+ * Sixteen connections: every client window is its receive buffer at most.
+ */
+static void listen_all_cb(struct pn_tcp_sock *l, unsigned ev, void *arg)
+{
+	struct pn_tcp_sock *s;
+
+	(void)ev;
+	(void)arg;
+	while ((s = pn_tcp_accept(l)) != NULL)
+		pn_tcp_close(s); /* the server side closes at once; the client stays */
+}
+
+Test(tcp, client_window_edge_is_set_from_the_peers_isn)
+{
+	struct pn_tcp_sock *cl[16];
+	struct pn_tcp_info in;
+
+	open_pair(NULL, NULL, 0);
+	/* ARP first: it holds only 8 frames while it resolves */
+	cr_assert_eq(pn_icmp_echo(A.st, IP_B, 1, 1, "arp", 3), 0);
+	PUMP_UNTIL(pn_icmp_echo_replies_seen(A.st) == 1, 1000);
+	listener = pn_tcp_listen(B.st, 81, 32, listen_all_cb, NULL);
+	for (unsigned i = 0; i < PN_DIM(cl); i++)
+		cl[i] = pn_tcp_connect(A.st, IP_B, 81, NULL, NULL);
+	PUMP_UNTIL(0, 100);
+	for (unsigned i = 0; i < PN_DIM(cl); i++) {
+		pn_tcp_info_get(cl[i], &in);
+		cr_assert(in.state == PN_TCP_ESTABLISHED || in.state == PN_TCP_CLOSE_WAIT, "%s", pn_tcp_state_name(in.state));
+		cr_assert_leq(in.rcv_wnd, 256 * 1024, "connection %u: window %u", i, in.rcv_wnd);
+		pn_tcp_abort(cl[i]);
+	}
+	pn_tcp_close(listener);
+	PUMP_UNTIL(0, 100);
+	close_pair();
+}
