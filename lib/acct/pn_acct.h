@@ -2,7 +2,7 @@
 /**
  * @file
  * Accounting groups in the style of cgroup v2's memory controller (DESIGN
- * §7, seed 003): pages handed to consumers are charged to a group, groups
+ * §7, the TCP zero-copy accounting thread): pages handed to consumers are charged to a group, groups
  * form a hierarchy, and a charge must fit under the max of the group and of
  * every ancestor. Per group: current, max, peak, events (max: a charge hit a
  * limit; fail: a charge was refused) and stat (pages held by zero-copy

@@ -52,7 +52,7 @@ static inline double pn_now_s(void)
 #define pn_container_of(ptr, type, member) \
 	((type *)((char *)(ptr) - offsetof(type, member)))
 
-/** Frames are always 4 KiB, whatever backs the region (DESIGN §1). */
+/** Frames are always 4 KiB, whatever backs the region (docs/design.md §1). */
 #define PN_FRAME_SHIFT 12
 #define PN_FRAME_SIZE (1u << PN_FRAME_SHIFT)
 

@@ -6,7 +6,7 @@
  * Every thread that touches a pool gets an id in [0, PN_MAX_THREADS) the
  * first time it asks; the id is returned when the thread exits and may be
  * reused by a later thread. Ids index per-thread statistics blocks, so a
- * counter is written by one thread only and summed on read (DESIGN §4).
+ * counter is written by one thread only and summed on read (docs/design.md §4).
  *
  * When more than PN_MAX_THREADS threads are alive, the extra ones share the
  * id PN_THREAD_SHARED, whose statistics are updated with atomic adds.

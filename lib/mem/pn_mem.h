@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file
- * Memory regions, frames and their memdesc descriptors (DESIGN §1, seeds 002
- * and 004).
+ * Memory regions, frames and their memdesc descriptors (docs/design.md §1 and
+ * the memdesc threads it cites).
  *
  * A region is one contiguous virtual area cut into 4 KiB frames. Beside it
  * sits a dense array of 32-byte descriptors, one per frame, so that
  * address -> descriptor is `(addr - base) >> 12` once the region is known and
  * descriptor -> address is one load.
  *
- * Every descriptor starts with a memdesc word packed as seed 004 packs
+ * Every descriptor starts with a memdesc word packed the way the memdesc threads pack
  * PageOffline:
  *
  *   bits  0-3   type      (PN_MT_*: MISC, FREE, POOL, APP, OFFLINE, USER0..)
@@ -24,7 +24,7 @@
  * cache, ring or free list has refcount 0 ("frozen"); whoever hands it out
  * sets refcount 1 with a plain store. pn_frame_get() on a frozen frame is a
  * bug caught by debug builds. The final pn_frame_put() calls the destructor
- * registered for the frame's type (seed 003's `__put_page()` dispatch); there
+ * registered for the frame's type (the TCP zero-copy accounting thread's `__put_page()` dispatch); there
  * are only a few types, so the type indexes a 16-entry table.
  *
  * Threading: pn_frame_get/put and the frag helpers are safe from any thread
@@ -79,7 +79,7 @@
 struct pn_frame {
 	uint64_t memdesc;
 	_Atomic uint32_t refcount;   /**< 0 = frozen */
-	_Atomic uint32_t frag_count; /**< fragments outstanding (DESIGN §2) */
+	_Atomic uint32_t frag_count; /**< fragments outstanding (docs/design.md §2) */
 	union {
 		struct {
 			uint16_t pool_id; /**< owner pool, index into the pool table */
@@ -155,7 +155,7 @@ static inline uint32_t pn_frame_refcount(const struct pn_frame *f)
 
 /**
  * Thaw a frozen frame when handing it out: refcount 0 -> 1 with a plain
- * store, since nobody else can see a frozen frame (seed 004).
+ * store, since nobody else can see a frozen frame (the memdesc threads).
  */
 static inline void pn_frame_thaw(struct pn_frame *f)
 {
@@ -183,7 +183,7 @@ void pn_frame_release(struct pn_frame *f);
 /**
  * Take a plain reference on a frame the caller already holds a reference to
  * (a clone, an expanded head, an application keeping payload). Never
- * touches frag_count (DESIGN §2).
+ * touches frag_count (docs/design.md §2).
  */
 static inline void pn_frame_get(struct pn_frame *f)
 {
@@ -224,7 +224,7 @@ static inline void pn_frame_put(struct pn_frame *f)
  * Drop @p nr fragment shares. The one that takes frag_count to zero drops the
  * pool's page reference through pn_frame_put(). When frag_count equals @p nr
  * we hold every outstanding share, nobody else can change it, and the atomic
- * is skipped (DESIGN §2, page_pool_unref_page()).
+ * is skipped (docs/design.md §2, page_pool_unref_page()).
  * @return the frag_count left (0 means the page reference was dropped).
  */
 static inline uint32_t pn_frame_frag_sub(struct pn_frame *f, uint32_t nr)

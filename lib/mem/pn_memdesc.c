@@ -5,7 +5,7 @@
 #include "pn_mem_priv.h"
 
 /* APP destructor: the application released the last reference; queue the
- * frame on its region's refill queue (DESIGN §3). The ring is sized for every
+ * frame on its region's refill queue (docs/design.md §3). The ring is sized for every
  * frame of the region, so the enqueue cannot fail. */
 static void app_frame_dtor(struct pn_frame *f)
 {

@@ -10,7 +10,7 @@
 #include "pn_mem_priv.h"
 
 _Static_assert(sizeof(struct pn_frame) == 32,
-	       "the descriptor is 32 bytes: two per cache line (DESIGN §1)");
+	       "the descriptor is 32 bytes: two per cache line (docs/design.md §1)");
 _Static_assert(sizeof(struct pn_frame) <= PN_CACHE_LINE,
 	       "a descriptor never spans more than one cache line");
 

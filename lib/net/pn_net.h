@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file
- * A small IPv4 host stack on one port queue (DESIGN §7): Ethernet, ARP,
+ * A small IPv4 host stack on one port queue (docs/design.md §7): Ethernet, ARP,
  * IPv4, ICMP echo and UDP here; TCP in lib/tcp on top.
  *
  * A stack is polled by one thread (its owner), which also owns the pool

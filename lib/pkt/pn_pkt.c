@@ -78,7 +78,7 @@ int pn_pkt_expand_head(struct pn_pkt *pkt, uint32_t nhead, uint32_t ntail)
 		old->nr_frags = 0;
 	} else {
 		/* shared: keep the pages by plain reference; the old shinfo's
-		 * own shares go when its last user frees it (seed 001) */
+		 * own shares go when its last user frees it (the page_pool fragment thread) */
 		for (unsigned i = 0; i < old->nr_frags; i++) {
 			sh->frags[i] = old->frags[i];
 			sh->frags[i].kind = PN_PKT_FRAG_REF;

@@ -3,7 +3,7 @@
  * @file
  * Packet buffers: a head buffer cut from a pool page plus page fragments,
  * with headroom/tailroom, clone, expand-head, pull/push/trim and chaining
- * (DESIGN §5). The model is the sk_buff's, laid out the way an rte_mbuf is:
+ * (docs/design.md §5). The model is the sk_buff's, laid out the way an rte_mbuf is:
  *
  *   buffer (pool fragment of frag_size bytes, 2 KiB by default):
  *   +--------+-----------+------------------+----------+-------------+------+
@@ -22,7 +22,7 @@
  * reference on the original's shinfo. Expanding the head moves a packet's
  * data to a new buffer and takes plain page references (pn_frame_get) on its
  * fragments, so the pages return to their pool only when every fragment
- * share and every plain reference is gone (seed 001).
+ * share and every plain reference is gone (the page_pool fragment thread).
  *
  * Reference rule: every pn_pkt holds one reference on the shinfo of its own
  * buffer and, when its data lives in another buffer, one on that buffer's

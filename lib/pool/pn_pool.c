@@ -498,7 +498,7 @@ static void *frag_cut(struct pn_pool *p, uint32_t size, struct pn_frame **frame)
  * May the pool cut page @p f again from its start? Only when nobody can see
  * any of its bytes: every fragment share back (frag_count down to the
  * @p unused budget the pool still holds) AND no plain reference besides the
- * pool's own (refcount 1), read in that order (DESIGN §3, seed 001). A
+ * pool's own (refcount 1), read in that order (docs/design.md §3, the page_pool fragment thread). A
  * holder takes a plain reference while it still holds a share or a
  * reference, and gives the share back with a release; so once the acquire
  * load sees every share back, the refcount read after it sees every plain

@@ -2,7 +2,7 @@
 /**
  * @file
  * Page pool: frames of a region handed out and recycled without locks on the
- * common path (DESIGN §3-4, after the kernel's page_pool).
+ * common path (docs/design.md §3-4, after the kernel's page_pool).
  *
  * Each pool has one owner thread (the kernel's NAPI context, DPDK's lcore).
  * The owner allocates from a private array cache and its puts recycle straight
@@ -11,7 +11,7 @@
  * full the frame is released to the region. Frames whose NUMA node differs
  * from the pool's are released instead of recycled ("waive").
  *
- * Fragments (DESIGN §2): pn_pool_alloc_frag() splits a page into buffers.
+ * Fragments (docs/design.md §2): pn_pool_alloc_frag() splits a page into buffers.
  * The pool's share of the page is one refcount; fragments are counted in
  * frag_count. When the pool starts a page it sets frag_count to the number
  * of fragments of that size the page holds (its bias) and counts what it
@@ -46,7 +46,7 @@
 
 #define PN_POOL_F_OWNER 0x1u     /**< owner_thread names the owner */
 /**
- * Opt in to accounting (seed 003): pn_pool_charge() charges a page to the
+ * Opt in to accounting (the TCP zero-copy accounting thread): pn_pool_charge() charges a page to the
  * consumer's group when it is handed over, the descriptor records the group,
  * and the POOL destructor uncharges it on the final put, on whichever thread
  * that happens. Pools without it stay unaccounted: pn_pool_charge() is a
@@ -467,9 +467,9 @@ void pn_pool_frag_page_idle(struct pn_pool *p);
  * fragment) was handed out with. Any thread. On the owner thread a fragment
  * of the page the pool is still cutting from is taken back into the pool's
  * budget with no atomic at all; otherwise frag_count is decremented and the
- * last fragment drops the page reference (DESIGN §2). The page is cut again
+ * last fragment drops the page reference (docs/design.md §2). The page is cut again
  * from its start only once every fragment share and every plain reference
- * is gone (seed 001). Debug builds check that @p buf names a live fragment
+ * is gone (the page_pool fragment thread). Debug builds check that @p buf names a live fragment
  * of @p f: a double or foreign free stops here.
  */
 static inline void pn_pool_frag_free(struct pn_frame *f, const void *buf)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file
- * Ports in the DPDK style (DESIGN §6): a port is opened by driver name and
+ * Ports in the DPDK style (docs/design.md §6): a port is opened by driver name and
  * arguments, has one pool per queue to receive into, and moves packet buffers
  * with rx_burst/tx_burst. Stats, link state and MAC are read from any thread.
  *

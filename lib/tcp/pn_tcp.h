@@ -2,7 +2,7 @@
 /**
  * @file
  * TCP on a pn_stack, with receive zero copy into the received pages
- * (DESIGN §7, seed 003).
+ * (docs/design.md §7, the TCP zero-copy accounting thread).
  *
  * Sockets live on their stack's thread: every call here and every callback
  * runs there. Events are edge-triggered, like EPOLLET: a callback says what

@@ -2,7 +2,7 @@
 /**
  * @file
  * Telemetry: every pagenet process can serve a UNIX stream socket answering
- * requests with JSON, in the manner of DPDK's telemetry (DESIGN §8).
+ * requests with JSON, in the manner of DPDK's telemetry (docs/design.md §8).
  *
  * Socket: <dir>/<app>.<pid>.sock, where <dir> is $PAGENET_RUNTIME_DIR, else
  * /run/pagenet for root, else $XDG_RUNTIME_DIR/pagenet, else

@@ -95,8 +95,17 @@ static void tcp_segment(struct fz *f, bool to_b)
 	th->flags = flags;
 	th->win = htons(fz_u16(f));
 	fz_bytes(f, th + 1, hlen - sizeof(*th));
-	for (size_t i = 0; i < plen; i++) /* the stream's own bytes: it may take them */
-		seg[hlen + i] = fw_pattern(to_b, in.snd_nxt + (uint32_t)dseq - in.snd_una + i);
+	/* the stream's own bytes at that place, so that the receiver may take
+	 * them: TCP cannot tell a forged byte from a real one; the offset of
+	 * snd_una is what was queued less what is still unacknowledged */
+	{
+		uint32_t seq = ntohl(th->seq);
+		uint64_t off = (uint64_t)(in.bytes_sent - in.snd_queued) +
+			       (uint64_t)(int64_t)(int32_t)(seq - in.snd_una);
+
+		for (size_t i = 0; i < plen; i++)
+			seg[hlen + i] = fw_pattern(to_b, off + i);
+	}
 	len = hlen + plen;
 	l4_csum(seg, len, to_b ? FW_IP_A : FW_IP_B, to_b ? FW_IP_B : FW_IP_A, PN_IPPROTO_TCP,
 		16, mode & 16);
@@ -163,7 +172,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			switch (op % 14) {
 			case 0: {
-				uint8_t raw[1500];
+				uint8_t raw[256 * 6];
 				size_t len = fz_u8(&f) * 6u;
 
 				fz_bytes(&f, raw, len);

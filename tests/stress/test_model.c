@@ -472,7 +472,7 @@ static void do_op(struct mthread *t, unsigned kind, uint32_t a, uint32_t b)
 		return;
 	case OP_GET_REF: {
 		/* a plain reference on what another holder sees: a clone's page,
-		 * an application keeping payload (seed 001) */
+		 * an application keeping payload (the page_pool fragment thread) */
 		struct pn_pkt_piece pc[PN_PKT_MAX_FRAGS + 1];
 		struct holder *src;
 

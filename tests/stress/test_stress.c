@@ -297,7 +297,7 @@ Test(stress, destroy_races_late_puts, .timeout = 600)
 }
 
 /*
- * Seed 001 across threads: the original packet, its clone (head expanded)
+ * The page_pool fragment thread across threads: the original packet, its clone (head expanded)
  * and a plain page reference are dropped on three threads at once, many
  * times over. Every page must come back exactly once: the accounting
  * identity holds and nothing is in flight at the end.

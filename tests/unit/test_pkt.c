@@ -131,7 +131,7 @@ Test(pkt, chain_and_free_whole_chain)
 }
 
 /*
- * Seed 001: a packet with fragments of a pool page is cloned; the clone's
+ * The page_pool fragment thread: a packet with fragments of a pool page is cloned; the clone's
  * head is expanded (plain references on the fragment pages) while the
  * original is freed and another holder keeps a plain reference. Whatever
  * order the three owners let go in, the fragment page returns to its pool
