@@ -10,6 +10,7 @@
  * charge must be back (fuzz_world.c).
  */
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,6 +83,11 @@ static void tcp_segment(struct fz *f, bool to_b)
 	if (from == NULL)
 		return;
 	pn_tcp_info_get(from, &in);
+	if (getenv("FUZZ_TRACE"))
+		fprintf(stderr, "  tcp to %s flags %#x mode %#x optlen %u plen %u dseq %d dack %d "
+			"snd_una %u snd_nxt %u sent %llu queued %u\n", to_b ? "B" : "A", flags, mode,
+			optlen, plen, dseq, dack, in.snd_una, in.snd_nxt,
+			(unsigned long long)in.bytes_sent, in.snd_queued);
 	memset(th, 0, sizeof(*th));
 	th->sport = htons(in.local_port);
 	th->dport = htons(in.peer_port);
@@ -90,6 +96,8 @@ static void tcp_segment(struct fz *f, bool to_b)
 	th->ack = htonl((mode & 2) ? fz_u32(f) : in.rcv_nxt + (uint32_t)dack);
 	if (mode & 4) /* a port nobody uses */
 		th->dport = htons(fz_u16(f));
+	if (mode & (8 | 32)) /* a data offset or IP header of its own: */
+		to->tainted = true; /* other bytes may become payload */
 	hlen = sizeof(*th) + ((optlen + 3u) & ~3u);
 	th->doff = (uint8_t)((mode & 8) ? fz_u8(f) : (hlen / 4) << 4);
 	th->flags = flags;
@@ -165,11 +173,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fz f = { data, size };
+	static int trace = -1;
 
+	if (trace < 0)
+		trace = getenv("FUZZ_TRACE") != NULL;
 	if (fw_begin()) {
 		for (unsigned steps = 0; f.n > 0 && steps < 64; steps++) {
 			uint8_t op = fz_u8(&f);
 
+			if (trace)
+				fprintf(stderr, "op %u (%u) wire a %u b %u\n", op % 14, op, fw.a.nwire,
+					fw.b.nwire);
 			switch (op % 14) {
 			case 0: {
 				uint8_t raw[256 * 6];

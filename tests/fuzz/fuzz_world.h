@@ -41,6 +41,10 @@ struct fw_side {
 	uint64_t held[FW_HELD_MAX];
 	unsigned nheld;
 	bool eof, closed;
+	/* a forged segment may have put bytes of its own in this stream (an
+	 * odd data offset makes options payload): TCP cannot tell, so its
+	 * bytes are no longer checked for this input */
+	bool tainted;
 };
 
 struct fw {
