@@ -42,6 +42,7 @@ struct worker {
 } __pn_cache_aligned;
 
 static struct pn_acct_group *acct_group; /* the leaf of cfg.acct_path */
+static struct pn_acct_pin acct_pin;
 static struct pn_port *ports[PN_MAX_PORTS];
 static uint8_t port_mac[PN_MAX_PORTS][6];
 static struct worker workers[PN_PORT_MAX_QUEUES];
@@ -492,6 +493,8 @@ static int make_acct_group(void)
 		return -1;
 	}
 	pn_acct_set_max(g, cfg.acct_max);
+	/* the workers charge it: nobody may destroy it under them */
+	pn_acct_pin(g, &acct_pin, "pagenet-fwd workers");
 	acct_group = g;
 	return 0;
 }
@@ -502,6 +505,7 @@ static int64_t destroy_acct_groups(void)
 	struct pn_acct_group *g = acct_group;
 	int64_t left = 0;
 
+	pn_acct_unpin(&acct_pin);
 	pn_acct_drain_all();
 	while (g != NULL && g != pn_acct_root()) {
 		struct pn_acct_group *parent = pn_acct_parent(g);

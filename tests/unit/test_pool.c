@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <pthread.h>
 
+#include "pn_log.h"
 #include "pn_test.h"
 
 Test(pool, create_rejects_bad_params)
@@ -466,4 +467,39 @@ Test(pool, quarantine_delays_reuse_and_keeps_pages_frozen)
 	cr_assert_gt(pi.quarantine_count, 0);
 	test_assert_accounted(p);
 	test_pool_destroy_clean(p);
+}
+
+/* The destroy report says who holds what is still out, grouped. */
+static char destroy_log[1024];
+
+static void keep_destroy_log(enum pn_log_level level, const char *component, const char *msg,
+			     void *arg)
+{
+	(void)level;
+	(void)arg;
+	snprintf(destroy_log, sizeof(destroy_log), "%s: %s", component, msg);
+}
+
+Test(pool, destroy_report_names_the_holders)
+{
+	struct pn_pool *p = test_pool(16, 0, 0);
+	uint32_t cache = pn_holder_register("reassembly cache %d", 7);
+	struct pn_frame *f[3] = { pn_pool_alloc(p), pn_pool_alloc(p), pn_pool_alloc(p) };
+	char dump[4096];
+	FILE *out = fmemopen(dump, sizeof(dump), "w");
+
+	pn_frame_set_holder(f[0], PN_HOLDER(cache, PN_VIA_APP));
+	pn_frame_set_holder(f[1], PN_HOLDER(cache, PN_VIA_APP));
+	cr_assert_eq(pn_pool_dump_inflight(p, out), 3);
+	fclose(out);
+	cr_assert(strstr(dump, "3 pages in flight: reassembly cache 7 holds 2; an unnamed holder holds 1"),
+		  "%s", dump);
+	pn_log_set_handler(keep_destroy_log, NULL);
+	cr_assert_eq(pn_pool_destroy(p), 3);
+	pn_log_set_handler(NULL, NULL);
+	cr_assert(strstr(destroy_log, "3 pages in flight") &&
+		  strstr(destroy_log, "reassembly cache 7 holds 2"), "%s", destroy_log);
+	pn_holder_unregister(cache);
+	for (int i = 0; i < 3; i++)
+		pn_frame_put(f[i]); /* the last one frees the pool */
 }
