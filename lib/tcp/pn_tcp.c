@@ -1087,6 +1087,14 @@ static bool retransmit_hole(struct pn_tcp_sock *s)
 	uint32_t seq = pn_seq_gt(s->high_rxt, s->snd_una) ? s->high_rxt : s->snd_una;
 	uint32_t end = s->snd_una + s->sbuf_len, len;
 
+	/* resend only what was sent: past snd_max is new data, which only
+	 * tcp_output sends (and counts in snd_max). Sending it here left the
+	 * peer's ACK for it above snd_max, to be challenged as an ACK of data
+	 * never sent (RFC 5961 5.2), for good when the window the peer
+	 * announced in it never got through (found by fuzz_tcp_conn) */
+	if (pn_seq_gt(end, s->snd_max))
+		end = s->snd_max;
+
 	if (s->nr_sacked) {
 		uint32_t top = s->sacked[s->nr_sacked - 1][1];
 
