@@ -90,13 +90,23 @@ DEATH(thaw_of_a_frame_that_is_not_frozen)
 	pn_frame_thaw(pn_pool_alloc(p));
 }
 
-DEATH(final_put_on_a_free_frame)
+/* A frame straight from a small region of its own (frozen, type MISC). */
+static struct pn_frame *region_frame(struct pn_region **rp)
 {
-	struct pn_region_params rp = { .len = 16 * PN_FRAME_SIZE, .numa_node = PN_NUMA_ANY };
-	struct pn_region *r = pn_region_create(&rp);
+	struct pn_region_params params = { .len = 16 * PN_FRAME_SIZE, .numa_node = PN_NUMA_ANY };
+	struct pn_region *r = pn_region_create(&params);
 	struct pn_frame *f;
 
 	cr_assert_eq(pn_region_alloc(r, 0, 1, &f), 1);
+	if (rp)
+		*rp = r;
+	return f;
+}
+
+DEATH(final_put_on_a_free_frame)
+{
+	struct pn_frame *f = region_frame(NULL);
+
 	pn_frame_thaw(f);
 	pn_frame_set_type(f, PN_MT_FREE, 0);
 	pn_frame_put(f);
@@ -104,11 +114,8 @@ DEATH(final_put_on_a_free_frame)
 
 DEATH(final_put_on_an_offline_frame)
 {
-	struct pn_region_params rp = { .len = 16 * PN_FRAME_SIZE, .numa_node = PN_NUMA_ANY };
-	struct pn_region *r = pn_region_create(&rp);
-	struct pn_frame *f;
+	struct pn_frame *f = region_frame(NULL);
 
-	cr_assert_eq(pn_region_alloc(r, 0, 1, &f), 1);
 	pn_frame_thaw(f);
 	pn_frame_set_type(f, PN_MT_OFFLINE, 0);
 	pn_frame_put(f);
@@ -116,22 +123,18 @@ DEATH(final_put_on_an_offline_frame)
 
 DEATH(region_free_of_a_referenced_frame)
 {
-	struct pn_region_params rp = { .len = 16 * PN_FRAME_SIZE, .numa_node = PN_NUMA_ANY };
-	struct pn_region *r = pn_region_create(&rp);
-	struct pn_frame *f;
+	struct pn_region *r;
+	struct pn_frame *f = region_frame(&r);
 
-	cr_assert_eq(pn_region_alloc(r, 0, 1, &f), 1);
 	pn_frame_thaw(f);
 	pn_region_free(r, &f, 1);
 }
 
 DEATH(region_free_twice)
 {
-	struct pn_region_params rp = { .len = 16 * PN_FRAME_SIZE, .numa_node = PN_NUMA_ANY };
-	struct pn_region *r = pn_region_create(&rp);
-	struct pn_frame *f;
+	struct pn_region *r;
+	struct pn_frame *f = region_frame(&r);
 
-	cr_assert_eq(pn_region_alloc(r, 0, 1, &f), 1);
 	pn_region_free(r, &f, 1);
 	pn_region_free(r, &f, 1);
 }
