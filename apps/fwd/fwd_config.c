@@ -169,7 +169,7 @@ static int config_line(void *user, const char *section, const char *name,
 	int rc;
 
 	if (strcmp(section, st->section) != 0) {
-		snprintf(st->section, sizeof(st->section), "%s", section);
+		snprintf(st->section, sizeof(st->section), "%s", section ? section : "");
 		st->port = -1;
 		if (!strncmp(section, "port", 4)) {
 			if (cfg.nb_ports == PN_MAX_PORTS) {
