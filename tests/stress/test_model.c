@@ -26,7 +26,9 @@
  *    runs at full speed, handing holders over through rings; races show
  *    here (and under ThreadSanitizer).
  *
- * Environment: PN_MODEL_SEED, PN_MODEL_STEPS (per run), PN_MODEL_REPLAY.
+ * Environment: PN_MODEL_SEED, PN_MODEL_STEPS (free-running, all variants),
+ * PN_MODEL_LOCKSTEP_STEPS (per lockstep run), PN_MODEL_SEEDS (lockstep runs),
+ * PN_MODEL_THREADS, PN_MODEL_VARIANT, PN_MODEL_REPLAY.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -1165,9 +1167,10 @@ Test(model, lockstep_seeds_reproducible_and_shrunk, .timeout = 900)
 	}
 	/* three threads; a quarantine pass catches stale puts where they happen */
 	lockstep_seeds((unsigned)env_u64("PN_MODEL_THREADS", 3), env_u64("PN_MODEL_SEED", 1),
-		       (unsigned)env_u64("PN_MODEL_SEEDS", 8), env_u64("PN_MODEL_STEPS", 20000), false);
+		       (unsigned)env_u64("PN_MODEL_SEEDS", 8), env_u64("PN_MODEL_LOCKSTEP_STEPS", 20000),
+		       false);
 	lockstep_seeds(2, env_u64("PN_MODEL_SEED", 1) + 100, 2,
-		       env_u64("PN_MODEL_STEPS", 20000) / 2, true);
+		       env_u64("PN_MODEL_LOCKSTEP_STEPS", 20000) / 2, true);
 }
 
 /* The shrinker itself: a list that breaks the model on purpose (a holder
