@@ -158,6 +158,7 @@ int fwd_set_option(const char *key, const char *val)
 struct ini_state {
 	const char *file;
 	FILE *err;
+	unsigned said; /* messages the handler wrote */
 	char section[64];
 	int port;
 };
@@ -173,7 +174,7 @@ static int config_line(void *user, const char *section, const char *name,
 		st->port = -1;
 		if (!strncmp(section, "port", 4)) {
 			if (cfg.nb_ports == PN_MAX_PORTS) {
-				fprintf(st->err, "%s: too many ports (at most %d)\n", st->file,
+				st->said++, fprintf(st->err, "%s: too many ports (at most %d)\n", st->file,
 					PN_MAX_PORTS);
 				return 0;
 			}
@@ -183,9 +184,9 @@ static int config_line(void *user, const char *section, const char *name,
 	if (!strcmp(section, "fwd")) {
 		rc = fwd_set_option(name, value);
 		if (rc == -2)
-			fprintf(st->err, "%s: unknown option '%s' in [fwd]\n", st->file, name);
+			st->said++, fprintf(st->err, "%s: unknown option '%s' in [fwd]\n", st->file, name);
 		else if (rc)
-			fprintf(st->err, "%s: bad value '%s' for %s\n", st->file, value, name);
+			st->said++, fprintf(st->err, "%s: bad value '%s' for %s\n", st->file, value, name);
 		return rc == 0;
 	}
 	if (st->port >= 0) {
@@ -212,14 +213,14 @@ static int config_line(void *user, const char *section, const char *name,
 			pc->peer_mac_set = true;
 			if (parse_mac(value, pc->peer_mac) == 0)
 				return 1;
-			fprintf(st->err, "%s: peer_mac '%s' is not a MAC address\n", st->file, value);
+			st->said++, fprintf(st->err, "%s: peer_mac '%s' is not a MAC address\n", st->file, value);
 			return 0;
 		}
-		fprintf(st->err, "%s: unknown key '%s' in [%s] (want driver, args, peer_mac)\n",
+		st->said++, fprintf(st->err, "%s: unknown key '%s' in [%s] (want driver, args, peer_mac)\n",
 			st->file, name, section);
 		return 0;
 	}
-	fprintf(st->err, "%s: unknown section [%s] (want [fwd] or [port NAME])\n", st->file,
+	st->said++, fprintf(st->err, "%s: unknown section [%s] (want [fwd] or [port NAME])\n", st->file,
 		section);
 	return 0;
 }
@@ -236,7 +237,11 @@ int fwd_load_config(const char *name, const char *text, FILE *err)
 		return -1;
 	}
 	if (rc > 0) {
-		fprintf(err, "%s:%d: the first error is on this line (see above)\n", name, rc);
+		if (st.said)
+			fprintf(err, "%s:%d: the first error is on this line (see above)\n", name, rc);
+		else /* inih refused the line itself */
+			fprintf(err, "%s:%d: not an INI line (want [section], key = value or ; comment)\n",
+				name, rc);
 		return -1;
 	}
 	for (unsigned p = 0; p < cfg.nb_ports; p++) {

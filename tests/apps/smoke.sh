@@ -165,6 +165,14 @@ print("fwd --acct: peak %d pages" % final["acct"]["memory.peak"])
 	rc=0; "$app" -c "$bad" loop:pair=b 2>"$out" || rc=$?
 	rm -f "$bad"
 	[ "$rc" -eq 2 ] && grep -q ":3:" "$out" || { cat "$out"; exit 1; }
+	# a line inih itself refuses is named too, with nothing "above" to see
+	bad=$(mktemp)
+	printf '[fwd]
+mode io
+' >"$bad"
+	rc=0; "$app" -c "$bad" loop:pair=b 2>"$out" || rc=$?
+	rm -f "$bad"
+	[ "$rc" -eq 2 ] && grep -q ":2: not an INI line" "$out" || { cat "$out"; exit 1; }
 	rc=0; "$app" nosuchdriver:x=1 2>"$out" || rc=$?
 	[ "$rc" -ne 0 ] && grep -q "no port driver" "$out"
 	;;
