@@ -201,14 +201,15 @@ static void api_surface(struct fz *f)
 	case 0: {
 		bool bound = pn_udp_bind(fw.b.st, port, udp_echo_cb, NULL) == 0;
 
-		pn_udp_send(fw.a.st, FW_IP_B, port, 4000, text, what & 31);
+		pn_udp_send(fw.a.st, FW_IP_B, port, 4000, text, what % sizeof(text));
 		fw_flush(2);
 		if (bound && pn_udp_unbind(fw.b.st, port) != 0)
 			abort();
 		break;
 	}
 	case 1:
-		pn_icmp_echo(fw.a.st, (what & 4) ? FW_IP_B : fz_u32(f), port, what, text, what & 63);
+		pn_icmp_echo(fw.a.st, (what & 4) ? FW_IP_B : fz_u32(f), port, what, text,
+			     what % sizeof(text));
 		break;
 	case 2:
 		pn_stack_stats_get(fw.b.st, &ns);
