@@ -389,11 +389,30 @@ static void neigh_output(struct pn_stack *st, struct pn_pkt *pkt, uint32_t next_
 
 /* ---- IPv4 */
 
+/* A host's own address: none of 0/8 ("this network", and 0.0.0.0 also
+ * marks a free ARP slot, so a frame held for it was never sent nor freed:
+ * found by fuzz_stack), 127/8, multicast and class E, the limited
+ * broadcast, or this subnet's broadcast. */
+bool pn_ip_is_host(const struct pn_stack *st, uint32_t a)
+{
+	uint8_t top = (uint8_t)(a >> 24);
+
+	if (top == 0 || top == 127 || top >= 224)
+		return false;
+	return ~st->mask <= 1 || (a & ~st->mask) != ~st->mask || /* /31, /32: no broadcast */
+	       (a & st->mask) != (st->ip & st->mask);
+}
+
 int pn_ip_output(struct pn_stack *st, struct pn_pkt *pkt, uint8_t proto, uint32_t dst_ip)
 {
 	struct pn_ipv4_hdr *ip = (struct pn_ipv4_hdr *)pn_pkt_push(pkt, sizeof(*ip));
 	uint32_t next_hop = dst_ip;
 
+	if (pn_unlikely(!pn_ip_is_host(st, dst_ip))) {
+		st->stats.tx_bad_dst++;
+		pn_pkt_free(pkt);
+		return -EADDRNOTAVAIL;
+	}
 	if (pn_unlikely(ip == NULL || pkt->pkt_len > st->mtu)) {
 		st->stats.tx_oversize++;
 		pn_pkt_free(pkt);
@@ -600,6 +619,11 @@ static void ip_input(struct pn_stack *st, struct pn_pkt *pkt)
 	}
 	if (ntohl(ip->daddr) != st->ip) {
 		st->stats.ip_not_ours++;
+		goto drop;
+	}
+	/* nothing may be answered to such a source (RFC 1122 3.2.1.3) */
+	if (!pn_ip_is_host(st, ntohl(ip->saddr))) {
+		st->stats.ip_bad_src++;
 		goto drop;
 	}
 	if (ntohs(ip->frag_off) & 0x3fff) { /* MF or an offset: no reassembly */

@@ -124,9 +124,11 @@ struct pn_net_stats {
 	uint64_t arp_rx_request, arp_rx_reply, arp_tx_request, arp_tx_reply;
 	uint64_t arp_bad, arp_unresolved_drops, arp_table_full;
 	uint64_t ip_rx, ip_bad_header, ip_bad_csum, ip_fragments, ip_not_ours, ip_bad_proto;
+	uint64_t ip_bad_src; /**< dropped: a source no host can have (0/8, 127/8, multicast, broadcast) */
 	uint64_t icmp_echo_requests, icmp_echo_replies, icmp_bad, icmp_other;
 	uint64_t udp_rx, udp_bad, udp_no_port;
 	uint64_t tx_frames, tx_bytes, tx_ring_full, tx_nomem, tx_oversize;
+	uint64_t tx_bad_dst; /**< sends refused: the destination is not a unicast host */
 	uint64_t impair_rx_lost, impair_rx_dup, impair_rx_reordered, impair_tx_lost;
 };
 
@@ -178,11 +180,14 @@ typedef void (*pn_udp_recv_cb)(struct pn_stack *st, struct pn_pkt *pkt, uint32_t
 /** @return 0, -EADDRINUSE or -ENOSPC (16 bindings per stack). */
 int pn_udp_bind(struct pn_stack *st, uint16_t port, pn_udp_recv_cb cb, void *arg);
 int pn_udp_unbind(struct pn_stack *st, uint16_t port);
-/** Send a datagram (copied). @return 0, -EMSGSIZE, -ENOMEM. */
+/** Send a datagram (copied). @return 0, -EMSGSIZE, -ENOMEM, or
+ * -EADDRNOTAVAIL when @p dst_ip is not a unicast host address (0/8,
+ * 127/8, multicast, limited or subnet broadcast). */
 int pn_udp_send(struct pn_stack *st, uint32_t dst_ip, uint16_t dst_port,
 		uint16_t src_port, const void *data, size_t len);
 
-/** Send one ICMP echo request (for tests and tools). @return 0 or -errno. */
+/** Send one ICMP echo request (for tests and tools). @return 0 or -errno
+ * (-EADDRNOTAVAIL as for pn_udp_send). */
 int pn_icmp_echo(struct pn_stack *st, uint32_t dst_ip, uint16_t id, uint16_t seq,
 		 const void *data, size_t len);
 /** Replies to our echo requests seen so far. */

@@ -132,6 +132,8 @@ struct pn_stack {
  * IPv4 and Ethernet headers and queues it (or holds it until ARP answers).
  * Takes the packet in every case. @return 0 or -errno (packet freed).
  */
+/* true when @a may be a peer: not 0/8, 127/8, multicast, class E or a broadcast */
+bool pn_ip_is_host(const struct pn_stack *st, uint32_t a);
 int pn_ip_output(struct pn_stack *st, struct pn_pkt *pkt, uint8_t proto, uint32_t dst_ip);
 
 /* Allocate a packet with room for the headers below L4. */

@@ -1524,8 +1524,14 @@ static void tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_i
 			if (s->snd_wnd > s->max_snd_wnd)
 				s->max_snd_wnd = s->snd_wnd;
 			if (old == 0 && s->snd_wnd > 0) {
+				/* the persist timer stops; a retransmission timer
+				 * for bytes still in flight must not (cancelling it
+				 * stalled a connection for good: fuzz_tcp_conn) */
 				s->backoff = 0;
-				pn_timer_cancel(&s->rtx);
+				if (s->snd_una == s->snd_max)
+					pn_timer_cancel(&s->rtx);
+				else
+					arm_rtx(s);
 			}
 		}
 		if (s->fin_acked) {
@@ -1805,6 +1811,10 @@ struct pn_tcp_sock *pn_tcp_connect(struct pn_stack *st, uint32_t ip, uint16_t po
 		return NULL;
 	if (ip == 0 || port == 0) {
 		errno = EINVAL;
+		return NULL;
+	}
+	if (!pn_ip_is_host(st, ip)) {
+		errno = EADDRNOTAVAIL;
 		return NULL;
 	}
 	s = sock_alloc(st);

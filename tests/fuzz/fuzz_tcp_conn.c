@@ -164,6 +164,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					i.ooo_queued, i.zc_held, i.snd_queued,
 					(unsigned long long)i.retransmits);
 			}
+			for (int k = 0; k < 2; k++) {
+				struct pn_tcp_stats ts;
+
+				pn_tcp_stats_get(k ? fw.b.st : fw.a.st, &ts);
+				fprintf(stderr, "  %s segs in %llu out %llu bad %llu csum %llu rto %llu "
+					"retrans %llu fast %llu ooo %llu dup %llu out_of_window %llu\n",
+					k ? "B" : "A", (unsigned long long)ts.segs_in,
+					(unsigned long long)ts.segs_out, (unsigned long long)ts.bad_segs,
+					(unsigned long long)ts.bad_csum, (unsigned long long)ts.rto_expired,
+					(unsigned long long)ts.retrans_segs, (unsigned long long)ts.fast_retrans,
+					(unsigned long long)ts.ooo_segs, (unsigned long long)ts.dup_data_segs,
+					(unsigned long long)ts.out_of_window);
+			}
 			abort();
 		}
 	}

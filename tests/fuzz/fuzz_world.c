@@ -380,7 +380,7 @@ void fw_end(void)
 	/* half-open connections forged SYNs left behind go with the listener */
 	pn_tcp_close(fw.listener);
 	/* whatever is still on the wires goes, and the timers run out */
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 8; i++) {
 		fw_flush(16);
 		fw_tick(1100);
 	}

@@ -359,6 +359,64 @@ Test(net, malformed_frames_counted_and_dropped)
 	close_pair();
 }
 
+/* Nothing is sent to, or answered to, an address no host can have: 0.0.0.0
+ * also marked a free ARP slot, so a frame held for it was neither sent nor
+ * ever freed (found by fuzz_stack). */
+Test(net, non_host_addresses_refused_and_dropped)
+{
+	static const uint32_t bad[] = {
+		0x00000000u, 0x00000001u, 0x7f000001u, 0xe0000001u, 0xf0000001u,
+		0xffffffffu, 0x0a0000ffu, /* 10.0.0.255: this /24's broadcast */
+	};
+	struct pn_port_info ib;
+	struct pn_net_stats sa, sb;
+	struct pn_pkt *pkt;
+	int64_t inflight;
+
+	open_pair(NULL, NULL, 0);
+	inflight = pn_pool_inflight(A.pool);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(pn_udp_send(A.st, bad[i], 7, 1, "x", 1), -EADDRNOTAVAIL, "%#x", bad[i]);
+		cr_assert_eq(pn_icmp_echo(A.st, bad[i], 1, 1, "x", 1), -EADDRNOTAVAIL, "%#x", bad[i]);
+		errno = 0;
+		cr_assert_null(pn_tcp_connect(A.st, bad[i], 80, NULL, NULL), "%#x", bad[i]);
+		cr_assert(errno == EADDRNOTAVAIL || errno == EINVAL);
+	}
+	PUMP_UNTIL(0, 20);
+	pn_stack_stats_get(A.st, &sa);
+	cr_assert_eq(sa.tx_bad_dst, 2 * sizeof(bad) / sizeof(bad[0]));
+	cr_assert_eq(sa.arp_tx_request, 0, "no ARP for any of them");
+	cr_assert_eq(pn_pool_inflight(A.pool), inflight, "every refused frame was freed");
+
+	/* an echo request from such a source is dropped, not answered */
+	pn_port_info_get(B.port, &ib);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct pn_ipv4_hdr *ip;
+		uint8_t *ic;
+
+		pkt = raw_frame(ib.mac, 14 + 20 + 8);
+		ip = raw_ip(pkt, PN_IPPROTO_ICMP, 8);
+		ip->saddr = htonl(bad[i]);
+		ip->csum = 0;
+		ip->csum = pn_csum(ip, 20);
+		ic = (uint8_t *)(ip + 1);
+		ic[0] = 8;
+		{
+			uint16_t c = pn_csum(ic, 8);
+
+			memcpy(ic + 2, &c, 2);
+		}
+		raw_send(pkt);
+	}
+	PUMP_UNTIL(0, 20);
+	pn_stack_stats_get(B.st, &sb);
+	cr_assert_eq(sb.ip_bad_src, sizeof(bad) / sizeof(bad[0]));
+	cr_assert_eq(sb.icmp_echo_requests, 0);
+	cr_assert_eq(sb.tx_frames, 0, "nothing answered");
+	cr_assert_eq(pn_pool_inflight(A.pool), inflight);
+	close_pair();
+}
+
 /* ---- TCP */
 
 #define XFER_MAGIC 0x9e3779b9u
