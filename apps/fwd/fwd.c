@@ -28,6 +28,7 @@
 #include "fwd_config.h"
 #include "pn_port.h"
 #include "pn_telemetry.h"
+#include "pn_wire.h"
 
 #define MAX_BURST 256
 
@@ -117,63 +118,34 @@ static inline bool mac_rewrite(struct pn_pkt *pkt, unsigned txp, bool swap)
 	return true;
 }
 
-static uint16_t ip_csum(const void *hdr, unsigned len)
-{
-	const uint16_t *w = hdr;
-	uint32_t sum = 0;
-
-	for (unsigned i = 0; i < len / 2; i++)
-		sum += w[i];
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 /* A UDP/IPv4 frame of cfg.pkt_size bytes; the payload starts with a sequence number. */
 static struct pn_pkt *make_udp(struct pn_pool *pool, unsigned txp, uint64_t seq,
 			       unsigned flow)
 {
+	struct pn_wire_udp4 spec = {
+		.src_ip = ntohl(cfg.src_ip.s_addr),
+		.dst_ip = ntohl(cfg.dst_ip.s_addr),
+		.sport = (uint16_t)(1024 + flow),
+		.dport = 9000,
+		.no_csum = true, /* allowed over IPv4; the generator's time is the point */
+	};
+	size_t hdrs = PN_ETH_HLEN + sizeof(struct pn_ipv4_hdr) + sizeof(struct pn_udp_hdr);
 	struct pn_pkt *pkt = pn_pkt_alloc(pool);
 	unsigned len = cfg.pkt_size;
 	uint8_t *f;
-	uint16_t ipl = (uint16_t)(len - 14), udpl = (uint16_t)(len - 34);
 
 	if (pkt == NULL)
 		return NULL;
 	f = pn_pkt_append(pkt, len);
-	if (f == NULL) {
+	if (f == NULL || len < hdrs) {
 		pn_pkt_free(pkt);
 		return NULL;
 	}
-	memcpy(f, cfg.ports[txp].peer_mac, 6);
-	memcpy(f + 6, port_mac[txp], 6);
-	f[12] = 0x08;
-	f[13] = 0x00;
-	f[14] = 0x45;
-	f[15] = 0;
-	f[16] = (uint8_t)(ipl >> 8);
-	f[17] = (uint8_t)ipl;
-	memset(f + 18, 0, 4); /* id, no fragments */
-	f[22] = 64;
-	f[23] = 17;
-	f[24] = f[25] = 0;
-	memcpy(f + 26, &cfg.src_ip, 4);
-	memcpy(f + 30, &cfg.dst_ip, 4);
-	{
-		uint16_t c = ip_csum(f + 14, 20);
-
-		memcpy(f + 24, &c, 2);
-	}
-	f[34] = (uint8_t)((1024 + flow) >> 8);
-	f[35] = (uint8_t)(1024 + flow);
-	f[36] = 0x23;
-	f[37] = 0x28; /* 9000 */
-	f[38] = (uint8_t)(udpl >> 8);
-	f[39] = (uint8_t)udpl;
-	f[40] = f[41] = 0; /* no UDP checksum (allowed over IPv4) */
-	memset(f + 42, 0, len - 42);
-	if (len >= 50)
-		memcpy(f + 42, &seq, 8);
+	memcpy(spec.dst_mac, cfg.ports[txp].peer_mac, 6);
+	memcpy(spec.src_mac, port_mac[txp], 6);
+	pn_wire_udp4_frame(f, len, &spec, NULL, len - hdrs);
+	if (len >= hdrs + 8)
+		memcpy(f + hdrs, &seq, 8);
 	return pkt;
 }
 

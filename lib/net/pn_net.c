@@ -13,38 +13,6 @@
 
 static const uint8_t bcast_mac[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
-/* ---- timer wheel */
-
-void pn_timer_run(struct pn_timer_wheel *w, uint64_t now)
-{
-	uint64_t t = w->now;
-	unsigned laps = 0;
-
-	/* after a long pause, visit each slot once rather than every tick */
-	while (t < now && laps++ < PN_TW_SLOTS) {
-		struct pn_timer *list, *tm;
-
-		t++;
-		w->now = t;
-		list = w->slot[t & (PN_TW_SLOTS - 1)];
-		w->slot[t & (PN_TW_SLOTS - 1)] = NULL;
-		if (list)
-			list->pprev = &list;
-		while ((tm = list) != NULL) {
-			list = tm->next;
-			if (list)
-				list->pprev = &list;
-			tm->next = NULL;
-			tm->pprev = NULL;
-			if (tm->expires <= now)
-				tm->fn(tm); /* may re-arm itself or others */
-			else
-				pn_timer_arm(w, tm, tm->expires);
-		}
-	}
-	w->now = now;
-}
-
 /* ---- small helpers */
 
 static uint64_t rng_next(struct pn_stack *st)
@@ -779,7 +747,7 @@ struct pn_stack *pn_stack_create(const struct pn_stack_conf *conf)
 	st->clock_us = conf->clock_us;
 	st->clock_arg = conf->clock_arg;
 	clock_update(st);
-	st->wheel.now = st->now_ms;
+	pn_timer_wheel_init(&st->wheel, st->now_ms);
 	st->arp_timer.fn = arp_timer_fn;
 	return st;
 }

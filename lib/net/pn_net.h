@@ -19,63 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pn_csum.h"
 #include "pn_pkt.h"
 #include "pn_port.h"
-
-#define PN_ETH_HLEN 14
-#define PN_ETH_P_IPV4 0x0800
-#define PN_ETH_P_ARP 0x0806
-#define PN_IPPROTO_ICMP 1
-#define PN_IPPROTO_TCP 6
-#define PN_IPPROTO_UDP 17
-
-struct pn_eth_hdr {
-	uint8_t dst[6];
-	uint8_t src[6];
-	uint16_t type; /* network order */
-} __attribute__((packed));
-
-struct pn_arp_hdr {
-	uint16_t htype, ptype;
-	uint8_t hlen, plen;
-	uint16_t op;
-	uint8_t sha[6];
-	uint32_t spa;
-	uint8_t tha[6];
-	uint32_t tpa;
-} __attribute__((packed));
-
-struct pn_ipv4_hdr {
-	uint8_t ver_ihl;
-	uint8_t tos;
-	uint16_t tot_len;
-	uint16_t id;
-	uint16_t frag_off;
-	uint8_t ttl;
-	uint8_t proto;
-	uint16_t csum;
-	uint32_t saddr;
-	uint32_t daddr;
-} __attribute__((packed));
-
-struct pn_icmp_hdr {
-	uint8_t type, code;
-	uint16_t csum;
-	uint16_t id, seq;
-} __attribute__((packed));
-
-struct pn_udp_hdr {
-	uint16_t sport, dport, len, csum;
-} __attribute__((packed));
-
-struct pn_tcp_hdr {
-	uint16_t sport, dport;
-	uint32_t seq, ack;
-	uint8_t doff; /* data offset << 4 */
-	uint8_t flags;
-	uint16_t win, csum, urg;
-} __attribute__((packed));
+#include "pn_wire.h"
 
 /* ---- the stack */
 

@@ -7,56 +7,7 @@
 #define PN_NET_PRIV_H
 
 #include "pn_net.h"
-
-/* ---- timer wheel: 1 ms ticks, 1024 slots; longer timers wait a lap */
-
-#define PN_TW_SLOTS 1024u
-
-struct pn_timer {
-	struct pn_timer *next, **pprev; /* pprev == NULL: not armed */
-	uint64_t expires;               /* ms */
-	void (*fn)(struct pn_timer *t);
-};
-
-struct pn_timer_wheel {
-	struct pn_timer *slot[PN_TW_SLOTS];
-	uint64_t now; /* last tick run */
-};
-
-static inline bool pn_timer_armed(const struct pn_timer *t) { return t->pprev != NULL; }
-
-static inline void pn_timer_cancel(struct pn_timer *t)
-{
-	if (t->pprev == NULL)
-		return;
-	*t->pprev = t->next;
-	if (t->next)
-		t->next->pprev = t->pprev;
-	t->next = NULL;
-	t->pprev = NULL;
-}
-
-static inline void pn_timer_arm(struct pn_timer_wheel *w, struct pn_timer *t,
-				uint64_t expires)
-{
-	uint64_t at = expires;
-	struct pn_timer **head;
-
-	pn_timer_cancel(t);
-	t->expires = expires;
-	if (at <= w->now)
-		at = w->now + 1;
-	if (at - w->now >= PN_TW_SLOTS)
-		at = w->now + PN_TW_SLOTS - 1; /* re-armed when that slot runs */
-	head = &w->slot[at & (PN_TW_SLOTS - 1)];
-	t->next = *head;
-	if (*head)
-		(*head)->pprev = &t->next;
-	*head = t;
-	t->pprev = head;
-}
-
-void pn_timer_run(struct pn_timer_wheel *w, uint64_t now);
+#include "pn_timer.h"
 
 /* ---- ARP cache */
 

@@ -13,20 +13,6 @@
 
 #include "pn_tcp_priv.h"
 
-#define TH_FIN 0x01
-#define TH_SYN 0x02
-#define TH_RST 0x04
-#define TH_PSH 0x08
-#define TH_ACK 0x10
-
-#define OPT_EOL 0
-#define OPT_NOP 1
-#define OPT_MSS 2
-#define OPT_WS 3
-#define OPT_SACKP 4
-#define OPT_SACK 5
-#define OPT_TS 8
-
 static void tcp_output(struct pn_tcp_sock *s);
 static void send_ack(struct pn_tcp_sock *s);
 static void sock_set_closed(struct pn_tcp_sock *s, int err);
@@ -241,73 +227,6 @@ static uint32_t pick_isn(struct pn_tcp_sock *s)
 	return (uint32_t)h + (uint32_t)(s->st->now_us >> 2);
 }
 
-struct tcp_opts {
-	uint16_t mss;
-	uint8_t ws;
-	bool has_mss, has_ws, sackp, has_ts;
-	uint32_t tsval, tsecr;
-	uint8_t nr_sack;
-	uint32_t sack[4][2];
-};
-
-static bool parse_opts(const uint8_t *p, unsigned len, struct tcp_opts *o)
-{
-	memset(o, 0, sizeof(*o));
-	while (len > 0) {
-		unsigned kind = p[0], olen;
-
-		if (kind == OPT_EOL)
-			break;
-		if (kind == OPT_NOP) {
-			p++;
-			len--;
-			continue;
-		}
-		if (len < 2 || (olen = p[1]) < 2 || olen > len)
-			return false;
-		switch (kind) {
-		case OPT_MSS:
-			if (olen == 4) {
-				o->mss = (uint16_t)(p[2] << 8 | p[3]);
-				o->has_mss = true;
-			}
-			break;
-		case OPT_WS:
-			if (olen == 3) {
-				o->ws = PN_MIN(p[2], 14);
-				o->has_ws = true;
-			}
-			break;
-		case OPT_SACKP:
-			o->sackp = olen == 2;
-			break;
-		case OPT_SACK:
-			for (unsigned b = 0; b + 8 <= olen - 2u && o->nr_sack < 4; b += 8) {
-				uint32_t v[2];
-
-				memcpy(v, p + 2 + b, 8);
-				o->sack[o->nr_sack][0] = ntohl(v[0]);
-				o->sack[o->nr_sack][1] = ntohl(v[1]);
-				o->nr_sack++;
-			}
-			break;
-		case OPT_TS:
-			if (olen == 10) {
-				uint32_t v[2];
-
-				memcpy(v, p + 2, 8);
-				o->tsval = ntohl(v[0]);
-				o->tsecr = ntohl(v[1]);
-				o->has_ts = true;
-			}
-			break;
-		}
-		p += olen;
-		len -= olen;
-	}
-	return true;
-}
-
 /* ---- receive window */
 
 static uint32_t rcv_space(const struct pn_tcp_sock *s)
@@ -405,69 +324,35 @@ static int send_segment(struct pn_tcp_sock *s, uint32_t seq, uint8_t flags, uint
 	struct pn_stack *st = s->st;
 	struct pn_tcp *t = tcp_of(st);
 	struct pn_pkt *pkt;
-	uint8_t opt[40], *o = opt;
+	uint8_t opt[PN_TCP_MAX_OPTLEN], *o = opt;
 	struct pn_tcp_hdr *th;
 	unsigned optlen, hlen;
 	uint16_t csum;
 
-	if (flags & TH_SYN) {
-		uint16_t mss = (uint16_t)(st->mtu - 40);
-
-		*o++ = OPT_MSS;
-		*o++ = 4;
-		*o++ = (uint8_t)(mss >> 8);
-		*o++ = (uint8_t)mss;
-		if (s->state == PN_TCP_SYN_SENT || s->sack_ok) {
-			*o++ = OPT_SACKP;
-			*o++ = 2;
-		} else {
-			*o++ = OPT_NOP;
-			*o++ = OPT_NOP;
-		}
-		if (s->state == PN_TCP_SYN_SENT || s->ts_ok) {
-			uint32_t v[2] = { htonl(ts_now(st)), htonl(s->ts_recent) };
-
-			*o++ = OPT_TS;
-			*o++ = 10;
-			memcpy(o, v, 8);
-			o += 8;
-		}
-		if (s->state == PN_TCP_SYN_SENT || s->ws_ok) {
-			*o++ = OPT_NOP;
-			*o++ = OPT_WS;
-			*o++ = 3;
-			*o++ = s->rcv_wscale;
-		}
+	if (flags & PN_TCP_F_SYN) {
+		/* 20 bytes, each option aligned as Linux lays them out */
+		o = pn_tcp_opt_mss(o, (uint16_t)(st->mtu - 40));
+		if (s->state == PN_TCP_SYN_SENT || s->sack_ok)
+			o = pn_tcp_opt_sackp(o);
+		else
+			o = pn_tcp_opt_nops(o, 2);
+		if (s->state == PN_TCP_SYN_SENT || s->ts_ok)
+			o = pn_tcp_opt_ts(o, ts_now(st), s->ts_recent);
+		if (s->state == PN_TCP_SYN_SENT || s->ws_ok)
+			o = pn_tcp_opt_ws(pn_tcp_opt_nops(o, 1), s->rcv_wscale);
 	} else {
-		if (s->ts_ok) {
-			uint32_t v[2] = { htonl(ts_now(st)), htonl(s->ts_recent) };
-
-			*o++ = OPT_NOP;
-			*o++ = OPT_NOP;
-			*o++ = OPT_TS;
-			*o++ = 10;
-			memcpy(o, v, 8);
-			o += 8;
-		}
+		if (s->ts_ok)
+			o = pn_tcp_opt_ts(pn_tcp_opt_nops(o, 2), ts_now(st), s->ts_recent);
 		/* SACK blocks only in the option room the payload leaves */
 		int room = (int)pn_stack_l4_room(st) - (int)(sizeof(struct pn_tcp_hdr) + len) -
 			   (int)(o - opt) - 4;
 		int fit = room >= 8 ? PN_MIN(room / 8, s->ts_ok ? 3 : 4) : 0;
 
-		if (s->sack_ok && s->ooo_head && (flags & TH_ACK) && fit > 0) {
+		if (s->sack_ok && s->ooo_head && (flags & PN_TCP_F_ACK) && fit > 0) {
 			uint32_t blk[8];
 			unsigned n = sack_blocks(s, blk, (unsigned)fit);
 
-			*o++ = OPT_NOP;
-			*o++ = OPT_NOP;
-			*o++ = OPT_SACK;
-			*o++ = (uint8_t)(2 + 8 * n);
-			for (unsigned i = 0; i < 2 * n; i++) {
-				uint32_t v = htonl(blk[i]);
-
-				memcpy(o, &v, 4);
-				o += 4;
-			}
+			o = pn_tcp_opt_sack(pn_tcp_opt_nops(o, 2), blk, n);
 		}
 	}
 	optlen = (unsigned)(o - opt);
@@ -478,13 +363,13 @@ static int send_segment(struct pn_tcp_sock *s, uint32_t seq, uint8_t flags, uint
 	th->sport = htons(s->lport);
 	th->dport = htons(s->rport);
 	th->seq = htonl(seq);
-	th->ack = (flags & TH_ACK) ? htonl(s->rcv_nxt) : 0;
+	th->ack = (flags & PN_TCP_F_ACK) ? htonl(s->rcv_nxt) : 0;
 	th->doff = (uint8_t)((hlen / 4) << 4);
 	th->flags = flags;
-	th->win = htons((flags & TH_SYN) ? (uint16_t)PN_MIN(rcv_space(s), 65535u) : select_window(s));
+	th->win = htons((flags & PN_TCP_F_SYN) ? (uint16_t)PN_MIN(rcv_space(s), 65535u) : select_window(s));
 	/* a SYN-ACK's window counts from rcv_nxt; a bare SYN's from nothing we
 	 * know yet (syn_sent_input sets the edge when the peer's ISN comes) */
-	if ((flags & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK))
+	if ((flags & (PN_TCP_F_SYN | PN_TCP_F_ACK)) == (PN_TCP_F_SYN | PN_TCP_F_ACK))
 		s->rcv_adv = s->rcv_nxt + PN_MIN(rcv_space(s), 65535u);
 	th->csum = 0;
 	th->urg = 0;
@@ -497,9 +382,9 @@ static int send_segment(struct pn_tcp_sock *s, uint32_t seq, uint8_t flags, uint
 	th->csum = csum;
 	t->stats.segs_out++;
 	t->stats.tx_payload_bytes += len;
-	if (flags & TH_RST)
+	if (flags & PN_TCP_F_RST)
 		t->stats.rst_out++;
-	if (flags & TH_ACK) {
+	if (flags & PN_TCP_F_ACK) {
 		s->segs_unacked = 0;
 		s->ack_now = false;
 		pn_timer_cancel(&s->delack);
@@ -515,7 +400,7 @@ static void send_rst_reply(struct pn_stack *st, uint32_t rip, const struct pn_tc
 	struct pn_pkt *pkt;
 	struct pn_tcp_hdr *r;
 
-	if (th->flags & TH_RST)
+	if (th->flags & PN_TCP_F_RST)
 		return;
 	r = pn_stack_pkt_put(st, sizeof(*r), &pkt);
 	if (r == NULL)
@@ -523,12 +408,12 @@ static void send_rst_reply(struct pn_stack *st, uint32_t rip, const struct pn_tc
 	memset(r, 0, sizeof(*r));
 	r->sport = th->dport;
 	r->dport = th->sport;
-	if (th->flags & TH_ACK) {
+	if (th->flags & PN_TCP_F_ACK) {
 		r->seq = th->ack;
-		r->flags = TH_RST;
+		r->flags = PN_TCP_F_RST;
 	} else {
 		r->ack = htonl(ntohl(th->seq) + seg_len);
-		r->flags = TH_RST | TH_ACK;
+		r->flags = PN_TCP_F_RST | PN_TCP_F_ACK;
 	}
 	r->doff = 5 << 4;
 	r->csum = pn_csum_fold(pn_csum_add(pn_csum_pseudo(htonl(st->ip), htonl(rip),
@@ -550,7 +435,7 @@ static void send_rst_reply(struct pn_stack *st, uint32_t rip, const struct pn_tc
  */
 static void send_ack(struct pn_tcp_sock *s)
 {
-	send_segment(s, s->snd_max, TH_ACK, 0);
+	send_segment(s, s->snd_max, PN_TCP_F_ACK, 0);
 }
 
 /* RFC 5961 §7: challenge ACKs are rate limited stack-wide. */
@@ -628,7 +513,7 @@ static void tcp_output(struct pn_tcp_sock *s)
 		uint32_t avail = off < s->sbuf_len ? s->sbuf_len - off : 0;
 		bool fin_due = s->fin_queued && !s->fin_acked && off <= s->sbuf_len;
 		uint32_t len = PN_MIN(PN_MIN(avail, (uint32_t)s->mss), can);
-		uint8_t flags = TH_ACK;
+		uint8_t flags = PN_TCP_F_ACK;
 
 		if (s->nr_sacked && pn_seq_lt(s->snd_nxt, s->snd_max))
 			len = PN_MIN(len, resend_room(s));
@@ -645,10 +530,10 @@ static void tcp_output(struct pn_tcp_sock *s)
 		if (len < avail && len < s->mss && infl > 0)
 			break;
 		if (len == avail && fin_due)
-			flags |= TH_FIN;
+			flags |= PN_TCP_F_FIN;
 		if (len == avail)
-			flags |= TH_PSH;
-		if (len == 0 && !(flags & TH_FIN))
+			flags |= PN_TCP_F_PSH;
+		if (len == 0 && !(flags & PN_TCP_F_FIN))
 			break;
 		if (send_segment(s, s->snd_nxt, flags, len) != 0)
 			break; /* out of buffers: the RTO or next ACK retries */
@@ -660,12 +545,12 @@ static void tcp_output(struct pn_tcp_sock *s)
 			s->rtt_seq = s->snd_nxt;
 			s->rtt_start_us = s->st->now_us;
 		}
-		s->snd_nxt += len + ((flags & TH_FIN) ? 1 : 0);
+		s->snd_nxt += len + ((flags & PN_TCP_F_FIN) ? 1 : 0);
 		if (pn_seq_gt(s->snd_nxt, s->snd_max))
 			s->snd_max = s->snd_nxt;
 		if (!pn_timer_armed(&s->rtx))
 			arm_rtx(s);
-		if (flags & TH_FIN)
+		if (flags & PN_TCP_F_FIN)
 			break;
 	}
 }
@@ -761,7 +646,7 @@ static void rtx_fn(struct pn_timer *tm)
 		}
 		s->backoff++;
 		t->stats.retrans_segs++;
-		send_segment(s, s->iss, s->state == PN_TCP_SYN_SENT ? TH_SYN : TH_SYN | TH_ACK, 0);
+		send_segment(s, s->iss, s->state == PN_TCP_SYN_SENT ? PN_TCP_F_SYN : PN_TCP_F_SYN | PN_TCP_F_ACK, 0);
 		arm_rtx(s);
 		return;
 	case PN_TCP_CLOSED:
@@ -776,7 +661,7 @@ static void rtx_fn(struct pn_timer *tm)
 		 * receiver answer with its current window) */
 		if (s->snd_wnd == 0 && s->sbuf_len > 0) {
 			t->stats.window_probes++;
-			send_segment(s, s->snd_una - 1, TH_ACK, 0);
+			send_segment(s, s->snd_una - 1, PN_TCP_F_ACK, 0);
 			if (s->backoff < 10)
 				s->backoff++;
 			arm_rtx(s);
@@ -1028,7 +913,7 @@ static void rtt_sample(struct pn_tcp_sock *s, uint32_t r_us)
 }
 
 /* Merge the peer's SACK blocks. @return true when they cover new bytes. */
-static bool sack_update(struct pn_tcp_sock *s, const struct tcp_opts *o)
+static bool sack_update(struct pn_tcp_sock *s, const struct pn_tcp_opts *o)
 {
 	bool grew = false;
 
@@ -1114,7 +999,7 @@ static bool retransmit_hole(struct pn_tcp_sock *s)
 	if (!pn_seq_lt(seq, end))
 		return false;
 	len = PN_MIN(end - seq, (uint32_t)s->mss);
-	if (send_segment(s, seq, TH_ACK, len) != 0)
+	if (send_segment(s, seq, PN_TCP_F_ACK, len) != 0)
 		return false;
 	s->high_rxt = seq + len;
 	t->stats.retrans_segs++;
@@ -1216,7 +1101,7 @@ static void dup_ack(struct pn_tcp_sock *s)
 	s->cwnd = s->ssthresh + 3u * s->mss;
 }
 
-static void set_mss(struct pn_tcp_sock *s, const struct tcp_opts *o)
+static void set_mss(struct pn_tcp_sock *s, const struct pn_tcp_opts *o)
 {
 	uint32_t mss = (uint32_t)s->st->mtu - 40;
 
@@ -1230,7 +1115,7 @@ static void set_mss(struct pn_tcp_sock *s, const struct tcp_opts *o)
 	s->ssthresh = UINT32_MAX / 2;
 }
 
-static void negotiate(struct pn_tcp_sock *s, const struct tcp_opts *o, bool we_offered_all)
+static void negotiate(struct pn_tcp_sock *s, const struct pn_tcp_opts *o, bool we_offered_all)
 {
 	s->ts_ok = o->has_ts && we_offered_all;
 	s->sack_ok = o->sackp && we_offered_all;
@@ -1254,19 +1139,19 @@ static uint8_t wscale_for(uint32_t rcvbuf)
 }
 
 static void listen_input(struct pn_tcp_sock *l, struct pn_pkt *pkt, uint32_t rip,
-			 const struct pn_tcp_hdr *th, const struct tcp_opts *o, uint32_t seg_len)
+			 const struct pn_tcp_hdr *th, const struct pn_tcp_opts *o, uint32_t seg_len)
 {
 	struct pn_stack *st = l->st;
 	struct pn_tcp *t = tcp_of(st);
 	struct pn_tcp_sock *c;
 
-	if (th->flags & TH_RST)
+	if (th->flags & PN_TCP_F_RST)
 		goto out;
-	if (th->flags & TH_ACK) {
+	if (th->flags & PN_TCP_F_ACK) {
 		send_rst_reply(st, rip, th, seg_len);
 		goto out;
 	}
-	if (!(th->flags & TH_SYN))
+	if (!(th->flags & PN_TCP_F_SYN))
 		goto out;
 	if (l->nr_children >= l->backlog) {
 		t->stats.listen_overflows++;
@@ -1301,28 +1186,28 @@ static void listen_input(struct pn_tcp_sock *l, struct pn_pkt *pkt, uint32_t rip
 	c->snd_wl2 = c->iss;
 	hash_add(t, c);
 	t->stats.passive_opens++;
-	send_segment(c, c->iss, TH_SYN | TH_ACK, 0);
+	send_segment(c, c->iss, PN_TCP_F_SYN | PN_TCP_F_ACK, 0);
 	arm_rtx(c);
 out:
 	pn_pkt_free(pkt);
 }
 
 static void syn_sent_input(struct pn_tcp_sock *s, struct pn_pkt *pkt, const struct pn_tcp_hdr *th,
-			   const struct tcp_opts *o, uint32_t seg_len)
+			   const struct pn_tcp_opts *o, uint32_t seg_len)
 {
 	uint32_t seq = ntohl(th->seq), ack = ntohl(th->ack);
 	struct pn_tcp *t = tcp_of(s->st);
 
-	if ((th->flags & TH_ACK) && (pn_seq_le(ack, s->iss) || pn_seq_gt(ack, s->snd_max))) {
+	if ((th->flags & PN_TCP_F_ACK) && (pn_seq_le(ack, s->iss) || pn_seq_gt(ack, s->snd_max))) {
 		send_rst_reply(s->st, s->rip, th, seg_len);
 		goto out;
 	}
-	if (th->flags & TH_RST) {
-		if (th->flags & TH_ACK)
+	if (th->flags & PN_TCP_F_RST) {
+		if (th->flags & PN_TCP_F_ACK)
 			reset_conn(s, ECONNREFUSED);
 		goto out;
 	}
-	if (!(th->flags & TH_SYN))
+	if (!(th->flags & PN_TCP_F_SYN))
 		goto out;
 	s->irs = seq;
 	s->rcv_nxt = seq + 1;
@@ -1336,7 +1221,7 @@ static void syn_sent_input(struct pn_tcp_sock *s, struct pn_pkt *pkt, const stru
 	s->snd_wl1 = seq;
 	s->snd_wl2 = ack;
 	s->max_snd_wnd = s->snd_wnd;
-	if (th->flags & TH_ACK) {
+	if (th->flags & PN_TCP_F_ACK) {
 		s->snd_una = ack;
 		s->state = PN_TCP_ESTABLISHED;
 		s->backoff = 0;
@@ -1348,7 +1233,7 @@ static void syn_sent_input(struct pn_tcp_sock *s, struct pn_pkt *pkt, const stru
 		tcp_output(s);
 	} else { /* simultaneous open */
 		s->state = PN_TCP_SYN_RCVD;
-		send_segment(s, s->iss, TH_SYN | TH_ACK, 0);
+		send_segment(s, s->iss, PN_TCP_F_SYN | PN_TCP_F_ACK, 0);
 	}
 out:
 	pn_pkt_free(pkt);
@@ -1361,7 +1246,7 @@ static void tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_i
 	uint32_t len = pkt->len, hlen, seq, ack, seg_len, plen;
 	/* copies: the header may move if pulling it up unshares the packet */
 	uint32_t saddr = ip->saddr, daddr = ip->daddr, rip = ntohl(saddr);
-	struct tcp_opts o;
+	struct pn_tcp_opts o;
 	struct pn_tcp_sock *s;
 	bool acceptable;
 
@@ -1384,19 +1269,19 @@ static void tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_i
 		t->stats.bad_csum++;
 		goto drop;
 	}
-	if (!parse_opts((const uint8_t *)(th + 1), hlen - (unsigned)sizeof(*th), &o)) {
+	if (!pn_tcp_opts_parse((const uint8_t *)(th + 1), hlen - (unsigned)sizeof(*th), &o)) {
 		t->stats.bad_segs++;
 		goto drop;
 	}
-	if (th->flags & TH_RST)
+	if (th->flags & PN_TCP_F_RST)
 		t->stats.rst_in++;
 	seq = ntohl(th->seq);
 	ack = ntohl(th->ack);
 	plen = len - hlen;
-	seg_len = plen + ((th->flags & TH_SYN) ? 1 : 0) + ((th->flags & TH_FIN) ? 1 : 0);
+	seg_len = plen + ((th->flags & PN_TCP_F_SYN) ? 1 : 0) + ((th->flags & PN_TCP_F_FIN) ? 1 : 0);
 
 	s = lookup(t, rip, ntohs(th->sport), ntohs(th->dport));
-	if (s && s->state == PN_TCP_TIME_WAIT && (th->flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN &&
+	if (s && s->state == PN_TCP_TIME_WAIT && (th->flags & (PN_TCP_F_SYN | PN_TCP_F_ACK | PN_TCP_F_RST)) == PN_TCP_F_SYN &&
 	    pn_seq_gt(seq, s->rcv_nxt)) {
 		/* a new incarnation of the connection (RFC 1122 4.2.2.13, as
 		 * Linux): end TIME_WAIT and let the listener take the SYN */
@@ -1418,9 +1303,9 @@ static void tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_i
 		return;
 	}
 
-	if (s->state == PN_TCP_SYN_RCVD && (th->flags & TH_SYN) && !(th->flags & TH_ACK) &&
+	if (s->state == PN_TCP_SYN_RCVD && (th->flags & PN_TCP_F_SYN) && !(th->flags & PN_TCP_F_ACK) &&
 	    seq == s->irs) {
-		send_segment(s, s->iss, TH_SYN | TH_ACK, 0); /* our SYN-ACK was lost */
+		send_segment(s, s->iss, PN_TCP_F_SYN | PN_TCP_F_ACK, 0); /* our SYN-ACK was lost */
 		goto drop;
 	}
 	/* RFC 9293 3.10.7.4: is the segment in the receive window? */
@@ -1439,16 +1324,16 @@ static void tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_i
 		/* a retransmitted SYN-ACK or FIN we already took gets an ACK */
 	}
 	if (!acceptable) {
-		if (!(th->flags & TH_RST)) {
+		if (!(th->flags & PN_TCP_F_RST)) {
 			if (seg_len)
 				t->stats.dup_data_segs++;
-			if (s->state == PN_TCP_TIME_WAIT && (th->flags & TH_FIN))
+			if (s->state == PN_TCP_TIME_WAIT && (th->flags & PN_TCP_F_FIN))
 				pn_timer_arm(&st->wheel, &s->rtx, st->now_ms + t->conf.time_wait_ms);
 			send_ack(s);
 		}
 		goto drop;
 	}
-	if (th->flags & TH_RST) {
+	if (th->flags & PN_TCP_F_RST) {
 		/* RFC 5961 3.2: only an exact match resets; others are challenged */
 		if (seq == s->rcv_nxt) {
 			reset_conn(s, s->state == PN_TCP_CLOSE_WAIT ? EPIPE : ECONNRESET);
@@ -1458,12 +1343,12 @@ static void tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_i
 		}
 		goto drop;
 	}
-	if (th->flags & TH_SYN) {
+	if (th->flags & PN_TCP_F_SYN) {
 		/* RFC 5961 4.2: a SYN on a synchronized connection is challenged */
 		challenge_ack(s);
 		goto drop;
 	}
-	if (!(th->flags & TH_ACK))
+	if (!(th->flags & PN_TCP_F_ACK))
 		goto drop;
 	if (o.has_ts && s->ts_ok && pn_seq_le(seq, s->rcv_nxt))
 		s->ts_recent = o.tsval;
@@ -1509,7 +1394,7 @@ static void tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_i
 		if (pn_seq_gt(ack, s->snd_una)) {
 			ack_advance(s, ack);
 		} else if (ack == s->snd_una && s->snd_max != s->snd_una &&
-			   (sack_news || (plen == 0 && !(th->flags & TH_FIN) &&
+			   (sack_news || (plen == 0 && !(th->flags & PN_TCP_F_FIN) &&
 					  ((uint32_t)ntohs(th->win) << s->snd_wscale) == s->snd_wnd))) {
 			dup_ack(s);
 		}
@@ -1553,15 +1438,15 @@ static void tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_i
 		}
 	}
 	if (s->state == PN_TCP_TIME_WAIT) {
-		if (th->flags & TH_FIN) {
+		if (th->flags & PN_TCP_F_FIN) {
 			send_ack(s);
 			pn_timer_arm(&st->wheel, &s->rtx, st->now_ms + t->conf.time_wait_ms);
 		}
 		goto drop;
 	}
-	if (plen || (th->flags & TH_FIN)) {
+	if (plen || (th->flags & PN_TCP_F_FIN)) {
 		pn_pkt_pull(pkt, hlen);
-		rcv_data(s, pkt, seq, th->flags & TH_FIN);
+		rcv_data(s, pkt, seq, th->flags & PN_TCP_F_FIN);
 		return;
 	}
 	want_work(s); /* the ACK may have opened the window */
@@ -1638,7 +1523,7 @@ static void tcp_fini(struct pn_stack *st)
 		if (s == NULL)
 			continue;
 		if (s->state >= PN_TCP_SYN_RCVD && s->state != PN_TCP_TIME_WAIT)
-			send_segment(s, s->snd_nxt, TH_RST | TH_ACK, 0);
+			send_segment(s, s->snd_nxt, PN_TCP_F_RST | PN_TCP_F_ACK, 0);
 		sock_free(s);
 	}
 	/* tokens still out stay valid: their table waits for them */
@@ -1846,7 +1731,7 @@ struct pn_tcp_sock *pn_tcp_connect(struct pn_stack *st, uint32_t ip, uint16_t po
 	s->recover = s->iss;
 	hash_add(t, s);
 	t->stats.active_opens++;
-	send_segment(s, s->iss, TH_SYN, 0);
+	send_segment(s, s->iss, PN_TCP_F_SYN, 0);
 	arm_rtx(s);
 	return s;
 }
@@ -2126,7 +2011,7 @@ void pn_tcp_abort(struct pn_tcp_sock *s)
 	s->orphan = true;
 	if (s->state >= PN_TCP_SYN_RCVD && s->state != PN_TCP_TIME_WAIT &&
 	    s->state != PN_TCP_CLOSED)
-		send_segment(s, s->snd_nxt, TH_RST | TH_ACK, 0);
+		send_segment(s, s->snd_nxt, PN_TCP_F_RST | PN_TCP_F_ACK, 0);
 	t->stats.resets++;
 	rq_purge(s);
 	sock_set_closed(s, ECONNABORTED);

@@ -284,9 +284,10 @@ static struct pn_pkt *raw_frame(const uint8_t *dst_mac, uint32_t len)
 	pn_port_info_get(A.port, &ia);
 	p = pn_pkt_append(pkt, len);
 	memset(p, 0, len);
-	memcpy(p, dst_mac, 6);
-	memcpy(p + 6, ia.mac, 6);
-	p[12] = 0x08;
+	if (len >= PN_ETH_HLEN)
+		pn_wire_eth(p, dst_mac, ia.mac, PN_ETH_P_IPV4);
+	else
+		memcpy(p, dst_mac, PN_MIN(len, 6u));
 	return pkt;
 }
 
@@ -300,14 +301,15 @@ static struct pn_ipv4_hdr *raw_ip(struct pn_pkt *pkt, uint8_t proto, uint16_t l4
 {
 	struct pn_ipv4_hdr *ip = (struct pn_ipv4_hdr *)(pn_pkt_data(pkt) + PN_ETH_HLEN);
 
-	ip->ver_ihl = 0x45;
-	ip->tot_len = htons((uint16_t)(20 + l4len));
-	ip->ttl = 64;
-	ip->proto = proto;
-	ip->saddr = htonl(IP_A);
-	ip->daddr = htonl(IP_B);
-	ip->csum = pn_csum(ip, 20);
+	pn_wire_ipv4(ip, IP_A, IP_B, proto, 0, l4len);
 	return ip;
+}
+
+/* after changing a raw header's fields */
+static void raw_ip_csum(struct pn_ipv4_hdr *ip)
+{
+	ip->csum = 0;
+	ip->csum = pn_csum(ip, 20);
 }
 
 Test(net, malformed_frames_counted_and_dropped)
@@ -329,15 +331,13 @@ Test(net, malformed_frames_counted_and_dropped)
 	raw_send(pkt);
 	pkt = raw_frame(ib.mac, 14 + 40);
 	ip = raw_ip(pkt, PN_IPPROTO_UDP, 20);
-	ip->frag_off = htons(0x2000); /* more fragments */
-	ip->csum = 0;
-	ip->csum = pn_csum(ip, 20);
+	ip->frag_off = htons(PN_IPV4_MF); /* more fragments */
+	raw_ip_csum(ip);
 	raw_send(pkt);
 	pkt = raw_frame(ib.mac, 14 + 30);
 	ip = raw_ip(pkt, PN_IPPROTO_UDP, 20);
 	ip->tot_len = htons(400); /* longer than the frame */
-	ip->csum = 0;
-	ip->csum = pn_csum(ip, 20);
+	raw_ip_csum(ip);
 	raw_send(pkt);
 	pkt = raw_frame(ib.mac, 14 + 40);
 	ip = raw_ip(pkt, PN_IPPROTO_TCP, 20); /* TCP with a wrong checksum */
@@ -397,10 +397,9 @@ Test(net, non_host_addresses_refused_and_dropped)
 		pkt = raw_frame(ib.mac, 14 + 20 + 8);
 		ip = raw_ip(pkt, PN_IPPROTO_ICMP, 8);
 		ip->saddr = htonl(bad[i]);
-		ip->csum = 0;
-		ip->csum = pn_csum(ip, 20);
+		raw_ip_csum(ip);
 		ic = (uint8_t *)(ip + 1);
-		ic[0] = 8;
+		ic[0] = PN_ICMP_ECHO_REQUEST;
 		{
 			uint16_t c = pn_csum(ic, 8);
 
