@@ -33,6 +33,7 @@
 
 #include "http.h"
 #include "pn_acct.h"
+#include "pn_impair.h"
 #include "pn_net.h"
 #include "pn_pkt.h"
 #include "pn_pool.h"
@@ -84,6 +85,7 @@ static struct {
 /* what telemetry reads: a snapshot the polling thread copies each period */
 static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
 static json_t *snap;
+static struct pn_port *impair_port; /* --inject: the port under the stack */
 
 static void on_signal(int sig)
 {
@@ -112,8 +114,9 @@ static void usage(FILE *f)
 		"  --acct PATH[:MAX]   charge zero-copy pages to group PATH, max MAX pages\n"
 		"  --hold-ms N         keep every received page for the first N ms of a\n"
 		"                      connection before releasing it (window test)\n"
-		"  --inject SPEC       fault injection below TCP: rx_loss=P,rx_dup=P,\n"
-		"                      rx_reorder=P,tx_loss=P,seed=N\n"
+		"  --inject SPEC       fault injection below TCP (an impair port over the\n"
+		"                      port): rx_loss=P,rx_dup=P,rx_reorder=P,rx_corrupt=P,\n"
+		"                      rx_delay_us=N, the same with tx_, seed=N\n"
 		"  --pages N           pages in the packet region (default 32768)\n"
 		"  --rcvbuf N --sndbuf N  socket buffers in bytes\n"
 		"  --mtu N             (default 1500)\n"
@@ -718,15 +721,28 @@ static json_t *stats_json(const struct sample *a, const struct sample *b, bool f
 		"rx_payload_bytes", (json_int_t)ts.rx_payload_bytes,
 		"tx_payload_bytes", (json_int_t)ts.tx_payload_bytes));
 	json_object_set_new(j, "net", json_pack(
-		"{sI sI sI sI sI sI sI sI sI sI sI sI sI}",
+		"{sI sI sI sI sI sI sI sI sI sI sI sI}",
 		"rx_frames", (json_int_t)ns.rx_frames, "tx_frames", (json_int_t)ns.tx_frames,
 		"ip_bad_csum", (json_int_t)ns.ip_bad_csum, "ip_fragments", (json_int_t)ns.ip_fragments,
 		"icmp_echo_requests", (json_int_t)ns.icmp_echo_requests,
 		"arp_rx_request", (json_int_t)ns.arp_rx_request, "tx_ring_full", (json_int_t)ns.tx_ring_full,
-		"tx_nomem", (json_int_t)ns.tx_nomem,
-		"impair_rx_lost", (json_int_t)ns.impair_rx_lost, "impair_rx_dup", (json_int_t)ns.impair_rx_dup,
-		"impair_rx_reordered", (json_int_t)ns.impair_rx_reordered,
-		"impair_tx_lost", (json_int_t)ns.impair_tx_lost, "rx_other_type", (json_int_t)ns.rx_other_type));
+		"tx_nomem", (json_int_t)ns.tx_nomem, "ip_bad_src", (json_int_t)ns.ip_bad_src,
+		"rx_other_type", (json_int_t)ns.rx_other_type));
+	if (impair_port) {
+		struct pn_impair_stats is;
+
+		pn_impair_stats_get(impair_port, &is);
+		json_object_set_new(j, "impair", json_pack(
+			"{sI sI sI sI sI sI sI sI sI sI sI}",
+			"rx_lost", (json_int_t)is.rx_lost, "rx_dup", (json_int_t)is.rx_dup,
+			"rx_reordered", (json_int_t)is.rx_reordered,
+			"rx_delayed", (json_int_t)is.rx_delayed,
+			"rx_corrupted", (json_int_t)is.rx_corrupted, "tx_lost", (json_int_t)is.tx_lost,
+			"tx_dup", (json_int_t)is.tx_dup, "tx_reordered", (json_int_t)is.tx_reordered,
+			"tx_delayed", (json_int_t)is.tx_delayed,
+			"tx_corrupted", (json_int_t)is.tx_corrupted,
+			"no_buffer", (json_int_t)is.no_buffer));
+	}
 	json_object_set_new(j, "recycle_rate_interval",
 			    json_real(pn_pool_recycle_rate_between(&a->pool, &b->pool)));
 	if (group)
@@ -1026,13 +1042,22 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pagenet-zcsrv: cannot open port %s: %s\n", spec, strerror(errno));
 		goto out;
 	}
+	if (pn_impair_active(&cfg.impair)) {
+		struct pn_port *wrapped = pn_impair_wrap(port, &cfg.impair, NULL);
+
+		if (wrapped == NULL) {
+			fprintf(stderr, "pagenet-zcsrv: --inject: %s\n", strerror(errno));
+			goto out;
+		}
+		port = impair_port = wrapped; /* closing it closes the real port */
+	}
 	if (pn_port_start(port) != 0) {
 		fprintf(stderr, "pagenet-zcsrv: cannot start port %s\n", spec);
 		goto out;
 	}
 	stack = pn_stack_create(&(struct pn_stack_conf){
 		.sz = sizeof(struct pn_stack_conf), .port = port, .pool = pool, .ip = cfg.ip,
-		.prefix_len = cfg.prefix, .gateway = cfg.gateway, .mtu = cfg.mtu, .impair = cfg.impair });
+		.prefix_len = cfg.prefix, .gateway = cfg.gateway, .mtu = cfg.mtu });
 	if (stack == NULL ||
 	    pn_tcp_configure(stack, &(struct pn_tcp_conf){
 		    .sz = sizeof(struct pn_tcp_conf), .rcvbuf = cfg.rcvbuf, .sndbuf = cfg.sndbuf,

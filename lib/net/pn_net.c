@@ -15,23 +15,6 @@ static const uint8_t bcast_mac[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
 /* ---- small helpers */
 
-static uint64_t rng_next(struct pn_stack *st)
-{
-	/* xorshift64*: deterministic per seed, enough for fault injection */
-	uint64_t x = st->rng;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	st->rng = x;
-	return x * UINT64_C(2685821657736338717);
-}
-
-static bool chance(struct pn_stack *st, double p)
-{
-	return p > 0 && (double)(rng_next(st) >> 11) * 0x1.0p-53 < p;
-}
-
 int pn_ip_parse(const char *s, uint32_t *ip, uint8_t *prefix_len)
 {
 	char buf[32];
@@ -63,64 +46,10 @@ const char *pn_ip_str(uint32_t ip, char *buf)
 	return buf;
 }
 
-int pn_impair_parse(const char *spec, struct pn_impair *imp, char *err, size_t errlen)
-{
-	char *copy, *save = NULL, *item;
-	int rc = 0;
-
-	memset(imp, 0, sizeof(*imp));
-	imp->seed = 1;
-	if (spec == NULL || *spec == 0)
-		return 0;
-	copy = strdup(spec);
-	if (copy == NULL)
-		return -ENOMEM;
-	for (item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(item, '='), *end;
-		double v;
-
-		if (eq == NULL) {
-			snprintf(err, errlen, "'%s': expected key=value", item);
-			rc = -EINVAL;
-			break;
-		}
-		*eq = 0;
-		v = strtod(eq + 1, &end);
-		if (*end || end == eq + 1 || v < 0 || (strcmp(item, "seed") && v > 1)) {
-			snprintf(err, errlen, "'%s': bad value '%s'", item, eq + 1);
-			rc = -EINVAL;
-			break;
-		}
-		if (!strcmp(item, "rx_loss"))
-			imp->rx_loss = v;
-		else if (!strcmp(item, "rx_dup"))
-			imp->rx_dup = v;
-		else if (!strcmp(item, "rx_reorder"))
-			imp->rx_reorder = v;
-		else if (!strcmp(item, "tx_loss"))
-			imp->tx_loss = v;
-		else if (!strcmp(item, "seed"))
-			imp->seed = (uint64_t)v ? (uint64_t)v : 1;
-		else {
-			snprintf(err, errlen, "unknown key '%s' (rx_loss, rx_dup, rx_reorder, tx_loss, seed)",
-				 item);
-			rc = -EINVAL;
-			break;
-		}
-	}
-	free(copy);
-	return rc;
-}
-
 /* ---- transmit */
 
 static void tx_queue(struct pn_stack *st, struct pn_pkt *pkt)
 {
-	if (pn_unlikely(st->impair_on && chance(st, st->imp.tx_loss))) {
-		st->stats.impair_tx_lost++;
-		pn_pkt_free(pkt);
-		return;
-	}
 	if (pn_unlikely(st->txn == PN_STACK_TXQ))
 		pn_stack_flush(st);
 	st->txq[st->txn++] = pkt;
@@ -662,36 +591,6 @@ static void eth_input(struct pn_stack *st, struct pn_pkt *pkt)
 	}
 }
 
-/* Fault injection on the receive side, then up the stack. */
-static void impaired_input(struct pn_stack *st, struct pn_pkt *pkt)
-{
-	if (chance(st, st->imp.rx_loss)) {
-		st->stats.impair_rx_lost++;
-		pn_pkt_free(pkt);
-		return;
-	}
-	if (chance(st, st->imp.rx_dup)) {
-		struct pn_pkt *copy = pn_pkt_clone(pkt);
-
-		if (copy) {
-			st->stats.impair_rx_dup++;
-			eth_input(st, copy);
-		}
-	}
-	if (st->held_rx == NULL && chance(st, st->imp.rx_reorder)) {
-		st->stats.impair_rx_reordered++;
-		st->held_rx = pkt;
-		return;
-	}
-	eth_input(st, pkt);
-	if (st->held_rx) {
-		struct pn_pkt *held = st->held_rx;
-
-		st->held_rx = NULL;
-		eth_input(st, held);
-	}
-}
-
 /* ---- the stack */
 
 static void clock_update(struct pn_stack *st)
@@ -739,10 +638,6 @@ struct pn_stack *pn_stack_create(const struct pn_stack_conf *conf)
 	st->ip = conf->ip;
 	st->mask = (uint32_t)(0xffffffffull << (32 - (conf->prefix_len ? conf->prefix_len : 24)));
 	st->gateway = conf->gateway;
-	st->imp = conf->impair;
-	st->impair_on = conf->impair.rx_loss > 0 || conf->impair.rx_dup > 0 ||
-			conf->impair.rx_reorder > 0 || conf->impair.tx_loss > 0;
-	st->rng = conf->impair.seed ? conf->impair.seed : 1;
 	st->ip_id = (uint16_t)(conf->ip * 2654435761u);
 	st->clock_us = conf->clock_us;
 	st->clock_arg = conf->clock_arg;
@@ -761,7 +656,6 @@ void pn_stack_destroy(struct pn_stack *st)
 	pn_stack_flush(st);
 	for (unsigned i = 0; i < PN_ARP_ENTRIES; i++)
 		arp_drop_pending(st, &st->arp[i]);
-	pn_pkt_free(st->held_rx);
 	pn_timer_cancel(&st->arp_timer);
 	free(st);
 }
@@ -775,16 +669,7 @@ unsigned pn_stack_poll(struct pn_stack *st)
 	for (uint16_t i = 0; i < n; i++) {
 		if (i + 1 < n)
 			__builtin_prefetch(pn_pkt_data(pkts[i + 1]));
-		if (pn_unlikely(st->impair_on))
-			impaired_input(st, pkts[i]);
-		else
-			eth_input(st, pkts[i]);
-	}
-	if (n == 0 && st->held_rx) { /* nothing came behind the held frame */
-		struct pn_pkt *held = st->held_rx;
-
-		st->held_rx = NULL;
-		eth_input(st, held);
+		eth_input(st, pkts[i]);
 	}
 	if (st->tcp_ops)
 		st->tcp_ops->after_burst(st);
@@ -800,10 +685,7 @@ void pn_stack_input(struct pn_stack *st, struct pn_pkt *pkt)
 	if (pkt == NULL)
 		return;
 	clock_update(st);
-	if (pn_unlikely(st->impair_on))
-		impaired_input(st, pkt);
-	else
-		eth_input(st, pkt);
+	eth_input(st, pkt);
 }
 
 void pn_stack_stats_get(const struct pn_stack *st, struct pn_net_stats *s)

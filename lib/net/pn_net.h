@@ -28,21 +28,6 @@
 struct pn_stack;
 struct pn_acct_group;
 
-/**
- * Fault injection below the protocols (for tests of recovery): each
- * received frame is dropped, duplicated or held back behind the next one
- * with the given probabilities; each transmitted frame is dropped with
- * tx_loss. Deterministic for a given seed.
- */
-struct pn_impair {
-	double rx_loss, rx_dup, rx_reorder, tx_loss;
-	uint64_t seed;
-};
-
-/** Parse "rx_loss=0.01,rx_dup=0.01,rx_reorder=0.02,tx_loss=0.01,seed=7".
- * @return 0, or -EINVAL with a message naming the bad item in @p err. */
-int pn_impair_parse(const char *spec, struct pn_impair *imp, char *err, size_t errlen);
-
 struct pn_stack_conf {
 	uint32_t sz;              /**< sizeof(struct pn_stack_conf) */
 	struct pn_port *port;
@@ -53,7 +38,6 @@ struct pn_stack_conf {
 	uint32_t gateway;         /**< 0: none (on-link only) */
 	uint16_t mtu;             /**< default 1500 */
 	uint16_t burst;           /**< receive burst (default 64) */
-	struct pn_impair impair;  /**< all zero: none */
 	/**
 	 * The stack's clock in microseconds (NULL: CLOCK_MONOTONIC). Tests and
 	 * fuzzers pass their own to move time at will: timers, retransmission
@@ -75,7 +59,6 @@ struct pn_net_stats {
 	uint64_t udp_rx, udp_bad, udp_no_port;
 	uint64_t tx_frames, tx_bytes, tx_ring_full, tx_nomem, tx_oversize;
 	uint64_t tx_bad_dst; /**< sends refused: the destination is not a unicast host */
-	uint64_t impair_rx_lost, impair_rx_dup, impair_rx_reordered, impair_tx_lost;
 };
 
 /**

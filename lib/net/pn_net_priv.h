@@ -66,11 +66,6 @@ struct pn_stack {
 	struct pn_arp_entry arp[PN_ARP_ENTRIES];
 	struct pn_udp_bind udp[PN_UDP_BINDS];
 
-	struct pn_impair imp;
-	bool impair_on;
-	uint64_t rng;
-	struct pn_pkt *held_rx; /* reordering: delivered after the next frame */
-
 	uint64_t echo_replies_seen;
 	struct pn_net_stats stats;
 

@@ -16,6 +16,7 @@
 
 #include "fuzz_bytes.h"
 #include "fuzz_world.h"
+#include "pn_impair.h"
 
 static uint16_t ip_id;
 

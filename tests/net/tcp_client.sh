@@ -40,8 +40,8 @@ for inject in "" "rx_loss=0.01,rx_dup=0.01,rx_reorder=0.03,tx_loss=0.01,seed=3";
 	[ "$(stat -c %s $tmp/recv.bin)" = 200000000 ] || fail "socat got $(stat -c %s $tmp/recv.bin) bytes"
 	if [ -n "$inject" ]; then
 		expect $tmp/s.json 'j["tcp"]["retrans_segs"] > 0' "no retransmission under loss" 'j["tcp"]'
-		expect $tmp/f.json 'j["tcp"]["ooo_segs"] > 0 and j["net"]["impair_rx_dup"] > 0' \
-			"injection did not happen" 'j["net"]'
+		expect $tmp/f.json 'j["tcp"]["ooo_segs"] > 0 and j["impair"]["rx_dup"] > 0' \
+			"injection did not happen" 'j["impair"]'
 	fi
 done
 log "PASS"
