@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "fwd_config.h"
+#include "pn_impair.h"
 #include "pn_port.h"
 #include "pn_telemetry.h"
 #include "pn_wire.h"
@@ -94,6 +95,9 @@ static void usage(FILE *out)
 		"  -p, --stats-period S  seconds between stats lines (1)\n"
 		"  -j, --json            stats as JSON lines\n"
 		"      --no-telemetry    do not serve the telemetry socket\n"
+		"      --impair SPEC     fault injection over every port: rx_loss=P,rx_dup=P,\n"
+		"                        rx_reorder=P,rx_corrupt=P,rx_delay_us=N, tx_ the same,\n"
+		"                        seed=N (a port's own 'impair' key in a config wins)\n"
 		"  -h, --help\n", MAX_BURST);
 }
 
@@ -390,6 +394,22 @@ static void print_stats(const struct snap *a, const struct snap *b, double elaps
 			json_object_set_new(j, "tx_pps", json_real((double)(y->opackets - x->opackets) / dt));
 			json_object_set_new(j, "rx_bps", json_real((double)(y->ibytes - x->ibytes) * 8 / dt));
 			json_object_set_new(j, "tx_bps", json_real((double)(y->obytes - x->obytes) * 8 / dt));
+			{
+				struct pn_impair_stats is;
+
+				if (pn_impair_stats_get(ports[p], &is) == 0)
+					json_object_set_new(j, "impair", json_pack(
+						"{sI sI sI sI sI sI sI sI sI sI sI}",
+						"rx_lost", (json_int_t)is.rx_lost, "rx_dup", (json_int_t)is.rx_dup,
+						"rx_reordered", (json_int_t)is.rx_reordered,
+						"rx_delayed", (json_int_t)is.rx_delayed,
+						"rx_corrupted", (json_int_t)is.rx_corrupted,
+						"tx_lost", (json_int_t)is.tx_lost, "tx_dup", (json_int_t)is.tx_dup,
+						"tx_reordered", (json_int_t)is.tx_reordered,
+						"tx_delayed", (json_int_t)is.tx_delayed,
+						"tx_corrupted", (json_int_t)is.tx_corrupted,
+						"no_buffer", (json_int_t)is.no_buffer));
+			}
 			json_array_append_new(jp, j);
 		}
 		for (unsigned q = 0; q < cfg.queues; q++) {
@@ -514,7 +534,7 @@ static json_t *tel_fwd(const char *cmd, const char *params, const char **err)
 static int parse_args(int argc, char **argv)
 {
 	enum { O_CPUS = 256, O_DRAIN, O_ACCT, O_RING, O_PAGES, O_PEER, O_SIZE, O_RATE, O_FLOWS, O_SRC,
-	       O_DST, O_NOTEL };
+	       O_DST, O_NOTEL, O_IMPAIR };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "mode", required_argument, NULL, 'm' },
@@ -535,6 +555,7 @@ static int parse_args(int argc, char **argv)
 		{ "stats-period", required_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "no-telemetry", no_argument, NULL, O_NOTEL },
+		{ "impair", required_argument, NULL, O_IMPAIR },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -557,6 +578,18 @@ static int parse_args(int argc, char **argv)
 		case O_NOTEL:
 			cfg.telemetry = false;
 			continue;
+		case O_IMPAIR: {
+			struct pn_impair imp;
+			char why[128];
+
+			if (pn_impair_parse(optarg, &imp, why, sizeof(why)) != 0 ||
+			    fwd_set_option("impair", optarg) != 0) {
+				fprintf(stderr, "pagenet-fwd: --impair: %s\n",
+					why[0] ? why : "too long");
+				return -1;
+			}
+			continue;
+		}
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -646,6 +679,23 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		opened++;
+		{
+			const char *spec = cfg.ports[p].impair[0] ? cfg.ports[p].impair : cfg.impair;
+			struct pn_impair imp;
+			struct pn_port *w;
+			char why[128];
+
+			if (pn_impair_parse(spec, &imp, why, sizeof(why)) == 0 &&
+			    pn_impair_active(&imp)) {
+				w = pn_impair_wrap(ports[p], &imp, NULL);
+				if (w == NULL) {
+					fprintf(stderr, "pagenet-fwd: port %u: impair: %s\n", p,
+						strerror(errno));
+					goto out;
+				}
+				ports[p] = w; /* closing it closes the real port */
+			}
+		}
 		pn_port_info_get(ports[p], &info);
 		memcpy(port_mac[p], info.mac, 6);
 		if (!cfg.ports[p].peer_mac_set) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fwd_config.h"
+#include "pn_impair.h"
 #include "pn_acct.h"
 
 const char *const fwd_mode_names[FWD_MODES] = { "io", "mac", "macswap", "rxonly", "txonly" };
@@ -81,6 +82,28 @@ int fwd_add_port(const char *spec)
 }
 
 /* One option by name, from the command line or the config file. */
+/* Check an impairment spec (pn_impair.h) and keep it. @return 0 or -1. */
+static int impair_spec_why(const char *val, char *out, size_t outlen, char *why, size_t whylen)
+{
+	struct pn_impair imp;
+
+	if (strlen(val) >= outlen) {
+		snprintf(why, whylen, "longer than %zu characters", outlen - 1);
+		return -1;
+	}
+	if (pn_impair_parse(val, &imp, why, whylen) != 0)
+		return -1;
+	snprintf(out, outlen, "%s", val);
+	return 0;
+}
+
+static int impair_spec(const char *val, char *out, size_t outlen)
+{
+	char why[128];
+
+	return impair_spec_why(val, out, outlen, why, sizeof(why));
+}
+
 int fwd_set_option(const char *key, const char *val)
 {
 	unsigned u;
@@ -130,6 +153,8 @@ int fwd_set_option(const char *key, const char *val)
 		}
 		return 0;
 	}
+	if (!strcmp(key, "impair"))
+		return impair_spec(val, cfg.impair, sizeof(cfg.impair));
 	if (!strcmp(key, "tx-drain") || !strcmp(key, "tx_drain"))
 		return parse_uint(val, 1, 1024, &cfg.tx_drain);
 	if (!strcmp(key, "pkt-size") || !strcmp(key, "pkt_size"))
@@ -209,6 +234,14 @@ static int config_line(void *user, const char *section, const char *name,
 			memcpy(pc->spec, tmp, sizeof(tmp));
 			return 1;
 		}
+		if (!strcmp(name, "impair")) {
+			char why[128];
+
+			if (impair_spec_why(value, pc->impair, sizeof(pc->impair), why, sizeof(why)) == 0)
+				return 1;
+			st->said++, fprintf(st->err, "%s: impair: %s\n", st->file, why);
+			return 0;
+		}
 		if (!strcmp(name, "peer_mac")) {
 			pc->peer_mac_set = true;
 			if (parse_mac(value, pc->peer_mac) == 0)
@@ -216,7 +249,7 @@ static int config_line(void *user, const char *section, const char *name,
 			st->said++, fprintf(st->err, "%s: peer_mac '%s' is not a MAC address\n", st->file, value);
 			return 0;
 		}
-		st->said++, fprintf(st->err, "%s: unknown key '%s' in [%s] (want driver, args, peer_mac)\n",
+		st->said++, fprintf(st->err, "%s: unknown key '%s' in [%s] (want driver, args, peer_mac, impair)\n",
 			st->file, name, section);
 		return 0;
 	}

@@ -22,6 +22,7 @@ extern const char *const fwd_mode_names[FWD_MODES];
 
 struct port_cfg {
 	char spec[256];
+	char impair[256]; /* fault injection over the port ("" = none) */
 	uint8_t peer_mac[6];
 	bool peer_mac_set;
 };
@@ -42,6 +43,7 @@ struct cfg {
 	int64_t acct_max;
 	struct in_addr src_ip, dst_ip;
 	unsigned tx_drain; /* poll rounds a partial tx burst may wait */
+	char impair[256]; /* fault injection over every port without its own */
 };
 
 /* The options in force; fwd_config_defaults() resets them. */

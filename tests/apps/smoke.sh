@@ -110,6 +110,27 @@ assert final["final"] and len(rows) >= 3, rows
 assert final["ports"][1]["stats"]["ipackets"] > 1000, final
 print("fwd: %d packets over the loop pair" % final["ports"][1]["stats"]["ipackets"])
 ' "$out"
+	# fault injection under forwarding: an impair port over each loop port
+	"$app" --mode txonly --impair rx_loss=0.1,rx_dup=0.05,rx_reorder=0.05,seed=3 --json \
+		--duration 1 --no-telemetry loop:pair=i loop:pair=i >"$out"
+	python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+final = rows[-1]
+p = final["ports"][1]
+imp, got = p["impair"], p["stats"]["ipackets"]
+assert p["driver"] == "impair", p
+lost = imp["rx_lost"] / (imp["rx_lost"] + got - imp["rx_dup"])
+assert 0.08 < lost < 0.12 and imp["rx_dup"] > 0 and imp["rx_reordered"] > 0, (lost, imp)
+print("fwd --impair: %.3f lost, %d duplicated, %d reordered" % (lost, imp["rx_dup"], imp["rx_reordered"]))
+' "$out"
+	bad=$(mktemp)
+	printf '[port 0]\ndriver = loop\nargs = pair=b\nimpair = rx_loss=1.5\n' >"$bad"
+	rc=0; "$app" -c "$bad" 2>"$out" || rc=$?
+	rm -f "$bad"
+	[ "$rc" -eq 2 ] && grep -q ":4:" "$out" && grep -q "rx_loss=1.5" "$out" || { cat "$out"; exit 1; }
+	rc=0; "$app" --impair tx_dup=x loop:pair=b 2>"$out" || rc=$?
+	[ "$rc" -ne 0 ] && grep -q "tx_dup" "$out" || { cat "$out"; exit 1; }
 	# every mode runs; Ctrl-C exits 0 with every page back
 	for m in io mac macswap rxonly txonly; do
 		"$app" --mode $m --duration 0.3 --no-telemetry loop:pair=m loop:pair=m >/dev/null
