@@ -721,7 +721,7 @@ static json_t *stats_json(const struct sample *a, const struct sample *b, bool f
 		"rx_payload_bytes", (json_int_t)ts.rx_payload_bytes,
 		"tx_payload_bytes", (json_int_t)ts.tx_payload_bytes));
 	json_object_set_new(j, "net", json_pack(
-		"{sI sI sI sI sI sI sI sI sI sI sI sI}",
+		"{sI sI sI sI sI sI sI sI sI sI}",
 		"rx_frames", (json_int_t)ns.rx_frames, "tx_frames", (json_int_t)ns.tx_frames,
 		"ip_bad_csum", (json_int_t)ns.ip_bad_csum, "ip_fragments", (json_int_t)ns.ip_fragments,
 		"icmp_echo_requests", (json_int_t)ns.icmp_echo_requests,

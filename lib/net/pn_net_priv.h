@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Internals shared by lib/net and lib/tcp: the stack, the timer wheel and
- * the output helpers.
+ * lib/net's own: the stack and the functions its layers call one another
+ * by. Protocols in other folders see pn_net_l4.h only.
  */
 #ifndef PN_NET_PRIV_H
 #define PN_NET_PRIV_H
 
-#include "pn_net.h"
-#include "pn_timer.h"
+#include "pn_net_l4.h"
 
 /* ---- ARP cache */
 
@@ -25,14 +24,6 @@ struct pn_arp_entry {
 	uint64_t expires; /* resolved: when to forget; else: next retry */
 	struct pn_pkt *pending; /* chained through pkt->next */
 	unsigned nr_pending;
-};
-
-/* ---- protocol above IP (TCP) */
-
-struct pn_l4_ops {
-	void (*input)(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_ipv4_hdr *ip);
-	void (*after_burst)(struct pn_stack *st); /* ACKs, output, events */
-	void (*fini)(struct pn_stack *st);
 };
 
 #define PN_UDP_BINDS 16
@@ -69,57 +60,27 @@ struct pn_stack {
 	uint64_t echo_replies_seen;
 	struct pn_net_stats stats;
 
-	const struct pn_l4_ops *tcp_ops;
-	void *tcp; /* struct pn_tcp */
+	struct {
+		const struct pn_l4_proto *ops;
+		void *priv;
+	} l4[PN_STACK_L4_MAX];
+	unsigned nr_l4;
 };
 
-/*
- * Send an L4 packet: @p pkt's data starts at the L4 header. Prepends the
- * IPv4 and Ethernet headers and queues it (or holds it until ARP answers).
- * Takes the packet in every case. @return 0 or -errno (packet freed).
- */
-/* true when @a may be a peer: not 0/8, 127/8, multicast, class E or a broadcast */
-bool pn_ip_is_host(const struct pn_stack *st, uint32_t a);
-int pn_ip_output(struct pn_stack *st, struct pn_pkt *pkt, uint8_t proto, uint32_t dst_ip);
+extern const uint8_t pn_bcast_mac[6];
+extern const struct pn_l4_proto pn_icmp_proto, pn_udp_proto;
 
-/* Allocate a packet with room for the headers below L4. */
-static inline struct pn_pkt *pn_stack_pkt_alloc(struct pn_stack *st)
-{
-	struct pn_pkt *pkt = pn_pkt_alloc(st->pool);
-
-	if (pn_unlikely(pkt == NULL))
-		st->stats.tx_nomem++;
-	return pkt;
-}
-
-/*
- * A packet with @p len bytes of L4 data appended after room for the
- * headers below. @return where to write the data (*@p pkt set), or NULL
- * when the pool is empty (counted) or @p len does not fit.
- */
-static inline void *pn_stack_pkt_put(struct pn_stack *st, uint32_t len, struct pn_pkt **pkt)
-{
-	struct pn_pkt *p = pn_stack_pkt_alloc(st);
-	void *data;
-
-	if (pn_unlikely(p == NULL))
-		return NULL;
-	data = pn_pkt_append(p, len);
-	if (pn_unlikely(data == NULL)) {
-		pn_pkt_free(p);
-		return NULL;
-	}
-	*pkt = p;
-	return data;
-}
-
-/* Largest L4 segment (header included) one packet buffer can carry. */
-static inline uint32_t pn_stack_l4_room(const struct pn_stack *st)
-{
-	uint32_t room = st->pool->frag_size - (uint32_t)PN_PKT_HDR_SIZE - PN_PKT_HEADROOM;
-	uint32_t mtu = (uint32_t)st->mtu - (uint32_t)sizeof(struct pn_ipv4_hdr);
-
-	return PN_MIN(room, mtu);
-}
+/* the layers, bottom up */
+void pn_stack_tx_queue(struct pn_stack *st, struct pn_pkt *pkt);
+void pn_eth_input(struct pn_stack *st, struct pn_pkt *pkt);
+void pn_eth_output(struct pn_stack *st, struct pn_pkt *pkt, const uint8_t *dst, uint16_t type);
+void pn_arp_input(struct pn_stack *st, struct pn_pkt *pkt);
+void pn_arp_timer_fn(struct pn_timer *t);
+void pn_arp_drop_pending(struct pn_stack *st, struct pn_arp_entry *e);
+/* Send to @p next_hop, resolving it first when needed. */
+void pn_neigh_output(struct pn_stack *st, struct pn_pkt *pkt, uint32_t next_hop);
+void pn_ipv4_input(struct pn_stack *st, struct pn_pkt *pkt);
+/* To the protocol registered for l3->proto. @return false: none (pkt kept). */
+bool pn_stack_l4_deliver(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_l3_info *l3);
 
 #endif /* PN_NET_PRIV_H */

@@ -20,9 +20,12 @@ static void rtx_fn(struct pn_timer *t);
 static void window_maybe_update(struct pn_tcp_sock *s);
 static void delack_fn(struct pn_timer *t);
 
-static inline struct pn_tcp *tcp_of(const struct pn_stack *st) { return st->tcp; }
+static inline struct pn_tcp *tcp_of(const struct pn_stack *st)
+{
+	return pn_stack_l4_priv(st, PN_IPPROTO_TCP);
+}
 
-static uint32_t ts_now(const struct pn_stack *st) { return (uint32_t)st->now_ms; }
+static uint32_t ts_now(const struct pn_stack *st) { return (uint32_t)pn_stack_now_ms(st); }
 
 /* ---- socket table and demultiplexing */
 
@@ -119,7 +122,7 @@ static void sock_set_acct(struct pn_tcp_sock *s, struct pn_acct_group *g)
 	pn_acct_unpin(&s->acct_pin);
 	s->acct = NULL;
 	if (g != NULL && pn_acct_pin(g, &s->acct_pin, "tcp socket %s:%u->%s:%u",
-				     pn_ip_str(s->st->ip, a), s->lport,
+				     pn_ip_str(pn_stack_ip(s->st), a), s->lport,
 				     pn_ip_str(s->rip, b), s->rport) == 0)
 		s->acct = g;
 }
@@ -131,10 +134,10 @@ static void sock_named(struct pn_tcp_sock *s, struct pn_acct_group *g)
 
 	if (s->state == PN_TCP_LISTEN)
 		s->holder = pn_holder_register("tcp listener %s:%u",
-					       pn_ip_str(s->st->ip, a), s->lport);
+					       pn_ip_str(pn_stack_ip(s->st), a), s->lport);
 	else
 		s->holder = pn_holder_register("socket %s:%u->%s:%u", pn_ip_str(s->rip, b),
-					       s->rport, pn_ip_str(s->st->ip, a), s->lport);
+					       s->rport, pn_ip_str(pn_stack_ip(s->st), a), s->lport);
 	sock_set_acct(s, g);
 }
 
@@ -224,7 +227,7 @@ static uint32_t pick_isn(struct pn_tcp_sock *s)
 	struct pn_tcp *t = tcp_of(s->st);
 	uint64_t h = mix64(t->isn_key ^ ((uint64_t)s->rip << 32 | (uint32_t)s->rport << 16 | s->lport));
 
-	return (uint32_t)h + (uint32_t)(s->st->now_us >> 2);
+	return (uint32_t)h + (uint32_t)(pn_stack_now_us(s->st) >> 2);
 }
 
 /* ---- receive window */
@@ -331,7 +334,7 @@ static int send_segment(struct pn_tcp_sock *s, uint32_t seq, uint8_t flags, uint
 
 	if (flags & PN_TCP_F_SYN) {
 		/* 20 bytes, each option aligned as Linux lays them out */
-		o = pn_tcp_opt_mss(o, (uint16_t)(st->mtu - 40));
+		o = pn_tcp_opt_mss(o, (uint16_t)(pn_stack_mtu(st) - 40));
 		if (s->state == PN_TCP_SYN_SENT || s->sack_ok)
 			o = pn_tcp_opt_sackp(o);
 		else
@@ -376,7 +379,7 @@ static int send_segment(struct pn_tcp_sock *s, uint32_t seq, uint8_t flags, uint
 	memcpy(th + 1, opt, optlen);
 	if (len)
 		sbuf_copy(s, seq - s->snd_una, (uint8_t *)th + hlen, len);
-	csum = pn_csum_fold(pn_csum_add(pn_csum_pseudo(htonl(st->ip), htonl(s->rip), PN_IPPROTO_TCP,
+	csum = pn_csum_fold(pn_csum_add(pn_csum_pseudo(htonl(pn_stack_ip(st)), htonl(s->rip), PN_IPPROTO_TCP,
 						       (uint16_t)(hlen + len)),
 					th, hlen + len));
 	th->csum = csum;
@@ -416,7 +419,7 @@ static void send_rst_reply(struct pn_stack *st, uint32_t rip, const struct pn_tc
 		r->flags = PN_TCP_F_RST | PN_TCP_F_ACK;
 	}
 	r->doff = 5 << 4;
-	r->csum = pn_csum_fold(pn_csum_add(pn_csum_pseudo(htonl(st->ip), htonl(rip),
+	r->csum = pn_csum_fold(pn_csum_add(pn_csum_pseudo(htonl(pn_stack_ip(st)), htonl(rip),
 							  PN_IPPROTO_TCP, sizeof(*r)),
 					   r, sizeof(*r)));
 	tcp_of(st)->stats.rst_out++;
@@ -442,7 +445,7 @@ static void send_ack(struct pn_tcp_sock *s)
 static void challenge_ack(struct pn_tcp_sock *s)
 {
 	struct pn_tcp *t = tcp_of(s->st);
-	uint64_t sec = s->st->now_ms / 1000;
+	uint64_t sec = pn_stack_now_ms(s->st) / 1000;
 
 	if (sec != t->challenge_sec) {
 		t->challenge_sec = sec;
@@ -463,7 +466,7 @@ static uint32_t rto_now(const struct pn_tcp_sock *s)
 
 static void arm_rtx(struct pn_tcp_sock *s)
 {
-	pn_timer_arm(&s->st->wheel, &s->rtx, s->st->now_ms + rto_now(s));
+	pn_timer_arm(pn_stack_wheel(s->st), &s->rtx, pn_stack_now_ms(s->st) + rto_now(s));
 }
 
 static uint32_t flight(const struct pn_tcp_sock *s) { return s->snd_nxt - s->snd_una; }
@@ -543,7 +546,7 @@ static void tcp_output(struct pn_tcp_sock *s)
 		} else if (!s->rtt_timing && len) {
 			s->rtt_timing = true;
 			s->rtt_seq = s->snd_nxt;
-			s->rtt_start_us = s->st->now_us;
+			s->rtt_start_us = pn_stack_now_us(s->st);
 		}
 		s->snd_nxt += len + ((flags & PN_TCP_F_FIN) ? 1 : 0);
 		if (pn_seq_gt(s->snd_nxt, s->snd_max))
@@ -562,7 +565,7 @@ static void enter_time_wait(struct pn_tcp_sock *s)
 	s->state = PN_TCP_TIME_WAIT;
 	tcp_of(s->st)->stats.time_wait++;
 	pn_timer_cancel(&s->delack);
-	pn_timer_arm(&s->st->wheel, &s->rtx, s->st->now_ms + tcp_of(s->st)->conf.time_wait_ms);
+	pn_timer_arm(pn_stack_wheel(s->st), &s->rtx, pn_stack_now_ms(s->st) + tcp_of(s->st)->conf.time_wait_ms);
 }
 
 static void leave_time_wait(struct pn_tcp_sock *s)
@@ -1016,7 +1019,7 @@ static void ack_advance(struct pn_tcp_sock *s, uint32_t ack)
 
 	if (s->rtt_timing && pn_seq_gt(ack, s->rtt_seq)) {
 		s->rtt_timing = false;
-		rtt_sample(s, (uint32_t)(s->st->now_us - s->rtt_start_us));
+		rtt_sample(s, (uint32_t)(pn_stack_now_us(s->st) - s->rtt_start_us));
 	}
 	if (data) {
 		s->sbuf_head = (s->sbuf_head + data) % s->sbuf_size;
@@ -1103,7 +1106,7 @@ static void dup_ack(struct pn_tcp_sock *s)
 
 static void set_mss(struct pn_tcp_sock *s, const struct pn_tcp_opts *o)
 {
-	uint32_t mss = (uint32_t)s->st->mtu - 40;
+	uint32_t mss = (uint32_t)pn_stack_mtu(s->st) - 40;
 
 	if (o->has_mss && o->mss < mss)
 		mss = o->mss;
@@ -1239,13 +1242,14 @@ out:
 	pn_pkt_free(pkt);
 }
 
-static void tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_ipv4_hdr *ip)
+static void tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_l3_info *l3,
+		      void *priv)
 {
-	struct pn_tcp *t = tcp_of(st);
+	struct pn_tcp *t = priv;
 	struct pn_tcp_hdr *th;
 	uint32_t len = pkt->len, hlen, seq, ack, seg_len, plen;
 	/* copies: the header may move if pulling it up unshares the packet */
-	uint32_t saddr = ip->saddr, daddr = ip->daddr, rip = ntohl(saddr);
+	uint32_t rip = l3->src;
 	struct pn_tcp_opts o;
 	struct pn_tcp_sock *s;
 	bool acceptable;
@@ -1265,7 +1269,7 @@ static void tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_i
 	}
 	th = (struct pn_tcp_hdr *)pn_pkt_data(pkt);
 	if (pn_unlikely(pn_csum_fold(pn_pkt_csum_add(pkt, 0, len,
-			pn_csum_pseudo(saddr, daddr, PN_IPPROTO_TCP, (uint16_t)len))) != 0)) {
+			pn_l3_pseudo(l3, (uint16_t)len))) != 0)) {
 		t->stats.bad_csum++;
 		goto drop;
 	}
@@ -1328,7 +1332,7 @@ static void tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_i
 			if (seg_len)
 				t->stats.dup_data_segs++;
 			if (s->state == PN_TCP_TIME_WAIT && (th->flags & PN_TCP_F_FIN))
-				pn_timer_arm(&st->wheel, &s->rtx, st->now_ms + t->conf.time_wait_ms);
+				pn_timer_arm(pn_stack_wheel(st), &s->rtx, pn_stack_now_ms(st) + t->conf.time_wait_ms);
 			send_ack(s);
 		}
 		goto drop;
@@ -1424,7 +1428,7 @@ static void tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_i
 			case PN_TCP_FIN_WAIT_1:
 				s->state = PN_TCP_FIN_WAIT_2;
 				if (s->orphan)
-					pn_timer_arm(&st->wheel, &s->rtx, st->now_ms + PN_TCP_FIN_TIMEOUT_MS);
+					pn_timer_arm(pn_stack_wheel(st), &s->rtx, pn_stack_now_ms(st) + PN_TCP_FIN_TIMEOUT_MS);
 				break;
 			case PN_TCP_CLOSING:
 				enter_time_wait(s);
@@ -1440,7 +1444,7 @@ static void tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_i
 	if (s->state == PN_TCP_TIME_WAIT) {
 		if (th->flags & PN_TCP_F_FIN) {
 			send_ack(s);
-			pn_timer_arm(&st->wheel, &s->rtx, st->now_ms + t->conf.time_wait_ms);
+			pn_timer_arm(pn_stack_wheel(st), &s->rtx, pn_stack_now_ms(st) + t->conf.time_wait_ms);
 		}
 		goto drop;
 	}
@@ -1455,9 +1459,9 @@ drop:
 }
 
 /* End of a receive burst: output, ACKs, then the application's callbacks. */
-static void tcp_after_burst(struct pn_stack *st)
+static void tcp_after_burst(struct pn_stack *st, void *priv)
 {
-	struct pn_tcp *t = tcp_of(st);
+	struct pn_tcp *t = priv;
 
 	/* tokens other threads released since the last round: their bytes
 	 * go back to the sockets' windows in this round */
@@ -1478,7 +1482,7 @@ static void tcp_after_burst(struct pn_stack *st)
 		if (s->ack_now || s->segs_unacked >= 2)
 			send_ack(s);
 		else if (s->segs_unacked && !pn_timer_armed(&s->delack))
-			pn_timer_arm(&st->wheel, &s->delack, st->now_ms + t->conf.delack_ms);
+			pn_timer_arm(pn_stack_wheel(st), &s->delack, pn_stack_now_ms(st) + t->conf.delack_ms);
 	}
 	while (t->ev_head) {
 		struct pn_tcp_sock *s = t->ev_head;
@@ -1511,9 +1515,9 @@ static void tcp_after_burst(struct pn_stack *st)
 	}
 }
 
-static void tcp_fini(struct pn_stack *st)
+static void tcp_fini(struct pn_stack *st, void *priv)
 {
-	struct pn_tcp *t = tcp_of(st);
+	struct pn_tcp *t = priv;
 
 	if (t == NULL)
 		return;
@@ -1533,11 +1537,12 @@ static void tcp_fini(struct pn_stack *st)
 	free(t->gen);
 	free(t->free_slots);
 	free(t);
-	st->tcp = NULL;
-	st->tcp_ops = NULL;
+	pn_stack_l4_unregister(st, PN_IPPROTO_TCP);
 }
 
-static const struct pn_l4_ops tcp_ops = {
+static const struct pn_l4_proto tcp_proto = {
+	.name = "tcp",
+	.proto = PN_IPPROTO_TCP,
 	.input = tcp_input,
 	.after_burst = tcp_after_burst,
 	.fini = tcp_fini,
@@ -1546,13 +1551,14 @@ static const struct pn_l4_ops tcp_ops = {
 int pn_tcp_configure(struct pn_stack *st, const struct pn_tcp_conf *conf)
 {
 	struct pn_tcp *t;
+	int err;
 	struct pn_tcp_conf c = {
 		.sz = sizeof(c), .rcvbuf = 512 * 1024, .sndbuf = 256 * 1024,
 		.max_sockets = 4096, .time_wait_ms = 60000, .delack_ms = 40, .min_rto_ms = 200,
 		.max_zc_tokens = 65536,
 	};
 
-	if (st->tcp != NULL)
+	if (tcp_of(st) != NULL)
 		return -EBUSY;
 	if (conf) {
 		if (conf->sz < sizeof(*conf) || conf->max_sockets > 65535)
@@ -1597,7 +1603,7 @@ int pn_tcp_configure(struct pn_stack *st, const struct pn_tcp_conf *conf)
 	t->nr_free = c.max_sockets;
 	t->zc = pn_zc_table_get(st, c.max_zc_tokens);
 	if (t->zc == NULL) {
-		int err = errno;
+		err = errno;
 
 		free(t->socks);
 		free(t->gen);
@@ -1607,13 +1613,21 @@ int pn_tcp_configure(struct pn_stack *st, const struct pn_tcp_conf *conf)
 	}
 	if (c.acct != NULL &&
 	    pn_acct_pin(c.acct, &t->conf_pin, "tcp stack %s default group",
-			pn_ip_str(st->ip, (char[16]){ 0 })) != 0)
+			pn_ip_str(pn_stack_ip(st), (char[16]){ 0 })) != 0)
 		t->conf.acct = NULL;
 	if (getrandom(&t->isn_key, sizeof(t->isn_key), 0) != sizeof(t->isn_key))
-		t->isn_key = mix64(st->now_us);
+		t->isn_key = mix64(pn_stack_now_us(st));
 	t->next_port = (uint16_t)(32768 + mix64(t->isn_key) % 28000);
-	st->tcp = t;
-	st->tcp_ops = &tcp_ops;
+	err = -pn_stack_l4_register(st, &tcp_proto, t);
+	if (err) {
+		pn_acct_unpin(&t->conf_pin);
+		pn_zc_table_put(t->zc);
+		free(t->socks);
+		free(t->gen);
+		free(t->free_slots);
+		free(t);
+		return -err;
+	}
 	return 0;
 }
 
@@ -1621,7 +1635,7 @@ int pn_tcp_configure(struct pn_stack *st, const struct pn_tcp_conf *conf)
  * @return the stack's TCP, or NULL with errno set. */
 static struct pn_tcp *tcp_ready(struct pn_stack *st)
 {
-	int rc = st->tcp ? 0 : pn_tcp_configure(st, NULL);
+	int rc = tcp_of(st) ? 0 : pn_tcp_configure(st, NULL);
 
 	if (rc) {
 		errno = -rc;
@@ -2056,7 +2070,7 @@ void pn_tcp_close(struct pn_tcp_sock *s)
 			pn_tcp_abort(s);
 		return;
 	case PN_TCP_FIN_WAIT_2:
-		pn_timer_arm(&s->st->wheel, &s->rtx, s->st->now_ms + PN_TCP_FIN_TIMEOUT_MS);
+		pn_timer_arm(pn_stack_wheel(s->st), &s->rtx, pn_stack_now_ms(s->st) + PN_TCP_FIN_TIMEOUT_MS);
 		return;
 	default:
 		return; /* FIN already on its way; the state machine ends it */

@@ -3,7 +3,7 @@
 #ifndef PN_TCP_PRIV_H
 #define PN_TCP_PRIV_H
 
-#include "pn_net_priv.h"
+#include "pn_net_l4.h"
 #include "pn_tcp.h"
 
 #define PN_TCP_HASH 4096u

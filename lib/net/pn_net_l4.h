@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * For the protocols above IP (TCP in lib/tcp; ICMP and UDP here), as
+ * pn_port_driver.h is for drivers: how a protocol registers with a stack,
+ * what IP tells it about a packet, and how it sends. Applications include
+ * pn_net.h.
+ *
+ * A protocol registers once per stack (pn_stack_l4_register) with its
+ * number and a private pointer. IP hands it each packet whose data starts
+ * at the L4 header, with a struct pn_l3_info of values (not a pointer into
+ * the packet: pulling the L4 header up may move the data). After each
+ * received burst the stack calls every protocol's after_burst (to send
+ * what the burst made due: ACKs, data, events), then runs the timers, then
+ * flushes the transmit queue. fini runs when the stack is destroyed.
+ */
+#ifndef PN_NET_L4_H
+#define PN_NET_L4_H
+
+#include "pn_net.h"
+#include "pn_timer.h"
+
+/** What IP knows about a packet it hands up. Addresses in host order. */
+struct pn_l3_info {
+	uint32_t src, dst;
+	uint8_t proto;
+	uint8_t ttl;
+	uint16_t l4_len; /**< L4 header and payload, as IP framed them */
+};
+
+/** The pseudo-header sum for an L4 checksum over @p len bytes. */
+static inline uint64_t pn_l3_pseudo(const struct pn_l3_info *l3, uint16_t len)
+{
+	return pn_csum_pseudo(__builtin_bswap32(l3->src), __builtin_bswap32(l3->dst), l3->proto,
+			      len);
+}
+
+struct pn_l4_proto {
+	const char *name;
+	uint8_t proto; /**< IP protocol number */
+	/** Takes @p pkt in every case. */
+	void (*input)(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_l3_info *l3,
+		      void *priv);
+	void (*after_burst)(struct pn_stack *st, void *priv); /**< optional */
+	void (*fini)(struct pn_stack *st, void *priv);        /**< optional */
+};
+
+#define PN_STACK_L4_MAX 8
+
+/** @return 0, -EEXIST (the number is taken) or -ENOSPC. */
+int pn_stack_l4_register(struct pn_stack *st, const struct pn_l4_proto *p, void *priv);
+/** Forget protocol @p proto (fini is not called). @return 0 or -ENOENT. */
+int pn_stack_l4_unregister(struct pn_stack *st, uint8_t proto);
+/** @return the private pointer protocol @p proto registered with, or NULL. */
+void *pn_stack_l4_priv(const struct pn_stack *st, uint8_t proto);
+
+/* ---- sending */
+
+/**
+ * Send an L4 packet: @p pkt's data starts at the L4 header. Prepends the
+ * IPv4 and Ethernet headers and queues it (or holds it until ARP answers).
+ * Takes the packet in every case. @return 0 or -errno (packet freed):
+ * -EADDRNOTAVAIL when @p dst_ip may not be a peer (pn_ip_is_host),
+ * -EMSGSIZE over the MTU.
+ */
+int pn_ip_output(struct pn_stack *st, struct pn_pkt *pkt, uint8_t proto, uint32_t dst_ip);
+
+/** true when @p a may be a peer: not 0/8, 127/8, multicast, class E or a broadcast */
+bool pn_ip_is_host(const struct pn_stack *st, uint32_t a);
+
+/**
+ * A packet with @p len bytes of L4 data appended after room for the
+ * headers below. @return where to write the data (*@p pkt set), or NULL
+ * when the pool is empty (counted as tx_nomem) or @p len does not fit.
+ */
+void *pn_stack_pkt_put(struct pn_stack *st, uint32_t len, struct pn_pkt **pkt);
+
+/** Largest L4 segment (header included) one packet buffer can carry. */
+uint32_t pn_stack_l4_room(const struct pn_stack *st);
+
+/* ---- the stack's clock, timers and settings */
+
+/** Microseconds on the stack's clock (as of the last poll or input). */
+uint64_t pn_stack_now_us(const struct pn_stack *st);
+/** The wheel the stack runs after each burst, in milliseconds of its clock. */
+struct pn_timer_wheel *pn_stack_wheel(struct pn_stack *st);
+uint16_t pn_stack_mtu(const struct pn_stack *st);
+
+#endif /* PN_NET_L4_H */

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The stack on one port queue: create, poll (receive a burst, run it up
+ * the layers, let L4 answer, run the timers, send), the transmit queue,
+ * the clock, and the table of protocols above IP.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pn_net_priv.h"
+
+void pn_stack_tx_queue(struct pn_stack *st, struct pn_pkt *pkt)
+{
+	if (pn_unlikely(st->txn == PN_STACK_TXQ))
+		pn_stack_flush(st);
+	st->txq[st->txn++] = pkt;
+}
+
+void pn_stack_flush(struct pn_stack *st)
+{
+	unsigned done = 0, tries = 0;
+
+	while (done < st->txn) {
+		uint16_t n = pn_port_tx_burst(st->port, st->queue, st->txq + done,
+					      (uint16_t)(st->txn - done));
+
+		for (unsigned i = done; i < done + n; i++) {
+			st->stats.tx_frames++;
+			st->stats.tx_bytes += st->txq[i]->pkt_len;
+		}
+		done += n;
+		/* the driver kicks the kernel when its ring is full; a few
+		 * retries, then the frames are dropped like a full NIC ring
+		 * would (TCP retransmits) */
+		if (n == 0 && ++tries > 4)
+			break;
+	}
+	for (unsigned i = done; i < st->txn; i++) {
+		st->stats.tx_ring_full++;
+		pn_pkt_free(st->txq[i]);
+	}
+	st->txn = 0;
+}
+
+static void clock_update(struct pn_stack *st)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	if (st->clock_us != NULL) {
+		now = st->clock_us(st->clock_arg);
+	} else {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	}
+	if (now > st->now_us) { /* never backwards, whatever the clock says */
+		st->now_us = now;
+		st->now_ms = now / 1000u;
+	}
+}
+
+struct pn_stack *pn_stack_create(const struct pn_stack_conf *conf)
+{
+	struct pn_port_info info;
+	struct pn_stack *st;
+
+	if (conf == NULL || conf->sz < sizeof(*conf) || conf->port == NULL ||
+	    conf->pool == NULL || conf->ip == 0 || conf->prefix_len > 32 ||
+	    (conf->mtu && (conf->mtu < 576 || conf->mtu > 9000))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	pn_port_info_get(conf->port, &info);
+	if (conf->queue >= info.nb_queues) {
+		errno = EINVAL;
+		return NULL;
+	}
+	st = calloc(1, sizeof(*st));
+	if (st == NULL)
+		return NULL;
+	st->port = conf->port;
+	st->queue = conf->queue;
+	st->pool = conf->pool;
+	st->burst = conf->burst ? (uint16_t)PN_MIN(conf->burst, 256) : 64;
+	st->mtu = conf->mtu ? conf->mtu : 1500;
+	memcpy(st->mac, info.mac, 6);
+	st->ip = conf->ip;
+	st->mask = (uint32_t)(0xffffffffull << (32 - (conf->prefix_len ? conf->prefix_len : 24)));
+	st->gateway = conf->gateway;
+	st->ip_id = (uint16_t)(conf->ip * 2654435761u);
+	st->clock_us = conf->clock_us;
+	st->clock_arg = conf->clock_arg;
+	clock_update(st);
+	pn_timer_wheel_init(&st->wheel, st->now_ms);
+	st->arp_timer.fn = pn_arp_timer_fn;
+	/* ICMP and UDP come in the same way TCP does */
+	pn_stack_l4_register(st, &pn_icmp_proto, NULL);
+	pn_stack_l4_register(st, &pn_udp_proto, NULL);
+	return st;
+}
+
+void pn_stack_destroy(struct pn_stack *st)
+{
+	if (st == NULL)
+		return;
+	for (unsigned i = st->nr_l4; i-- > 0;)
+		if (st->l4[i].ops->fini)
+			st->l4[i].ops->fini(st, st->l4[i].priv);
+	pn_stack_flush(st);
+	for (unsigned i = 0; i < PN_ARP_ENTRIES; i++)
+		pn_arp_drop_pending(st, &st->arp[i]);
+	pn_timer_cancel(&st->arp_timer);
+	free(st);
+}
+
+unsigned pn_stack_poll(struct pn_stack *st)
+{
+	struct pn_pkt *pkts[256];
+	uint16_t n = pn_port_rx_burst(st->port, st->queue, pkts, st->burst);
+
+	clock_update(st);
+	for (uint16_t i = 0; i < n; i++) {
+		if (i + 1 < n)
+			__builtin_prefetch(pn_pkt_data(pkts[i + 1]));
+		pn_eth_input(st, pkts[i]);
+	}
+	for (unsigned i = 0; i < st->nr_l4; i++)
+		if (st->l4[i].ops->after_burst)
+			st->l4[i].ops->after_burst(st, st->l4[i].priv);
+	if (st->now_ms > st->wheel.now)
+		pn_timer_run(&st->wheel, st->now_ms);
+	if (st->txn)
+		pn_stack_flush(st);
+	return n;
+}
+
+void pn_stack_input(struct pn_stack *st, struct pn_pkt *pkt)
+{
+	if (pkt == NULL)
+		return;
+	clock_update(st);
+	pn_eth_input(st, pkt);
+}
+
+void pn_stack_stats_get(const struct pn_stack *st, struct pn_net_stats *s)
+{
+	*s = st->stats;
+}
+
+uint32_t pn_stack_ip(const struct pn_stack *st) { return st->ip; }
+struct pn_pool *pn_stack_pool(const struct pn_stack *st) { return st->pool; }
+uint64_t pn_stack_now_ms(const struct pn_stack *st) { return st->now_ms; }
+uint64_t pn_stack_now_us(const struct pn_stack *st) { return st->now_us; }
+struct pn_timer_wheel *pn_stack_wheel(struct pn_stack *st) { return &st->wheel; }
+uint16_t pn_stack_mtu(const struct pn_stack *st) { return st->mtu; }
+
+/* ---- protocols above IP */
+
+int pn_stack_l4_register(struct pn_stack *st, const struct pn_l4_proto *p, void *priv)
+{
+	for (unsigned i = 0; i < st->nr_l4; i++)
+		if (st->l4[i].ops->proto == p->proto)
+			return -EEXIST;
+	if (st->nr_l4 == PN_STACK_L4_MAX)
+		return -ENOSPC;
+	st->l4[st->nr_l4].ops = p;
+	st->l4[st->nr_l4].priv = priv;
+	st->nr_l4++;
+	return 0;
+}
+
+int pn_stack_l4_unregister(struct pn_stack *st, uint8_t proto)
+{
+	for (unsigned i = 0; i < st->nr_l4; i++) {
+		if (st->l4[i].ops->proto == proto) {
+			memmove(&st->l4[i], &st->l4[i + 1], (st->nr_l4 - i - 1) * sizeof(st->l4[0]));
+			st->nr_l4--;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+void *pn_stack_l4_priv(const struct pn_stack *st, uint8_t proto)
+{
+	for (unsigned i = 0; i < st->nr_l4; i++)
+		if (st->l4[i].ops->proto == proto)
+			return st->l4[i].priv;
+	return NULL;
+}
+
+bool pn_stack_l4_deliver(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_l3_info *l3)
+{
+	for (unsigned i = 0; i < st->nr_l4; i++) {
+		if (st->l4[i].ops->proto == l3->proto) {
+			st->l4[i].ops->input(st, pkt, l3, st->l4[i].priv);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* ---- packets for the protocols to fill */
+
+void *pn_stack_pkt_put(struct pn_stack *st, uint32_t len, struct pn_pkt **pkt)
+{
+	struct pn_pkt *p = pn_pkt_alloc(st->pool);
+	void *data;
+
+	if (pn_unlikely(p == NULL)) {
+		st->stats.tx_nomem++;
+		return NULL;
+	}
+	data = pn_pkt_append(p, len);
+	if (pn_unlikely(data == NULL)) {
+		pn_pkt_free(p);
+		return NULL;
+	}
+	*pkt = p;
+	return data;
+}
+
+uint32_t pn_stack_l4_room(const struct pn_stack *st)
+{
+	uint32_t room = st->pool->frag_size - (uint32_t)PN_PKT_HDR_SIZE - PN_PKT_HEADROOM;
+	uint32_t mtu = (uint32_t)st->mtu - (uint32_t)sizeof(struct pn_ipv4_hdr);
+
+	return PN_MIN(room, mtu);
+}
