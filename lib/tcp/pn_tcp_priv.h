@@ -38,6 +38,23 @@ uint64_t pn_zc_bad(const struct pn_zc_table *t);
 /* A token of socket @sock_id worth @len bytes came back (stack thread). */
 void pn_tcp_zc_returned(struct pn_stack *st, uint32_t sock_id, uint32_t len);
 
+struct pn_tcp_sock;
+
+/*
+ * Congestion control, as Linux's tcp_congestion_ops: how the window starts,
+ * grows on new ACKs outside recovery, and what it drops to on a loss. Loss
+ * recovery itself (fast retransmit, SACK-driven hole repair, partial ACKs,
+ * RTO go-back) is common to every algorithm.
+ */
+struct pn_tcp_cc_ops {
+	const char *name;
+	void (*init)(struct pn_tcp_sock *s);       /* the handshake set mss */
+	uint32_t (*ssthresh)(struct pn_tcp_sock *s); /* on fast retransmit or RTO */
+	void (*cong_avoid)(struct pn_tcp_sock *s, uint32_t acked); /* new ACK, not in recovery */
+};
+
+extern const struct pn_tcp_cc_ops pn_tcp_newreno;
+
 struct pn_tcp_sock {
 	struct pn_stack *st;
 	uint32_t id; /* slot | generation << 16 */
@@ -75,6 +92,7 @@ struct pn_tcp_sock {
 	uint8_t *sbuf;
 	uint32_t sbuf_size, sbuf_head, sbuf_len; /* sbuf_head: byte at snd_una */
 	bool fin_queued, fin_acked, shut_wr;
+	const struct pn_tcp_cc_ops *cc;
 	uint32_t cwnd, ssthresh, recover;
 	uint16_t dupacks;
 	bool in_recovery;
@@ -129,5 +147,75 @@ struct pn_tcp {
 	struct pn_acct_pin conf_pin; /* conf.acct, the default group */
 	struct pn_tcp_stats stats;
 };
+
+/* ---- between the files of lib/tcp */
+
+static inline struct pn_tcp *pn_tcp_of(const struct pn_stack *st)
+{
+	return pn_stack_l4_priv(st, PN_IPPROTO_TCP);
+}
+
+/* bytes sent and not yet acknowledged */
+static inline uint32_t pn_tcp_flight(const struct pn_tcp_sock *s)
+{
+	return s->snd_nxt - s->snd_una;
+}
+
+static inline uint32_t pn_tcp_ts_now(const struct pn_stack *st)
+{
+	return (uint32_t)pn_stack_now_ms(st);
+}
+
+/* pn_tcp_sock.c */
+void pn_tcp_enter_time_wait(struct pn_tcp_sock *s);
+void pn_tcp_event(struct pn_tcp_sock *s, unsigned ev);
+void pn_tcp_free_later(struct pn_tcp_sock *s);
+void pn_tcp_hash_add(struct pn_tcp *t, struct pn_tcp_sock *s);
+void pn_tcp_hash_del(struct pn_tcp *t, struct pn_tcp_sock *s);
+struct pn_tcp_sock *pn_tcp_lookup(struct pn_tcp *t, uint32_t rip, uint16_t rport,
+				  uint16_t lport);
+struct pn_tcp_sock *pn_tcp_lookup_listener(struct pn_tcp *t, uint16_t lport);
+uint64_t pn_tcp_mix64(uint64_t x);
+uint32_t pn_tcp_pick_isn(struct pn_tcp_sock *s);
+void pn_tcp_reset_conn(struct pn_tcp_sock *s, int err);
+void pn_tcp_rq_purge(struct pn_tcp_sock *s);
+struct pn_tcp_sock *pn_tcp_sock_alloc(struct pn_stack *st);
+void pn_tcp_sock_free(struct pn_tcp_sock *s);
+void pn_tcp_sock_named(struct pn_tcp_sock *s, struct pn_acct_group *g);
+void pn_tcp_sock_set_acct(struct pn_tcp_sock *s, struct pn_acct_group *g);
+void pn_tcp_sock_set_closed(struct pn_tcp_sock *s, int err);
+void pn_tcp_want_work(struct pn_tcp_sock *s);
+
+/* pn_tcp_output.c */
+void pn_tcp_arm_rtx(struct pn_tcp_sock *s);
+void pn_tcp_challenge_ack(struct pn_tcp_sock *s);
+uint32_t pn_tcp_rcv_edge(const struct pn_tcp_sock *s);
+uint32_t pn_tcp_rcv_space(const struct pn_tcp_sock *s);
+uint32_t pn_tcp_rto_now(const struct pn_tcp_sock *s);
+void pn_tcp_send_ack(struct pn_tcp_sock *s);
+void pn_tcp_send_rst_reply(struct pn_stack *st, uint32_t rip, const struct pn_tcp_hdr *th,
+			   uint32_t seg_len);
+int pn_tcp_send_segment(struct pn_tcp_sock *s, uint32_t seq, uint8_t flags, uint32_t len);
+void pn_tcp_output(struct pn_tcp_sock *s);
+
+/* pn_tcp_timer.c */
+void pn_tcp_delack_fn(struct pn_timer *tm);
+void pn_tcp_rtx_fn(struct pn_timer *tm);
+
+/* pn_tcp_input.c */
+void pn_tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_l3_info *l3,
+		      void *priv);
+uint8_t pn_tcp_wscale_for(uint32_t rcvbuf);
+
+/* pn_tcp_cc.c */
+void pn_tcp_ack_advance(struct pn_tcp_sock *s, uint32_t ack);
+void pn_tcp_dup_ack(struct pn_tcp_sock *s);
+bool pn_tcp_sack_update(struct pn_tcp_sock *s, const struct pn_tcp_opts *o);
+
+/* pn_tcp.c */
+struct pn_tcp *pn_tcp_ready(struct pn_stack *st);
+
+/* pn_tcp_api.c */
+void pn_tcp_window_maybe_update(struct pn_tcp_sock *s);
 
 #endif /* PN_TCP_PRIV_H */

@@ -1,0 +1,669 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Receiving: the receive and out-of-order queues, listeners and the
+ * handshake, and segment arrival (RFC 9293 3.10.7).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pn_tcp_priv.h"
+
+/* ---- receive path */
+
+static void rq_append(struct pn_tcp_sock *s, struct pn_pkt *pkt)
+{
+	pn_pkt_set_holder(pkt, PN_HOLDER(s->holder, PN_VIA_QUEUE));
+	pkt->next = NULL;
+	if (s->rq_tail)
+		s->rq_tail->next = pkt;
+	else
+		s->rq_head = pkt;
+	s->rq_tail = pkt;
+	s->rq_bytes += pkt->len;
+}
+
+static void ooo_insert(struct pn_tcp_sock *s, struct pn_pkt *pkt, uint32_t seq)
+{
+	struct pn_tcp *t = pn_tcp_of(s->st);
+	struct pn_pkt **pp = &s->ooo_head;
+	uint32_t end = seq + pkt->len;
+
+	t->stats.ooo_segs++;
+	s->ooo_last_seq = seq;
+	while (*pp) {
+		struct pn_pkt *q = *pp;
+		uint32_t qs = q->pad, qe = q->pad + q->len;
+
+		if (pn_seq_le(qe, seq)) {
+			pp = &q->next;
+			continue;
+		}
+		if (pn_seq_ge(seq, qs) && pn_seq_le(end, qe)) { /* all old */
+			t->stats.dup_data_segs++;
+			pn_pkt_free(pkt);
+			return;
+		}
+		if (pn_seq_lt(qs, seq)) { /* q covers our front */
+			if (pn_pkt_adj(pkt, qe - seq) != 0) {
+				pn_pkt_free(pkt); /* not acknowledged: the sender repeats it */
+				return;
+			}
+			seq = qe;
+			pp = &q->next;
+			continue;
+		}
+		if (pn_seq_le(qe, end)) { /* we cover q */
+			*pp = q->next;
+			s->ooo_bytes -= q->len;
+			q->next = NULL;
+			pn_pkt_free(q);
+			continue;
+		}
+		if (pn_seq_lt(qs, end) && pn_pkt_trim(pkt, qs - seq) != 0) { /* q covers our tail */
+			pn_pkt_free(pkt); /* not acknowledged: the sender repeats it */
+			return;
+		}
+		break;
+	}
+	pkt->pad = seq;
+	pkt->next = *pp;
+	*pp = pkt;
+	s->ooo_bytes += pkt->len;
+	pn_pkt_set_holder(pkt, PN_HOLDER(s->holder, PN_VIA_QUEUE));
+}
+
+/* Move what the out-of-order queue holds at rcv_nxt into the receive queue. */
+static void ooo_merge(struct pn_tcp_sock *s)
+{
+	struct pn_tcp *t = pn_tcp_of(s->st);
+
+	while (s->ooo_head && pn_seq_le(s->ooo_head->pad, s->rcv_nxt)) {
+		struct pn_pkt *q = s->ooo_head;
+		uint32_t qe = q->pad + q->len;
+
+		s->ooo_head = q->next;
+		s->ooo_bytes -= q->len;
+		if (pn_seq_le(qe, s->rcv_nxt)) {
+			q->next = NULL;
+			pn_pkt_free(q);
+			continue;
+		}
+		/* queued packets are private (rcv_data), so this cannot fail */
+		pn_pkt_adj(q, s->rcv_nxt - q->pad);
+		q->pad = s->rcv_nxt;
+		rq_append(s, q);
+		s->rcv_nxt = qe;
+		t->stats.ooo_merged++;
+	}
+}
+
+static void fin_received(struct pn_tcp_sock *s)
+{
+	s->rcv_nxt++;
+	s->fin_rcvd = true;
+	s->fin_pending = false;
+	s->ack_now = true;
+	switch (s->state) {
+	case PN_TCP_ESTABLISHED:
+		s->state = PN_TCP_CLOSE_WAIT;
+		break;
+	case PN_TCP_FIN_WAIT_1:
+		if (s->fin_acked)
+			pn_tcp_enter_time_wait(s);
+		else
+			s->state = PN_TCP_CLOSING;
+		break;
+	case PN_TCP_FIN_WAIT_2:
+		pn_tcp_enter_time_wait(s);
+		break;
+	default:
+		break;
+	}
+	pn_tcp_event(s, PN_TCP_EV_READABLE);
+}
+
+/* Payload and FIN of an acceptable segment; takes @p pkt (data = payload). */
+static void rcv_data(struct pn_tcp_sock *s, struct pn_pkt *pkt, uint32_t seq, bool fin)
+{
+	struct pn_tcp *t = pn_tcp_of(s->st);
+	uint32_t len = pkt->len, edge = pn_tcp_rcv_edge(s);
+
+	if (s->state != PN_TCP_ESTABLISHED && s->state != PN_TCP_FIN_WAIT_1 &&
+	    s->state != PN_TCP_FIN_WAIT_2) {
+		pn_pkt_free(pkt);
+		return;
+	}
+	/* what stays queued must be ours alone: trimming a shared packet's
+	 * fragments later would change what the other holder sees */
+	if (pn_unlikely(pkt->shinfo->nr_frags && pn_pkt_cloned(pkt)) && pn_pkt_unshare(pkt) != 0) {
+		pn_pkt_free(pkt); /* nothing taken: the sender repeats it */
+		return;
+	}
+	/* old bytes at the front */
+	if (pn_seq_lt(seq, s->rcv_nxt)) {
+		uint32_t old = s->rcv_nxt - seq;
+
+		if (old >= len) {
+			if (len)
+				t->stats.dup_data_segs++;
+			len = 0;
+		} else if (pn_pkt_adj(pkt, old) != 0) {
+			pn_pkt_free(pkt); /* nothing taken: the sender repeats it */
+			return;
+		} else {
+			len -= old;
+		}
+		seq = s->rcv_nxt;
+		s->ack_now = true;
+	}
+	/* bytes beyond the window are not taken (and not acknowledged) */
+	if (pn_seq_gt(seq + len, edge)) {
+		uint32_t keep = pn_seq_gt(edge, seq) ? edge - seq : 0;
+
+		if (pn_pkt_trim(pkt, keep) != 0) {
+			pn_pkt_free(pkt);
+			return;
+		}
+		len = keep;
+		fin = false;
+		t->stats.out_of_window++;
+		s->ack_now = true;
+	}
+	if (fin) {
+		s->fin_pending = true;
+		s->fin_seq = seq + len;
+	}
+	if (len == 0) {
+		pn_pkt_free(pkt);
+	} else if (seq == s->rcv_nxt) {
+		bool had_ooo = s->ooo_head != NULL;
+
+		pkt->pad = seq;
+		rq_append(s, pkt);
+		s->rcv_nxt += len;
+		s->rx_bytes += len;
+		t->stats.rx_payload_bytes += len;
+		if (had_ooo) {
+			ooo_merge(s);
+			s->ack_now = true; /* tell the sender the hole is filled */
+		}
+		s->segs_unacked++;
+		pn_tcp_event(s, PN_TCP_EV_READABLE);
+	} else {
+		/* a hole before it: keep the packet (no copy), ACK at once */
+		s->rx_bytes += len;
+		t->stats.rx_payload_bytes += len;
+		ooo_insert(s, pkt, seq);
+		pn_tcp_send_ack(s); /* RFC 5681 4.2: a duplicate ACK at once, with SACK */
+	}
+	if (s->fin_pending && s->fin_seq == s->rcv_nxt)
+		fin_received(s);
+	pn_tcp_want_work(s);
+}
+
+static void set_mss(struct pn_tcp_sock *s, const struct pn_tcp_opts *o)
+{
+	uint32_t mss = (uint32_t)pn_stack_mtu(s->st) - 40;
+
+	if (o->has_mss && o->mss < mss)
+		mss = o->mss;
+	if (mss < 88)
+		mss = 88;
+	s->peer_mss = (uint16_t)mss;
+	s->mss = (uint16_t)(mss - (s->ts_ok ? 12 : 0));
+	s->cc->init(s);
+}
+
+static void negotiate(struct pn_tcp_sock *s, const struct pn_tcp_opts *o, bool we_offered_all)
+{
+	s->ts_ok = o->has_ts && we_offered_all;
+	s->sack_ok = o->sackp && we_offered_all;
+	s->ws_ok = o->has_ws && we_offered_all;
+	if (s->ws_ok)
+		s->snd_wscale = o->ws;
+	else
+		s->rcv_wscale = 0;
+	if (s->ts_ok)
+		s->ts_recent = o->tsval;
+	set_mss(s, o);
+}
+
+uint8_t pn_tcp_wscale_for(uint32_t rcvbuf)
+{
+	uint8_t ws = 0;
+
+	while (ws < 14 && (rcvbuf >> ws) > 0xffff)
+		ws++;
+	return ws;
+}
+
+/* ---- segment arrival (RFC 9293 3.10.7) */
+
+/* A segment as it arrived; numbers in host order. th points into the
+ * packet and is valid until its header is pulled off. */
+struct tcp_seg {
+	const struct pn_tcp_hdr *th;
+	uint32_t rip;
+	uint16_t sport, dport;
+	uint32_t seq, ack;
+	uint32_t hlen, plen; /* header with options; payload */
+	uint32_t len;        /* SEG.LEN: payload, plus one for SYN and for FIN */
+	uint16_t wnd;        /* as sent, not yet scaled */
+	uint8_t flags;
+	struct pn_tcp_opts o;
+};
+
+/* Header checks; the header and its options end up in the linear part.
+ * @return false: malformed (counted), drop it. */
+static bool seg_parse(struct pn_tcp *t, struct pn_pkt *pkt, const struct pn_l3_info *l3,
+		      struct tcp_seg *g)
+{
+	uint32_t len = pkt->len;
+	const struct pn_tcp_hdr *th;
+
+	/* the header (and options) may sit in fragments of a header-split or
+	 * multi-buffer frame: pull them into the linear part */
+	if (pn_unlikely(len < sizeof(*th) || pn_pkt_may_pull(pkt, sizeof(*th)) != 0)) {
+		t->stats.bad_segs++;
+		return false;
+	}
+	th = (const struct pn_tcp_hdr *)pn_pkt_data(pkt);
+	g->hlen = (th->doff >> 4) * 4u;
+	if (pn_unlikely(g->hlen < sizeof(*th) || g->hlen > len ||
+			pn_pkt_may_pull(pkt, g->hlen) != 0)) {
+		t->stats.bad_segs++;
+		return false;
+	}
+	th = (const struct pn_tcp_hdr *)pn_pkt_data(pkt);
+	if (pn_unlikely(pn_csum_fold(pn_pkt_csum_add(pkt, 0, len,
+			pn_l3_pseudo(l3, (uint16_t)len))) != 0)) {
+		t->stats.bad_csum++;
+		return false;
+	}
+	if (!pn_tcp_opts_parse((const uint8_t *)(th + 1), g->hlen - (unsigned)sizeof(*th), &g->o)) {
+		t->stats.bad_segs++;
+		return false;
+	}
+	g->th = th;
+	g->rip = l3->src;
+	g->sport = ntohs(th->sport);
+	g->dport = ntohs(th->dport);
+	g->seq = ntohl(th->seq);
+	g->ack = ntohl(th->ack);
+	g->flags = th->flags;
+	g->wnd = ntohs(th->win);
+	g->plen = len - g->hlen;
+	g->len = g->plen + ((g->flags & PN_TCP_F_SYN) ? 1 : 0) + ((g->flags & PN_TCP_F_FIN) ? 1 : 0);
+	if (g->flags & PN_TCP_F_RST)
+		t->stats.rst_in++;
+	return true;
+}
+
+/* 3.10.7.2, LISTEN: a SYN makes a child in SYN-RECEIVED and gets a SYN-ACK;
+ * an ACK gets a RST; a RST is ignored. */
+static void listen_input(struct pn_tcp_sock *l, const struct tcp_seg *g)
+{
+	struct pn_stack *st = l->st;
+	struct pn_tcp *t = pn_tcp_of(st);
+	struct pn_tcp_sock *c;
+
+	if (g->flags & PN_TCP_F_RST)
+		return;
+	if (g->flags & PN_TCP_F_ACK) {
+		pn_tcp_send_rst_reply(st, g->rip, g->th, g->len);
+		return;
+	}
+	if (!(g->flags & PN_TCP_F_SYN))
+		return;
+	if (l->nr_children >= l->backlog) {
+		t->stats.listen_overflows++;
+		return;
+	}
+	c = pn_tcp_sock_alloc(st);
+	if (c == NULL) {
+		t->stats.syn_dropped_no_socket++;
+		return;
+	}
+	c->rip = g->rip;
+	c->rport = g->sport;
+	c->lport = l->lport;
+	c->cb = l->cb;
+	c->arg = l->arg;
+	pn_tcp_sock_named(c, l->acct);
+	c->rcvbuf = l->rcvbuf;
+	c->sbuf_size = l->sbuf_size;
+	c->parent = l;
+	l->nr_children++;
+	c->state = PN_TCP_SYN_RCVD;
+	c->irs = g->seq;
+	c->rcv_nxt = c->irs + 1;
+	c->rcv_wscale = pn_tcp_wscale_for(c->rcvbuf);
+	negotiate(c, &g->o, true);
+	c->snd_wnd = g->wnd; /* never scaled in a SYN */
+	c->iss = pn_tcp_pick_isn(c);
+	c->snd_una = c->iss;
+	c->snd_nxt = c->snd_max = c->iss + 1;
+	c->recover = c->iss;
+	c->snd_wl1 = c->irs;
+	c->snd_wl2 = c->iss;
+	pn_tcp_hash_add(t, c);
+	t->stats.passive_opens++;
+	pn_tcp_send_segment(c, c->iss, PN_TCP_F_SYN | PN_TCP_F_ACK, 0);
+	pn_tcp_arm_rtx(c);
+}
+
+/* 3.10.7.3, SYN-SENT. */
+static void syn_sent_input(struct pn_tcp_sock *s, const struct tcp_seg *g)
+{
+	struct pn_tcp *t = pn_tcp_of(s->st);
+
+	/* first, the ACK bit: it must acknowledge our SYN and nothing more */
+	if ((g->flags & PN_TCP_F_ACK) && (pn_seq_le(g->ack, s->iss) || pn_seq_gt(g->ack, s->snd_max))) {
+		pn_tcp_send_rst_reply(s->st, s->rip, g->th, g->len);
+		return;
+	}
+	/* second, RST: with an acceptable ACK the connection is refused */
+	if (g->flags & PN_TCP_F_RST) {
+		if (g->flags & PN_TCP_F_ACK)
+			pn_tcp_reset_conn(s, ECONNREFUSED);
+		return;
+	}
+	/* fourth, SYN (third, security, is not implemented) */
+	if (!(g->flags & PN_TCP_F_SYN))
+		return;
+	s->irs = g->seq;
+	s->rcv_nxt = g->seq + 1;
+	/* the right edge our SYN offered, now that it has an origin: left as it
+	 * was (set from rcv_nxt 0), it lay up to 2^31 ahead for about half of
+	 * the peer's ISNs, and every segment that far ahead was accepted
+	 * (found by fuzz_tcp_conn) */
+	s->rcv_adv = s->rcv_nxt + PN_MIN(pn_tcp_rcv_space(s), 65535u);
+	negotiate(s, &g->o, true);
+	s->snd_wnd = g->wnd;
+	s->snd_wl1 = g->seq;
+	s->snd_wl2 = g->ack;
+	s->max_snd_wnd = s->snd_wnd;
+	if (g->flags & PN_TCP_F_ACK) {
+		s->snd_una = g->ack;
+		s->state = PN_TCP_ESTABLISHED;
+		s->backoff = 0;
+		s->retries = 0;
+		pn_timer_cancel(&s->rtx);
+		t->stats.established++;
+		pn_tcp_send_ack(s);
+		pn_tcp_event(s, PN_TCP_EV_CONNECTED | PN_TCP_EV_WRITABLE);
+		pn_tcp_output(s);
+	} else { /* simultaneous open: SYN-RECEIVED, and our SYN again with an ACK */
+		s->state = PN_TCP_SYN_RCVD;
+		pn_tcp_send_segment(s, s->iss, PN_TCP_F_SYN | PN_TCP_F_ACK, 0);
+	}
+}
+
+/* 3.10.7.4, first check: does the segment overlap the receive window?
+ * (the four cases of the table there, with a window of RCV.NXT to the
+ * edge we advertised or have room for) */
+static bool seq_acceptable(const struct pn_tcp_sock *s, const struct tcp_seg *g)
+{
+	uint32_t edge = pn_tcp_rcv_edge(s);
+	uint32_t wnd = edge - s->rcv_nxt;
+	uint32_t last = g->seq + g->len - 1;
+
+	if (wnd == 0)
+		return g->len == 0 && g->seq == s->rcv_nxt;
+	if (g->len == 0)
+		return pn_seq_ge(g->seq, s->rcv_nxt) && pn_seq_lt(g->seq, edge);
+	return (pn_seq_ge(g->seq, s->rcv_nxt) && pn_seq_lt(g->seq, edge)) ||
+	       (pn_seq_ge(last, s->rcv_nxt) && pn_seq_lt(last, edge));
+}
+
+/* 3.10.7.4, fifth check, SYN-RECEIVED: our SYN acknowledged, the connection
+ * is established and, if a listener made it, waits to be accepted. */
+static bool syn_rcvd_ack(struct pn_tcp_sock *s, const struct tcp_seg *g)
+{
+	struct pn_tcp *t = pn_tcp_of(s->st);
+	struct pn_tcp_sock *l = s->parent;
+
+	if (!pn_seq_gt(g->ack, s->snd_una) || pn_seq_gt(g->ack, s->snd_max)) {
+		pn_tcp_send_rst_reply(s->st, g->rip, g->th, g->len);
+		return false;
+	}
+	s->state = PN_TCP_ESTABLISHED;
+	s->snd_una = g->ack;
+	s->backoff = 0;
+	s->retries = 0;
+	pn_timer_cancel(&s->rtx);
+	s->snd_wnd = (uint32_t)g->wnd << s->snd_wscale;
+	s->max_snd_wnd = s->snd_wnd;
+	s->snd_wl1 = g->seq;
+	s->snd_wl2 = g->ack;
+	t->stats.established++;
+	if (l) {
+		s->in_aq = true;
+		s->aq_next = NULL;
+		if (l->aq_tail)
+			l->aq_tail->aq_next = s;
+		else
+			l->aq_head = s;
+		l->aq_tail = s;
+		pn_tcp_event(l, PN_TCP_EV_ACCEPT);
+	} else {
+		pn_tcp_event(s, PN_TCP_EV_CONNECTED | PN_TCP_EV_WRITABLE);
+	}
+	return true;
+}
+
+/* 3.10.7.4, fifth check, ESTABLISHED and the states after it: advance
+ * SND.UNA, count duplicates, update the send window.
+ * @return false when the ACK is challenged and the segment dropped. */
+static bool established_ack(struct pn_tcp_sock *s, const struct tcp_seg *g)
+{
+	bool sack_news;
+
+	/* RFC 5961 5.2: ACK of something we never sent, or too old */
+	if (pn_seq_gt(g->ack, s->snd_max) ||
+	    pn_seq_lt(g->ack, s->snd_una - PN_MAX(s->max_snd_wnd, 65535u))) {
+		pn_tcp_challenge_ack(s);
+		return false;
+	}
+	sack_news = s->sack_ok && g->o.nr_sack && pn_tcp_sack_update(s, &g->o);
+	if (pn_seq_gt(g->ack, s->snd_una)) {
+		pn_tcp_ack_advance(s, g->ack);
+	} else if (g->ack == s->snd_una && s->snd_max != s->snd_una &&
+		   (sack_news || (g->plen == 0 && !(g->flags & PN_TCP_F_FIN) &&
+				  ((uint32_t)g->wnd << s->snd_wscale) == s->snd_wnd))) {
+		pn_tcp_dup_ack(s); /* RFC 5681 2: same ACK, no data, same window */
+	}
+	/* the window: only from a segment newer than the last one that set it
+	 * (SND.WL1/WL2) */
+	if (pn_seq_lt(s->snd_wl1, g->seq) || (s->snd_wl1 == g->seq && pn_seq_le(s->snd_wl2, g->ack))) {
+		uint32_t old = s->snd_wnd;
+
+		s->snd_wnd = (uint32_t)g->wnd << s->snd_wscale;
+		s->snd_wl1 = g->seq;
+		s->snd_wl2 = g->ack;
+		if (s->snd_wnd > s->max_snd_wnd)
+			s->max_snd_wnd = s->snd_wnd;
+		if (old == 0 && s->snd_wnd > 0) {
+			/* the persist timer stops; a retransmission timer
+			 * for bytes still in flight must not (cancelling it
+			 * stalled a connection for good: fuzz_tcp_conn) */
+			s->backoff = 0;
+			if (s->snd_una == s->snd_max)
+				pn_timer_cancel(&s->rtx);
+			else
+				pn_tcp_arm_rtx(s);
+		}
+	}
+	return true;
+}
+
+/* 3.10.7.4: every state after the handshake began, one check after the
+ * other. Takes @p pkt. */
+static void synchronized_input(struct pn_tcp_sock *s, struct pn_pkt *pkt, const struct tcp_seg *g)
+{
+	struct pn_stack *st = s->st;
+	struct pn_tcp *t = pn_tcp_of(st);
+
+	/* our SYN-ACK was lost: the peer's SYN again */
+	if (s->state == PN_TCP_SYN_RCVD && (g->flags & PN_TCP_F_SYN) &&
+	    !(g->flags & PN_TCP_F_ACK) && g->seq == s->irs) {
+		pn_tcp_send_segment(s, s->iss, PN_TCP_F_SYN | PN_TCP_F_ACK, 0);
+		goto drop;
+	}
+	/* first, the sequence number: outside the window, an ACK (unless RST)
+	 * and nothing else; a retransmitted FIN in TIME-WAIT restarts 2 MSL */
+	if (!seq_acceptable(s, g)) {
+		if (!(g->flags & PN_TCP_F_RST)) {
+			if (g->len)
+				t->stats.dup_data_segs++;
+			if (s->state == PN_TCP_TIME_WAIT && (g->flags & PN_TCP_F_FIN))
+				pn_timer_arm(pn_stack_wheel(st), &s->rtx,
+					     pn_stack_now_ms(st) + t->conf.time_wait_ms);
+			pn_tcp_send_ack(s);
+		}
+		goto drop;
+	}
+	/* second, RST (RFC 5961 3.2): only an exact match resets; others are
+	 * challenged */
+	if (g->flags & PN_TCP_F_RST) {
+		if (g->seq == s->rcv_nxt) {
+			pn_tcp_reset_conn(s, s->state == PN_TCP_CLOSE_WAIT ? EPIPE : ECONNRESET);
+		} else {
+			t->stats.rfc5961_rst_dropped++;
+			pn_tcp_challenge_ack(s);
+		}
+		goto drop;
+	}
+	/* third, security and compartment: not implemented (nor by Linux).
+	 * fourth, SYN (RFC 5961 4.2): on a synchronized connection, challenged */
+	if (g->flags & PN_TCP_F_SYN) {
+		pn_tcp_challenge_ack(s);
+		goto drop;
+	}
+	/* fifth, ACK: a segment without one is dropped */
+	if (!(g->flags & PN_TCP_F_ACK))
+		goto drop;
+	if (g->o.has_ts && s->ts_ok && pn_seq_le(g->seq, s->rcv_nxt))
+		s->ts_recent = g->o.tsval; /* RFC 7323 4.3 */
+	switch (s->state) {
+	case PN_TCP_SYN_RCVD:
+		if (!syn_rcvd_ack(s, g))
+			goto drop;
+		break;
+	case PN_TCP_ESTABLISHED:
+	case PN_TCP_CLOSE_WAIT:
+	case PN_TCP_FIN_WAIT_2:
+		if (!established_ack(s, g))
+			goto drop;
+		break;
+	case PN_TCP_FIN_WAIT_1:
+		/* and if our FIN is now acknowledged, FIN-WAIT-2 */
+		if (!established_ack(s, g))
+			goto drop;
+		if (s->fin_acked) {
+			s->state = PN_TCP_FIN_WAIT_2;
+			if (s->orphan) /* nobody will read: do not wait forever */
+				pn_timer_arm(pn_stack_wheel(st), &s->rtx,
+					     pn_stack_now_ms(st) + PN_TCP_FIN_TIMEOUT_MS);
+		}
+		break;
+	case PN_TCP_CLOSING:
+		/* our FIN acknowledged: TIME-WAIT, where a FIN is answered */
+		if (!established_ack(s, g))
+			goto drop;
+		if (!s->fin_acked)
+			break;
+		pn_tcp_enter_time_wait(s);
+		if (g->flags & PN_TCP_F_FIN)
+			pn_tcp_send_ack(s);
+		goto drop;
+	case PN_TCP_LAST_ACK:
+		/* the only thing to wait for is the ACK of our FIN */
+		if (!established_ack(s, g))
+			goto drop;
+		if (s->fin_acked) {
+			pn_tcp_sock_set_closed(s, 0);
+			goto drop;
+		}
+		break;
+	case PN_TCP_TIME_WAIT:
+		/* only a retransmission of the peer's FIN can come: ACK it and
+		 * restart the 2 MSL timeout */
+		if (!established_ack(s, g))
+			goto drop;
+		if (g->flags & PN_TCP_F_FIN) {
+			pn_tcp_send_ack(s);
+			pn_timer_arm(pn_stack_wheel(st), &s->rtx,
+				     pn_stack_now_ms(st) + t->conf.time_wait_ms);
+		}
+		goto drop;
+	default:
+		goto drop;
+	}
+	/* sixth, URG: not supported (RFC 6093 advises against its use).
+	 * seventh and eighth, the text and FIN: queued in order, out of order
+	 * kept; a FIN past what we have waits for the bytes before it */
+	if (g->plen || (g->flags & PN_TCP_F_FIN)) {
+		bool fin = g->flags & PN_TCP_F_FIN;
+		uint32_t seq = g->seq;
+
+		pn_pkt_pull(pkt, g->hlen);
+		rcv_data(s, pkt, seq, fin);
+		return;
+	}
+	pn_tcp_want_work(s); /* the ACK may have opened the window */
+drop:
+	pn_pkt_free(pkt);
+}
+
+void pn_tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_l3_info *l3,
+		  void *priv)
+{
+	struct pn_tcp *t = priv;
+	struct pn_tcp_sock *s;
+	struct tcp_seg g;
+
+	t->stats.segs_in++;
+	if (!seg_parse(t, pkt, l3, &g))
+		goto drop;
+	s = pn_tcp_lookup(t, g.rip, g.sport, g.dport);
+	if (s && s->state == PN_TCP_TIME_WAIT &&
+	    (g.flags & (PN_TCP_F_SYN | PN_TCP_F_ACK | PN_TCP_F_RST)) == PN_TCP_F_SYN &&
+	    pn_seq_gt(g.seq, s->rcv_nxt)) {
+		/* a new incarnation of the connection (RFC 1122 4.2.2.13, as
+		 * Linux): end TIME-WAIT and let the listener take the SYN */
+		pn_tcp_sock_set_closed(s, 0);
+		s = NULL;
+	}
+	if (s == NULL) {
+		struct pn_tcp_sock *l = pn_tcp_lookup_listener(t, g.dport);
+
+		if (l)
+			listen_input(l, &g);
+		else /* 3.10.7.1, CLOSED: a RST for anything but a RST */
+			pn_tcp_send_rst_reply(st, g.rip, g.th, g.len);
+		goto drop;
+	}
+	switch (s->state) {
+	case PN_TCP_SYN_SENT:
+		syn_sent_input(s, &g);
+		goto drop;
+	case PN_TCP_SYN_RCVD:
+	case PN_TCP_ESTABLISHED:
+	case PN_TCP_FIN_WAIT_1:
+	case PN_TCP_FIN_WAIT_2:
+	case PN_TCP_CLOSE_WAIT:
+	case PN_TCP_CLOSING:
+	case PN_TCP_LAST_ACK:
+	case PN_TCP_TIME_WAIT:
+		synchronized_input(s, pkt, &g);
+		return;
+	case PN_TCP_CLOSED:
+	case PN_TCP_LISTEN: /* listeners are not in the connection hash */
+		break;
+	}
+drop:
+	pn_pkt_free(pkt);
+}
