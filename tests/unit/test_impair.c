@@ -11,7 +11,7 @@
 
 #include "pn_impair.h"
 #include "pn_pool.h"
-#include "pn_port_driver.h"
+#include "pn_port.h"
 #include "pn_wire.h"
 
 static struct pn_pool *pool;
@@ -372,9 +372,7 @@ Test(impair, bad_settings_and_misuse)
 	pc.pools[0] = pool;
 	{
 		struct pn_port_info ia;
-		const struct pn_port_dev *dev = pn_port_dev(a);
 
-		(void)dev;
 		pn_port_info_get(a, &ia);
 		cr_assert_str_eq(ia.driver, "impair");
 	}
