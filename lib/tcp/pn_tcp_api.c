@@ -113,6 +113,9 @@ struct pn_tcp_sock *pn_tcp_connect(struct pn_stack *st, uint32_t ip, uint16_t po
 	pn_tcp_hash_add(t, s);
 	t->stats.active_opens++;
 	pn_tcp_send_segment(s, s->iss, PN_TCP_F_SYN, 0);
+	s->rtt_timing = true; /* the handshake's round trip */
+	s->rtt_seq = s->iss;
+	s->rtt_start_us = pn_stack_now_us(st);
 	pn_tcp_arm_rtx(s);
 	return s;
 }

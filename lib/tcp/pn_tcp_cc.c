@@ -31,6 +31,16 @@ static void rtt_sample(struct pn_tcp_sock *s, uint32_t r_us)
 	s->rto_ms = (uint32_t)PN_MIN(PN_MAX(rto, (uint64_t)min_rto), (uint64_t)PN_TCP_MAX_RTO_MS);
 }
 
+/* The handshake's round trip (our SYN or SYN-ACK to its answer) is the
+ * first sample, as Linux takes it, unless it was resent (Karn): a first
+ * RTO of 1 s otherwise, until data is timed. */
+void pn_tcp_handshake_rtt(struct pn_tcp_sock *s)
+{
+	if (s->rtt_timing && s->retries == 0)
+		rtt_sample(s, (uint32_t)(pn_stack_now_us(s->st) - s->rtt_start_us));
+	s->rtt_timing = false;
+}
+
 /* Merge the peer's SACK blocks. @return true when they cover new bytes. */
 bool pn_tcp_sack_update(struct pn_tcp_sock *s, const struct pn_tcp_opts *o)
 {

@@ -351,6 +351,9 @@ static void listen_input(struct pn_tcp_sock *l, const struct tcp_seg *g)
 	pn_tcp_hash_add(t, c);
 	t->stats.passive_opens++;
 	pn_tcp_send_segment(c, c->iss, PN_TCP_F_SYN | PN_TCP_F_ACK, 0);
+	c->rtt_timing = true; /* the handshake's round trip */
+	c->rtt_seq = c->iss;
+	c->rtt_start_us = pn_stack_now_us(st);
 	pn_tcp_arm_rtx(c);
 }
 
@@ -386,6 +389,7 @@ static void syn_sent_input(struct pn_tcp_sock *s, const struct tcp_seg *g)
 	s->snd_wl2 = g->ack;
 	s->max_snd_wnd = s->snd_wnd;
 	if (g->flags & PN_TCP_F_ACK) {
+		pn_tcp_handshake_rtt(s);
 		s->snd_una = g->ack;
 		s->state = PN_TCP_ESTABLISHED;
 		s->backoff = 0;
@@ -429,6 +433,7 @@ static bool syn_rcvd_ack(struct pn_tcp_sock *s, const struct tcp_seg *g)
 		pn_tcp_send_rst_reply(s->st, g->rip, g->th, g->len);
 		return false;
 	}
+	pn_tcp_handshake_rtt(s);
 	s->state = PN_TCP_ESTABLISHED;
 	s->snd_una = g->ack;
 	s->backoff = 0;

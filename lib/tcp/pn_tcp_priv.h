@@ -204,12 +204,13 @@ void pn_tcp_rtx_fn(struct pn_timer *tm);
 
 /* pn_tcp_input.c */
 void pn_tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_l3_info *l3,
-		      void *priv);
+		  void *priv);
 uint8_t pn_tcp_wscale_for(uint32_t rcvbuf);
 
 /* pn_tcp_cc.c */
 void pn_tcp_ack_advance(struct pn_tcp_sock *s, uint32_t ack);
 void pn_tcp_dup_ack(struct pn_tcp_sock *s);
+void pn_tcp_handshake_rtt(struct pn_tcp_sock *s);
 bool pn_tcp_sack_update(struct pn_tcp_sock *s, const struct pn_tcp_opts *o);
 
 /* pn_tcp.c */

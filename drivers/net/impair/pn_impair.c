@@ -39,6 +39,7 @@ struct imp_dir {
 	double loss, dup, reorder, corrupt;
 	uint32_t delay_us;
 	struct pn_pkt *held; /* reordering: leaves after the next frame */
+	bool busy;           /* tx: frames came since the last rx_burst */
 	struct imp_line line;
 };
 
@@ -312,6 +313,13 @@ static uint16_t impair_rx_burst(void *queue, struct pn_pkt **pkts, uint16_t n)
 	uint32_t want = line_room(l) / 3;
 	uint16_t got = 0;
 
+	/* a frame held back for reordering goes alone once a round passes
+	 * with nothing sent behind it (or it would wait for good) */
+	if (q->tx.held && !q->tx.busy) {
+		line_push(&q->tx.line, q->tx.held, now + q->tx.delay_us);
+		q->tx.held = NULL;
+	}
+	q->tx.busy = false;
 	if (q->tx.line.head != q->tx.line.tail)
 		tx_flush(q, now);
 	if (want > IMP_PULL)
@@ -348,6 +356,7 @@ static uint16_t impair_tx_burst(void *queue, struct pn_pkt **pkts, uint16_t n)
 	uint32_t take;
 
 	tx_flush(q, now);
+	q->tx.busy = true;
 	take = line_room(l) / 3;
 	if (take > n)
 		take = n;
