@@ -173,9 +173,24 @@ int pn_tcp_configure(struct pn_stack *st, const struct pn_tcp_conf *conf)
 	    pn_acct_pin(c.acct, &t->conf_pin, "tcp stack %s default group",
 			pn_ip_str(pn_stack_ip(st), (char[16]){ 0 })) != 0)
 		t->conf.acct = NULL;
-	if (getrandom(&t->isn_key, sizeof(t->isn_key), 0) != sizeof(t->isn_key))
-		t->isn_key = pn_tcp_mix64(pn_stack_now_us(st));
-	t->next_port = (uint16_t)(32768 + pn_tcp_mix64(t->isn_key) % 28000);
+	/* both secrets from the kernel's CSPRNG, as randombytes_buf would */
+	if (getrandom(t->isn_key, sizeof(t->isn_key), 0) != sizeof(t->isn_key) ||
+	    getrandom(t->hash_key, sizeof(t->hash_key), 0) != sizeof(t->hash_key)) {
+		err = errno ? errno : EIO;
+		pn_acct_unpin(&t->conf_pin);
+		pn_zc_table_put(t->zc);
+		free(t->socks);
+		free(t->gen);
+		free(t->free_slots);
+		free(t);
+		return -err;
+	}
+	{
+		uint64_t r;
+
+		memcpy(&r, t->isn_key, sizeof(r));
+		t->next_port = (uint16_t)(32768 + pn_tcp_mix64(r) % 28000);
+	}
 	err = -pn_stack_l4_register(st, &tcp_proto, t);
 	if (err) {
 		pn_acct_unpin(&t->conf_pin);

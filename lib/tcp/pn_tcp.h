@@ -100,6 +100,17 @@ void *pn_tcp_arg(const struct pn_tcp_sock *s);
 void pn_tcp_set_acct(struct pn_tcp_sock *s, struct pn_acct_group *g);
 
 /**
+ * Keep-alive (RFC 1122 4.2.3.6, Linux's SO_KEEPALIVE with TCP_KEEPIDLE,
+ * TCP_KEEPINTVL, TCP_KEEPCNT): after @p idle_ms without a segment from
+ * the peer, probe every @p interval_ms; after @p count unanswered probes
+ * the connection ends with ETIMEDOUT. @p idle_ms 0 turns it off;
+ * @p interval_ms 0 means 75 s and @p count 0 means 9, as Linux.
+ * @return 0, or -EINVAL (idle or interval over 2^31 ms, count over 255).
+ */
+int pn_tcp_set_keepalive(struct pn_tcp_sock *s, uint32_t idle_ms, uint32_t interval_ms,
+			 uint32_t count);
+
+/**
  * Queue bytes to send (copied into the send buffer).
  * @return bytes taken (may be fewer than @p len), -EAGAIN when the buffer
  *         is full, -EPIPE after shutdown/close or -ENOTCONN.
@@ -206,6 +217,8 @@ struct pn_tcp_stats {
 	uint64_t retrans_segs, fast_retrans, rto_expired, dup_acks_in;
 	uint64_t ooo_segs, ooo_merged, dup_data_segs, out_of_window, zero_window_adv;
 	uint64_t window_probes, window_updates;
+	uint64_t keepalive_probes;
+	uint64_t timeouts; /**< connections given up: retransmissions, probes or keep-alive unanswered */
 	uint64_t challenge_acks, rfc5961_rst_dropped;
 	uint64_t rx_payload_bytes, tx_payload_bytes;
 	/* which path each received byte took */

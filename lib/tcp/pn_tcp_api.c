@@ -130,6 +130,24 @@ void *pn_tcp_arg(const struct pn_tcp_sock *s) { return s->arg; }
 
 void pn_tcp_set_acct(struct pn_tcp_sock *s, struct pn_acct_group *g) { pn_tcp_sock_set_acct(s, g); }
 
+int pn_tcp_set_keepalive(struct pn_tcp_sock *s, uint32_t idle_ms, uint32_t interval_ms,
+			 uint32_t count)
+{
+	if (idle_ms > INT32_MAX || interval_ms > INT32_MAX || count > 255)
+		return -EINVAL;
+	s->ka_idle_ms = idle_ms;
+	s->ka_intvl_ms = interval_ms ? interval_ms : 75000;
+	s->ka_cnt = (uint8_t)(count ? count : 9);
+	s->ka_probes = 0;
+	if (idle_ms == 0)
+		pn_timer_cancel(&s->keepalive);
+	else if (s->state == PN_TCP_ESTABLISHED || s->state == PN_TCP_CLOSE_WAIT ||
+		 s->state == PN_TCP_FIN_WAIT_2)
+		pn_timer_arm(pn_stack_wheel(s->st), &s->keepalive,
+			     pn_stack_now_ms(s->st) + idle_ms);
+	return 0;
+}
+
 size_t pn_tcp_send_space(const struct pn_tcp_sock *s)
 {
 	return s->sbuf_size - s->sbuf_len;

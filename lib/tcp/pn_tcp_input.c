@@ -334,6 +334,9 @@ static void listen_input(struct pn_tcp_sock *l, const struct tcp_seg *g)
 	pn_tcp_sock_named(c, l->acct);
 	c->rcvbuf = l->rcvbuf;
 	c->sbuf_size = l->sbuf_size;
+	c->ka_idle_ms = l->ka_idle_ms; /* keep-alive is inherited, as in Linux */
+	c->ka_intvl_ms = l->ka_intvl_ms;
+	c->ka_cnt = l->ka_cnt;
 	c->parent = l;
 	l->nr_children++;
 	c->state = PN_TCP_SYN_RCVD;
@@ -396,6 +399,7 @@ static void syn_sent_input(struct pn_tcp_sock *s, const struct tcp_seg *g)
 		s->retries = 0;
 		pn_timer_cancel(&s->rtx);
 		t->stats.established++;
+		pn_tcp_peer_alive(s);
 		pn_tcp_send_ack(s);
 		pn_tcp_event(s, PN_TCP_EV_CONNECTED | PN_TCP_EV_WRITABLE);
 		pn_tcp_output(s);
@@ -444,6 +448,7 @@ static bool syn_rcvd_ack(struct pn_tcp_sock *s, const struct tcp_seg *g)
 	s->snd_wl1 = g->seq;
 	s->snd_wl2 = g->ack;
 	t->stats.established++;
+	pn_tcp_peer_alive(s);
 	if (l) {
 		s->in_aq = true;
 		s->aq_next = NULL;
@@ -550,6 +555,7 @@ static void synchronized_input(struct pn_tcp_sock *s, struct pn_pkt *pkt, const 
 	/* fifth, ACK: a segment without one is dropped */
 	if (!(g->flags & PN_TCP_F_ACK))
 		goto drop;
+	pn_tcp_peer_alive(s);
 	if (g->o.has_ts && s->ts_ok && pn_seq_le(g->seq, s->rcv_nxt))
 		s->ts_recent = g->o.tsval; /* RFC 7323 4.3 */
 	switch (s->state) {

@@ -123,7 +123,10 @@ struct pn_tcp_sock {
 	bool ts_ok, sack_ok, ws_ok;
 	uint32_t ts_recent;
 
-	struct pn_timer rtx, delack;
+	struct pn_timer rtx, delack, keepalive;
+	uint32_t ka_idle_ms, ka_intvl_ms; /* keep-alive: 0 idle = off */
+	uint8_t ka_cnt, ka_probes;        /* probes allowed, unanswered */
+	uint8_t probes;                   /* window probes unanswered */
 
 	uint64_t rx_bytes, tx_bytes, retrans, zc_bytes, copy_bytes, fallback_bytes;
 };
@@ -140,7 +143,8 @@ struct pn_tcp {
 	struct pn_tcp_sock *work_head;
 	struct pn_tcp_sock *free_head; /* through free_next */
 	uint16_t next_port;
-	uint64_t isn_key;
+	uint8_t isn_key[16];  /* SipHash keys: ISNs (RFC 6528) */
+	uint8_t hash_key[16]; /* and the connection hash */
 	uint64_t challenge_sec;
 	uint32_t challenge_count;
 	struct pn_zc_table *zc;
@@ -201,6 +205,9 @@ void pn_tcp_output(struct pn_tcp_sock *s);
 /* pn_tcp_timer.c */
 void pn_tcp_delack_fn(struct pn_timer *tm);
 void pn_tcp_rtx_fn(struct pn_timer *tm);
+void pn_tcp_keepalive_fn(struct pn_timer *tm);
+/* a segment came from the peer: it lives (keep-alive and probe counts) */
+void pn_tcp_peer_alive(struct pn_tcp_sock *s);
 
 /* pn_tcp_input.c */
 void pn_tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_l3_info *l3,

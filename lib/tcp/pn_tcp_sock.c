@@ -9,21 +9,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "pn_tcp_priv.h"
 
 /* ---- socket table and demultiplexing */
 
-static unsigned hash_tuple(uint32_t rip, uint16_t rport, uint16_t lport)
+/* SipHash-2-4 (libsodium's crypto_shorthash) of a connection's addresses
+ * and ports under @p key: what a remote peer cannot predict, so it can
+ * neither aim many connections at one hash chain nor guess an ISN. */
+static uint64_t tuple_hash(const uint8_t key[16], uint32_t lip, uint32_t rip, uint16_t lport,
+			   uint16_t rport)
 {
-	uint32_t h = rip * 2654435761u ^ ((uint32_t)rport << 16 | lport) * 2246822519u;
+	uint8_t in[12], out[8];
+	uint64_t h;
 
-	return (h ^ (h >> 15)) & (PN_TCP_HASH - 1);
+	memcpy(in, &lip, 4);
+	memcpy(in + 4, &rip, 4);
+	memcpy(in + 8, &lport, 2);
+	memcpy(in + 10, &rport, 2);
+	crypto_shorthash(out, in, sizeof(in), key);
+	memcpy(&h, out, sizeof(h));
+	return h;
+}
+
+static unsigned hash_tuple(const struct pn_tcp *t, uint32_t rip, uint16_t rport, uint16_t lport)
+{
+	return (unsigned)tuple_hash(t->hash_key, 0, rip, lport, rport) & (PN_TCP_HASH - 1);
 }
 
 struct pn_tcp_sock *pn_tcp_lookup(struct pn_tcp *t, uint32_t rip, uint16_t rport,
 				  uint16_t lport)
 {
-	struct pn_tcp_sock *s = t->hash[hash_tuple(rip, rport, lport)];
+	struct pn_tcp_sock *s = t->hash[hash_tuple(t, rip, rport, lport)];
 
 	for (; s; s = s->hnext)
 		if (s->rip == rip && s->rport == rport && s->lport == lport)
@@ -41,7 +59,7 @@ struct pn_tcp_sock *pn_tcp_lookup_listener(struct pn_tcp *t, uint16_t lport)
 
 void pn_tcp_hash_add(struct pn_tcp *t, struct pn_tcp_sock *s)
 {
-	unsigned h = hash_tuple(s->rip, s->rport, s->lport);
+	unsigned h = hash_tuple(t, s->rip, s->rport, s->lport);
 
 	s->hnext = t->hash[h];
 	t->hash[h] = s;
@@ -55,7 +73,7 @@ void pn_tcp_hash_del(struct pn_tcp *t, struct pn_tcp_sock *s)
 	if (!s->hashed)
 		return;
 	pp = s->state == PN_TCP_LISTEN ? &t->listeners
-				       : &t->hash[hash_tuple(s->rip, s->rport, s->lport)];
+				       : &t->hash[hash_tuple(t, s->rip, s->rport, s->lport)];
 	for (; *pp; pp = &(*pp)->hnext) {
 		if (*pp == s) {
 			*pp = s->hnext;
@@ -69,6 +87,7 @@ static void timers_init(struct pn_tcp_sock *s)
 {
 	s->rtx.fn = pn_tcp_rtx_fn;
 	s->delack.fn = pn_tcp_delack_fn;
+	s->keepalive.fn = pn_tcp_keepalive_fn;
 }
 
 struct pn_tcp_sock *pn_tcp_sock_alloc(struct pn_stack *st)
@@ -141,6 +160,7 @@ void pn_tcp_sock_free(struct pn_tcp_sock *s)
 
 	pn_timer_cancel(&s->rtx);
 	pn_timer_cancel(&s->delack);
+	pn_timer_cancel(&s->keepalive);
 	pn_tcp_hash_del(t, s);
 	pn_tcp_rq_purge(s);
 	free(s->sbuf);
@@ -161,6 +181,7 @@ void pn_tcp_free_later(struct pn_tcp_sock *s)
 		return;
 	pn_timer_cancel(&s->rtx);
 	pn_timer_cancel(&s->delack);
+	pn_timer_cancel(&s->keepalive);
 	pn_tcp_hash_del(t, s);
 	s->free_listed = true;
 	s->free_next = t->free_head;
@@ -206,13 +227,14 @@ uint64_t pn_tcp_mix64(uint64_t x)
 	return x ^ (x >> 31);
 }
 
-/* RFC 6528: a keyed hash of the connection plus a 4 us clock */
+/* RFC 6528: ISN = M + F(localip, localport, remoteip, remoteport, secretkey),
+ * M a 4 us clock, F SipHash-2-4 under a per-stack random secret */
 uint32_t pn_tcp_pick_isn(struct pn_tcp_sock *s)
 {
 	struct pn_tcp *t = pn_tcp_of(s->st);
-	uint64_t h = pn_tcp_mix64(t->isn_key ^ ((uint64_t)s->rip << 32 | (uint32_t)s->rport << 16 | s->lport));
+	uint64_t f = tuple_hash(t->isn_key, pn_stack_ip(s->st), s->rip, s->lport, s->rport);
 
-	return (uint32_t)h + (uint32_t)(pn_stack_now_us(s->st) >> 2);
+	return (uint32_t)f + (uint32_t)(pn_stack_now_us(s->st) >> 2);
 }
 
 /* ---- state changes */
@@ -222,6 +244,7 @@ void pn_tcp_enter_time_wait(struct pn_tcp_sock *s)
 	s->state = PN_TCP_TIME_WAIT;
 	pn_tcp_of(s->st)->stats.time_wait++;
 	pn_timer_cancel(&s->delack);
+	pn_timer_cancel(&s->keepalive);
 	pn_timer_arm(pn_stack_wheel(s->st), &s->rtx, pn_stack_now_ms(s->st) + pn_tcp_of(s->st)->conf.time_wait_ms);
 }
 
@@ -268,6 +291,7 @@ void pn_tcp_sock_set_closed(struct pn_tcp_sock *s, int err)
 		s->err = err;
 	pn_timer_cancel(&s->rtx);
 	pn_timer_cancel(&s->delack);
+	pn_timer_cancel(&s->keepalive);
 	pn_tcp_hash_del(t, s);
 	child_gone(s);
 	if (s->orphan)

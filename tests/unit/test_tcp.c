@@ -32,6 +32,14 @@ static uint32_t time_wait_ms = 50;
 static uint32_t pool_pages = 4096;
 static uint32_t zc_tokens;      /* 0: the default */
 static bool split_rx_b;         /* frames to B arrive split in pieces */
+static bool fake_time;          /* stacks on a clock a poll round moves 1 ms */
+static uint64_t fake_us = 1000000;
+
+static uint64_t fake_clock(void *arg)
+{
+	(void)arg;
+	return fake_us;
+}
 
 static void side_open(struct side *s, const char *pair, uint32_t ip, const char *impair,
 		      uint32_t flags)
@@ -60,6 +68,8 @@ static void side_open(struct side *s, const char *pair, uint32_t ip, const char 
 	cr_assert_eq(pn_port_start(s->port), 0);
 	sc.port = s->port;
 	sc.pool = s->pool;
+	if (fake_time)
+		sc.clock_us = fake_clock;
 	s->st = pn_stack_create(&sc);
 	cr_assert_not_null(s->st);
 	cr_assert_eq(pn_tcp_configure(s->st, &tc), 0);
@@ -149,6 +159,8 @@ static struct pn_pkt *split_frame(struct pn_pkt *in, struct pn_pool *frag_pool)
 
 static void poll_both(void)
 {
+	if (fake_time)
+		fake_us += 1000;
 	pn_stack_poll(A.st);
 	if (split_rx_b) {
 		/* take B's frames off the wire ourselves and hand them in split */
@@ -663,6 +675,78 @@ Test(tcp, zero_copy_transfer_no_copies)
 	cr_assert_eq(tb.zc_bytes, client.target, "every byte by zero copy");
 	cr_assert_eq(tb.copy_bytes + tb.fallback_bytes, 0, "no payload copied");
 	finish_conn();
+	close_pair();
+}
+
+/* Only A runs: B has gone away without a word (its stack no longer polls). */
+#define PUMP_A_UNTIL(cond, ms)                                                 \
+	do {                                                                   \
+		uint64_t t0_ = pn_stack_now_ms(A.st);                          \
+		while (!(cond) && pn_stack_now_ms(A.st) - t0_ < (ms)) {        \
+			fake_us += 1000;                                       \
+			pn_stack_poll(A.st);                                   \
+		}                                                              \
+	} while (0)
+
+Test(tcp, keepalive_probes_a_live_peer_and_gives_up_on_a_gone_one)
+{
+	struct pn_tcp_stats ta;
+
+	fake_time = true;
+	open_pair(NULL, NULL, 0);
+	start_conn(1000, false, false);
+	PUMP_UNTIL(server.rcvd == client.target, 2000);
+	cr_assert_eq(pn_tcp_set_keepalive(client.s, 1000, 200, 3), 0);
+	cr_assert_eq(pn_tcp_set_keepalive(client.s, 1000, 200, 256), -EINVAL);
+	/* idle and alive: probed every second, answered, still there */
+	PUMP_UNTIL(0, 5500);
+	pn_tcp_stats_get(A.st, &ta);
+	cr_assert_geq(ta.keepalive_probes, 4, "%llu probes", (unsigned long long)ta.keepalive_probes);
+	cr_assert_eq(pn_tcp_state(client.s), PN_TCP_ESTABLISHED);
+	cr_assert_not(client.closed);
+	/* B is gone: 1 s idle, 3 probes 200 ms apart, then ETIMEDOUT */
+	PUMP_A_UNTIL(client.closed, 3000);
+	cr_assert(client.closed, "given up");
+	cr_assert_eq(client.err, ETIMEDOUT);
+	pn_tcp_stats_get(A.st, &ta);
+	cr_assert_eq(ta.timeouts, 1);
+	pn_tcp_close(client.s);
+	pn_tcp_close(server.s);
+	pn_tcp_close(listener);
+	PUMP_UNTIL(0, 500);
+	close_pair();
+}
+
+Test(tcp, a_zero_window_peer_that_vanishes_is_given_up)
+{
+	struct pn_tcp_info ic;
+	struct pn_tcp_stats ta;
+
+	fake_time = true;
+	open_pair(NULL, NULL, 0);
+	start_conn(2u << 20, true, false);
+	server.hold_all = true; /* the server's window closes and stays shut */
+	PUMP_UNTIL(0, 2000);
+	pn_tcp_info_get(client.s, &ic);
+	cr_assert_eq(ic.snd_wnd, 0);
+	/* the server answers the probes: the connection lives */
+	PUMP_UNTIL(0, 60000);
+	cr_assert_not(client.closed);
+	pn_tcp_stats_get(A.st, &ta);
+	cr_assert_gt(ta.window_probes, 2);
+	/* then it vanishes: 15 unanswered probes (Linux's tcp_retries2), then
+	 * ETIMEDOUT, not a probe a minute for ever */
+	PUMP_A_UNTIL(client.closed, 30 * 60 * 1000);
+	cr_assert(client.closed, "still probing");
+	cr_assert_eq(client.err, ETIMEDOUT);
+	pn_tcp_stats_get(A.st, &ta);
+	cr_assert_eq(ta.timeouts, 1);
+	pn_tcp_zc_release_bulk(B.st, server.held, server.nr_held);
+	server.nr_held = 0;
+	pn_tcp_close(client.s);
+	pn_tcp_abort(server.s);
+	pn_tcp_close(listener);
+	PUMP_UNTIL(0, 500);
 	close_pair();
 }
 
