@@ -720,6 +720,15 @@ static json_t *stats_json(const struct sample *a, const struct sample *b, bool f
 		"time_wait", (json_int_t)ts.time_wait, "challenge_acks", (json_int_t)ts.challenge_acks,
 		"rx_payload_bytes", (json_int_t)ts.rx_payload_bytes,
 		"tx_payload_bytes", (json_int_t)ts.tx_payload_bytes));
+	/* every way a connection can be refused or lost, in the live stats */
+	{
+		json_t *tj = json_object_get(j, "tcp");
+
+		json_object_set_new(tj, "syn_dropped_no_socket", json_integer((json_int_t)ts.syn_dropped_no_socket));
+		json_object_set_new(tj, "time_wait_recycled", json_integer((json_int_t)ts.time_wait_recycled));
+		json_object_set_new(tj, "timeouts", json_integer((json_int_t)ts.timeouts));
+		json_object_set_new(tj, "keepalive_probes", json_integer((json_int_t)ts.keepalive_probes));
+	}
 	json_object_set_new(j, "net", json_pack(
 		"{sI sI sI sI sI sI sI sI sI sI}",
 		"rx_frames", (json_int_t)ns.rx_frames, "tx_frames", (json_int_t)ns.tx_frames,
@@ -786,6 +795,18 @@ static void print_stats(const struct sample *a, const struct sample *b, bool fin
 		       json_integer_value(json_object_get(t, "fallback_bytes")),
 		       json_integer_value(json_object_get(t, "retrans_segs")),
 		       json_real_value(json_object_get(j, "recycle_rate_interval")));
+		{
+			json_int_t ov = json_integer_value(json_object_get(t, "listen_overflows"));
+			json_int_t ns = json_integer_value(json_object_get(t, "syn_dropped_no_socket"));
+			json_int_t tw = json_integer_value(json_object_get(t, "time_wait_recycled"));
+			json_int_t to = json_integer_value(json_object_get(t, "timeouts"));
+
+			if (ov || ns || tw || to)
+				printf("        refused: backlog full %" JSON_INTEGER_FORMAT
+				       ", no socket %" JSON_INTEGER_FORMAT "; TIME-WAIT recycled %"
+				       JSON_INTEGER_FORMAT "; timed out %" JSON_INTEGER_FORMAT "\n",
+				       ov, ns, tw, to);
+		}
 		if (group) {
 			struct pn_acct_events ev;
 			struct pn_acct_stat ast;

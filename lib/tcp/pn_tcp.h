@@ -206,6 +206,7 @@ struct pn_tcp_info {
 	bool ts, sack, wscale;
 	uint64_t bytes_received, bytes_sent, retransmits;
 	uint64_t zc_bytes, copy_bytes, fallback_bytes;
+	uint32_t snd_buf_alloc; /**< bytes the send buffer holds allocated now (0 when all is acknowledged) */
 };
 void pn_tcp_info_get(const struct pn_tcp_sock *s, struct pn_tcp_info *info);
 
@@ -214,6 +215,7 @@ struct pn_tcp_stats {
 	uint64_t segs_in, segs_out, bad_segs, bad_csum, rst_in, rst_out;
 	uint64_t active_opens, passive_opens, established, closed, resets;
 	uint64_t listen_overflows, syn_dropped_no_socket;
+	uint64_t time_wait_recycled; /**< TIME-WAIT connections ended early: the socket table was full */
 	uint64_t retrans_segs, fast_retrans, rto_expired, dup_acks_in;
 	uint64_t ooo_segs, ooo_merged, dup_data_segs, out_of_window, zero_window_adv;
 	uint64_t window_probes, window_updates;

@@ -153,6 +153,37 @@ size_t pn_tcp_send_space(const struct pn_tcp_sock *s)
 	return s->sbuf_size - s->sbuf_len;
 }
 
+#define SBUF_MIN 4096u
+
+/* Room for @p need bytes: the buffer grows by doubling up to sbuf_size and
+ * is laid out from its start again when it moves. @return 0 or -ENOMEM. */
+static int sbuf_reserve(struct pn_tcp_sock *s, uint32_t need)
+{
+	uint32_t cap = s->sbuf_cap ? s->sbuf_cap : SBUF_MIN;
+	uint8_t *nb;
+
+	if (need <= s->sbuf_cap)
+		return 0;
+	while (cap < need)
+		cap *= 2;
+	if (cap > s->sbuf_size)
+		cap = s->sbuf_size;
+	nb = malloc(cap);
+	if (nb == NULL)
+		return -ENOMEM;
+	if (s->sbuf_len) {
+		uint32_t first = PN_MIN(s->sbuf_len, s->sbuf_cap - s->sbuf_head);
+
+		memcpy(nb, s->sbuf + s->sbuf_head, first);
+		memcpy(nb + first, s->sbuf, s->sbuf_len - first);
+	}
+	free(s->sbuf);
+	s->sbuf = nb;
+	s->sbuf_cap = cap;
+	s->sbuf_head = 0;
+	return 0;
+}
+
 ssize_t pn_tcp_send(struct pn_tcp_sock *s, const void *buf, size_t len)
 {
 	uint32_t room, n, tail, first;
@@ -164,17 +195,18 @@ ssize_t pn_tcp_send(struct pn_tcp_sock *s, const void *buf, size_t len)
 	if (s->state != PN_TCP_ESTABLISHED && s->state != PN_TCP_CLOSE_WAIT &&
 	    s->state != PN_TCP_SYN_SENT && s->state != PN_TCP_SYN_RCVD)
 		return -ENOTCONN;
-	if (s->sbuf == NULL) {
-		s->sbuf = malloc(s->sbuf_size);
-		if (s->sbuf == NULL)
-			return -ENOMEM;
-	}
 	room = s->sbuf_size - s->sbuf_len;
 	if (room == 0)
 		return -EAGAIN;
+	if (len == 0)
+		return 0;
 	n = (uint32_t)PN_MIN((size_t)room, len);
-	tail = (s->sbuf_head + s->sbuf_len) % s->sbuf_size;
-	first = PN_MIN(n, s->sbuf_size - tail);
+	/* memory as data comes, not per connection up front: an idle socket
+	 * holds no send buffer at all (pn_tcp_ack_advance frees it) */
+	if (sbuf_reserve(s, s->sbuf_len + n) != 0)
+		return -ENOMEM;
+	tail = (s->sbuf_head + s->sbuf_len) % s->sbuf_cap;
+	first = PN_MIN(n, s->sbuf_cap - tail);
 	memcpy(s->sbuf + tail, buf, first);
 	memcpy(s->sbuf, (const uint8_t *)buf + first, n - first);
 	s->sbuf_len += n;
@@ -499,6 +531,7 @@ void pn_tcp_info_get(const struct pn_tcp_sock *s, struct pn_tcp_info *i)
 	i->ooo_queued = s->ooo_bytes;
 	i->zc_held = s->zc_held;
 	i->snd_queued = s->sbuf_len;
+	i->snd_buf_alloc = s->sbuf_cap;
 	i->snd_una = s->snd_una;
 	i->snd_nxt = s->snd_nxt;
 	i->rcv_nxt = s->rcv_nxt;

@@ -148,8 +148,16 @@ void pn_tcp_ack_advance(struct pn_tcp_sock *s, uint32_t ack)
 		rtt_sample(s, (uint32_t)(pn_stack_now_us(s->st) - s->rtt_start_us));
 	}
 	if (data) {
-		s->sbuf_head = (s->sbuf_head + data) % s->sbuf_size;
+		s->sbuf_head = (s->sbuf_head + data) % s->sbuf_cap;
 		s->sbuf_len -= data;
+		if (s->sbuf_len == 0) {
+			/* all acknowledged: the memory goes back until the
+			 * next send (an idle connection costs its socket only) */
+			free(s->sbuf);
+			s->sbuf = NULL;
+			s->sbuf_cap = 0;
+			s->sbuf_head = 0;
+		}
 	}
 	if (acked > data && s->fin_queued)
 		s->fin_acked = true;

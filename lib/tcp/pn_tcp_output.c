@@ -92,8 +92,8 @@ static unsigned sack_blocks(const struct pn_tcp_sock *s, uint32_t *blk, unsigned
 /* Copy @p len bytes at offset @p off of the send buffer. */
 static void sbuf_copy(const struct pn_tcp_sock *s, uint32_t off, uint8_t *dst, uint32_t len)
 {
-	uint32_t pos = (s->sbuf_head + off) % s->sbuf_size;
-	uint32_t first = PN_MIN(len, s->sbuf_size - pos);
+	uint32_t pos = (s->sbuf_head + off) % s->sbuf_cap;
+	uint32_t first = PN_MIN(len, s->sbuf_cap - pos);
 
 	memcpy(dst, s->sbuf + pos, first);
 	if (first < len)

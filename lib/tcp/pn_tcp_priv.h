@@ -63,6 +63,7 @@ struct pn_tcp_sock {
 	uint16_t rport, lport;
 	struct pn_tcp_sock *hnext;
 	bool hashed;
+	struct pn_tcp_sock *tw_next, *tw_prev; /* TIME-WAIT, oldest first */
 
 	/* application side */
 	pn_tcp_cb cb;
@@ -91,6 +92,7 @@ struct pn_tcp_sock {
 	uint16_t peer_mss; /* from the peer's SYN */
 	uint8_t *sbuf;
 	uint32_t sbuf_size, sbuf_head, sbuf_len; /* sbuf_head: byte at snd_una */
+	uint32_t sbuf_cap; /* allocated: grows to sbuf_size, freed when empty */
 	bool fin_queued, fin_acked, shut_wr;
 	const struct pn_tcp_cc_ops *cc;
 	uint32_t cwnd, ssthresh, recover;
@@ -142,6 +144,7 @@ struct pn_tcp {
 	struct pn_tcp_sock *ev_head, *ev_tail;
 	struct pn_tcp_sock *work_head;
 	struct pn_tcp_sock *free_head; /* through free_next */
+	struct pn_tcp_sock *tw_head, *tw_tail; /* TIME-WAIT, oldest first */
 	uint16_t next_port;
 	uint8_t isn_key[16];  /* SipHash keys: ISNs (RFC 6528) */
 	uint8_t hash_key[16]; /* and the connection hash */

@@ -90,13 +90,36 @@ static void timers_init(struct pn_tcp_sock *s)
 	s->keepalive.fn = pn_tcp_keepalive_fn;
 }
 
+static void leave_time_wait(struct pn_tcp_sock *s);
+
+/*
+ * The table is full: the oldest TIME-WAIT connection nobody owns goes, as
+ * Linux recycles TIME-WAIT sockets past tcp_max_tw_buckets (RFC 6191
+ * makes a new incarnation safe by its higher sequence numbers and
+ * timestamps). @return true when a slot came free.
+ */
+static bool tw_recycle(struct pn_tcp *t)
+{
+	for (struct pn_tcp_sock *s = t->tw_head; s; s = s->tw_next) {
+		if (!s->orphan || s->ev_listed || s->work_listed || s->free_listed)
+			continue;
+		leave_time_wait(s);
+		s->state = PN_TCP_CLOSED;
+		t->stats.closed++;
+		t->stats.time_wait_recycled++;
+		pn_tcp_sock_free(s);
+		return true;
+	}
+	return false;
+}
+
 struct pn_tcp_sock *pn_tcp_sock_alloc(struct pn_stack *st)
 {
 	struct pn_tcp *t = pn_tcp_of(st);
 	struct pn_tcp_sock *s;
 	uint32_t slot;
 
-	if (t->nr_free == 0) {
+	if (t->nr_free == 0 && !tw_recycle(t)) {
 		errno = EMFILE;
 		return NULL;
 	}
@@ -158,6 +181,7 @@ void pn_tcp_sock_free(struct pn_tcp_sock *s)
 	struct pn_tcp *t = pn_tcp_of(s->st);
 	uint32_t slot = s->id & 0xffff;
 
+	leave_time_wait(s);
 	pn_timer_cancel(&s->rtx);
 	pn_timer_cancel(&s->delack);
 	pn_timer_cancel(&s->keepalive);
@@ -241,17 +265,39 @@ uint32_t pn_tcp_pick_isn(struct pn_tcp_sock *s)
 
 void pn_tcp_enter_time_wait(struct pn_tcp_sock *s)
 {
+	struct pn_tcp *t = pn_tcp_of(s->st);
+
 	s->state = PN_TCP_TIME_WAIT;
-	pn_tcp_of(s->st)->stats.time_wait++;
+	t->stats.time_wait++;
+	/* oldest first, for recycling when the table is full */
+	s->tw_next = NULL;
+	s->tw_prev = t->tw_tail;
+	if (t->tw_tail)
+		t->tw_tail->tw_next = s;
+	else
+		t->tw_head = s;
+	t->tw_tail = s;
 	pn_timer_cancel(&s->delack);
 	pn_timer_cancel(&s->keepalive);
-	pn_timer_arm(pn_stack_wheel(s->st), &s->rtx, pn_stack_now_ms(s->st) + pn_tcp_of(s->st)->conf.time_wait_ms);
+	pn_timer_arm(pn_stack_wheel(s->st), &s->rtx, pn_stack_now_ms(s->st) + t->conf.time_wait_ms);
 }
 
 static void leave_time_wait(struct pn_tcp_sock *s)
 {
-	if (s->state == PN_TCP_TIME_WAIT)
-		pn_tcp_of(s->st)->stats.time_wait--;
+	struct pn_tcp *t = pn_tcp_of(s->st);
+
+	if (s->state != PN_TCP_TIME_WAIT)
+		return;
+	t->stats.time_wait--;
+	if (s->tw_prev)
+		s->tw_prev->tw_next = s->tw_next;
+	else
+		t->tw_head = s->tw_next;
+	if (s->tw_next)
+		s->tw_next->tw_prev = s->tw_prev;
+	else
+		t->tw_tail = s->tw_prev;
+	s->tw_next = s->tw_prev = NULL;
 }
 
 static void child_gone(struct pn_tcp_sock *s)

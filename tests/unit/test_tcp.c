@@ -31,6 +31,7 @@ static int pair_seq;
 static uint32_t time_wait_ms = 50;
 static uint32_t pool_pages = 4096;
 static uint32_t zc_tokens;      /* 0: the default */
+static uint32_t max_socks;      /* 0: the default */
 static bool split_rx_b;         /* frames to B arrive split in pieces */
 static bool fake_time;          /* stacks on a clock a poll round moves 1 ms */
 static uint64_t fake_us = 1000000;
@@ -49,7 +50,8 @@ static void side_open(struct side *s, const char *pair, uint32_t ip, const char 
 	struct pn_port_conf pc = { .sz = sizeof(pc), .nb_queues = 1, .ring_size = 4096 };
 	struct pn_stack_conf sc = { .sz = sizeof(sc), .ip = ip, .prefix_len = 24 };
 	struct pn_tcp_conf tc = { .sz = sizeof(tc), .time_wait_ms = time_wait_ms, .min_rto_ms = 20,
-				  .rcvbuf = 256 * 1024, .max_zc_tokens = zc_tokens };
+				  .rcvbuf = 256 * 1024, .max_zc_tokens = zc_tokens,
+				  .max_sockets = max_socks };
 	char args[64], err[128] = "";
 	struct pn_impair imp;
 
@@ -654,11 +656,19 @@ Test(tcp, handshake_options_and_copy_transfer)
 	cr_assert_lt(ic.rto_ms, 1000, "client RTO %u", ic.rto_ms);
 	cr_assert_lt(is.rto_ms, 1000, "server RTO %u", is.rto_ms);
 	cr_assert_eq(pn_tcp_state(server.s), PN_TCP_ESTABLISHED);
+	pn_tcp_info_get(client.s, &ic);
+	cr_assert_gt(ic.snd_buf_alloc, 0, "a send buffer while data waits");
+	cr_assert_leq(ic.snd_buf_alloc, 256 * 1024);
 	PUMP_UNTIL(server.rcvd == client.target, 20000);
 	cr_assert_eq(server.rcvd, client.target);
 	pn_tcp_info_get(server.s, &is);
 	cr_assert_eq(is.copy_bytes, client.target);
 	cr_assert_eq(is.zc_bytes, 0);
+	PUMP_UNTIL(0, 100);
+	pn_tcp_info_get(client.s, &ic);
+	cr_assert_eq(ic.snd_queued, 0);
+	cr_assert_eq(ic.snd_buf_alloc, 0, "idle: no send buffer held");
+	cr_assert_eq(is.snd_buf_alloc, 0, "the server never sent: never had one");
 	finish_conn();
 	close_pair();
 }
@@ -747,6 +757,43 @@ Test(tcp, a_zero_window_peer_that_vanishes_is_given_up)
 	pn_tcp_abort(server.s);
 	pn_tcp_close(listener);
 	PUMP_UNTIL(0, 500);
+	close_pair();
+}
+
+/* A server that closes first keeps each connection in TIME-WAIT for a
+ * minute; with the socket table full of them, new connections must still
+ * come in: the oldest TIME-WAIT goes, and is counted. */
+Test(tcp, time_wait_is_recycled_when_the_table_is_full)
+{
+	struct pn_tcp_stats tb;
+
+	time_wait_ms = 60000;
+	max_socks = 8;
+	open_pair(NULL, NULL, 0);
+	listener = pn_tcp_listen(B.st, 80, 4, listen_cb, NULL);
+	cr_assert_not_null(listener);
+	for (int i = 0; i < 30; i++) {
+		memset(&client, 0, sizeof(client));
+		memset(&server, 0, sizeof(server));
+		client.target = 100;
+		client.s = pn_tcp_connect(A.st, IP_B, 80, conn_cb, &client);
+		cr_assert_not_null(client.s);
+		PUMP_UNTIL(server.s != NULL, 2000);
+		cr_assert_not_null(server.s, "connection %d was not accepted", i);
+		fill_send(&client);
+		PUMP_UNTIL(server.rcvd == 100, 2000);
+		pn_tcp_close(server.s); /* the server closes first: its side waits */
+		PUMP_UNTIL(client.eof || client.closed, 2000);
+		pn_tcp_close(client.s);
+		PUMP_UNTIL(0, 30);
+		cr_assert_eq(server.rcvd, 100);
+	}
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_geq(tb.time_wait_recycled, 30 - 7, "%llu recycled",
+		      (unsigned long long)tb.time_wait_recycled);
+	cr_assert_eq(tb.syn_dropped_no_socket, 0);
+	cr_assert_leq(tb.sockets, 8);
+	pn_tcp_close(listener);
 	close_pair();
 }
 
