@@ -30,6 +30,14 @@ void pn_arp_drop_pending(struct pn_stack *st, struct pn_arp_entry *e)
 	e->nr_pending = 0;
 }
 
+/*
+ * A slot for @p ip: a free one, else an unresolved one (oldest retry
+ * first), else the resolved one that expires first. Unresolved entries
+ * must be evictable: a flood from addresses nobody answers for would
+ * otherwise fill the table and leave no room to learn real neighbours
+ * (found by the SYN flood test; Linux's neighbour GC drops incomplete
+ * entries first too).
+ */
 static struct pn_arp_entry *arp_slot(struct pn_stack *st, uint32_t ip)
 {
 	struct pn_arp_entry *victim = NULL;
@@ -41,14 +49,16 @@ static struct pn_arp_entry *arp_slot(struct pn_stack *st, uint32_t ip)
 			victim = e;
 			break;
 		}
-		/* else the resolved entry that expires first */
-		if (e->resolved && (victim == NULL || e->expires < victim->expires))
+		if (victim == NULL || (!e->resolved && victim->resolved) ||
+		    (e->resolved == victim->resolved && e->expires < victim->expires))
 			victim = e;
 	}
 	if (victim == NULL) {
 		st->stats.arp_table_full++;
 		return NULL;
 	}
+	if (victim->ip != 0)
+		st->stats.arp_evicted++;
 	pn_arp_drop_pending(st, victim);
 	memset(victim, 0, sizeof(*victim));
 	victim->ip = ip;

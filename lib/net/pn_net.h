@@ -53,6 +53,7 @@ struct pn_net_stats {
 	uint64_t rx_nomem; /**< frames dropped: no buffer to unshare them */
 	uint64_t arp_rx_request, arp_rx_reply, arp_tx_request, arp_tx_reply;
 	uint64_t arp_bad, arp_unresolved_drops, arp_table_full;
+	uint64_t arp_evicted; /**< entries reused for another address: the table was full */
 	uint64_t ip_rx, ip_bad_header, ip_bad_csum, ip_fragments, ip_not_ours, ip_bad_proto;
 	uint64_t ip_bad_src; /**< dropped: a source no host can have (0/8, 127/8, multicast, broadcast) */
 	uint64_t icmp_echo_requests, icmp_echo_replies, icmp_bad, icmp_other;

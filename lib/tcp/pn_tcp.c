@@ -113,7 +113,7 @@ int pn_tcp_configure(struct pn_stack *st, const struct pn_tcp_conf *conf)
 	struct pn_tcp_conf c = {
 		.sz = sizeof(c), .rcvbuf = 512 * 1024, .sndbuf = 256 * 1024,
 		.max_sockets = 4096, .time_wait_ms = 60000, .delack_ms = 40, .min_rto_ms = 200,
-		.max_zc_tokens = 65536,
+		.max_zc_tokens = 65536, .syn_backlog = 256,
 	};
 
 	if (pn_tcp_of(st) != NULL)
@@ -135,6 +135,9 @@ int pn_tcp_configure(struct pn_stack *st, const struct pn_tcp_conf *conf)
 			c.min_rto_ms = conf->min_rto_ms;
 		if (conf->max_zc_tokens)
 			c.max_zc_tokens = conf->max_zc_tokens;
+		if (conf->syn_backlog)
+			c.syn_backlog = conf->syn_backlog;
+		c.no_syncookies = conf->no_syncookies;
 		c.acct = conf->acct;
 	}
 	if (c.rcvbuf < 4096 || c.sndbuf < 4096 || c.rcvbuf > (1u << 30) ||

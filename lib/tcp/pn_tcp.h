@@ -71,14 +71,20 @@ struct pn_tcp_conf {
 				     *   pinned while the stack lives */
 	uint32_t max_zc_tokens;   /**< zero-copy tokens out at once, power of two
 				   *   (default 65536); beyond it recv_zc copies */
+	uint32_t syn_backlog;     /**< half-open connections per listener (default
+				   *   256); beyond it, SYN cookies */
+	bool no_syncookies;       /**< beyond syn_backlog, drop SYNs instead */
 };
 
 int pn_tcp_configure(struct pn_stack *st, const struct pn_tcp_conf *conf);
 
 /**
- * Listen on @p port. Connections that complete the handshake wait in a
- * queue of @p backlog (beyond it, SYNs are dropped and counted); the
- * listener's callback gets PN_TCP_EV_ACCEPT. Accepted sockets start with
+ * Listen on @p port. Half-open connections wait in a SYN queue of
+ * pn_tcp_conf.syn_backlog; when it is full, SYN cookies answer for them
+ * with no state (a SYN flood keeps nobody out). Connections that complete
+ * the handshake wait in an accept queue of @p backlog (when it is full,
+ * SYNs are dropped and counted, as Linux does); the listener's callback
+ * gets PN_TCP_EV_ACCEPT. Accepted sockets start with
  * the listener's callback, argument and accounting group.
  * @return the listener, or NULL with errno EADDRINUSE, ENOMEM, EINVAL.
  */
@@ -215,6 +221,7 @@ struct pn_tcp_stats {
 	uint64_t segs_in, segs_out, bad_segs, bad_csum, rst_in, rst_out;
 	uint64_t active_opens, passive_opens, established, closed, resets;
 	uint64_t listen_overflows, syn_dropped_no_socket;
+	uint64_t syncookies_sent, syncookies_ok, syncookies_failed;
 	uint64_t time_wait_recycled; /**< TIME-WAIT connections ended early: the socket table was full */
 	uint64_t retrans_segs, fast_retrans, rto_expired, dup_acks_in;
 	uint64_t ooo_segs, ooo_merged, dup_data_segs, out_of_window, zero_window_adv;

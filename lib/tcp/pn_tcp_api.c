@@ -60,7 +60,7 @@ struct pn_tcp_sock *pn_tcp_accept(struct pn_tcp_sock *l)
 	c->aq_next = NULL;
 	c->in_aq = false;
 	c->parent = NULL;
-	l->nr_children--;
+	l->nr_acq--;
 	/* what happened while it waited (data, FIN) is reported now */
 	c->ev |= PN_TCP_EV_WRITABLE | (c->rq_head || c->fin_rcvd ? PN_TCP_EV_READABLE : 0);
 	pn_tcp_event(c, 0);

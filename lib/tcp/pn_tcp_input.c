@@ -317,8 +317,31 @@ static void listen_input(struct pn_tcp_sock *l, const struct tcp_seg *g)
 	}
 	if (!(g->flags & PN_TCP_F_SYN))
 		return;
-	if (l->nr_children >= l->backlog) {
+	if (l->nr_acq >= l->backlog) {
+		/* the application is not accepting: as Linux, drop the SYN
+		 * (the client resends it) rather than make more to queue */
 		t->stats.listen_overflows++;
+		return;
+	}
+	if ((uint32_t)l->nr_syn >= t->conf.syn_backlog) {
+		/* the SYN queue is full (a flood, or a slow network): answer
+		 * with a cookie and keep nothing */
+		struct pn_tcp_cookie_tuple ck = { pn_stack_ip(st), g->rip, l->lport, g->sport, g->seq };
+		uint16_t mss;
+		uint32_t isn;
+
+		if (t->conf.no_syncookies) {
+			t->stats.listen_overflows++;
+			return;
+		}
+		isn = pn_tcp_cookie_make(t, &ck, pn_stack_now_ms(st),
+					 g->o.has_mss ? g->o.mss : 536, &mss);
+		pn_tcp_send_cookie_synack(l, g->rip, g->sport, isn, g->seq + 1, mss, g->o.sackp,
+					  g->o.has_ts,
+					  pn_tcp_cookie_tsval(pn_tcp_ts_now(st), g->o.sackp, g->o.has_ws,
+							      g->o.ws),
+					  g->o.tsval, g->o.has_ws);
+		t->stats.syncookies_sent++;
 		return;
 	}
 	c = pn_tcp_sock_alloc(st);
@@ -338,7 +361,7 @@ static void listen_input(struct pn_tcp_sock *l, const struct tcp_seg *g)
 	c->ka_intvl_ms = l->ka_intvl_ms;
 	c->ka_cnt = l->ka_cnt;
 	c->parent = l;
-	l->nr_children++;
+	l->nr_syn++;
 	c->state = PN_TCP_SYN_RCVD;
 	c->irs = g->seq;
 	c->rcv_nxt = c->irs + 1;
@@ -358,6 +381,75 @@ static void listen_input(struct pn_tcp_sock *l, const struct tcp_seg *g)
 	c->rtt_seq = c->iss;
 	c->rtt_start_us = pn_stack_now_us(st);
 	pn_tcp_arm_rtx(c);
+}
+
+/* An ACK for a listener: the third step of a handshake answered by a SYN
+ * cookie. @return the new connection, in SYN-RECEIVED with what the cookie
+ * and the timestamp carried, or NULL (not a valid cookie: counted). */
+static struct pn_tcp_sock *cookie_child(struct pn_tcp_sock *l, const struct tcp_seg *g)
+{
+	struct pn_stack *st = l->st;
+	struct pn_tcp *t = pn_tcp_of(st);
+	struct pn_tcp_cookie_tuple ck = { pn_stack_ip(st), g->rip, l->lport, g->sport, g->seq - 1 };
+	struct pn_tcp_opts mo = { .has_mss = true };
+	struct pn_tcp_sock *c;
+	bool sack = false, has_ws = false;
+	uint8_t ws = 0;
+
+	if (t->conf.no_syncookies || (g->flags & (PN_TCP_F_SYN | PN_TCP_F_RST)) ||
+	    !(g->flags & PN_TCP_F_ACK))
+		return NULL;
+	if (!pn_tcp_cookie_check(t, &ck, g->ack - 1, pn_stack_now_ms(st), &mo.mss)) {
+		t->stats.syncookies_failed++;
+		return NULL;
+	}
+	if (l->nr_acq >= l->backlog) {
+		t->stats.listen_overflows++;
+		return NULL;
+	}
+	c = pn_tcp_sock_alloc(st);
+	if (c == NULL) {
+		t->stats.syn_dropped_no_socket++;
+		return NULL;
+	}
+	t->stats.syncookies_ok++;
+	c->rip = g->rip;
+	c->rport = g->sport;
+	c->lport = l->lport;
+	c->cb = l->cb;
+	c->arg = l->arg;
+	pn_tcp_sock_named(c, l->acct);
+	c->rcvbuf = l->rcvbuf;
+	c->sbuf_size = l->sbuf_size;
+	c->ka_idle_ms = l->ka_idle_ms;
+	c->ka_intvl_ms = l->ka_intvl_ms;
+	c->ka_cnt = l->ka_cnt;
+	c->parent = l;
+	l->nr_syn++;
+	c->state = PN_TCP_SYN_RCVD;
+	c->irs = g->seq - 1;
+	c->rcv_nxt = g->seq;
+	c->iss = g->ack - 1;
+	c->snd_una = c->iss;
+	c->snd_nxt = c->snd_max = g->ack;
+	c->recover = c->iss;
+	c->snd_wl1 = c->irs;
+	c->snd_wl2 = c->iss;
+	/* without timestamps the SYN's options are lost: no window scale, no
+	 * SACK (as Linux) */
+	if (g->o.has_ts)
+		pn_tcp_cookie_ts_opts(g->o.tsecr, &sack, &has_ws, &ws);
+	c->ts_ok = g->o.has_ts;
+	c->ts_recent = g->o.tsval;
+	c->sack_ok = sack;
+	c->ws_ok = has_ws;
+	c->snd_wscale = has_ws ? ws : 0;
+	c->rcv_wscale = has_ws ? pn_tcp_wscale_for(c->rcvbuf) : 0;
+	set_mss(c, &mo);
+	c->rcv_adv = c->rcv_nxt + PN_MIN(c->rcvbuf, 65535u); /* what the SYN-ACK offered */
+	pn_tcp_hash_add(t, c);
+	t->stats.passive_opens++;
+	return c;
 }
 
 /* 3.10.7.3, SYN-SENT. */
@@ -437,6 +529,12 @@ static bool syn_rcvd_ack(struct pn_tcp_sock *s, const struct tcp_seg *g)
 		pn_tcp_send_rst_reply(s->st, g->rip, g->th, g->len);
 		return false;
 	}
+	if (l && l->nr_acq >= l->backlog) {
+		/* no room to wait for accept(): stay half-open, the peer's
+		 * next segment tries again (Linux does the same) */
+		t->stats.listen_overflows++;
+		return false;
+	}
 	pn_tcp_handshake_rtt(s);
 	s->state = PN_TCP_ESTABLISHED;
 	s->snd_una = g->ack;
@@ -450,6 +548,8 @@ static bool syn_rcvd_ack(struct pn_tcp_sock *s, const struct tcp_seg *g)
 	t->stats.established++;
 	pn_tcp_peer_alive(s);
 	if (l) {
+		l->nr_syn--;
+		l->nr_acq++;
 		s->in_aq = true;
 		s->aq_next = NULL;
 		if (l->aq_tail)
@@ -651,6 +751,11 @@ void pn_tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_l3_in
 	if (s == NULL) {
 		struct pn_tcp_sock *l = pn_tcp_lookup_listener(t, g.dport);
 
+		if (l && (g.flags & (PN_TCP_F_SYN | PN_TCP_F_RST | PN_TCP_F_ACK)) == PN_TCP_F_ACK &&
+		    (s = cookie_child(l, &g)) != NULL) {
+			synchronized_input(s, pkt, &g); /* may carry data already */
+			return;
+		}
 		if (l)
 			listen_input(l, &g);
 		else /* 3.10.7.1, CLOSED: a RST for anything but a RST */

@@ -178,6 +178,44 @@ int pn_tcp_send_segment(struct pn_tcp_sock *s, uint32_t seq, uint8_t flags, uint
 	return 0;
 }
 
+/* A SYN-ACK for which no socket exists: its sequence number is a SYN
+ * cookie, and window scale and SACK ride in the timestamp (pn_tcp_cookie.c). */
+void pn_tcp_send_cookie_synack(struct pn_tcp_sock *l, uint32_t rip, uint16_t rport,
+			       uint32_t isn, uint32_t ack, uint16_t mss, bool sack, bool ts,
+			       uint32_t tsval, uint32_t tsecr, bool ws)
+{
+	struct pn_stack *st = l->st;
+	struct pn_tcp *t = pn_tcp_of(st);
+	uint8_t opt[PN_TCP_MAX_OPTLEN], *o = opt;
+	struct pn_tcp_hdr *th;
+	struct pn_pkt *pkt;
+	unsigned hlen;
+
+	(void)mss; /* our own MSS goes in the SYN-ACK; the peer's is in the cookie */
+	o = pn_tcp_opt_mss(o, (uint16_t)(pn_stack_mtu(st) - 40));
+	o = sack ? pn_tcp_opt_sackp(o) : pn_tcp_opt_nops(o, 2);
+	if (ts)
+		o = pn_tcp_opt_ts(o, tsval, tsecr);
+	if (ws)
+		o = pn_tcp_opt_ws(pn_tcp_opt_nops(o, 1), pn_tcp_wscale_for(l->rcvbuf ? l->rcvbuf : t->conf.rcvbuf));
+	hlen = (unsigned)(sizeof(*th) + (size_t)(o - opt));
+	th = pn_stack_pkt_put(st, hlen, &pkt);
+	if (th == NULL)
+		return;
+	memset(th, 0, sizeof(*th));
+	th->sport = htons(l->lport);
+	th->dport = htons(rport);
+	th->seq = htonl(isn);
+	th->ack = htonl(ack);
+	th->doff = (uint8_t)((hlen / 4) << 4);
+	th->flags = PN_TCP_F_SYN | PN_TCP_F_ACK;
+	th->win = htons((uint16_t)PN_MIN(l->rcvbuf ? l->rcvbuf : t->conf.rcvbuf, 65535u));
+	memcpy(th + 1, opt, (size_t)(o - opt));
+	pn_wire_l4_csum4(th, hlen, pn_stack_ip(st), rip, PN_IPPROTO_TCP);
+	t->stats.segs_out++;
+	pn_ip_output(st, pkt, PN_IPPROTO_TCP, rip);
+}
+
 /* RST for a segment that has no connection (RFC 9293 3.10.7.1). */
 void pn_tcp_send_rst_reply(struct pn_stack *st, uint32_t rip, const struct pn_tcp_hdr *th,
 			   uint32_t seg_len)

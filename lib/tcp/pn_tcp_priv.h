@@ -9,6 +9,7 @@
 #define PN_TCP_HASH 4096u
 #define PN_TCP_MAX_RETRIES 15
 #define PN_TCP_SYN_RETRIES 6
+#define PN_TCP_SYNACK_RETRIES 5 /* as Linux: a half-open entry lives about a minute */
 #define PN_TCP_MAX_RTO_MS 60000u
 #define PN_TCP_INIT_RTO_MS 1000u
 #define PN_TCP_FIN_TIMEOUT_MS 60000u
@@ -83,7 +84,8 @@ struct pn_tcp_sock {
 	struct pn_tcp_sock *parent;
 	struct pn_tcp_sock *aq_head, *aq_tail, *aq_next;
 	bool in_aq;
-	int backlog, nr_children;
+	int backlog;            /* accept queue: established, not yet accepted */
+	int nr_syn, nr_acq;     /* children in SYN-RECEIVED; in the accept queue */
 
 	/* send side */
 	uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, max_snd_wnd;
@@ -203,6 +205,9 @@ void pn_tcp_send_ack(struct pn_tcp_sock *s);
 void pn_tcp_send_rst_reply(struct pn_stack *st, uint32_t rip, const struct pn_tcp_hdr *th,
 			   uint32_t seg_len);
 int pn_tcp_send_segment(struct pn_tcp_sock *s, uint32_t seq, uint8_t flags, uint32_t len);
+void pn_tcp_send_cookie_synack(struct pn_tcp_sock *l, uint32_t rip, uint16_t rport,
+			       uint32_t isn, uint32_t ack, uint16_t mss, bool sack, bool ts,
+			       uint32_t tsval, uint32_t tsecr, bool ws);
 void pn_tcp_output(struct pn_tcp_sock *s);
 
 /* pn_tcp_timer.c */
@@ -225,6 +230,19 @@ bool pn_tcp_sack_update(struct pn_tcp_sock *s, const struct pn_tcp_opts *o);
 
 /* pn_tcp.c */
 struct pn_tcp *pn_tcp_ready(struct pn_stack *st);
+
+/* pn_tcp_cookie.c */
+struct pn_tcp_cookie_tuple {
+	uint32_t lip, rip;
+	uint16_t lport, rport;
+	uint32_t peer_isn;
+};
+uint32_t pn_tcp_cookie_make(const struct pn_tcp *t, const struct pn_tcp_cookie_tuple *c,
+			    uint64_t now_ms, uint16_t peer_mss, uint16_t *mss);
+bool pn_tcp_cookie_check(const struct pn_tcp *t, const struct pn_tcp_cookie_tuple *c,
+			 uint32_t cookie, uint64_t now_ms, uint16_t *mss);
+uint32_t pn_tcp_cookie_tsval(uint32_t now, bool sack, bool has_ws, uint8_t ws);
+void pn_tcp_cookie_ts_opts(uint32_t tsecr, bool *sack, bool *has_ws, uint8_t *ws);
 
 /* pn_tcp_api.c */
 void pn_tcp_window_maybe_update(struct pn_tcp_sock *s);

@@ -306,6 +306,10 @@ static void child_gone(struct pn_tcp_sock *s)
 
 	if (l == NULL)
 		return;
+	if (s->in_aq)
+		l->nr_acq--;
+	else
+		l->nr_syn--;
 	if (s->in_aq) {
 		struct pn_tcp_sock **pp = &l->aq_head, *prev = NULL;
 
@@ -319,7 +323,6 @@ static void child_gone(struct pn_tcp_sock *s)
 		}
 		s->in_aq = false;
 	}
-	l->nr_children--;
 	s->parent = NULL;
 	s->orphan = true; /* nobody accepted it */
 }

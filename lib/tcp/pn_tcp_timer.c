@@ -28,7 +28,8 @@ void pn_tcp_rtx_fn(struct pn_timer *tm)
 		return;
 	case PN_TCP_SYN_SENT:
 	case PN_TCP_SYN_RCVD:
-		if (++s->retries > PN_TCP_SYN_RETRIES) {
+		if (++s->retries > (s->state == PN_TCP_SYN_SENT ? PN_TCP_SYN_RETRIES
+								: PN_TCP_SYNACK_RETRIES)) {
 			t->stats.timeouts++;
 			pn_tcp_reset_conn(s, ETIMEDOUT);
 			return;

@@ -32,6 +32,7 @@ static uint32_t time_wait_ms = 50;
 static uint32_t pool_pages = 4096;
 static uint32_t zc_tokens;      /* 0: the default */
 static uint32_t max_socks;      /* 0: the default */
+static uint32_t syn_backlog;    /* 0: the default */
 static bool split_rx_b;         /* frames to B arrive split in pieces */
 static bool fake_time;          /* stacks on a clock a poll round moves 1 ms */
 static uint64_t fake_us = 1000000;
@@ -51,7 +52,7 @@ static void side_open(struct side *s, const char *pair, uint32_t ip, const char 
 	struct pn_stack_conf sc = { .sz = sizeof(sc), .ip = ip, .prefix_len = 24 };
 	struct pn_tcp_conf tc = { .sz = sizeof(tc), .time_wait_ms = time_wait_ms, .min_rto_ms = 20,
 				  .rcvbuf = 256 * 1024, .max_zc_tokens = zc_tokens,
-				  .max_sockets = max_socks };
+				  .max_sockets = max_socks, .syn_backlog = syn_backlog };
 	char args[64], err[128] = "";
 	struct pn_impair imp;
 
@@ -795,6 +796,92 @@ Test(tcp, time_wait_is_recycled_when_the_table_is_full)
 	cr_assert_leq(tb.sockets, 8);
 	pn_tcp_close(listener);
 	close_pair();
+}
+
+/* A SYN (or a bare ACK) from @p src:@p sport to B's port 80, as a
+ * flooder sends it: addresses nobody answers for. */
+static void flood_tcp(uint32_t src, uint16_t sport, uint8_t flags, uint32_t seq, uint32_t ack)
+{
+	struct pn_port_info ib;
+	struct pn_pkt *pkt;
+	struct pn_ipv4_hdr *ip;
+	uint8_t *l4;
+	struct pn_tcp_hdr *th;
+
+	pn_port_info_get(B.port, &ib);
+	pkt = raw_frame(ib.mac, PN_ETH_HLEN + 20 + 24);
+	ip = raw_ip(pkt, PN_IPPROTO_TCP, 24);
+	ip->saddr = htonl(src);
+	raw_ip_csum(ip);
+	l4 = (uint8_t *)(ip + 1);
+	th = (struct pn_tcp_hdr *)l4;
+	th->sport = htons(sport);
+	th->dport = htons(80);
+	th->seq = htonl(seq);
+	th->ack = htonl(ack);
+	th->doff = 6 << 4;
+	th->flags = flags;
+	th->win = htons(65535);
+	pn_tcp_opt_mss(l4 + 20, 1460);
+	pn_wire_l4_csum4(l4, 24, src, IP_B, PN_IPPROTO_TCP);
+	raw_send(pkt);
+}
+
+Test(tcp, syn_flood_keeps_nobody_out)
+{
+	struct pn_tcp_stats tb;
+	struct pn_tcp_info is;
+
+	syn_backlog = 16;
+	open_pair(NULL, NULL, 0);
+	listener = pn_tcp_listen(B.st, 80, 16, listen_cb, NULL);
+	cr_assert_not_null(listener);
+	/* 3,000 SYNs from 100 addresses on the wire that never answer */
+	for (uint32_t i = 0; i < 3000; i++)
+		flood_tcp(0x0a000064u + i % 100, (uint16_t)(1024 + i), PN_TCP_F_SYN, i * 7919u, 0);
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_eq(tb.passive_opens, 16, "the SYN queue holds 16 half-open connections");
+	cr_assert_geq(tb.syncookies_sent, 3000 - 16);
+	cr_assert_leq(tb.sockets, 1 + 16, "no state for the rest");
+	/* forged ACKs guessing a cookie: refused, counted, answered by RST */
+	for (uint32_t i = 0; i < 100; i++)
+		flood_tcp(IP_A, (uint16_t)(40000 + i), PN_TCP_F_ACK, 12345 + i, 0xdeadbeefu + i * 977u);
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_eq(tb.syncookies_failed, 100);
+	cr_assert_eq(tb.syncookies_ok, 0);
+	cr_assert_leq(tb.sockets, 1 + 16);
+	/* a real client gets in at once, through a cookie, with its options */
+	memset(&client, 0, sizeof(client));
+	memset(&server, 0, sizeof(server));
+	client.target = 1u << 20;
+	client.s = pn_tcp_connect(A.st, IP_B, 80, conn_cb, &client);
+	cr_assert_not_null(client.s);
+	PUMP_UNTIL(client.connected && server.s, 200);
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert(client.connected && server.s != NULL,
+		  "a real client was kept out (connected %d, cookies sent %llu ok %llu failed %llu, "
+		  "overflows %llu)", client.connected, (unsigned long long)tb.syncookies_sent,
+		  (unsigned long long)tb.syncookies_ok, (unsigned long long)tb.syncookies_failed,
+		  (unsigned long long)tb.listen_overflows);
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_eq(tb.syncookies_ok, 1);
+	pn_tcp_info_get(server.s, &is);
+	cr_assert(is.ts && is.sack && is.wscale, "options came back through the timestamp");
+	fill_send(&client);
+	PUMP_UNTIL(server.rcvd == client.target, 20000);
+	cr_assert_eq(server.rcvd, client.target);
+	/* the half-open ones give up after 5 SYN-ACK retries, about a minute */
+	finish_conn();
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_eq(tb.syn_dropped_no_socket, 0);
+	pn_stack_destroy(B.st); /* the half-open 16 go with the stack */
+	B.st = NULL;
+	pn_port_stop(B.port);
+	pn_port_close(B.port);
+	B.port = NULL;
+	side_close(&A);
+	cr_assert_eq(pn_pool_destroy(A.pool), 0);
+	cr_assert_eq(pn_pool_destroy(B.pool), 0);
 }
 
 /* {copy, zero copy} x {clean, loss, reorder, corrupt + delay}, IPv4:
