@@ -66,7 +66,8 @@ int pn_ip_output(struct pn_stack *st, struct pn_pkt *pkt, uint8_t proto, uint32_
 		pn_pkt_free(pkt);
 		return -EADDRNOTAVAIL;
 	}
-	if (pn_unlikely(ip == NULL || pkt->pkt_len > st->mtu)) {
+	if (pn_unlikely(ip == NULL || (pkt->pkt_len > st->mtu && proto == PN_IPPROTO_TCP) ||
+			pkt->pkt_len > 65535)) {
 		st->stats.tx_oversize++;
 		pn_pkt_free(pkt);
 		return -EMSGSIZE;
@@ -84,6 +85,13 @@ int pn_ip_output(struct pn_stack *st, struct pn_pkt *pkt, uint8_t proto, uint32_
 	ip->csum = pn_csum(ip, sizeof(*ip));
 	if ((dst_ip & st->mask) != (st->ip & st->mask) && st->gateway)
 		next_hop = st->gateway;
+	if (pn_unlikely(pkt->pkt_len > st->mtu)) {
+		/* an echo reply to a ping that came in pieces goes in pieces */
+		ip->frag_off = 0;
+		ip->csum = 0;
+		ip->csum = pn_csum(ip, sizeof(*ip));
+		return pn_ipv4_fragment_output(st, pkt, next_hop);
+	}
 	pn_neigh_output(st, pkt, next_hop);
 	return 0;
 }
@@ -123,13 +131,26 @@ void pn_ipv4_input(struct pn_stack *st, struct pn_pkt *pkt)
 		st->stats.ip_bad_src++;
 		goto drop;
 	}
-	if (ntohs(ip->frag_off) & 0x3fff) { /* MF or an offset: no reassembly */
-		st->stats.ip_fragments++;
-		goto drop;
-	}
 	/* Ethernet padding goes; trimming may unshare, so find the header again */
 	if (pn_pkt_trim(pkt, tot) != 0) {
 		st->stats.rx_nomem++;
+		goto drop;
+	}
+	if (ntohs(((const struct pn_ipv4_hdr *)pn_pkt_data(pkt))->frag_off) &
+	    (PN_IPV4_MF | PN_IPV4_OFFMASK)) {
+		struct pn_ipv4_hdr whole;
+
+		pkt = pn_ipv4_reasm(st, pkt, hlen, &whole);
+		if (pkt == NULL)
+			return; /* kept for later, or dropped and counted */
+		l3.src = ntohl(whole.saddr);
+		l3.dst = ntohl(whole.daddr);
+		l3.proto = whole.proto;
+		l3.ttl = whole.ttl;
+		l3.l4_len = (uint16_t)pkt->pkt_len;
+		if (pn_likely(pn_stack_l4_deliver(st, pkt, &l3)))
+			return;
+		st->stats.ip_bad_proto++;
 		goto drop;
 	}
 	/* L4 gets what it needs of the header as values: pulling its own

@@ -56,6 +56,14 @@ struct pn_net_stats {
 	uint64_t arp_evicted; /**< entries reused for another address: the table was full */
 	uint64_t ip_rx, ip_bad_header, ip_bad_csum, ip_fragments, ip_not_ours, ip_bad_proto;
 	uint64_t ip_bad_src; /**< dropped: a source no host can have (0/8, 127/8, multicast, broadcast) */
+	uint64_t ip_reasm_ok;       /**< datagrams put together from pieces */
+	uint64_t ip_reasm_timeout;  /**< incomplete after 30 s: pieces dropped */
+	uint64_t ip_reasm_overlap;  /**< overlapping pieces: the datagram dropped */
+	uint64_t ip_reasm_dup;      /**< a piece received twice: the copy dropped */
+	uint64_t ip_reasm_bad;      /**< a piece that cannot be (bad length, two ends) */
+	uint64_t ip_reasm_too_big;  /**< more pieces than a packet can hold */
+	uint64_t ip_reasm_evicted;  /**< given up for a newer one: 16 at once at most */
+	uint64_t ip_frags_out;      /**< pieces sent: a reply longer than the MTU */
 	uint64_t icmp_echo_requests, icmp_echo_replies, icmp_bad, icmp_other;
 	uint64_t udp_rx, udp_bad, udp_no_port;
 	uint64_t tx_frames, tx_bytes, tx_ring_full, tx_nomem, tx_oversize;

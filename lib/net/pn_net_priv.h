@@ -26,6 +26,25 @@ struct pn_arp_entry {
 	unsigned nr_pending;
 };
 
+/* ---- IPv4 reassembly (pn_ipv4_frag.c) */
+
+#define PN_REASM_SLOTS 16
+#define PN_REASM_MAX_PIECES (PN_PKT_MAX_FRAGS + 1)
+#define PN_REASM_TIMEOUT_MS 30000
+
+struct pn_reasm {
+	bool used, have_first;
+	uint8_t proto;
+	uint16_t id;                /* as on the wire */
+	uint32_t src, dst;          /* as on the wire */
+	uint64_t expires_ms;
+	uint32_t total, have;       /* total: known once the last piece came */
+	unsigned nr;
+	struct pn_pkt *frag[PN_REASM_MAX_PIECES]; /* payload only, by offset */
+	uint16_t off[PN_REASM_MAX_PIECES], len[PN_REASM_MAX_PIECES];
+	struct pn_ipv4_hdr hdr;     /* of the first piece */
+};
+
 #define PN_UDP_BINDS 16
 #define PN_STACK_TXQ 128
 
@@ -55,6 +74,8 @@ struct pn_stack {
 	struct pn_pkt *txq[PN_STACK_TXQ];
 
 	struct pn_arp_entry arp[PN_ARP_ENTRIES];
+	struct pn_reasm reasm[PN_REASM_SLOTS];
+	struct pn_timer reasm_timer;
 	struct pn_udp_bind udp[PN_UDP_BINDS];
 
 	uint64_t echo_replies_seen;
@@ -80,6 +101,16 @@ void pn_arp_drop_pending(struct pn_stack *st, struct pn_arp_entry *e);
 /* Send to @p next_hop, resolving it first when needed. */
 void pn_neigh_output(struct pn_stack *st, struct pn_pkt *pkt, uint32_t next_hop);
 void pn_ipv4_input(struct pn_stack *st, struct pn_pkt *pkt);
+/* A piece of a datagram (data at its IPv4 header of @p hlen bytes): kept.
+ * @return the whole datagram when this piece completes it (data at the L4
+ * header; *@p whole its IPv4 header), else NULL. */
+struct pn_pkt *pn_ipv4_reasm(struct pn_stack *st, struct pn_pkt *pkt, uint32_t hlen,
+			     struct pn_ipv4_hdr *whole);
+void pn_ipv4_reasm_timer_fn(struct pn_timer *t);
+void pn_ipv4_reasm_flush(struct pn_stack *st);
+/* Send @p pkt (data at a filled IPv4 header, longer than the MTU) in
+ * pieces to @p next_hop; takes @p pkt. @return 0 or -ENOMEM. */
+int pn_ipv4_fragment_output(struct pn_stack *st, struct pn_pkt *pkt, uint32_t next_hop);
 /* To the protocol registered for l3->proto. @return false: none (pkt kept). */
 bool pn_stack_l4_deliver(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_l3_info *l3);
 

@@ -95,6 +95,7 @@ struct pn_stack *pn_stack_create(const struct pn_stack_conf *conf)
 	clock_update(st);
 	pn_timer_wheel_init(&st->wheel, st->now_ms);
 	st->arp_timer.fn = pn_arp_timer_fn;
+	st->reasm_timer.fn = pn_ipv4_reasm_timer_fn;
 	/* ICMP and UDP come in the same way TCP does */
 	pn_stack_l4_register(st, &pn_icmp_proto, NULL);
 	pn_stack_l4_register(st, &pn_udp_proto, NULL);
@@ -112,6 +113,7 @@ void pn_stack_destroy(struct pn_stack *st)
 	for (unsigned i = 0; i < PN_ARP_ENTRIES; i++)
 		pn_arp_drop_pending(st, &st->arp[i]);
 	pn_timer_cancel(&st->arp_timer);
+	pn_ipv4_reasm_flush(st);
 	free(st);
 }
 

@@ -379,10 +379,15 @@ void fw_end(void)
 	fw.cli = fw.srv = NULL;
 	/* half-open connections forged SYNs left behind go with the listener */
 	pn_tcp_close(fw.listener);
-	/* whatever is still on the wires goes, and the timers run out */
-	for (int i = 0; i < 8; i++) {
+	/* whatever is still on the wires goes, and the timers run out (the
+	 * longest: pieces of a datagram wait 30 s for the rest) */
+	for (int i = 0; i < 4; i++) {
 		fw_flush(16);
 		fw_tick(1100);
+	}
+	for (int i = 0; i < 4; i++) {
+		fw_flush(16);
+		fw_tick(8000);
 	}
 	pn_tcp_stats_get(fw.a.st, &ta);
 	pn_tcp_stats_get(fw.b.st, &tb);

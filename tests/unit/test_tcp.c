@@ -439,6 +439,124 @@ Test(net, non_host_addresses_refused_and_dropped)
 	close_pair();
 }
 
+/* ---- IPv4 fragments */
+
+static uint8_t big_l4[16000];
+
+/* An ICMP echo request of @p len bytes (header included) in big_l4. */
+static void big_echo(uint32_t len, uint16_t seq)
+{
+	struct pn_icmp_hdr *ic = (struct pn_icmp_hdr *)big_l4;
+
+	for (uint32_t i = 0; i < len; i++)
+		big_l4[i] = (uint8_t)(i * 7);
+	ic->type = PN_ICMP_ECHO_REQUEST;
+	ic->code = 0;
+	ic->csum = 0;
+	ic->id = htons(77);
+	ic->seq = htons(seq);
+	ic->csum = pn_csum(big_l4, len);
+}
+
+/* Bytes [off, off + n) of big_l4 as one piece of datagram @p id to B. */
+static void send_piece(uint16_t id, uint32_t off, uint32_t n, bool more)
+{
+	struct pn_port_info ib;
+	struct pn_pkt *pkt;
+	struct pn_ipv4_hdr *ip;
+
+	pn_port_info_get(B.port, &ib);
+	pkt = raw_frame(ib.mac, PN_ETH_HLEN + 20 + n);
+	ip = raw_ip(pkt, PN_IPPROTO_ICMP, (uint16_t)n);
+	ip->id = htons(id);
+	ip->frag_off = htons((uint16_t)((off / 8) | (more ? PN_IPV4_MF : 0)));
+	raw_ip_csum(ip);
+	memcpy(ip + 1, big_l4 + off, n);
+	raw_send(pkt);
+}
+
+Test(net, fragmented_ping_reassembled_and_answered_in_pieces)
+{
+	struct pn_net_stats sa, sb;
+	int64_t in_a;
+
+	open_pair(NULL, NULL, 0);
+	/* B learns A's address first (an ordinary ping) */
+	cr_assert_eq(pn_icmp_echo(A.st, IP_B, 1, 1, "x", 1), 0);
+	PUMP_UNTIL(pn_icmp_echo_replies_seen(A.st) == 1, 2000);
+	in_a = pn_pool_inflight(A.pool);
+	/* 4,008 bytes of ICMP in three pieces, the last first */
+	big_echo(4008, 2);
+	send_piece(1000, 2960, 1048, false);
+	send_piece(1000, 0, 1480, true);
+	send_piece(1000, 1480, 1480, true);
+	PUMP_UNTIL(pn_icmp_echo_replies_seen(A.st) == 2, 2000);
+	cr_assert_eq(pn_icmp_echo_replies_seen(A.st), 2, "the reply came back whole");
+	pn_stack_stats_get(A.st, &sa);
+	pn_stack_stats_get(B.st, &sb);
+	cr_assert_eq(sb.ip_reasm_ok, 1);
+	cr_assert_eq(sb.ip_frags_out, 3, "B answered in three pieces");
+	cr_assert_eq(sa.ip_reasm_ok, 1, "A put B's reply together");
+
+	/* a duplicate piece is dropped alone; the datagram completes */
+	big_echo(3000, 3);
+	send_piece(1001, 0, 1480, true);
+	send_piece(1001, 0, 1480, true);
+	send_piece(1001, 1480, 1520, false);
+	PUMP_UNTIL(pn_icmp_echo_replies_seen(A.st) == 3, 2000);
+	cr_assert_eq(pn_icmp_echo_replies_seen(A.st), 3);
+	/* overlapping pieces drop the datagram: no reply */
+	big_echo(3000, 4);
+	send_piece(1002, 0, 1480, true);
+	send_piece(1002, 1472, 1528, false);
+	/* more pieces than a packet holds */
+	big_echo(8 * 400, 5);
+	for (uint32_t k = 0; k < 8; k++)
+		send_piece(1003, k * 400, 400, k < 7);
+	/* a piece of odd length that is not the last; one past 64 KiB */
+	send_piece(1004, 0, 99, true);
+	send_piece(1005, 65528, 100, false);
+	PUMP_UNTIL(0, 50);
+	pn_stack_stats_get(B.st, &sb);
+	cr_assert_eq(sb.ip_reasm_dup, 1);
+	cr_assert_eq(sb.ip_reasm_overlap, 1);
+	cr_assert_eq(sb.ip_reasm_too_big, 1);
+	cr_assert_eq(sb.ip_reasm_bad, 2);
+	cr_assert_eq(pn_icmp_echo_replies_seen(A.st), 3, "nothing answered for the bad ones");
+	/* 40 incomplete datagrams: 16 kept at once, the rest push out the
+	 * oldest; what is left goes after 30 s */
+	big_echo(3000, 6);
+	for (uint16_t id = 2000; id < 2040; id++)
+		send_piece(id, 0, 1480, true);
+	pn_stack_stats_get(B.st, &sb);
+	cr_assert_eq(sb.ip_reasm_evicted, 40 - 16 + 0);
+	PUMP_UNTIL(0, 200);
+	close_pair(); /* held pieces go back with the stack */
+	(void)in_a;
+}
+
+Test(net, incomplete_datagrams_time_out_with_every_page_back)
+{
+	struct pn_net_stats sb;
+	int64_t in_a;
+
+	fake_time = true;
+	open_pair(NULL, NULL, 0);
+	in_a = pn_pool_inflight(A.pool);
+	big_echo(3000, 1);
+	send_piece(7, 0, 1480, true);
+	send_piece(8, 1480, 1520, false);
+	cr_assert_gt(pn_pool_inflight(A.pool), in_a, "B holds the pieces");
+	PUMP_UNTIL(0, 29000);
+	pn_stack_stats_get(B.st, &sb);
+	cr_assert_eq(sb.ip_reasm_timeout, 0);
+	PUMP_UNTIL(0, 2000);
+	pn_stack_stats_get(B.st, &sb);
+	cr_assert_eq(sb.ip_reasm_timeout, 2);
+	cr_assert_eq(pn_pool_inflight(A.pool), in_a, "every piece freed");
+	close_pair();
+}
+
 /* ---- TCP */
 
 #define XFER_MAGIC 0x9e3779b9u
