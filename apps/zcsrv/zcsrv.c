@@ -728,7 +728,12 @@ static json_t *stats_json(const struct sample *a, const struct sample *b, bool f
 		json_object_set_new(tj, "time_wait_recycled", json_integer((json_int_t)ts.time_wait_recycled));
 		json_object_set_new(tj, "timeouts", json_integer((json_int_t)ts.timeouts));
 		json_object_set_new(tj, "keepalive_probes", json_integer((json_int_t)ts.keepalive_probes));
+		json_object_set_new(tj, "syncookies_sent", json_integer((json_int_t)ts.syncookies_sent));
+		json_object_set_new(tj, "syncookies_ok", json_integer((json_int_t)ts.syncookies_ok));
+		json_object_set_new(tj, "syncookies_failed", json_integer((json_int_t)ts.syncookies_failed));
+		json_object_set_new(tj, "rfc5961_rst_dropped", json_integer((json_int_t)ts.rfc5961_rst_dropped));
 	}
+
 	json_object_set_new(j, "net", json_pack(
 		"{sI sI sI sI sI sI sI sI sI sI}",
 		"rx_frames", (json_int_t)ns.rx_frames, "tx_frames", (json_int_t)ns.tx_frames,
@@ -737,6 +742,16 @@ static json_t *stats_json(const struct sample *a, const struct sample *b, bool f
 		"arp_rx_request", (json_int_t)ns.arp_rx_request, "tx_ring_full", (json_int_t)ns.tx_ring_full,
 		"tx_nomem", (json_int_t)ns.tx_nomem, "ip_bad_src", (json_int_t)ns.ip_bad_src,
 		"rx_other_type", (json_int_t)ns.rx_other_type));
+	{
+		json_t *nj = json_object_get(j, "net");
+
+		json_object_set_new(nj, "ip_reasm_ok", json_integer((json_int_t)ns.ip_reasm_ok));
+		json_object_set_new(nj, "ip_reasm_evicted", json_integer((json_int_t)ns.ip_reasm_evicted));
+		json_object_set_new(nj, "ip_reasm_timeout", json_integer((json_int_t)ns.ip_reasm_timeout));
+		json_object_set_new(nj, "ip_reasm_overlap", json_integer((json_int_t)ns.ip_reasm_overlap));
+		json_object_set_new(nj, "ip_frags_out", json_integer((json_int_t)ns.ip_frags_out));
+		json_object_set_new(nj, "arp_evicted", json_integer((json_int_t)ns.arp_evicted));
+	}
 	if (impair_port) {
 		struct pn_impair_stats is;
 

@@ -73,7 +73,12 @@ bool pn_tcp_cookie_check(const struct pn_tcp *t, const struct pn_tcp_cookie_tupl
 
 uint32_t pn_tcp_cookie_tsval(uint32_t now, bool sack, bool has_ws, uint8_t ws)
 {
-	return (now & ~0x3fu) | (sack ? 0x20u : 0) | (has_ws ? 0x10u | (ws & 0xfu) : 0);
+	uint32_t ts = (now & ~0x3fu) | (sack ? 0x20u : 0) | (has_ws ? 0x10u | (ws & 0xfu) : 0);
+
+	/* never ahead of the clock: the peer's PAWS (RFC 7323 5) would drop
+	 * our next segments, stamped with the clock, as older than this one
+	 * (found by tcp_hostile.sh: the first reply waited for an RTO) */
+	return pn_seq_gt(ts, now) ? ts - 0x40u : ts;
 }
 
 void pn_tcp_cookie_ts_opts(uint32_t tsecr, bool *sack, bool *has_ws, uint8_t *ws)
