@@ -62,10 +62,12 @@ static struct {
 	struct pn_impair impair;
 	uint32_t pages, rcvbuf, sndbuf, max_conns;
 	double duration, period;
+	double idle_timeout, header_timeout; /* http: seconds (0: none) */
 	uint16_t mtu;
 } cfg = {
 	.mode = M_DISCARD, .prefix = 24, .telemetry = true, .acct_max = PN_ACCT_UNLIMITED,
 	.pages = 32768, .max_conns = 4096, .period = 1.0, .path = "/",
+	.idle_timeout = 60, .header_timeout = 10,
 };
 
 static volatile sig_atomic_t stop;
@@ -78,6 +80,10 @@ static size_t app_mem_len;
 static struct {
 	uint64_t conns_accepted, conns_open, conns_done, conn_errors;
 	uint64_t bytes_in, bytes_out, requests, bad_requests;
+	uint64_t conns_refused;    /* over --max-conns: reset at once */
+	uint64_t idle_timeouts;    /* keep-alive connections closed idle */
+	uint64_t header_timeouts;  /* request heads not done in time: 408 */
+	uint64_t pipelined;        /* requests that waited behind a response */
 	uint64_t app_mem_bytes;  /* zero-copy bytes found inside our own memory */
 	uint64_t held_max;
 } sv;
@@ -120,6 +126,12 @@ static void usage(FILE *f)
 		"  --pages N           pages in the packet region (default 32768)\n"
 		"  --rcvbuf N --sndbuf N  socket buffers in bytes\n"
 		"  --mtu N             (default 1500)\n"
+		"  --max-conns N       connections served at once (default 4096); more are\n"
+		"                      reset and counted (conns_refused)\n"
+		"  --idle-timeout S    http: close keep-alive connections idle S seconds (60;\n"
+		"                      0 = never)\n"
+		"  --header-timeout S  http: answer 408 and close when a request head takes\n"
+		"                      longer than S seconds (10; 0 = never)\n"
 		"  --duration S        stop after S seconds (default: until Ctrl-C)\n"
 		"  --stats-period S    live stats period (default 1)\n"
 		"  --json              stats as JSON lines\n"
@@ -161,6 +173,11 @@ struct conn {
 	struct pn_zc_vec pend[MAX_PENDING];
 	bool pend_owned[MAX_PENDING]; /* token 0: a malloc'd copy */
 	unsigned nr_pend, pend_off;
+	/* http: request bytes that came behind a response still going out */
+	uint8_t *pipe;
+	size_t pipe_len;
+	double last_rx;    /* last bytes received */
+	double head_since; /* when the request head now arriving began (0: none) */
 	/* tokens kept for --hold-ms */
 	uint64_t *held;
 	unsigned nr_held, cap_held;
@@ -223,6 +240,7 @@ static void conn_free(struct conn *c, bool abort_it)
 	if (c->sha)
 		EVP_MD_CTX_free(c->sha);
 	free(c->held);
+	free(c->pipe);
 	sv.conns_open--;
 	sv.conns_done++;
 	free(c);
@@ -412,9 +430,63 @@ static const struct http_cb http_cbs = {
 	.body_end = on_http_body_end, .busy = on_http_busy,
 };
 
+#define PIPE_MAX (256 * 1024)
+
+static size_t handle(struct conn *c, const uint8_t *p, size_t n);
+
 static size_t http_feed(struct conn *c, const uint8_t *p, size_t n)
 {
-	return c->done ? 0 : http_in_feed(&c->http, p, n, &http_cbs, c);
+	size_t used;
+
+	if (c->done)
+		return 0;
+	used = http_in_feed(&c->http, p, n, &http_cbs, c);
+	/* a head begun and not finished: its clock runs (slow heads time out) */
+	if (c->http.hdr_len && !c->http.in_body) {
+		if (c->head_since == 0)
+			c->head_since = pn_now_s();
+	} else {
+		c->head_since = 0;
+	}
+	return used;
+}
+
+/* Keep request bytes a response still in flight holds up (pipelining):
+ * they are read again when it has gone. @return false: too many. */
+static bool pipe_keep(struct conn *c, const uint8_t *p, size_t n)
+{
+	uint8_t *b;
+
+	if (n == 0)
+		return true;
+	if (c->pipe_len + n > PIPE_MAX)
+		return false;
+	b = realloc(c->pipe, c->pipe_len + n);
+	if (b == NULL)
+		return false;
+	memcpy(b + c->pipe_len, p, n);
+	c->pipe = b;
+	c->pipe_len += n;
+	return true;
+}
+
+/* Feed what was kept while the last response went out. @return true when
+ * it is all used (reading from the socket may go on). */
+static bool pipe_feed(struct conn *c)
+{
+	size_t used;
+
+	if (c->pipe_len == 0)
+		return true;
+	sv.pipelined++;
+	used = handle(c, c->pipe, c->pipe_len);
+	memmove(c->pipe, c->pipe + used, c->pipe_len - used);
+	c->pipe_len -= used;
+	if (c->pipe_len == 0) {
+		free(c->pipe);
+		c->pipe = NULL;
+	}
+	return c->pipe_len == 0;
 }
 
 /* Client side of fetch: status line and headers, then the body hashed. */
@@ -480,6 +552,7 @@ static void echo_flush(struct conn *c)
 /* Bytes for the mode; @return how many were used (echo keeps pointers). */
 static size_t handle(struct conn *c, const uint8_t *p, size_t n)
 {
+	c->last_rx = pn_now_s();
 	c->bytes_in += n;
 	switch (cfg.mode) {
 	case M_HTTP:
@@ -501,6 +574,8 @@ static void on_readable(struct conn *c)
 		}
 		if (cfg.mode == M_HTTP && (c->resp_left || c->out_off < c->out_len))
 			return;
+		if (cfg.mode == M_HTTP && (c->done || !pipe_feed(c)))
+			return; /* a kept request started a response: the rest waits */
 		if (cfg.copy) {
 			size_t want = sizeof(copy_buf);
 			ssize_t n;
@@ -522,8 +597,12 @@ static void on_readable(struct conn *c)
 					c->done = true;
 				else
 					sv.bytes_out += (uint64_t)n;
-			} else if (handle(c, copy_buf, (size_t)n) < (size_t)n) {
-				c->done = true; /* pipelined request while a response is out */
+			} else {
+				size_t used = handle(c, copy_buf, (size_t)n);
+
+				/* requests behind a response still going out wait */
+				if (used < (size_t)n && !pipe_keep(c, copy_buf + used, (size_t)n - used))
+					c->done = true;
 			}
 		} else {
 			struct pn_zc_vec v[64];
@@ -561,10 +640,12 @@ static void on_readable(struct conn *c)
 				continue;
 			}
 			for (int i = 0; i < n; i++) {
-				size_t used = handle(c, v[i].base, v[i].len);
+				/* once something waits, the rest waits behind it */
+				size_t used = c->pipe_len ? 0 : handle(c, v[i].base, v[i].len);
 
-				if (used < v[i].len)
-					c->done = true; /* pipelining is not served */
+				if (used < v[i].len &&
+				    !pipe_keep(c, v[i].base + used, v[i].len - used))
+					c->done = true;
 				consume_token(c, v[i].token);
 			}
 		}
@@ -642,6 +723,37 @@ static void conn_cb(struct pn_tcp_sock *s, unsigned ev, void *arg)
 	}
 }
 
+/*
+ * HTTP connections that hold a slot for nothing: a request head that does
+ * not finish in --header-timeout gets 408 and is closed (a slowloris
+ * client holds no slot for long); a keep-alive connection idle for
+ * --idle-timeout is closed.
+ */
+static void sweep_timeouts(double t)
+{
+	struct conn *c, *next;
+
+	for (c = conns; c; c = next) {
+		bool busy = c->resp_left || c->out_off < c->out_len;
+
+		next = c->next;
+		if (c == client_conn || c->done)
+			continue;
+		if (cfg.header_timeout > 0 && c->head_since && t - c->head_since > cfg.header_timeout) {
+			sv.header_timeouts++;
+			c->keepalive = false;
+			c->http.stopped = true;
+			http_respond(c, 408, "Request Timeout", "request head took too long\n", 0);
+			conn_free(c, false); /* the 408 goes out before the FIN */
+		} else if (cfg.idle_timeout > 0 && !busy && !c->http.in_body &&
+			   c->http.hdr_len == 0 && c->pipe_len == 0 &&
+			   t - c->last_rx > cfg.idle_timeout) {
+			sv.idle_timeouts++;
+			conn_free(c, false);
+		}
+	}
+}
+
 static struct conn *conn_new(struct pn_tcp_sock *s)
 {
 	struct conn *c = calloc(1, sizeof(*c));
@@ -649,7 +761,7 @@ static struct conn *conn_new(struct pn_tcp_sock *s)
 	if (c == NULL)
 		return NULL;
 	c->s = s;
-	c->t0 = pn_now_s();
+	c->t0 = c->last_rx = pn_now_s();
 	c->next = conns;
 	if (conns)
 		conns->prev = c;
@@ -669,8 +781,10 @@ static void listen_cb(struct pn_tcp_sock *l, unsigned ev, void *arg)
 	(void)arg;
 	while ((s = pn_tcp_accept(l)) != NULL) {
 		sv.conns_accepted++;
-		if (sv.conns_open >= cfg.max_conns || conn_new(s) == NULL)
+		if (sv.conns_open >= cfg.max_conns || conn_new(s) == NULL) {
+			sv.conns_refused++;
 			pn_tcp_abort(s);
+		}
 	}
 }
 
@@ -695,12 +809,16 @@ static json_t *stats_json(const struct sample *a, const struct sample *b, bool f
 		      "rx_gbps", (double)(b->bytes_in - a->bytes_in) * 8 / dt / 1e9,
 		      "tx_gbps", (double)(b->bytes_out - a->bytes_out) * 8 / dt / 1e9);
 	json_object_set_new(j, "service", json_pack(
-		"{sI sI sI sI sI sI sI sI sI}",
+		"{sI sI sI sI sI sI sI sI sI sI sI sI sI}",
 		"conns_accepted", (json_int_t)sv.conns_accepted, "conns_open", (json_int_t)sv.conns_open,
 		"conns_done", (json_int_t)sv.conns_done, "conn_errors", (json_int_t)sv.conn_errors,
 		"bytes_in", (json_int_t)sv.bytes_in, "bytes_out", (json_int_t)sv.bytes_out,
 		"requests", (json_int_t)sv.requests, "bad_requests", (json_int_t)sv.bad_requests,
-		"app_mem_bytes", (json_int_t)sv.app_mem_bytes));
+		"app_mem_bytes", (json_int_t)sv.app_mem_bytes,
+		"conns_refused", (json_int_t)sv.conns_refused,
+		"idle_timeouts", (json_int_t)sv.idle_timeouts,
+		"header_timeouts", (json_int_t)sv.header_timeouts,
+		"pipelined", (json_int_t)sv.pipelined));
 	json_object_set_new(j, "tcp", json_pack(
 		"{sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI}",
 		"segs_in", (json_int_t)ts.segs_in, "segs_out", (json_int_t)ts.segs_out,
@@ -869,7 +987,7 @@ static int parse_args(int argc, char **argv)
 {
 	enum { O_PORT = 256, O_IP, O_GW, O_MODE, O_LISTEN, O_CONNECT, O_PATH, O_BYTES, O_COPY,
 	       O_APPMEM, O_ACCT, O_HOLD, O_INJECT, O_PAGES, O_RCVBUF, O_SNDBUF, O_MTU, O_DURATION,
-	       O_PERIOD, O_JSON, O_QUIET, O_NOTEL, O_HELP };
+	       O_PERIOD, O_JSON, O_QUIET, O_NOTEL, O_HELP, O_MAXCONN, O_IDLE, O_HEADTO };
 	static const struct option opts[] = {
 		{ "port", 1, 0, O_PORT }, { "ip", 1, 0, O_IP }, { "gateway", 1, 0, O_GW },
 		{ "mode", 1, 0, O_MODE }, { "listen", 1, 0, O_LISTEN }, { "connect", 1, 0, O_CONNECT },
@@ -878,7 +996,9 @@ static int parse_args(int argc, char **argv)
 		{ "inject", 1, 0, O_INJECT }, { "pages", 1, 0, O_PAGES }, { "rcvbuf", 1, 0, O_RCVBUF },
 		{ "sndbuf", 1, 0, O_SNDBUF }, { "mtu", 1, 0, O_MTU }, { "duration", 1, 0, O_DURATION },
 		{ "stats-period", 1, 0, O_PERIOD }, { "json", 0, 0, O_JSON }, { "quiet", 0, 0, O_QUIET },
-		{ "no-telemetry", 0, 0, O_NOTEL }, { "help", 0, 0, O_HELP }, { 0, 0, 0, 0 },
+		{ "no-telemetry", 0, 0, O_NOTEL }, { "help", 0, 0, O_HELP },
+		{ "max-conns", 1, 0, O_MAXCONN }, { "idle-timeout", 1, 0, O_IDLE },
+		{ "header-timeout", 1, 0, O_HEADTO }, { 0, 0, 0, 0 },
 	};
 	int o;
 	uint64_t v;
@@ -978,6 +1098,21 @@ static int parse_args(int argc, char **argv)
 			if (cfg.period <= 0)
 				goto bad;
 			break;
+		case O_MAXCONN:
+			if (parse_size(optarg, &v) || v < 1 || v > 32000)
+				goto bad;
+			cfg.max_conns = (uint32_t)v;
+			break;
+		case O_IDLE:
+		case O_HEADTO: {
+			char *end;
+			double d = strtod(optarg, &end);
+
+			if (*end || end == optarg || !(d >= 0 && d <= 86400))
+				goto bad;
+			*(o == O_IDLE ? &cfg.idle_timeout : &cfg.header_timeout) = d;
+			break;
+		}
 		case O_JSON: cfg.json = true; break;
 		case O_QUIET: cfg.quiet = true; break;
 		case O_NOTEL: cfg.telemetry = false; break;
@@ -1014,7 +1149,7 @@ int main(int argc, char **argv)
 	struct sample first, last, cur;
 	char spec[512], ipbuf[16];
 	int rc = parse_args(argc, argv), exit_code = 1;
-	double t_end, next_stats;
+	double t_end, next_stats, next_sweep = 0;
 	unsigned idle = 0;
 	int rx_fd;
 	int64_t left;
@@ -1154,6 +1289,10 @@ int main(int argc, char **argv)
 		t = pn_now_s();
 		if (holding)
 			release_expired_holds(t);
+		if (cfg.mode == M_HTTP && t >= next_sweep) {
+			sweep_timeouts(t);
+			next_sweep = t + 0.1;
+		}
 		if (t >= next_stats) {
 			take_sample(&cur, pool);
 			if (!cfg.quiet)

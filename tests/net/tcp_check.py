@@ -4,6 +4,13 @@
   echo   --to IP:PORT --bytes N     send N random bytes, read them back, compare
   many   --to IP:PORT --count N     open N connections at once, then one GET each
   stream --to IP:PORT --bytes N     send N bytes as fast as possible, print seconds
+  pipeline --to IP:PORT             two requests in one write, the first answered
+                                    with more than a send buffer holds
+  slow   --to IP:PORT --count N     N clients that never finish a request head:
+                                    each must get 408 and be closed
+  idle   --to IP:PORT --wait S      a kept-alive connection left idle S seconds
+                                    must be closed by the server
+  limit  --to IP:PORT --count N     N connections at once: print how many served
 """
 import argparse
 import asyncio
@@ -93,15 +100,110 @@ def stream(a):
     print(f'{time.monotonic() - t0:.3f}')
 
 
+def read_response(s, f):
+    """One HTTP response from file @f: (status, body)."""
+    head = b''
+    while not head.endswith(b'\r\n\r\n'):
+        c = f.read(1)
+        if not c:
+            raise EOFError('closed in a response head: %r' % head)
+        head += c
+    status = int(head.split(b' ', 2)[1])
+    length = int([l.split(b':', 1)[1] for l in head.split(b'\r\n')
+                  if l.lower().startswith(b'content-length:')][0])
+    body = f.read(length)
+    return status, body
+
+
+def pipeline(a):
+    s = socket.create_connection(addr(a.to), timeout=a.timeout)
+    s.sendall(b'GET /3000000 HTTP/1.1\r\nHost: p\r\n\r\n'
+              b'GET /10 HTTP/1.1\r\nHost: p\r\n\r\n'
+              b'POST /h HTTP/1.1\r\nHost: p\r\nContent-Length: 3\r\n\r\nabc')
+    f = s.makefile('rb')
+    got = [read_response(s, f) for _ in range(3)]
+    s.close()
+    want = [(200, 3000000), (200, 10), (200, 65)]  # SHA-256 in hex and a newline
+    if [(st, len(b)) for st, b in got] != want:
+        sys.exit('pipeline: got %r' % [(st, len(b)) for st, b in got])
+    print('pipeline: three requests in one write, three responses in order')
+
+
+def slow(a):
+    socks = []
+    for _ in range(a.count):
+        s = socket.create_connection(addr(a.to), timeout=a.timeout)
+        s.sendall(b'GET / HTTP/1.1\r\nHost:')
+        socks.append(s)
+    ok = 0
+    for s in socks:
+        data = b''
+        try:
+            while True:
+                b = s.recv(4096)
+                if not b:
+                    break
+                data += b
+        except OSError:
+            pass
+        ok += data.startswith(b'HTTP/1.1 408')
+        s.close()
+    if ok != a.count:
+        sys.exit(f'slow: {ok} of {a.count} got 408 and a close')
+    # and the server still serves
+    s = socket.create_connection(addr(a.to), timeout=a.timeout)
+    s.sendall(b'GET /5 HTTP/1.1\r\nHost: p\r\n\r\n')
+    st, body = read_response(s, s.makefile('rb'))
+    s.close()
+    if st != 200 or len(body) != 5:
+        sys.exit('slow: not served afterwards')
+    print(f'slow: {ok} slow heads got 408 and were closed; a new client is served')
+
+
+def idle(a):
+    s = socket.create_connection(addr(a.to), timeout=a.wait + 10)
+    s.sendall(b'GET /5 HTTP/1.1\r\nHost: p\r\n\r\n')
+    f = s.makefile('rb')
+    read_response(s, f)
+    t0 = time.monotonic()
+    rest = f.read(1)
+    waited = time.monotonic() - t0
+    s.close()
+    if rest != b'' or waited < a.wait * 0.8:
+        sys.exit(f'idle: closed after {waited:.1f} s (want about {a.wait})')
+    print(f'idle: closed by the server after {waited:.1f} s')
+
+
+def limit(a):
+    socks, served = [], 0
+    for _ in range(a.count):
+        try:  # a refused one may be reset before connect() returns
+            socks.append(socket.create_connection(addr(a.to), timeout=a.timeout))
+        except OSError:
+            pass
+    time.sleep(0.5)
+    for s in socks:
+        try:
+            s.sendall(b'GET /5 HTTP/1.1\r\nHost: p\r\n\r\n')
+            st, body = read_response(s, s.makefile('rb'))
+            served += st == 200
+        except (OSError, EOFError, IndexError):
+            pass
+        s.close()
+    print(served)
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument('cmd', choices=['echo', 'many', 'stream'])
+    p.add_argument('cmd', choices=['echo', 'many', 'stream', 'pipeline', 'slow', 'idle', 'limit'])
+    p.add_argument('--wait', type=float, default=2)
     p.add_argument('--to', required=True)
     p.add_argument('--bytes', type=int, default=1 << 20)
     p.add_argument('--count', type=int, default=100)
     p.add_argument('--timeout', type=float, default=60)
     a = p.parse_args()
-    {'echo': echo, 'many': many, 'stream': stream}[a.cmd](a)
+    {'echo': echo, 'many': many, 'stream': stream, 'pipeline': pipeline, 'slow': slow,
+     'idle': idle, 'limit': limit}[a.cmd](a)
 
 
 if __name__ == '__main__':
