@@ -29,7 +29,10 @@ void pn_eth_input(struct pn_stack *st, struct pn_pkt *pkt)
 		return;
 	}
 	eth = (struct pn_eth_hdr *)pn_pkt_data(pkt);
-	if (pn_unlikely(memcmp(eth->dst, st->mac, 6) != 0 && memcmp(eth->dst, pn_bcast_mac, 6) != 0)) {
+	/* ours, broadcast, or an IPv6 group (33:33:...; IPv6 input sorts out
+	 * which groups are ours) */
+	if (pn_unlikely(memcmp(eth->dst, st->mac, 6) != 0 && memcmp(eth->dst, pn_bcast_mac, 6) != 0 &&
+			!(st->ip6_on && eth->dst[0] == 0x33 && eth->dst[1] == 0x33))) {
 		st->stats.rx_other_dst++;
 		pn_pkt_free(pkt);
 		return;
@@ -40,6 +43,8 @@ void pn_eth_input(struct pn_stack *st, struct pn_pkt *pkt)
 		pn_ipv4_input(st, pkt);
 	else if (type == PN_ETH_P_ARP)
 		pn_arp_input(st, pkt);
+	else if (type == PN_ETH_P_IPV6)
+		pn_ipv6_input(st, pkt);
 	else {
 		st->stats.rx_other_type++;
 		pn_pkt_free(pkt);

@@ -14,7 +14,7 @@ static void icmp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_
 {
 	struct pn_icmp_hdr *ic;
 	uint32_t len = pkt->len;
-	uint32_t src = l3->src;
+	uint32_t src = pn_addr_v4_host(&l3->src);
 
 	(void)priv;
 

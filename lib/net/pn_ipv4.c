@@ -36,6 +36,43 @@ int pn_ip_parse(const char *s, uint32_t *ip, uint8_t *prefix_len)
 	return 0;
 }
 
+int pn_addr_parse(const char *s, struct pn_addr *a, uint8_t *prefix_len)
+{
+	char buf[64];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	struct in6_addr a6;
+	uint32_t v4;
+
+	if (n == 0 || n >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (strchr(buf, ':') == NULL)
+		return pn_ip_parse(s, &v4, prefix_len) == 0 ? (*a = pn_addr_v4(v4), 0) : -EINVAL;
+	if (inet_pton(AF_INET6, buf, &a6) != 1)
+		return -EINVAL;
+	memcpy(a->b, &a6, 16);
+	if (slash) {
+		char *end;
+		long len = strtol(slash + 1, &end, 10);
+
+		if (*end || end == slash + 1 || len < 1 || len > 128 || prefix_len == NULL)
+			return -EINVAL;
+		*prefix_len = (uint8_t)len;
+	}
+	return 0;
+}
+
+const char *pn_addr_str(const struct pn_addr *a, char *buf)
+{
+	if (pn_addr_is_v4(a))
+		return pn_ip_str(pn_addr_v4_host(a), buf);
+	if (inet_ntop(AF_INET6, a->b, buf, PN_ADDR_STRLEN) == NULL)
+		snprintf(buf, PN_ADDR_STRLEN, "?");
+	return buf;
+}
+
 const char *pn_ip_str(uint32_t ip, char *buf)
 {
 	snprintf(buf, 16, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
@@ -92,7 +129,11 @@ int pn_ip_output(struct pn_stack *st, struct pn_pkt *pkt, uint8_t proto, uint32_
 		ip->csum = pn_csum(ip, sizeof(*ip));
 		return pn_ipv4_fragment_output(st, pkt, next_hop);
 	}
-	pn_neigh_output(st, pkt, next_hop);
+	{
+		struct pn_addr nh = pn_addr_v4(next_hop);
+
+		pn_neigh_output(st, pkt, &nh);
+	}
 	return 0;
 }
 
@@ -143,8 +184,9 @@ void pn_ipv4_input(struct pn_stack *st, struct pn_pkt *pkt)
 		pkt = pn_ipv4_reasm(st, pkt, hlen, &whole);
 		if (pkt == NULL)
 			return; /* kept for later, or dropped and counted */
-		l3.src = ntohl(whole.saddr);
-		l3.dst = ntohl(whole.daddr);
+		l3.src = pn_addr_v4(ntohl(whole.saddr));
+		l3.dst = pn_addr_v4(ntohl(whole.daddr));
+		l3.family = 4;
 		l3.proto = whole.proto;
 		l3.ttl = whole.ttl;
 		l3.l4_len = (uint16_t)pkt->pkt_len;
@@ -156,8 +198,9 @@ void pn_ipv4_input(struct pn_stack *st, struct pn_pkt *pkt)
 	/* L4 gets what it needs of the header as values: pulling its own
 	 * header up may move the packet's data to another buffer */
 	iph = (const struct pn_ipv4_hdr *)pn_pkt_data(pkt);
-	l3.src = ntohl(iph->saddr);
-	l3.dst = ntohl(iph->daddr);
+	l3.src = pn_addr_v4(ntohl(iph->saddr));
+	l3.dst = pn_addr_v4(ntohl(iph->daddr));
+	l3.family = 4;
 	l3.proto = iph->proto;
 	l3.ttl = iph->ttl;
 	l3.l4_len = (uint16_t)(tot - hlen);

@@ -178,6 +178,7 @@ int pn_ipv4_fragment_output(struct pn_stack *st, struct pn_pkt *pkt, uint32_t ne
 	const struct pn_ipv4_hdr *ip = (const struct pn_ipv4_hdr *)pn_pkt_data(pkt);
 	uint32_t hlen = sizeof(*ip), total = pkt->pkt_len - hlen;
 	uint32_t step = ((uint32_t)st->mtu - hlen) & ~7u;
+	struct pn_addr nh = pn_addr_v4(next_hop);
 	int rc = 0;
 
 	/* the rare path (an echo reply to a large ping): copy into new packets */
@@ -197,7 +198,7 @@ int pn_ipv4_fragment_output(struct pn_stack *st, struct pn_pkt *pkt, uint32_t ne
 		fh->csum = pn_csum(fh, hlen);
 		pn_pkt_copy_bits(pkt, hlen + off, fh + 1, n);
 		st->stats.ip_frags_out++;
-		pn_neigh_output(st, f, next_hop);
+		pn_neigh_output(st, f, &nh);
 	}
 	pn_pkt_free(pkt);
 	return rc;

@@ -23,6 +23,61 @@
 #include "pn_port.h"
 #include "pn_wire.h"
 
+/* ---- addresses of either family */
+
+/**
+ * An IP address: IPv6 bytes in network order; an IPv4 address as an
+ * IPv4-mapped IPv6 address (::ffff:a.b.c.d, RFC 4291 2.5.5.2), so one type
+ * and one comparison serve both families.
+ */
+struct pn_addr {
+	uint8_t b[16];
+};
+
+#define PN_ADDR_STRLEN 46 /* INET6_ADDRSTRLEN */
+
+static inline struct pn_addr pn_addr_v4(uint32_t host)
+{
+	struct pn_addr a = { { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff,
+			       (uint8_t)(host >> 24), (uint8_t)(host >> 16), (uint8_t)(host >> 8),
+			       (uint8_t)host } };
+	return a;
+}
+
+static inline bool pn_addr_is_v4(const struct pn_addr *a)
+{
+	static const uint8_t prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	return __builtin_memcmp(a->b, prefix, 12) == 0;
+}
+
+/** The IPv4 address (host order) of an IPv4-mapped address. */
+static inline uint32_t pn_addr_v4_host(const struct pn_addr *a)
+{
+	return (uint32_t)a->b[12] << 24 | (uint32_t)a->b[13] << 16 | (uint32_t)a->b[14] << 8 |
+	       a->b[15];
+}
+
+static inline bool pn_addr_eq(const struct pn_addr *a, const struct pn_addr *b)
+{
+	return __builtin_memcmp(a->b, b->b, 16) == 0;
+}
+
+static inline bool pn_addr_is_zero(const struct pn_addr *a)
+{
+	static const uint8_t zero[16];
+
+	return __builtin_memcmp(a->b, zero, 16) == 0;
+}
+
+/**
+ * Parse "a.b.c.d", "2001:db8::1", either with "/len".
+ * @return 0 or -EINVAL (a prefix when @p prefix_len is NULL, or one too long).
+ */
+int pn_addr_parse(const char *s, struct pn_addr *a, uint8_t *prefix_len);
+/** Format @p a into @p buf (PN_ADDR_STRLEN bytes): dotted for IPv4. */
+const char *pn_addr_str(const struct pn_addr *a, char *buf);
+
 /* ---- the stack */
 
 struct pn_stack;
@@ -38,6 +93,13 @@ struct pn_stack_conf {
 	uint32_t gateway;         /**< 0: none (on-link only) */
 	uint16_t mtu;             /**< default 1500 */
 	uint16_t burst;           /**< receive burst (default 64) */
+	/** IPv6: our address (all zero: no IPv6), its on-link prefix (default
+	 * 64) and a gateway (all zero: on-link only). Duplicate address
+	 * detection runs first (RFC 4862 5.4): the address is used about a
+	 * second later, when no other node claimed it. */
+	struct pn_addr ip6;
+	uint8_t prefix_len6;
+	struct pn_addr gateway6;
 	/**
 	 * The stack's clock in microseconds (NULL: CLOCK_MONOTONIC). Tests and
 	 * fuzzers pass their own to move time at will: timers, retransmission
@@ -64,6 +126,11 @@ struct pn_net_stats {
 	uint64_t ip_reasm_too_big;  /**< more pieces than a packet can hold */
 	uint64_t ip_reasm_evicted;  /**< given up for a newer one: 16 at once at most */
 	uint64_t ip_frags_out;      /**< pieces sent: a reply longer than the MTU */
+	uint64_t ip6_rx, ip6_bad_header;
+	uint64_t ip6_ext_dropped;   /**< IPv6 with extension headers (not followed) */
+	uint64_t icmp6_echo_requests, icmp6_echo_replies, icmp6_bad, icmp6_other;
+	uint64_t nd_rx_solicit, nd_rx_advert, nd_tx_solicit, nd_tx_advert, nd_bad;
+	uint64_t nd_dad_conflicts;  /**< another node has our IPv6 address */
 	uint64_t icmp_echo_requests, icmp_echo_replies, icmp_bad, icmp_other;
 	uint64_t udp_rx, udp_bad, udp_no_port;
 	uint64_t tx_frames, tx_bytes, tx_ring_full, tx_nomem, tx_oversize;
@@ -112,8 +179,9 @@ uint64_t pn_stack_now_ms(const struct pn_stack *st);
 
 /** Called with a received datagram; @p pkt's data is the payload. The
  * callee owns @p pkt and frees it with pn_pkt_free. */
-typedef void (*pn_udp_recv_cb)(struct pn_stack *st, struct pn_pkt *pkt, uint32_t src_ip,
-			       uint16_t src_port, uint16_t dst_port, void *arg);
+typedef void (*pn_udp_recv_cb)(struct pn_stack *st, struct pn_pkt *pkt,
+			       const struct pn_addr *src, uint16_t src_port, uint16_t dst_port,
+			       void *arg);
 
 /** @return 0, -EADDRINUSE or -ENOSPC (16 bindings per stack). */
 int pn_udp_bind(struct pn_stack *st, uint16_t port, pn_udp_recv_cb cb, void *arg);
@@ -123,12 +191,21 @@ int pn_udp_unbind(struct pn_stack *st, uint16_t port);
  * 127/8, multicast, limited or subnet broadcast). */
 int pn_udp_send(struct pn_stack *st, uint32_t dst_ip, uint16_t dst_port,
 		uint16_t src_port, const void *data, size_t len);
+/** The same to an address of either family. */
+int pn_udp_send_addr(struct pn_stack *st, const struct pn_addr *dst, uint16_t dst_port,
+		     uint16_t src_port, const void *data, size_t len);
 
 /** Send one ICMP echo request (for tests and tools). @return 0 or -errno
  * (-EADDRNOTAVAIL as for pn_udp_send). */
 int pn_icmp_echo(struct pn_stack *st, uint32_t dst_ip, uint16_t id, uint16_t seq,
 		 const void *data, size_t len);
-/** Replies to our echo requests seen so far. */
+/** Send one ICMPv6 echo request. @return 0 or -errno (-EADDRNOTAVAIL
+ * while our IPv6 address is tentative or duplicate, or to a group). */
+int pn_icmp6_echo(struct pn_stack *st, const struct pn_addr *dst, uint16_t id, uint16_t seq,
+		  const void *data, size_t len);
+/** true when our IPv6 address passed duplicate address detection. */
+bool pn_stack_ip6_ready(const struct pn_stack *st);
+/** Replies to our echo requests (both families) seen so far. */
 uint64_t pn_icmp_echo_replies_seen(const struct pn_stack *st);
 
 /** Parse "a.b.c.d" or "a.b.c.d/len". @return 0 or -EINVAL. */

@@ -20,19 +20,22 @@
 #include "pn_net.h"
 #include "pn_timer.h"
 
-/** What IP knows about a packet it hands up. Addresses in host order. */
+/** What IP knows about a packet it hands up. */
 struct pn_l3_info {
-	uint32_t src, dst;
-	uint8_t proto;
-	uint8_t ttl;
+	struct pn_addr src, dst;
+	uint8_t family;  /**< 4 or 6 */
+	uint8_t proto;   /**< the L4 protocol (IPv6: the next header) */
+	uint8_t ttl;     /**< TTL or hop limit */
 	uint16_t l4_len; /**< L4 header and payload, as IP framed them */
 };
 
 /** The pseudo-header sum for an L4 checksum over @p len bytes. */
 static inline uint64_t pn_l3_pseudo(const struct pn_l3_info *l3, uint16_t len)
 {
-	return pn_csum_pseudo(__builtin_bswap32(l3->src), __builtin_bswap32(l3->dst), l3->proto,
-			      len);
+	if (l3->family == 4)
+		return pn_csum_pseudo(__builtin_bswap32(pn_addr_v4_host(&l3->src)),
+				      __builtin_bswap32(pn_addr_v4_host(&l3->dst)), l3->proto, len);
+	return pn_csum_pseudo6(l3->src.b, l3->dst.b, l3->proto, len);
 }
 
 struct pn_l4_proto {
@@ -67,6 +70,21 @@ int pn_ip_output(struct pn_stack *st, struct pn_pkt *pkt, uint8_t proto, uint32_
 
 /** true when @p a may be a peer: not 0/8, 127/8, multicast, class E or a broadcast */
 bool pn_ip_is_host(const struct pn_stack *st, uint32_t a);
+
+/* ---- either family, by the peer's address */
+
+/** Our address of @p peer's family (all zero when we have none). */
+const struct pn_addr *pn_stack_local_addr(const struct pn_stack *st, const struct pn_addr *peer);
+/** true when @p a may be a peer of ours (pn_ip_is_host for IPv4; for IPv6
+ * not unspecified, loopback, multicast, or a family we do not have). */
+bool pn_l3_is_host(const struct pn_stack *st, const struct pn_addr *a);
+/** The pseudo-header sum from us to @p dst for @p len bytes of @p proto. */
+uint64_t pn_l3_pseudo_to(const struct pn_stack *st, const struct pn_addr *dst, uint8_t proto,
+			 uint16_t len);
+/** Send an L4 packet to @p dst over its family (as pn_ip_output). */
+int pn_l3_output(struct pn_stack *st, struct pn_pkt *pkt, uint8_t proto, const struct pn_addr *dst);
+/** Largest L4 segment to @p peer: a buffer less its family's headers. */
+uint32_t pn_stack_l4_room_to(const struct pn_stack *st, const struct pn_addr *peer);
 
 /**
  * A packet with @p len bytes of L4 data appended after room for the

@@ -8,19 +8,20 @@
 
 #include "pn_net_l4.h"
 
-/* ---- ARP cache */
+/* ---- neighbours (pn_neigh.c): ARP and ND share the table */
 
-#define PN_ARP_ENTRIES 64
-#define PN_ARP_PENDING 8     /* frames held per unresolved address */
-#define PN_ARP_RETRIES 3
-#define PN_ARP_RETRY_MS 1000
-#define PN_ARP_TTL_MS (300 * 1000)
+#define PN_NEIGH_ENTRIES 64
+#define PN_NEIGH_PENDING 8     /* frames held per unresolved address */
+#define PN_NEIGH_RETRIES 3
+#define PN_NEIGH_RETRY_MS 1000
+#define PN_NEIGH_TTL_MS (300 * 1000)
 
-struct pn_arp_entry {
-	uint32_t ip; /* 0: free */
-	uint8_t mac[6];
+struct pn_neigh {
+	bool used;
 	bool resolved;
 	uint8_t tries;
+	uint8_t mac[6];
+	struct pn_addr addr;
 	uint64_t expires; /* resolved: when to forget; else: next retry */
 	struct pn_pkt *pending; /* chained through pkt->next */
 	unsigned nr_pending;
@@ -62,18 +63,26 @@ struct pn_stack {
 	struct pn_pool *pool;
 	uint8_t mac[6];
 	uint32_t ip, mask, gateway; /* host order */
+	struct pn_addr ip4m;        /* ip, IPv4-mapped */
+	struct pn_addr ip6, gateway6;
+	uint8_t prefix6;
+	bool ip6_on;                /* configured (in use once DAD passed) */
+	bool ip6_tentative;         /* DAD running: not ours to use yet */
+	bool ip6_duplicate;         /* DAD found another node using it */
 	uint16_t ip_id;
 	uint64_t now_ms;
 	uint64_t now_us;
 	uint64_t (*clock_us)(void *arg);
 	void *clock_arg;
 	struct pn_timer_wheel wheel;
-	struct pn_timer arp_timer;
+	struct pn_timer neigh_timer;
+	struct pn_timer dad_timer;   /* IPv6 duplicate address detection */
+	uint8_t dad_probes;
 
 	unsigned txn;
 	struct pn_pkt *txq[PN_STACK_TXQ];
 
-	struct pn_arp_entry arp[PN_ARP_ENTRIES];
+	struct pn_neigh neigh[PN_NEIGH_ENTRIES];
 	struct pn_reasm reasm[PN_REASM_SLOTS];
 	struct pn_timer reasm_timer;
 	struct pn_udp_bind udp[PN_UDP_BINDS];
@@ -96,10 +105,31 @@ void pn_stack_tx_queue(struct pn_stack *st, struct pn_pkt *pkt);
 void pn_eth_input(struct pn_stack *st, struct pn_pkt *pkt);
 void pn_eth_output(struct pn_stack *st, struct pn_pkt *pkt, const uint8_t *dst, uint16_t type);
 void pn_arp_input(struct pn_stack *st, struct pn_pkt *pkt);
-void pn_arp_timer_fn(struct pn_timer *t);
-void pn_arp_drop_pending(struct pn_stack *st, struct pn_arp_entry *e);
-/* Send to @p next_hop, resolving it first when needed. */
-void pn_neigh_output(struct pn_stack *st, struct pn_pkt *pkt, uint32_t next_hop);
+void pn_arp_request(struct pn_stack *st, uint32_t ip);
+struct pn_neigh *pn_neigh_find(struct pn_stack *st, const struct pn_addr *a);
+/* A neighbour's MAC: an entry we have is updated, one made when @p create. */
+void pn_neigh_learn(struct pn_stack *st, const struct pn_addr *a, const uint8_t mac[6],
+		    bool create);
+void pn_neigh_drop_pending(struct pn_stack *st, struct pn_neigh *e);
+void pn_neigh_timer_fn(struct pn_timer *t);
+void pn_neigh_flush(struct pn_stack *st);
+/* Send to @p next_hop (either family), resolving it first when needed. */
+void pn_neigh_output(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_addr *next_hop);
+/* IPv6 (pn_ipv6.c, pn_nd.c, pn_icmp6.c) */
+void pn_ipv6_input(struct pn_stack *st, struct pn_pkt *pkt);
+int pn_ip6_output(struct pn_stack *st, struct pn_pkt *pkt, uint8_t proto,
+		  const struct pn_addr *dst);
+/* Send an IPv6 packet to a multicast group (ND): Ethernet 33:33:... */
+void pn_ip6_output_mcast(struct pn_stack *st, struct pn_pkt *pkt, uint8_t proto,
+			 const struct pn_addr *src, const struct pn_addr *group);
+void pn_ip6_output_to_mac(struct pn_stack *st, struct pn_pkt *pkt, uint8_t proto,
+			  const struct pn_addr *dst, const uint8_t mac[6]);
+void pn_nd_solicit(struct pn_stack *st, const struct pn_addr *target, bool dad);
+void pn_nd_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_l3_info *l3);
+void pn_nd_dad_start(struct pn_stack *st);
+void pn_nd_dad_timer_fn(struct pn_timer *t);
+bool pn_ip6_is_ours(const struct pn_stack *st, const struct pn_addr *a);
+extern const struct pn_l4_proto pn_icmp6_proto;
 void pn_ipv4_input(struct pn_stack *st, struct pn_pkt *pkt);
 /* A piece of a datagram (data at its IPv4 header of @p hlen bytes): kept.
  * @return the whole datagram when this piece completes it (data at the L4

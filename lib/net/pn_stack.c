@@ -89,16 +89,25 @@ struct pn_stack *pn_stack_create(const struct pn_stack_conf *conf)
 	st->ip = conf->ip;
 	st->mask = (uint32_t)(0xffffffffull << (32 - (conf->prefix_len ? conf->prefix_len : 24)));
 	st->gateway = conf->gateway;
+	st->ip4m = pn_addr_v4(conf->ip);
+	st->ip6 = conf->ip6;
+	st->gateway6 = conf->gateway6;
+	st->prefix6 = conf->prefix_len6 ? conf->prefix_len6 : 64;
+	st->ip6_on = !pn_addr_is_zero(&conf->ip6);
 	st->ip_id = (uint16_t)(conf->ip * 2654435761u);
 	st->clock_us = conf->clock_us;
 	st->clock_arg = conf->clock_arg;
 	clock_update(st);
 	pn_timer_wheel_init(&st->wheel, st->now_ms);
-	st->arp_timer.fn = pn_arp_timer_fn;
+	st->neigh_timer.fn = pn_neigh_timer_fn;
+	st->dad_timer.fn = pn_nd_dad_timer_fn;
 	st->reasm_timer.fn = pn_ipv4_reasm_timer_fn;
 	/* ICMP and UDP come in the same way TCP does */
 	pn_stack_l4_register(st, &pn_icmp_proto, NULL);
 	pn_stack_l4_register(st, &pn_udp_proto, NULL);
+	pn_stack_l4_register(st, &pn_icmp6_proto, NULL);
+	if (st->ip6_on)
+		pn_nd_dad_start(st);
 	return st;
 }
 
@@ -110,9 +119,8 @@ void pn_stack_destroy(struct pn_stack *st)
 		if (st->l4[i].ops->fini)
 			st->l4[i].ops->fini(st, st->l4[i].priv);
 	pn_stack_flush(st);
-	for (unsigned i = 0; i < PN_ARP_ENTRIES; i++)
-		pn_arp_drop_pending(st, &st->arp[i]);
-	pn_timer_cancel(&st->arp_timer);
+	pn_neigh_flush(st);
+	pn_timer_cancel(&st->dad_timer);
 	pn_ipv4_reasm_flush(st);
 	free(st);
 }
@@ -230,4 +238,50 @@ uint32_t pn_stack_l4_room(const struct pn_stack *st)
 	uint32_t mtu = (uint32_t)st->mtu - (uint32_t)sizeof(struct pn_ipv4_hdr);
 
 	return PN_MIN(room, mtu);
+}
+
+/* ---- either family */
+
+const struct pn_addr *pn_stack_local_addr(const struct pn_stack *st, const struct pn_addr *peer)
+{
+	return pn_addr_is_v4(peer) ? &st->ip4m : &st->ip6;
+}
+
+bool pn_l3_is_host(const struct pn_stack *st, const struct pn_addr *a)
+{
+	static const uint8_t loop6[16] = { [15] = 1 };
+
+	if (pn_addr_is_v4(a))
+		return pn_ip_is_host(st, pn_addr_v4_host(a));
+	return st->ip6_on && !pn_addr_is_zero(a) && a->b[0] != 0xff &&
+	       memcmp(a->b, loop6, 16) != 0;
+}
+
+uint64_t pn_l3_pseudo_to(const struct pn_stack *st, const struct pn_addr *dst, uint8_t proto,
+			 uint16_t len)
+{
+	if (pn_addr_is_v4(dst))
+		return pn_csum_pseudo(__builtin_bswap32(st->ip), __builtin_bswap32(pn_addr_v4_host(dst)),
+				      proto, len);
+	return pn_csum_pseudo6(st->ip6.b, dst->b, proto, len);
+}
+
+int pn_l3_output(struct pn_stack *st, struct pn_pkt *pkt, uint8_t proto, const struct pn_addr *dst)
+{
+	if (pn_addr_is_v4(dst))
+		return pn_ip_output(st, pkt, proto, pn_addr_v4_host(dst));
+	return pn_ip6_output(st, pkt, proto, dst);
+}
+
+uint32_t pn_stack_l4_room_to(const struct pn_stack *st, const struct pn_addr *peer)
+{
+	uint32_t room = st->pool->frag_size - (uint32_t)PN_PKT_HDR_SIZE - PN_PKT_HEADROOM;
+	uint32_t hdr = pn_addr_is_v4(peer) ? (uint32_t)sizeof(struct pn_ipv4_hdr) : PN_IPV6_HLEN;
+
+	return PN_MIN(room, (uint32_t)st->mtu - hdr);
+}
+
+bool pn_stack_ip6_ready(const struct pn_stack *st)
+{
+	return st->ip6_on && !st->ip6_tentative && !st->ip6_duplicate;
 }

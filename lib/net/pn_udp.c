@@ -26,9 +26,9 @@ static void udp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_l
 		return;
 	}
 	uh = (struct pn_udp_hdr *)pn_pkt_data(pkt);
-	if (uh->csum != 0 &&
+	if ((uh->csum != 0 || l3->family == 6) &&
 	    pn_csum_fold(pn_pkt_csum_add(pkt, 0, ulen,
-			 pn_csum_pseudo(htonl(l3->src), htonl(l3->dst), PN_IPPROTO_UDP, ulen))) != 0) {
+			 pn_l3_pseudo(l3, ulen))) != 0) {
 		st->stats.udp_bad++;
 		pn_pkt_free(pkt);
 		return;
@@ -43,7 +43,7 @@ static void udp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_l
 
 			pn_pkt_trim(pkt, ulen);
 			pn_pkt_pull(pkt, sizeof(*uh));
-			st->udp[i].cb(st, pkt, l3->src, sport, dport, st->udp[i].arg);
+			st->udp[i].cb(st, pkt, &l3->src, sport, dport, st->udp[i].arg);
 			return;
 		}
 	}
@@ -83,12 +83,20 @@ int pn_udp_unbind(struct pn_stack *st, uint16_t port)
 int pn_udp_send(struct pn_stack *st, uint32_t dst_ip, uint16_t dst_port,
 		uint16_t src_port, const void *data, size_t len)
 {
+	struct pn_addr dst = pn_addr_v4(dst_ip);
+
+	return pn_udp_send_addr(st, &dst, dst_port, src_port, data, len);
+}
+
+int pn_udp_send_addr(struct pn_stack *st, const struct pn_addr *dst, uint16_t dst_port,
+		     uint16_t src_port, const void *data, size_t len)
+{
 	struct pn_pkt *pkt;
 	struct pn_udp_hdr *uh;
 	uint16_t ulen;
 	uint16_t csum;
 
-	if (len + sizeof(*uh) > pn_stack_l4_room(st))
+	if (len + sizeof(*uh) > pn_stack_l4_room_to(st, dst))
 		return -EMSGSIZE;
 	ulen = (uint16_t)(len + sizeof(*uh));
 	uh = pn_stack_pkt_put(st, ulen, &pkt);
@@ -99,10 +107,9 @@ int pn_udp_send(struct pn_stack *st, uint32_t dst_ip, uint16_t dst_port,
 	uh->len = htons(ulen);
 	uh->csum = 0;
 	memcpy(uh + 1, data, len);
-	csum = pn_csum_fold(pn_csum_add(pn_csum_pseudo(htonl(st->ip), htonl(dst_ip),
-						       PN_IPPROTO_UDP, ulen), uh, ulen));
-	uh->csum = csum ? csum : 0xffff;
-	return pn_ip_output(st, pkt, PN_IPPROTO_UDP, dst_ip);
+	csum = pn_csum_fold(pn_csum_add(pn_l3_pseudo_to(st, dst, PN_IPPROTO_UDP, ulen), uh, ulen));
+	uh->csum = csum ? csum : 0xffff; /* IPv6 requires a sum (RFC 8200 8.1) */
+	return pn_l3_output(st, pkt, PN_IPPROTO_UDP, dst);
 }
 
 const struct pn_l4_proto pn_udp_proto = {

@@ -100,6 +100,11 @@ struct pn_tcp_sock *pn_tcp_accept(struct pn_tcp_sock *listener);
 struct pn_tcp_sock *pn_tcp_connect(struct pn_stack *st, uint32_t ip, uint16_t port,
 				   pn_tcp_cb cb, void *arg);
 
+/** The same to an address of either family (IPv6 once the stack's
+ * address passed duplicate address detection: EADDRNOTAVAIL before). */
+struct pn_tcp_sock *pn_tcp_connect_addr(struct pn_stack *st, const struct pn_addr *ip,
+					uint16_t port, pn_tcp_cb cb, void *arg);
+
 void pn_tcp_set_cb(struct pn_tcp_sock *s, pn_tcp_cb cb, void *arg);
 void *pn_tcp_arg(const struct pn_tcp_sock *s);
 /** Charge this socket's zero-copy pages to @p g from now on (NULL: none). */
@@ -204,7 +209,8 @@ bool pn_tcp_eof(const struct pn_tcp_sock *s);
 
 struct pn_tcp_info {
 	enum pn_tcp_state state;
-	uint32_t peer_ip;
+	uint32_t peer_ip;          /**< IPv4 peers (host order); 0 for IPv6 */
+	struct pn_addr peer_addr;  /**< the peer, either family */
 	uint16_t peer_port, local_port;
 	uint32_t mss, snd_wnd, cwnd, ssthresh, rcv_wnd, srtt_us, rto_ms;
 	uint32_t rcv_queued, ooo_queued, zc_held, snd_queued;

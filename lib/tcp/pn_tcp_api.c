@@ -70,23 +70,35 @@ struct pn_tcp_sock *pn_tcp_accept(struct pn_tcp_sock *l)
 struct pn_tcp_sock *pn_tcp_connect(struct pn_stack *st, uint32_t ip, uint16_t port,
 				   pn_tcp_cb cb, void *arg)
 {
+	struct pn_addr a = pn_addr_v4(ip);
+
+	if (ip == 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return pn_tcp_connect_addr(st, &a, port, cb, arg);
+}
+
+struct pn_tcp_sock *pn_tcp_connect_addr(struct pn_stack *st, const struct pn_addr *ip,
+					uint16_t port, pn_tcp_cb cb, void *arg)
+{
 	struct pn_tcp *t = pn_tcp_ready(st);
 	struct pn_tcp_sock *s;
 
 	if (t == NULL)
 		return NULL;
-	if (ip == 0 || port == 0) {
+	if (ip == NULL || pn_addr_is_zero(ip) || port == 0) {
 		errno = EINVAL;
 		return NULL;
 	}
-	if (!pn_ip_is_host(st, ip)) {
+	if (!pn_l3_is_host(st, ip) || (!pn_addr_is_v4(ip) && !pn_stack_ip6_ready(st))) {
 		errno = EADDRNOTAVAIL;
 		return NULL;
 	}
 	s = pn_tcp_sock_alloc(st);
 	if (s == NULL)
 		return NULL;
-	s->rip = ip;
+	s->rip = *ip;
 	s->rport = port;
 	for (unsigned tries = 0;; tries++) {
 		/* ephemeral range as Linux: 32768-60999 */
@@ -97,7 +109,8 @@ struct pn_tcp_sock *pn_tcp_connect(struct pn_stack *st, uint32_t ip, uint16_t po
 		}
 		if (++t->next_port > 60999 || t->next_port < 32768)
 			t->next_port = 32768;
-		if (pn_tcp_lookup(t, ip, port, t->next_port) == NULL && pn_tcp_lookup_listener(t, t->next_port) == NULL)
+		if (pn_tcp_lookup(t, ip, port, t->next_port) == NULL &&
+		    pn_tcp_lookup_listener(t, t->next_port) == NULL)
 			break;
 	}
 	s->lport = t->next_port;
@@ -517,7 +530,8 @@ void pn_tcp_info_get(const struct pn_tcp_sock *s, struct pn_tcp_info *i)
 {
 	memset(i, 0, sizeof(*i));
 	i->state = s->state;
-	i->peer_ip = s->rip;
+	i->peer_ip = pn_addr_is_v4(&s->rip) ? pn_addr_v4_host(&s->rip) : 0;
+	i->peer_addr = s->rip;
 	i->peer_port = s->rport;
 	i->local_port = s->lport;
 	i->mss = s->mss;

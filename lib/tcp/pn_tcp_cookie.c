@@ -25,14 +25,14 @@ static const uint16_t cookie_mss[] = { 536, 1300, 1440, 1460 };
 static uint32_t cookie_hash(const uint8_t key[16], const struct pn_tcp_cookie_tuple *c,
 			    uint32_t count)
 {
-	uint8_t in[16], out[8];
+	uint8_t in[40], out[8];
 	uint32_t h;
 
-	memcpy(in, &c->lip, 4);
-	memcpy(in + 4, &c->rip, 4);
-	memcpy(in + 8, &c->lport, 2);
-	memcpy(in + 10, &c->rport, 2);
-	memcpy(in + 12, &count, 4);
+	memcpy(in, c->lip.b, 16);
+	memcpy(in + 16, c->rip.b, 16);
+	memcpy(in + 32, &c->lport, 2);
+	memcpy(in + 34, &c->rport, 2);
+	memcpy(in + 36, &count, 4);
 	crypto_shorthash(out, in, sizeof(in), key);
 	memcpy(&h, out, sizeof(h));
 	return h;

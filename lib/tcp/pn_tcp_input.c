@@ -205,7 +205,7 @@ static void rcv_data(struct pn_tcp_sock *s, struct pn_pkt *pkt, uint32_t seq, bo
 
 static void set_mss(struct pn_tcp_sock *s, const struct pn_tcp_opts *o)
 {
-	uint32_t mss = (uint32_t)pn_stack_mtu(s->st) - 40;
+	uint32_t mss = pn_tcp_mss_for(s->st, &s->rip);
 
 	if (o->has_mss && o->mss < mss)
 		mss = o->mss;
@@ -245,7 +245,7 @@ uint8_t pn_tcp_wscale_for(uint32_t rcvbuf)
  * packet and is valid until its header is pulled off. */
 struct tcp_seg {
 	const struct pn_tcp_hdr *th;
-	uint32_t rip;
+	struct pn_addr rip;
 	uint16_t sport, dport;
 	uint32_t seq, ack;
 	uint32_t hlen, plen; /* header with options; payload */
@@ -312,7 +312,7 @@ static void listen_input(struct pn_tcp_sock *l, const struct tcp_seg *g)
 	if (g->flags & PN_TCP_F_RST)
 		return;
 	if (g->flags & PN_TCP_F_ACK) {
-		pn_tcp_send_rst_reply(st, g->rip, g->th, g->len);
+		pn_tcp_send_rst_reply(st, &g->rip, g->th, g->len);
 		return;
 	}
 	if (!(g->flags & PN_TCP_F_SYN))
@@ -326,7 +326,8 @@ static void listen_input(struct pn_tcp_sock *l, const struct tcp_seg *g)
 	if ((uint32_t)l->nr_syn >= t->conf.syn_backlog) {
 		/* the SYN queue is full (a flood, or a slow network): answer
 		 * with a cookie and keep nothing */
-		struct pn_tcp_cookie_tuple ck = { pn_stack_ip(st), g->rip, l->lport, g->sport, g->seq };
+		struct pn_tcp_cookie_tuple ck = { *pn_stack_local_addr(st, &g->rip), g->rip, l->lport,
+						   g->sport, g->seq };
 		uint16_t mss;
 		uint32_t isn;
 
@@ -336,7 +337,7 @@ static void listen_input(struct pn_tcp_sock *l, const struct tcp_seg *g)
 		}
 		isn = pn_tcp_cookie_make(t, &ck, pn_stack_now_ms(st),
 					 g->o.has_mss ? g->o.mss : 536, &mss);
-		pn_tcp_send_cookie_synack(l, g->rip, g->sport, isn, g->seq + 1, mss, g->o.sackp,
+		pn_tcp_send_cookie_synack(l, &g->rip, g->sport, isn, g->seq + 1, mss, g->o.sackp,
 					  g->o.has_ts,
 					  pn_tcp_cookie_tsval(pn_tcp_ts_now(st), g->o.sackp, g->o.has_ws,
 							      g->o.ws),
@@ -390,7 +391,8 @@ static struct pn_tcp_sock *cookie_child(struct pn_tcp_sock *l, const struct tcp_
 {
 	struct pn_stack *st = l->st;
 	struct pn_tcp *t = pn_tcp_of(st);
-	struct pn_tcp_cookie_tuple ck = { pn_stack_ip(st), g->rip, l->lport, g->sport, g->seq - 1 };
+	struct pn_tcp_cookie_tuple ck = { *pn_stack_local_addr(st, &g->rip), g->rip, l->lport,
+					   g->sport, g->seq - 1 };
 	struct pn_tcp_opts mo = { .has_mss = true };
 	struct pn_tcp_sock *c;
 	bool sack = false, has_ws = false;
@@ -459,7 +461,7 @@ static void syn_sent_input(struct pn_tcp_sock *s, const struct tcp_seg *g)
 
 	/* first, the ACK bit: it must acknowledge our SYN and nothing more */
 	if ((g->flags & PN_TCP_F_ACK) && (pn_seq_le(g->ack, s->iss) || pn_seq_gt(g->ack, s->snd_max))) {
-		pn_tcp_send_rst_reply(s->st, s->rip, g->th, g->len);
+		pn_tcp_send_rst_reply(s->st, &s->rip, g->th, g->len);
 		return;
 	}
 	/* second, RST: with an acceptable ACK the connection is refused */
@@ -526,7 +528,7 @@ static bool syn_rcvd_ack(struct pn_tcp_sock *s, const struct tcp_seg *g)
 	struct pn_tcp_sock *l = s->parent;
 
 	if (!pn_seq_gt(g->ack, s->snd_una) || pn_seq_gt(g->ack, s->snd_max)) {
-		pn_tcp_send_rst_reply(s->st, g->rip, g->th, g->len);
+		pn_tcp_send_rst_reply(s->st, &g->rip, g->th, g->len);
 		return false;
 	}
 	if (l && l->nr_acq >= l->backlog) {
@@ -739,7 +741,7 @@ void pn_tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_l3_in
 	t->stats.segs_in++;
 	if (!seg_parse(t, pkt, l3, &g))
 		goto drop;
-	s = pn_tcp_lookup(t, g.rip, g.sport, g.dport);
+	s = pn_tcp_lookup(t, &g.rip, g.sport, g.dport);
 	if (s && s->state == PN_TCP_TIME_WAIT &&
 	    (g.flags & (PN_TCP_F_SYN | PN_TCP_F_ACK | PN_TCP_F_RST)) == PN_TCP_F_SYN &&
 	    pn_seq_gt(g.seq, s->rcv_nxt)) {
@@ -759,7 +761,7 @@ void pn_tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_l3_in
 		if (l)
 			listen_input(l, &g);
 		else /* 3.10.7.1, CLOSED: a RST for anything but a RST */
-			pn_tcp_send_rst_reply(st, g.rip, g.th, g.len);
+			pn_tcp_send_rst_reply(st, &g.rip, g.th, g.len);
 		goto drop;
 	}
 	switch (s->state) {

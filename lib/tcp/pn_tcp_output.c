@@ -116,7 +116,7 @@ int pn_tcp_send_segment(struct pn_tcp_sock *s, uint32_t seq, uint8_t flags, uint
 
 	if (flags & PN_TCP_F_SYN) {
 		/* 20 bytes, each option aligned as Linux lays them out */
-		o = pn_tcp_opt_mss(o, (uint16_t)(pn_stack_mtu(st) - 40));
+		o = pn_tcp_opt_mss(o, pn_tcp_mss_for(st, &s->rip));
 		if (s->state == PN_TCP_SYN_SENT || s->sack_ok)
 			o = pn_tcp_opt_sackp(o);
 		else
@@ -129,7 +129,7 @@ int pn_tcp_send_segment(struct pn_tcp_sock *s, uint32_t seq, uint8_t flags, uint
 		if (s->ts_ok)
 			o = pn_tcp_opt_ts(pn_tcp_opt_nops(o, 2), pn_tcp_ts_now(st), s->ts_recent);
 		/* SACK blocks only in the option room the payload leaves */
-		int room = (int)pn_stack_l4_room(st) - (int)(sizeof(struct pn_tcp_hdr) + len) -
+		int room = (int)pn_stack_l4_room_to(st, &s->rip) - (int)(sizeof(struct pn_tcp_hdr) + len) -
 			   (int)(o - opt) - 4;
 		int fit = room >= 8 ? PN_MIN(room / 8, s->ts_ok ? 3 : 4) : 0;
 
@@ -161,8 +161,8 @@ int pn_tcp_send_segment(struct pn_tcp_sock *s, uint32_t seq, uint8_t flags, uint
 	memcpy(th + 1, opt, optlen);
 	if (len)
 		sbuf_copy(s, seq - s->snd_una, (uint8_t *)th + hlen, len);
-	csum = pn_csum_fold(pn_csum_add(pn_csum_pseudo(htonl(pn_stack_ip(st)), htonl(s->rip), PN_IPPROTO_TCP,
-						       (uint16_t)(hlen + len)),
+	csum = pn_csum_fold(pn_csum_add(pn_l3_pseudo_to(st, &s->rip, PN_IPPROTO_TCP,
+							(uint16_t)(hlen + len)),
 					th, hlen + len));
 	th->csum = csum;
 	t->stats.segs_out++;
@@ -174,13 +174,13 @@ int pn_tcp_send_segment(struct pn_tcp_sock *s, uint32_t seq, uint8_t flags, uint
 		s->ack_now = false;
 		pn_timer_cancel(&s->delack);
 	}
-	pn_ip_output(st, pkt, PN_IPPROTO_TCP, s->rip);
+	pn_l3_output(st, pkt, PN_IPPROTO_TCP, &s->rip);
 	return 0;
 }
 
 /* A SYN-ACK for which no socket exists: its sequence number is a SYN
  * cookie, and window scale and SACK ride in the timestamp (pn_tcp_cookie.c). */
-void pn_tcp_send_cookie_synack(struct pn_tcp_sock *l, uint32_t rip, uint16_t rport,
+void pn_tcp_send_cookie_synack(struct pn_tcp_sock *l, const struct pn_addr *rip, uint16_t rport,
 			       uint32_t isn, uint32_t ack, uint16_t mss, bool sack, bool ts,
 			       uint32_t tsval, uint32_t tsecr, bool ws)
 {
@@ -192,7 +192,7 @@ void pn_tcp_send_cookie_synack(struct pn_tcp_sock *l, uint32_t rip, uint16_t rpo
 	unsigned hlen;
 
 	(void)mss; /* our own MSS goes in the SYN-ACK; the peer's is in the cookie */
-	o = pn_tcp_opt_mss(o, (uint16_t)(pn_stack_mtu(st) - 40));
+	o = pn_tcp_opt_mss(o, pn_tcp_mss_for(st, rip));
 	o = sack ? pn_tcp_opt_sackp(o) : pn_tcp_opt_nops(o, 2);
 	if (ts)
 		o = pn_tcp_opt_ts(o, tsval, tsecr);
@@ -211,13 +211,14 @@ void pn_tcp_send_cookie_synack(struct pn_tcp_sock *l, uint32_t rip, uint16_t rpo
 	th->flags = PN_TCP_F_SYN | PN_TCP_F_ACK;
 	th->win = htons((uint16_t)PN_MIN(l->rcvbuf ? l->rcvbuf : t->conf.rcvbuf, 65535u));
 	memcpy(th + 1, opt, (size_t)(o - opt));
-	pn_wire_l4_csum4(th, hlen, pn_stack_ip(st), rip, PN_IPPROTO_TCP);
+	th->csum = pn_csum_fold(pn_csum_add(pn_l3_pseudo_to(st, rip, PN_IPPROTO_TCP, (uint16_t)hlen),
+					    th, hlen));
 	t->stats.segs_out++;
-	pn_ip_output(st, pkt, PN_IPPROTO_TCP, rip);
+	pn_l3_output(st, pkt, PN_IPPROTO_TCP, rip);
 }
 
 /* RST for a segment that has no connection (RFC 9293 3.10.7.1). */
-void pn_tcp_send_rst_reply(struct pn_stack *st, uint32_t rip, const struct pn_tcp_hdr *th,
+void pn_tcp_send_rst_reply(struct pn_stack *st, const struct pn_addr *rip, const struct pn_tcp_hdr *th,
 			   uint32_t seg_len)
 {
 	struct pn_pkt *pkt;
@@ -239,12 +240,11 @@ void pn_tcp_send_rst_reply(struct pn_stack *st, uint32_t rip, const struct pn_tc
 		r->flags = PN_TCP_F_RST | PN_TCP_F_ACK;
 	}
 	r->doff = 5 << 4;
-	r->csum = pn_csum_fold(pn_csum_add(pn_csum_pseudo(htonl(pn_stack_ip(st)), htonl(rip),
-							  PN_IPPROTO_TCP, sizeof(*r)),
+	r->csum = pn_csum_fold(pn_csum_add(pn_l3_pseudo_to(st, rip, PN_IPPROTO_TCP, sizeof(*r)),
 					   r, sizeof(*r)));
 	pn_tcp_of(st)->stats.rst_out++;
 	pn_tcp_of(st)->stats.segs_out++;
-	pn_ip_output(st, pkt, PN_IPPROTO_TCP, rip);
+	pn_l3_output(st, pkt, PN_IPPROTO_TCP, rip);
 }
 
 /*

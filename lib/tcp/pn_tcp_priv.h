@@ -60,7 +60,7 @@ struct pn_tcp_sock {
 	struct pn_stack *st;
 	uint32_t id; /* slot | generation << 16 */
 	enum pn_tcp_state state;
-	uint32_t rip;
+	struct pn_addr rip; /* the peer, either family */
 	uint16_t rport, lport;
 	struct pn_tcp_sock *hnext;
 	bool hashed;
@@ -170,6 +170,12 @@ static inline uint32_t pn_tcp_flight(const struct pn_tcp_sock *s)
 	return s->snd_nxt - s->snd_una;
 }
 
+/* MSS for a peer of @p rip's family on this stack's MTU */
+static inline uint16_t pn_tcp_mss_for(const struct pn_stack *st, const struct pn_addr *rip)
+{
+	return (uint16_t)(pn_stack_mtu(st) - (pn_addr_is_v4(rip) ? 40 : 60));
+}
+
 static inline uint32_t pn_tcp_ts_now(const struct pn_stack *st)
 {
 	return (uint32_t)pn_stack_now_ms(st);
@@ -181,7 +187,7 @@ void pn_tcp_event(struct pn_tcp_sock *s, unsigned ev);
 void pn_tcp_free_later(struct pn_tcp_sock *s);
 void pn_tcp_hash_add(struct pn_tcp *t, struct pn_tcp_sock *s);
 void pn_tcp_hash_del(struct pn_tcp *t, struct pn_tcp_sock *s);
-struct pn_tcp_sock *pn_tcp_lookup(struct pn_tcp *t, uint32_t rip, uint16_t rport,
+struct pn_tcp_sock *pn_tcp_lookup(struct pn_tcp *t, const struct pn_addr *rip, uint16_t rport,
 				  uint16_t lport);
 struct pn_tcp_sock *pn_tcp_lookup_listener(struct pn_tcp *t, uint16_t lport);
 uint64_t pn_tcp_mix64(uint64_t x);
@@ -202,10 +208,10 @@ uint32_t pn_tcp_rcv_edge(const struct pn_tcp_sock *s);
 uint32_t pn_tcp_rcv_space(const struct pn_tcp_sock *s);
 uint32_t pn_tcp_rto_now(const struct pn_tcp_sock *s);
 void pn_tcp_send_ack(struct pn_tcp_sock *s);
-void pn_tcp_send_rst_reply(struct pn_stack *st, uint32_t rip, const struct pn_tcp_hdr *th,
+void pn_tcp_send_rst_reply(struct pn_stack *st, const struct pn_addr *rip, const struct pn_tcp_hdr *th,
 			   uint32_t seg_len);
 int pn_tcp_send_segment(struct pn_tcp_sock *s, uint32_t seq, uint8_t flags, uint32_t len);
-void pn_tcp_send_cookie_synack(struct pn_tcp_sock *l, uint32_t rip, uint16_t rport,
+void pn_tcp_send_cookie_synack(struct pn_tcp_sock *l, const struct pn_addr *rip, uint16_t rport,
 			       uint32_t isn, uint32_t ack, uint16_t mss, bool sack, bool ts,
 			       uint32_t tsval, uint32_t tsecr, bool ws);
 void pn_tcp_output(struct pn_tcp_sock *s);
@@ -233,7 +239,7 @@ struct pn_tcp *pn_tcp_ready(struct pn_stack *st);
 
 /* pn_tcp_cookie.c */
 struct pn_tcp_cookie_tuple {
-	uint32_t lip, rip;
+	struct pn_addr lip, rip;
 	uint16_t lport, rport;
 	uint32_t peer_isn;
 };

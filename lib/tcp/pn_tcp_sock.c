@@ -18,33 +18,36 @@
 /* SipHash-2-4 (libsodium's crypto_shorthash) of a connection's addresses
  * and ports under @p key: what a remote peer cannot predict, so it can
  * neither aim many connections at one hash chain nor guess an ISN. */
-static uint64_t tuple_hash(const uint8_t key[16], uint32_t lip, uint32_t rip, uint16_t lport,
-			   uint16_t rport)
+static uint64_t tuple_hash(const uint8_t key[16], const struct pn_addr *lip,
+			   const struct pn_addr *rip, uint16_t lport, uint16_t rport)
 {
-	uint8_t in[12], out[8];
+	uint8_t in[36], out[8];
 	uint64_t h;
 
-	memcpy(in, &lip, 4);
-	memcpy(in + 4, &rip, 4);
-	memcpy(in + 8, &lport, 2);
-	memcpy(in + 10, &rport, 2);
+	memcpy(in, lip->b, 16);
+	memcpy(in + 16, rip->b, 16);
+	memcpy(in + 32, &lport, 2);
+	memcpy(in + 34, &rport, 2);
 	crypto_shorthash(out, in, sizeof(in), key);
 	memcpy(&h, out, sizeof(h));
 	return h;
 }
 
-static unsigned hash_tuple(const struct pn_tcp *t, uint32_t rip, uint16_t rport, uint16_t lport)
+static unsigned hash_tuple(const struct pn_tcp *t, const struct pn_addr *rip, uint16_t rport,
+			   uint16_t lport)
 {
-	return (unsigned)tuple_hash(t->hash_key, 0, rip, lport, rport) & (PN_TCP_HASH - 1);
+	static const struct pn_addr none;
+
+	return (unsigned)tuple_hash(t->hash_key, &none, rip, lport, rport) & (PN_TCP_HASH - 1);
 }
 
-struct pn_tcp_sock *pn_tcp_lookup(struct pn_tcp *t, uint32_t rip, uint16_t rport,
+struct pn_tcp_sock *pn_tcp_lookup(struct pn_tcp *t, const struct pn_addr *rip, uint16_t rport,
 				  uint16_t lport)
 {
 	struct pn_tcp_sock *s = t->hash[hash_tuple(t, rip, rport, lport)];
 
 	for (; s; s = s->hnext)
-		if (s->rip == rip && s->rport == rport && s->lport == lport)
+		if (s->rport == rport && s->lport == lport && pn_addr_eq(&s->rip, rip))
 			return s;
 	return NULL;
 }
@@ -59,7 +62,7 @@ struct pn_tcp_sock *pn_tcp_lookup_listener(struct pn_tcp *t, uint16_t lport)
 
 void pn_tcp_hash_add(struct pn_tcp *t, struct pn_tcp_sock *s)
 {
-	unsigned h = hash_tuple(t, s->rip, s->rport, s->lport);
+	unsigned h = hash_tuple(t, &s->rip, s->rport, s->lport);
 
 	s->hnext = t->hash[h];
 	t->hash[h] = s;
@@ -73,7 +76,7 @@ void pn_tcp_hash_del(struct pn_tcp *t, struct pn_tcp_sock *s)
 	if (!s->hashed)
 		return;
 	pp = s->state == PN_TCP_LISTEN ? &t->listeners
-				       : &t->hash[hash_tuple(t, s->rip, s->rport, s->lport)];
+				       : &t->hash[hash_tuple(t, &s->rip, s->rport, s->lport)];
 	for (; *pp; pp = &(*pp)->hnext) {
 		if (*pp == s) {
 			*pp = s->hnext;
@@ -144,27 +147,29 @@ struct pn_tcp_sock *pn_tcp_sock_alloc(struct pn_stack *st)
  * pinned for as long as the socket may charge it. */
 void pn_tcp_sock_set_acct(struct pn_tcp_sock *s, struct pn_acct_group *g)
 {
-	char a[16], b[16];
+	char a[PN_ADDR_STRLEN], b[PN_ADDR_STRLEN];
 
 	pn_acct_unpin(&s->acct_pin);
 	s->acct = NULL;
 	if (g != NULL && pn_acct_pin(g, &s->acct_pin, "tcp socket %s:%u->%s:%u",
-				     pn_ip_str(pn_stack_ip(s->st), a), s->lport,
-				     pn_ip_str(s->rip, b), s->rport) == 0)
+				     pn_addr_str(pn_stack_local_addr(s->st, &s->rip), a), s->lport,
+				     pn_addr_str(&s->rip, b), s->rport) == 0)
 		s->acct = g;
 }
 
 /* The socket's 4-tuple is known: name it for holder dumps, pin its group. */
 void pn_tcp_sock_named(struct pn_tcp_sock *s, struct pn_acct_group *g)
 {
-	char a[16], b[16];
+	char a[PN_ADDR_STRLEN], b[PN_ADDR_STRLEN];
 
 	if (s->state == PN_TCP_LISTEN)
 		s->holder = pn_holder_register("tcp listener %s:%u",
 					       pn_ip_str(pn_stack_ip(s->st), a), s->lport);
 	else
-		s->holder = pn_holder_register("socket %s:%u->%s:%u", pn_ip_str(s->rip, b),
-					       s->rport, pn_ip_str(pn_stack_ip(s->st), a), s->lport);
+		s->holder = pn_holder_register("socket %s:%u->%s:%u", pn_addr_str(&s->rip, b),
+					       s->rport,
+					       pn_addr_str(pn_stack_local_addr(s->st, &s->rip), a),
+					       s->lport);
 	pn_tcp_sock_set_acct(s, g);
 }
 
@@ -256,7 +261,8 @@ uint64_t pn_tcp_mix64(uint64_t x)
 uint32_t pn_tcp_pick_isn(struct pn_tcp_sock *s)
 {
 	struct pn_tcp *t = pn_tcp_of(s->st);
-	uint64_t f = tuple_hash(t->isn_key, pn_stack_ip(s->st), s->rip, s->lport, s->rport);
+	uint64_t f = tuple_hash(t->isn_key, pn_stack_local_addr(s->st, &s->rip), &s->rip, s->lport,
+				s->rport);
 
 	return (uint32_t)f + (uint32_t)(pn_stack_now_us(s->st) >> 2);
 }

@@ -72,6 +72,56 @@ struct pn_ipv4_hdr {
 	uint32_t daddr;
 } __attribute__((packed));
 
+/* ---- IPv6 (RFC 8200), ICMPv6 (RFC 4443), neighbour discovery (RFC 4861) */
+
+#define PN_IPV6_HLEN 40
+#define PN_IPV6_MIN_MTU 1280
+
+struct pn_ipv6_hdr {
+	uint32_t ver_tc_flow; /* version 6 in the top 4 bits */
+	uint16_t payload_len;
+	uint8_t next;         /* next header: the L4 protocol here */
+	uint8_t hop_limit;
+	uint8_t saddr[16];
+	uint8_t daddr[16];
+} __attribute__((packed));
+
+#define PN_ICMP6_ECHO_REQUEST 128
+#define PN_ICMP6_ECHO_REPLY 129
+#define PN_ND_ROUTER_SOLICIT 133
+#define PN_ND_ROUTER_ADVERT 134
+#define PN_ND_NEIGHBOR_SOLICIT 135
+#define PN_ND_NEIGHBOR_ADVERT 136
+
+#define PN_ND_OPT_SRC_LLADDR 1
+#define PN_ND_OPT_TGT_LLADDR 2
+
+#define PN_ND_NA_ROUTER 0x80u
+#define PN_ND_NA_SOLICITED 0x40u
+#define PN_ND_NA_OVERRIDE 0x20u
+
+struct pn_icmp6_hdr {
+	uint8_t type, code;
+	uint16_t csum;
+	uint32_t data; /* echo: id and sequence; NA: flags in the first byte */
+} __attribute__((packed));
+
+/* Neighbour solicitation and advertisement: the ICMPv6 header, then the
+ * target address, then options (8-byte units). */
+struct pn_nd_msg {
+	struct pn_icmp6_hdr h;
+	uint8_t target[16];
+} __attribute__((packed));
+
+/** Sum of the IPv6 pseudo header (RFC 8200 8.1) for an upper-layer checksum. */
+static inline uint64_t pn_csum_pseudo6(const uint8_t saddr[16], const uint8_t daddr[16],
+				       uint8_t next, uint32_t len)
+{
+	uint32_t w[2] = { __builtin_bswap32(len), __builtin_bswap32((uint32_t)next) };
+
+	return pn_csum_add(pn_csum_add(pn_csum_add(0, saddr, 16), daddr, 16), w, 8);
+}
+
 /* ---- ICMP, UDP */
 
 #define PN_ICMP_ECHO_REPLY 0

@@ -169,11 +169,11 @@ static void arp(struct fz *f)
 	inject(&fw.b, PN_ETH_P_ARP, (const uint8_t *)&a, (bad & 32) ? fz_u8(f) % sizeof(a) : sizeof(a));
 }
 
-static void udp_echo_cb(struct pn_stack *st, struct pn_pkt *pkt, uint32_t src_ip,
+static void udp_echo_cb(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_addr *src,
 			uint16_t src_port, uint16_t dst_port, void *arg)
 {
 	(void)arg;
-	pn_udp_send(st, src_ip, src_port, dst_port, pn_pkt_data(pkt),
+	pn_udp_send_addr(st, src, src_port, dst_port, pn_pkt_data(pkt),
 		    pn_pkt_headlen(pkt) < 512 ? pn_pkt_headlen(pkt) : 512);
 	pn_pkt_free(pkt);
 }

@@ -83,6 +83,10 @@ static void side_open(struct fw_side *s, const char *pair, uint32_t ip)
 	memcpy(s->mac, info.mac, 6);
 	sc.port = s->port;
 	sc.pool = s->pool;
+	/* dual stack: raw frames of the input reach IPv6, ICMPv6 and ND too */
+	if (pn_addr_parse(ip == FW_IP_A ? "fd00::a" : "fd00::b", &sc.ip6, NULL) != 0)
+		fw_fail("ip6");
+	sc.prefix_len6 = 64;
 	s->st = pn_stack_create(&sc);
 	if (s->st == NULL || pn_tcp_configure(s->st, &tc) != 0)
 		fw_fail("stack");
@@ -336,6 +340,15 @@ struct pn_pkt *fw_frame(struct fw_side *to, uint16_t ethertype, const void *l3, 
 	return p;
 }
 
+static uint64_t frags_received(void)
+{
+	struct pn_net_stats a, b;
+
+	pn_stack_stats_get(fw.a.st, &a);
+	pn_stack_stats_get(fw.b.st, &b);
+	return a.ip_fragments + b.ip_fragments;
+}
+
 bool fw_begin(void)
 {
 	static int fresh = -1;
@@ -349,6 +362,7 @@ bool fw_begin(void)
 	if (!built)
 		world_build();
 	fw.inputs++;
+	fw.frags_seen = frags_received();
 	fw.a.rcvd = fw.b.rcvd = 0;
 	fw.a.eof = fw.b.eof = fw.a.closed = fw.b.closed = false;
 	fw.a.tainted = fw.b.tainted = false;
@@ -385,7 +399,7 @@ void fw_end(void)
 		fw_flush(16);
 		fw_tick(1100);
 	}
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 4 && frags_received() != fw.frags_seen; i++) {
 		fw_flush(16);
 		fw_tick(8000);
 	}

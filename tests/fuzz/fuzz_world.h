@@ -52,6 +52,7 @@ struct fw {
 	struct pn_acct_group *group;
 	struct pn_tcp_sock *listener, *cli, *srv;
 	uint64_t now_us;
+	uint64_t frags_seen; /* IP fragments both stacks had received at the input's start */
 	uint64_t sent_a, sent_b; /* bytes each side queued to send */
 	bool split;              /* hand frames in pieces */
 	uint64_t rng;

@@ -35,6 +35,8 @@ static uint32_t max_socks;      /* 0: the default */
 static uint32_t syn_backlog;    /* 0: the default */
 static bool split_rx_b;         /* frames to B arrive split in pieces */
 static bool fake_time;          /* stacks on a clock a poll round moves 1 ms */
+static bool dual_stack;         /* the sides get fd00::1 and fd00::2 as well */
+static bool same_ip6;           /* both sides claim fd00::1 (a DAD conflict) */
 static uint64_t fake_us = 1000000;
 
 static uint64_t fake_clock(void *arg)
@@ -73,6 +75,11 @@ static void side_open(struct side *s, const char *pair, uint32_t ip, const char 
 	sc.pool = s->pool;
 	if (fake_time)
 		sc.clock_us = fake_clock;
+	if (dual_stack) {
+		cr_assert_eq(pn_addr_parse(ip == IP_A || same_ip6 ? "fd00::1" : "fd00::2", &sc.ip6,
+					   NULL), 0);
+		sc.prefix_len6 = 64;
+	}
 	s->st = pn_stack_create(&sc);
 	cr_assert_not_null(s->st);
 	cr_assert_eq(pn_tcp_configure(s->st, &tc), 0);
@@ -235,12 +242,12 @@ Test(net, impair_spec_errors)
 static int udp_got;
 static char udp_buf[64];
 
-static void udp_cb(struct pn_stack *st, struct pn_pkt *pkt, uint32_t src, uint16_t sport,
-		   uint16_t dport, void *arg)
+static void udp_cb(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_addr *src,
+		   uint16_t sport, uint16_t dport, void *arg)
 {
 	(void)st;
 	(void)arg;
-	cr_assert_eq(src, IP_A);
+	cr_assert(pn_addr_is_v4(src) && pn_addr_v4_host(src) == IP_A);
 	cr_assert_eq(sport, 5000);
 	cr_assert_eq(dport, 7);
 	memcpy(udp_buf, pn_pkt_data(pkt), PN_MIN(pkt->len, sizeof(udp_buf) - 1));
@@ -554,6 +561,96 @@ Test(net, incomplete_datagrams_time_out_with_every_page_back)
 	pn_stack_stats_get(B.st, &sb);
 	cr_assert_eq(sb.ip_reasm_timeout, 2);
 	cr_assert_eq(pn_pool_inflight(A.pool), in_a, "every piece freed");
+	close_pair();
+}
+
+/* ---- IPv6 */
+
+static struct pn_addr addr6(const char *s)
+{
+	struct pn_addr a;
+
+	cr_assert_eq(pn_addr_parse(s, &a, NULL), 0, "%s", s);
+	return a;
+}
+
+Test(net6, dad_then_ping_and_neighbour_discovery)
+{
+	struct pn_addr b6 = addr6("fd00::2");
+	struct pn_net_stats sa, sb;
+
+	dual_stack = true;
+	fake_time = true;
+	open_pair(NULL, NULL, 0);
+	cr_assert_not(pn_stack_ip6_ready(A.st), "tentative until DAD is over");
+	cr_assert_eq(pn_icmp6_echo(A.st, &b6, 1, 1, "x", 1), -EADDRNOTAVAIL);
+	PUMP_UNTIL(pn_stack_ip6_ready(A.st) && pn_stack_ip6_ready(B.st), 3000);
+	cr_assert(pn_stack_ip6_ready(A.st) && pn_stack_ip6_ready(B.st));
+	cr_assert_eq(pn_icmp6_echo(A.st, &b6, 1, 2, "ping6", 5), 0);
+	PUMP_UNTIL(pn_icmp_echo_replies_seen(A.st) == 1, 2000);
+	cr_assert_eq(pn_icmp_echo_replies_seen(A.st), 1);
+	pn_stack_stats_get(A.st, &sa);
+	pn_stack_stats_get(B.st, &sb);
+	cr_assert_eq(sa.nd_tx_solicit, 2, "one DAD probe, one solicitation for B");
+	cr_assert_eq(sb.nd_tx_advert, 1, "B answered it");
+	cr_assert_eq(sb.icmp6_echo_requests, 1);
+	cr_assert_eq(sb.arp_tx_request, 0, "B learnt A from the solicitation");
+	cr_assert_eq(sa.nd_dad_conflicts + sb.nd_dad_conflicts, 0);
+	/* groups, loopback, the unspecified address are no peers */
+	cr_assert_eq(pn_icmp6_echo(A.st, &(struct pn_addr){ { 0xff, 0x02, [15] = 1 } }, 1, 3, "x", 1),
+		     -EADDRNOTAVAIL);
+	cr_assert_eq(pn_icmp6_echo(A.st, &(struct pn_addr){ { [15] = 1 } }, 1, 3, "x", 1),
+		     -EADDRNOTAVAIL);
+	close_pair();
+}
+
+Test(net6, duplicate_address_is_not_used)
+{
+	struct pn_net_stats sa, sb;
+
+	dual_stack = true;
+	same_ip6 = true;
+	fake_time = true;
+	open_pair(NULL, NULL, 0);
+	PUMP_UNTIL(0, 3000);
+	pn_stack_stats_get(A.st, &sa);
+	pn_stack_stats_get(B.st, &sb);
+	cr_assert_gt(sa.nd_dad_conflicts + sb.nd_dad_conflicts, 0);
+	cr_assert_not(pn_stack_ip6_ready(A.st) && pn_stack_ip6_ready(B.st),
+		      "both kept an address only one may have");
+	close_pair();
+}
+
+static int udp6_got;
+
+static void udp6_cb(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_addr *src,
+		    uint16_t sport, uint16_t dport, void *arg)
+{
+	struct pn_addr a6 = addr6("fd00::1");
+
+	(void)st;
+	(void)arg;
+	cr_assert(pn_addr_eq(src, &a6));
+	cr_assert_eq(sport, 5000);
+	cr_assert_eq(dport, 9);
+	cr_assert_eq(pn_pkt_headlen(pkt), 6);
+	cr_assert_eq(memcmp(pn_pkt_data(pkt), "hello6", 6), 0);
+	udp6_got++;
+	pn_pkt_free(pkt);
+}
+
+Test(net6, udp_over_ipv6)
+{
+	struct pn_addr b6 = addr6("fd00::2");
+
+	dual_stack = true;
+	fake_time = true;
+	open_pair(NULL, NULL, 0);
+	PUMP_UNTIL(pn_stack_ip6_ready(A.st) && pn_stack_ip6_ready(B.st), 3000);
+	cr_assert_eq(pn_udp_bind(B.st, 9, udp6_cb, NULL), 0);
+	cr_assert_eq(pn_udp_send_addr(A.st, &b6, 9, 5000, "hello6", 6), 0);
+	PUMP_UNTIL(udp6_got == 1, 1000);
+	cr_assert_eq(udp6_got, 1);
 	close_pair();
 }
 
@@ -1000,6 +1097,48 @@ Test(tcp, syn_flood_keeps_nobody_out)
 	side_close(&A);
 	cr_assert_eq(pn_pool_destroy(A.pool), 0);
 	cr_assert_eq(pn_pool_destroy(B.pool), 0);
+}
+
+/* TCP over IPv6, on a listener that takes both families */
+Test(tcp6, transfer_over_ipv6_and_ipv4_on_one_listener)
+{
+	struct pn_addr b6 = addr6("fd00::2"), a6 = addr6("fd00::1");
+	struct pn_tcp_info ic, is;
+	struct pn_tcp_stats tb;
+
+	dual_stack = true;
+	open_pair(NULL, NULL, 0);
+	PUMP_UNTIL(pn_stack_ip6_ready(A.st) && pn_stack_ip6_ready(B.st), 3000);
+	memset(&client, 0, sizeof(client));
+	memset(&server, 0, sizeof(server));
+	server.zc = true;
+	server.hold_max = 8;
+	listener = pn_tcp_listen(B.st, 80, 16, listen_cb, NULL);
+	cr_assert_not_null(listener);
+	client.target = 2u << 20;
+	client.s = pn_tcp_connect_addr(A.st, &b6, 80, conn_cb, &client);
+	cr_assert_not_null(client.s);
+	PUMP_UNTIL(client.connected && server.s, 3000);
+	cr_assert(client.connected && server.s, "IPv6 handshake");
+	fill_send(&client);
+	pn_tcp_info_get(server.s, &is);
+	pn_tcp_info_get(client.s, &ic);
+	cr_assert(pn_addr_eq(&is.peer_addr, &a6), "the server sees A's IPv6 address");
+	cr_assert_eq(is.peer_ip, 0);
+	cr_assert_eq(ic.mss, 1500 - 60 - 12, "MSS for IPv6 less the timestamp option");
+	PUMP_UNTIL(server.rcvd == client.target, 20000);
+	cr_assert_eq(server.rcvd, client.target, "byte-exact over IPv6");
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_eq(tb.copy_bytes, 0, "by zero copy");
+	finish_conn();
+	/* the same listener, over IPv4 */
+	start_conn(1u << 20, false, false);
+	PUMP_UNTIL(server.rcvd == client.target, 20000);
+	cr_assert_eq(server.rcvd, client.target);
+	pn_tcp_info_get(server.s, &is);
+	cr_assert_eq(is.peer_ip, IP_A);
+	finish_conn();
+	close_pair();
 }
 
 /* {copy, zero copy} x {clean, loss, reorder, corrupt + delay}, IPv4:
