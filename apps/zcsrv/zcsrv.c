@@ -52,6 +52,9 @@ static struct {
 	enum mode mode;
 	uint16_t listen_port;
 	uint32_t peer_ip;
+	struct pn_addr peer;         /* --connect, either family */
+	struct pn_addr ip6, gateway6; /* --ip6, --gateway6 */
+	uint8_t prefix6;
 	uint16_t peer_port;
 	const char *path;
 	uint64_t send_bytes;
@@ -126,6 +129,8 @@ static void usage(FILE *f)
 		"  --pages N           pages in the packet region (default 32768)\n"
 		"  --rcvbuf N --sndbuf N  socket buffers in bytes\n"
 		"  --mtu N             (default 1500)\n"
+		"  --ip6 ADDR/LEN      an IPv6 address too (dual stack; --connect [ADDR]:PORT)\n"
+		"  --gateway6 ADDR     IPv6 gateway\n"
 		"  --max-conns N       connections served at once (default 4096); more are\n"
 		"                      reset and counted (conns_refused)\n"
 		"  --idle-timeout S    http: close keep-alive connections idle S seconds (60;\n"
@@ -869,6 +874,12 @@ static json_t *stats_json(const struct sample *a, const struct sample *b, bool f
 		json_object_set_new(nj, "ip_reasm_overlap", json_integer((json_int_t)ns.ip_reasm_overlap));
 		json_object_set_new(nj, "ip_frags_out", json_integer((json_int_t)ns.ip_frags_out));
 		json_object_set_new(nj, "arp_evicted", json_integer((json_int_t)ns.arp_evicted));
+		json_object_set_new(nj, "ip6_rx", json_integer((json_int_t)ns.ip6_rx));
+		json_object_set_new(nj, "icmp6_echo_requests", json_integer((json_int_t)ns.icmp6_echo_requests));
+		json_object_set_new(nj, "nd_rx_solicit", json_integer((json_int_t)ns.nd_rx_solicit));
+		json_object_set_new(nj, "nd_tx_advert", json_integer((json_int_t)ns.nd_tx_advert));
+		json_object_set_new(nj, "nd_dad_conflicts", json_integer((json_int_t)ns.nd_dad_conflicts));
+		json_object_set_new(nj, "ip6_ext_dropped", json_integer((json_int_t)ns.ip6_ext_dropped));
 	}
 	if (impair_port) {
 		struct pn_impair_stats is;
@@ -987,7 +998,8 @@ static int parse_args(int argc, char **argv)
 {
 	enum { O_PORT = 256, O_IP, O_GW, O_MODE, O_LISTEN, O_CONNECT, O_PATH, O_BYTES, O_COPY,
 	       O_APPMEM, O_ACCT, O_HOLD, O_INJECT, O_PAGES, O_RCVBUF, O_SNDBUF, O_MTU, O_DURATION,
-	       O_PERIOD, O_JSON, O_QUIET, O_NOTEL, O_HELP, O_MAXCONN, O_IDLE, O_HEADTO };
+	       O_PERIOD, O_JSON, O_QUIET, O_NOTEL, O_HELP, O_MAXCONN, O_IDLE, O_HEADTO, O_IP6,
+	       O_GW6 };
 	static const struct option opts[] = {
 		{ "port", 1, 0, O_PORT }, { "ip", 1, 0, O_IP }, { "gateway", 1, 0, O_GW },
 		{ "mode", 1, 0, O_MODE }, { "listen", 1, 0, O_LISTEN }, { "connect", 1, 0, O_CONNECT },
@@ -998,7 +1010,8 @@ static int parse_args(int argc, char **argv)
 		{ "stats-period", 1, 0, O_PERIOD }, { "json", 0, 0, O_JSON }, { "quiet", 0, 0, O_QUIET },
 		{ "no-telemetry", 0, 0, O_NOTEL }, { "help", 0, 0, O_HELP },
 		{ "max-conns", 1, 0, O_MAXCONN }, { "idle-timeout", 1, 0, O_IDLE },
-		{ "header-timeout", 1, 0, O_HEADTO }, { 0, 0, 0, 0 },
+		{ "header-timeout", 1, 0, O_HEADTO }, { "ip6", 1, 0, O_IP6 },
+		{ "gateway6", 1, 0, O_GW6 }, { 0, 0, 0, 0 },
 	};
 	int o;
 	uint64_t v;
@@ -1032,20 +1045,37 @@ static int parse_args(int argc, char **argv)
 			cfg.listen_port = (uint16_t)v;
 			break;
 		case O_CONNECT: {
-			char *colon = strrchr(optarg, ':');
+			/* A.B.C.D:PORT or [IPV6]:PORT */
+			char *colon = strrchr(optarg, ':'), host[64];
+			const char *h = optarg;
+			size_t hl;
 
 			if (colon == NULL)
 				goto bad;
-			*colon = 0;
-			if (pn_ip_parse(optarg, &cfg.peer_ip, NULL) || parse_size(colon + 1, &v) || v == 0 ||
-			    v > 65535) {
-				*colon = ':';
-				goto bad;
+			hl = (size_t)(colon - optarg);
+			if (optarg[0] == '[' && hl >= 2 && optarg[hl - 1] == ']') {
+				h = optarg + 1;
+				hl -= 2;
 			}
-			*colon = ':';
+			if (hl == 0 || hl >= sizeof(host))
+				goto bad;
+			memcpy(host, h, hl);
+			host[hl] = '\0';
+			if (pn_addr_parse(host, &cfg.peer, NULL) || parse_size(colon + 1, &v) || v == 0 ||
+			    v > 65535)
+				goto bad;
+			cfg.peer_ip = pn_addr_is_v4(&cfg.peer) ? pn_addr_v4_host(&cfg.peer) : 1;
 			cfg.peer_port = (uint16_t)v;
 			break;
 		}
+		case O_IP6:
+			if (pn_addr_parse(optarg, &cfg.ip6, &cfg.prefix6) != 0 || pn_addr_is_v4(&cfg.ip6))
+				goto bad;
+			break;
+		case O_GW6:
+			if (pn_addr_parse(optarg, &cfg.gateway6, NULL) != 0 || pn_addr_is_v4(&cfg.gateway6))
+				goto bad;
+			break;
 		case O_PATH: cfg.path = optarg; break;
 		case O_BYTES:
 			if (parse_size(optarg, &cfg.send_bytes))
@@ -1199,10 +1229,16 @@ int main(int argc, char **argv)
 	}
 	/* AF_XDP: steer our address (and ARP for it) to the socket */
 	if (!strncmp(cfg.port_spec, "af_xdp:", 7) && !strstr(cfg.port_spec, "dst_ip=") &&
-	    !strstr(cfg.port_spec, "dst_mac="))
-		snprintf(spec, sizeof(spec), "%s,dst_ip=%s", cfg.port_spec, pn_ip_str(cfg.ip, ipbuf));
-	else
+	    !strstr(cfg.port_spec, "dst_mac=")) {
+		char a6[PN_ADDR_STRLEN];
+
+		/* and, with --ip6, our IPv6 address and neighbour discovery for it */
+		snprintf(spec, sizeof(spec), "%s,dst_ip=%s%s%s", cfg.port_spec,
+			 pn_ip_str(cfg.ip, ipbuf), pn_addr_is_zero(&cfg.ip6) ? "" : ",dst_ip6=",
+			 pn_addr_is_zero(&cfg.ip6) ? "" : pn_addr_str(&cfg.ip6, a6));
+	} else {
 		snprintf(spec, sizeof(spec), "%s", cfg.port_spec);
+	}
 	{
 		struct pn_port_conf pc = { .sz = sizeof(pc), .nb_queues = 1 };
 
@@ -1228,7 +1264,8 @@ int main(int argc, char **argv)
 	}
 	stack = pn_stack_create(&(struct pn_stack_conf){
 		.sz = sizeof(struct pn_stack_conf), .port = port, .pool = pool, .ip = cfg.ip,
-		.prefix_len = cfg.prefix, .gateway = cfg.gateway, .mtu = cfg.mtu });
+		.prefix_len = cfg.prefix, .gateway = cfg.gateway, .mtu = cfg.mtu,
+		.ip6 = cfg.ip6, .prefix_len6 = cfg.prefix6, .gateway6 = cfg.gateway6 });
 	if (stack == NULL ||
 	    pn_tcp_configure(stack, &(struct pn_tcp_conf){
 		    .sz = sizeof(struct pn_tcp_conf), .rcvbuf = cfg.rcvbuf, .sndbuf = cfg.sndbuf,
@@ -1236,12 +1273,24 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pagenet-zcsrv: cannot create the stack: %s\n", strerror(errno));
 		goto out;
 	}
+	if (!pn_addr_is_zero(&cfg.ip6)) {
+		/* duplicate address detection takes a second: serve (and say
+		 * "ready") once the address is ours */
+		double t0 = pn_now_s();
+		char a6[PN_ADDR_STRLEN];
+
+		while (!pn_stack_ip6_ready(stack) && !stop && pn_now_s() - t0 < 3)
+			pn_stack_poll(stack);
+		if (!pn_stack_ip6_ready(stack))
+			fprintf(stderr, "pagenet-zcsrv: IPv6 address %s is not usable (another node has it?)\n",
+				pn_addr_str(&cfg.ip6, a6));
+	}
 	if (cfg.mode == M_FETCH || cfg.mode == M_SEND) {
 		struct pn_tcp_sock *s;
 
 		send_ctx = EVP_MD_CTX_new();
 		EVP_DigestInit_ex(send_ctx, EVP_sha256(), NULL);
-		s = pn_tcp_connect(stack, cfg.peer_ip, cfg.peer_port, conn_cb, NULL);
+		s = pn_tcp_connect_addr(stack, &cfg.peer, cfg.peer_port, conn_cb, NULL);
 		if (s == NULL || (client_conn = conn_new(s)) == NULL) {
 			fprintf(stderr, "pagenet-zcsrv: connect: %s\n", strerror(errno));
 			goto out;

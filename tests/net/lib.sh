@@ -124,6 +124,7 @@ PY
 # it) to the stack; the kernel in S sees nothing of it.
 NS_K=$NS_A NS_S=$NS_F
 K_IP=10.79.0.1 S_IP=10.79.0.2
+K_IP6=fd79::1 S_IP6=fd79::2
 
 tcp_topology() {
 	trap cleanup EXIT INT TERM
@@ -132,6 +133,8 @@ tcp_topology() {
 	ip netns add $NS_S
 	ip link add k0 netns $NS_K type veth peer name s0 netns $NS_S
 	ip -n $NS_K addr add $K_IP/24 dev k0
+	# IPv6 too (nodad: usable at once; the stack runs its own DAD)
+	ip -n $NS_K addr add $K_IP6/64 dev k0 nodad
 	ip -n $NS_K link set k0 up
 	ip -n $NS_K link set lo up
 	ip -n $NS_S link set s0 up

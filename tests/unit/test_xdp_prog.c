@@ -191,3 +191,54 @@ Test(xdp_prog, short_and_odd_frames_go_to_the_kernel)
 	cr_assert_not(steered(f, n));
 	cr_assert_gt(stat(PN_XDP_STAT_PASSED), 0);
 }
+
+/* Ethernet + IPv6 to @p dst, next header @p next (+ 4 bytes of ports) */
+static size_t ipv6(uint8_t *f, const uint8_t *dmac, const char *dst, uint8_t next, uint16_t dport)
+{
+	static const uint8_t smac[6] = { 0x02, 0, 0, 0, 0, 0x99 };
+
+	memset(f, 0, 128);
+	memcpy(f, dmac, 6);
+	memcpy(f + 6, smac, 6);
+	f[12] = 0x86;
+	f[13] = 0xdd;
+	f[14] = 0x60;
+	f[19] = 8;    /* payload length */
+	f[20] = next;
+	f[21] = 255;
+	inet_pton(AF_INET6, "fd00::99", f + 22);
+	inet_pton(AF_INET6, dst, f + 38);
+	f[56] = (uint8_t)(dport >> 8);
+	f[57] = (uint8_t)dport;
+	return 14 + 40 + 8;
+}
+
+Test(xdp_prog, ipv6_rule_takes_its_address_and_neighbour_discovery)
+{
+	struct pn_xdp_steer s = { .flags = PN_STEER_IP | PN_STEER_IP6 | PN_STEER_MAC,
+				  .mac = { 0x02, 0, 0, 0, 0, 0x01 } };
+	static const uint8_t mcast[6] = { 0x33, 0x33, 0xff, 0x00, 0x00, 0x07 };
+	uint32_t key = 0;
+	uint8_t f[128];
+
+	inet_pton(AF_INET, "10.0.0.7", &s.ip);
+	inet_pton(AF_INET6, "fd00::7", s.ip6);
+	cr_assert_eq(bpf_map_update_elem(steer_fd, &key, &s, BPF_ANY), 0);
+	cr_assert(steered(f, ipv6(f, our_mac, "fd00::7", 6, 80)), "TCP to our address");
+	cr_assert(steered(f, ipv6(f, our_mac, "fd00::7", 58, 0)), "ICMPv6 to our address");
+	cr_assert_not(steered(f, ipv6(f, our_mac, "fd00::8", 6, 80)), "another address");
+	cr_assert(steered(f, ipv6(f, mcast, "ff02::1:ff00:7", 58, 0)),
+		  "a neighbour solicitation for our address");
+	cr_assert_not(steered(f, ipv6(f, mcast, "ff02::1:ff00:8", 58, 0)),
+		      "one for another address: the kernel's");
+	cr_assert_not(steered(f, ipv6(f, mcast, "ff02::1:ff00:7", 17, 0)),
+		      "only ND goes to the solicited-node group");
+	cr_assert(steered(f, ipv4(f, our_mac, "10.0.0.7", 6, 80, 0)), "IPv4 still ours");
+	/* an IPv6 rule alone claims no IPv4 */
+	s.flags = PN_STEER_IP6;
+	cr_assert_eq(bpf_map_update_elem(steer_fd, &key, &s, BPF_ANY), 0);
+	cr_assert_not(steered(f, ipv4(f, our_mac, "10.0.0.7", 6, 80, 0)));
+	cr_assert_not(steered(f, arp_request(f, "10.0.0.7")));
+	cr_assert(steered(f, ipv6(f, other_mac, "fd00::7", 6, 80)));
+	cr_assert_not(steered(f, 14 + 39), "a truncated IPv6 header");
+}

@@ -766,6 +766,13 @@ static int parse_steer(struct xdp_port *xp, struct pn_kvargs *args,
 		xp->steer.ip = a.s_addr;
 		xp->steer.flags |= PN_STEER_IP;
 	}
+	if ((v = pn_kvargs_get(args, "dst_ip6")) != NULL) {
+		if (inet_pton(AF_INET6, v, xp->steer.ip6) != 1) {
+			fprintf(stderr, "pagenet: af_xdp: dst_ip6=%s is not an IPv6 address\n", v);
+			return -EINVAL;
+		}
+		xp->steer.flags |= PN_STEER_IP6;
+	}
 	if ((v = pn_kvargs_get(args, "proto")) != NULL) {
 		if (strcmp(v, "udp") == 0)
 			xp->steer.proto = 17;

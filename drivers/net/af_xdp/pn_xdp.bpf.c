@@ -8,6 +8,7 @@
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
@@ -75,13 +76,68 @@ static __always_inline int mac_bcast(const __u8 *a)
 	return (a[0] & a[1] & a[2] & a[3] & a[4] & a[5]) == 0xff;
 }
 
+/* 33:33:...: an IPv6 multicast frame (RFC 2464 7) */
+static __always_inline int mac_mcast6(const __u8 *a)
+{
+	return a[0] == 0x33 && a[1] == 0x33;
+}
+
+static __always_inline int ip6_eq(const __u8 *a, const __u8 *b)
+{
+	int same = 1;
+
+#pragma unroll
+	for (int i = 0; i < 16; i++)
+		same &= a[i] == b[i];
+	return same;
+}
+
+/* ff02::1:ffXX:XXXX, the solicited-node group of @a (RFC 4291 2.7.1) */
+static __always_inline int ip6_solicited(const __u8 *d, const __u8 *a)
+{
+	return d[0] == 0xff && d[1] == 0x02 && d[2] == 0 && d[3] == 0 && d[4] == 0 &&
+	       d[5] == 0 && d[6] == 0 && d[7] == 0 && d[8] == 0 && d[9] == 0 && d[10] == 0 &&
+	       d[11] == 1 && d[12] == 0xff && d[13] == a[13] && d[14] == a[14] && d[15] == a[15];
+}
+
+/* The same rules for the L4 part of either family. */
+static __always_inline int l4_owned(const struct pn_xdp_steer *s, __u8 proto, void *l4p,
+				    void *end)
+{
+	struct l4_ports *l4 = l4p;
+
+	if ((s->flags & PN_STEER_PROTO) && proto != s->proto)
+		return 0;
+	if (s->flags & PN_STEER_PORT) {
+		if (proto != IPPROTO_UDP && proto != IPPROTO_TCP)
+			return 0;
+		if ((void *)(l4 + 1) > end)
+			return 0;
+		if (l4->dest != s->port)
+			return 0;
+	}
+	return 1;
+}
+
+static __always_inline int owned6(const struct pn_xdp_steer *s, struct ipv6hdr *ip6, void *end)
+{
+	if ((void *)(ip6 + 1) > end)
+		return 0;
+	if (ip6_eq(ip6->daddr.in6_u.u6_addr8, s->ip6))
+		return l4_owned(s, ip6->nexthdr, ip6 + 1, end) ||
+		       ip6->nexthdr == IPPROTO_ICMPV6; /* echo, ND to us */
+	/* neighbour discovery for our address */
+	return ip6->nexthdr == IPPROTO_ICMPV6 &&
+	       ip6_solicited(ip6->daddr.in6_u.u6_addr8, s->ip6);
+}
+
 /* 1: the frame is ours, 0: the kernel's */
 static __always_inline int owned(struct xdp_md *ctx, const struct pn_xdp_steer *s)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
-	int need_ip = s->flags & (PN_STEER_IP | PN_STEER_PROTO | PN_STEER_PORT);
+	int need_ip = s->flags & (PN_STEER_IP | PN_STEER_IP6 | PN_STEER_PROTO | PN_STEER_PORT);
 	int mac_ok = 1;
 	struct iphdr *ip;
 
@@ -91,8 +147,14 @@ static __always_inline int owned(struct xdp_md *ctx, const struct pn_xdp_steer *
 		return 0;
 	if (s->flags & PN_STEER_MAC) {
 		mac_ok = mac_eq(eth->h_dest, s->mac);
-		if (!mac_ok && !mac_bcast(eth->h_dest))
+		if (!mac_ok && !mac_bcast(eth->h_dest) &&
+		    !((s->flags & PN_STEER_IP6) && mac_mcast6(eth->h_dest)))
 			return 0;
+	}
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		if (!(s->flags & PN_STEER_IP6))
+			return !need_ip && mac_ok;
+		return owned6(s, (void *)(eth + 1), end);
 	}
 
 	if (eth->h_proto == bpf_htons(ETH_P_ARP)) {
@@ -109,6 +171,8 @@ static __always_inline int owned(struct xdp_md *ctx, const struct pn_xdp_steer *
 		return 0;
 	if (eth->h_proto != bpf_htons(ETH_P_IP))
 		return !need_ip;
+	if ((s->flags & PN_STEER_IP6) && !(s->flags & PN_STEER_IP))
+		return 0; /* an IPv6 address alone claims no IPv4 traffic */
 
 	ip = (void *)(eth + 1);
 	if ((void *)(ip + 1) > end)

@@ -13,6 +13,8 @@
 #define PN_STEER_IP    0x4u /* IPv4 destination == ip (and ARP for ip) */
 #define PN_STEER_PROTO 0x8u /* IPv4 protocol == proto */
 #define PN_STEER_PORT  0x10u /* UDP/TCP destination port == port */
+#define PN_STEER_IP6   0x20u /* IPv6 destination == ip6, or its solicited-node
+			      * group (neighbour discovery for ip6) */
 
 struct pn_xdp_steer {
 	__u32 flags;
@@ -23,6 +25,7 @@ struct pn_xdp_steer {
 	__be32 ip;
 	__be16 port;
 	__u16 pad2;
+	__u8 ip6[16];
 };
 
 /* Per-CPU counters, indexed by these. */
