@@ -151,11 +151,8 @@ int pn_tcp_configure(struct pn_stack *st, const struct pn_tcp_conf *conf)
 	t->gen = calloc(c.max_sockets, sizeof(*t->gen));
 	t->free_slots = calloc(c.max_sockets, sizeof(*t->free_slots));
 	if (t->socks == NULL || t->gen == NULL || t->free_slots == NULL) {
-		free(t->socks);
-		free(t->gen);
-		free(t->free_slots);
-		free(t);
-		return -ENOMEM;
+		err = ENOMEM;
+		goto fail;
 	}
 	for (uint32_t i = 0; i < c.max_sockets; i++) {
 		t->free_slots[i] = c.max_sockets - 1 - i;
@@ -165,12 +162,7 @@ int pn_tcp_configure(struct pn_stack *st, const struct pn_tcp_conf *conf)
 	t->zc = pn_zc_table_get(st, c.max_zc_tokens);
 	if (t->zc == NULL) {
 		err = errno;
-
-		free(t->socks);
-		free(t->gen);
-		free(t->free_slots);
-		free(t);
-		return -err;
+		goto fail;
 	}
 	if (c.acct != NULL &&
 	    pn_acct_pin(c.acct, &t->conf_pin, "tcp stack %s default group",
@@ -180,13 +172,7 @@ int pn_tcp_configure(struct pn_stack *st, const struct pn_tcp_conf *conf)
 	if (getrandom(t->isn_key, sizeof(t->isn_key), 0) != sizeof(t->isn_key) ||
 	    getrandom(t->hash_key, sizeof(t->hash_key), 0) != sizeof(t->hash_key)) {
 		err = errno ? errno : EIO;
-		pn_acct_unpin(&t->conf_pin);
-		pn_zc_table_put(t->zc);
-		free(t->socks);
-		free(t->gen);
-		free(t->free_slots);
-		free(t);
-		return -err;
+		goto fail;
 	}
 	{
 		uint64_t r;
@@ -195,16 +181,18 @@ int pn_tcp_configure(struct pn_stack *st, const struct pn_tcp_conf *conf)
 		t->next_port = (uint16_t)(32768 + pn_tcp_mix64(r) % 28000);
 	}
 	err = -pn_stack_l4_register(st, &tcp_proto, t);
-	if (err) {
-		pn_acct_unpin(&t->conf_pin);
-		pn_zc_table_put(t->zc);
-		free(t->socks);
-		free(t->gen);
-		free(t->free_slots);
-		free(t);
-		return -err;
-	}
+	if (err)
+		goto fail;
 	return 0;
+fail:
+	pn_acct_unpin(&t->conf_pin);
+	if (t->zc)
+		pn_zc_table_put(t->zc);
+	free(t->socks);
+	free(t->gen);
+	free(t->free_slots);
+	free(t);
+	return -err;
 }
 
 /* TCP with default settings unless pn_tcp_configure came first.

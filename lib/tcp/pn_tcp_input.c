@@ -301,6 +301,34 @@ static bool seg_parse(struct pn_tcp *t, struct pn_pkt *pkt, const struct pn_l3_i
 	return true;
 }
 
+/* A connection a listener makes for segment @p g: in SYN-RECEIVED, in the
+ * listener's SYN queue, with its callback, group, buffers and keep-alive
+ * (inherited, as in Linux). NULL when the socket table is full (counted). */
+static struct pn_tcp_sock *child_new(struct pn_tcp_sock *l, const struct tcp_seg *g)
+{
+	struct pn_tcp_sock *c = pn_tcp_sock_alloc(l->st);
+
+	if (c == NULL) {
+		pn_tcp_of(l->st)->stats.syn_dropped_no_socket++;
+		return NULL;
+	}
+	c->rip = g->rip;
+	c->rport = g->sport;
+	c->lport = l->lport;
+	c->cb = l->cb;
+	c->arg = l->arg;
+	pn_tcp_sock_named(c, l->acct);
+	c->rcvbuf = l->rcvbuf;
+	c->sbuf_size = l->sbuf_size;
+	c->ka_idle_ms = l->ka_idle_ms;
+	c->ka_intvl_ms = l->ka_intvl_ms;
+	c->ka_cnt = l->ka_cnt;
+	c->parent = l;
+	l->nr_syn++;
+	c->state = PN_TCP_SYN_RCVD;
+	return c;
+}
+
 /* 3.10.7.2, LISTEN: a SYN makes a child in SYN-RECEIVED and gets a SYN-ACK;
  * an ACK gets a RST; a RST is ignored. */
 static void listen_input(struct pn_tcp_sock *l, const struct tcp_seg *g)
@@ -345,25 +373,9 @@ static void listen_input(struct pn_tcp_sock *l, const struct tcp_seg *g)
 		t->stats.syncookies_sent++;
 		return;
 	}
-	c = pn_tcp_sock_alloc(st);
-	if (c == NULL) {
-		t->stats.syn_dropped_no_socket++;
+	c = child_new(l, g);
+	if (c == NULL)
 		return;
-	}
-	c->rip = g->rip;
-	c->rport = g->sport;
-	c->lport = l->lport;
-	c->cb = l->cb;
-	c->arg = l->arg;
-	pn_tcp_sock_named(c, l->acct);
-	c->rcvbuf = l->rcvbuf;
-	c->sbuf_size = l->sbuf_size;
-	c->ka_idle_ms = l->ka_idle_ms; /* keep-alive is inherited, as in Linux */
-	c->ka_intvl_ms = l->ka_intvl_ms;
-	c->ka_cnt = l->ka_cnt;
-	c->parent = l;
-	l->nr_syn++;
-	c->state = PN_TCP_SYN_RCVD;
 	c->irs = g->seq;
 	c->rcv_nxt = c->irs + 1;
 	c->rcv_wscale = pn_tcp_wscale_for(c->rcvbuf);
@@ -409,26 +421,10 @@ static struct pn_tcp_sock *cookie_child(struct pn_tcp_sock *l, const struct tcp_
 		t->stats.listen_overflows++;
 		return NULL;
 	}
-	c = pn_tcp_sock_alloc(st);
-	if (c == NULL) {
-		t->stats.syn_dropped_no_socket++;
+	c = child_new(l, g);
+	if (c == NULL)
 		return NULL;
-	}
 	t->stats.syncookies_ok++;
-	c->rip = g->rip;
-	c->rport = g->sport;
-	c->lport = l->lport;
-	c->cb = l->cb;
-	c->arg = l->arg;
-	pn_tcp_sock_named(c, l->acct);
-	c->rcvbuf = l->rcvbuf;
-	c->sbuf_size = l->sbuf_size;
-	c->ka_idle_ms = l->ka_idle_ms;
-	c->ka_intvl_ms = l->ka_intvl_ms;
-	c->ka_cnt = l->ka_cnt;
-	c->parent = l;
-	l->nr_syn++;
-	c->state = PN_TCP_SYN_RCVD;
 	c->irs = g->seq - 1;
 	c->rcv_nxt = g->seq;
 	c->iss = g->ack - 1;
