@@ -511,10 +511,14 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: pagenet-bench pool|acct [--json] [--rounds N] [--iters N] [--quick]\n"
 		"       pagenet-bench tcp [--json] [--rounds N] [--bytes N]   (root)\n"
+		"       pagenet-bench http [--json] [--rounds N] [--seconds N]   (root)\n"
 		"\n"
 		"tcp: a kernel client streams to pagenet-zcsrv with recv_zc, with the\n"
 		"copying recv, and to a kernel TCP server, over veth at MTU 1500\n"
-		"(usertools/pagenet-bench-tcp --help).\n"
+		"(usertools/pagenet-bench-tcp --help), over IPv4 and IPv6.\n"
+		"http: wrk (keep-alive) and ab (a connection per request) against\n"
+		"pagenet-zcsrv over IPv4 and IPv6, and a real client right after a\n"
+		"SYN flood (usertools/pagenet-bench-http --help).\n"
 		"pool: pagenet's page pool and DPDK 22.11's rte_mempool / rte_pktmbuf\n"
 		"side by side in one process (EAL: --no-huge --no-pci, two lcores).\n"
 		"acct: an accounted pool against the same pool unaccounted, and the\n"
@@ -553,13 +557,13 @@ int main(int argc, char **argv)
 		return argc > 1 && !strcmp(argv[1], "--help") ? 0 : 2;
 	}
 	cmd = argv[1];
-	if (strcmp(cmd, "tcp") == 0) {
+	if (strcmp(cmd, "tcp") == 0 || strcmp(cmd, "http") == 0) {
 		/* namespaces, the kernel's TCP and pagenet-zcsrv: a script runs it */
 		char **av = calloc((size_t)argc + 3, sizeof(*av));
 
 		if (av == NULL)
 			return 1;
-		av[0] = PN_BENCH_TCP_SCRIPT;
+		av[0] = strcmp(cmd, "tcp") == 0 ? PN_BENCH_TCP_SCRIPT : PN_BENCH_HTTP_SCRIPT;
 		av[1] = "--zcsrv";
 		av[2] = PN_ZCSRV_PATH;
 		for (int i = 2; i < argc; i++)
