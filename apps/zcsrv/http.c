@@ -74,9 +74,16 @@ int http_parse_head(char *head, size_t len, struct http_req *req)
 	return 0;
 }
 
+void http_in_free(struct http_in *in)
+{
+	free(in->hdr);
+	in->hdr = NULL;
+	in->hdr_len = 0;
+}
+
 void http_in_reset(struct http_in *in)
 {
-	in->hdr_len = 0;
+	http_in_free(in);
 	in->in_body = false;
 	in->stopped = false;
 	in->body_left = 0;
@@ -104,8 +111,13 @@ size_t http_in_feed(struct http_in *in, const uint8_t *p, size_t n,
 		}
 		if (cb->busy(ctx))
 			break; /* one response at a time */
-		k = n - used < sizeof(in->hdr) - 1 - in->hdr_len ? n - used
-								 : sizeof(in->hdr) - 1 - in->hdr_len;
+		if (in->hdr == NULL && (in->hdr = malloc(HTTP_HEAD_MAX)) == NULL) {
+			in->stopped = true;
+			cb->bad(ctx, true);
+			break;
+		}
+		k = n - used < HTTP_HEAD_MAX - 1 - in->hdr_len ? n - used
+							       : HTTP_HEAD_MAX - 1 - in->hdr_len;
 		memcpy(in->hdr + in->hdr_len, p + used, k);
 		/* the end of the head may straddle what we had and what came */
 		end = memmem(in->hdr + (in->hdr_len > 3 ? in->hdr_len - 3 : 0),
@@ -113,7 +125,7 @@ size_t http_in_feed(struct http_in *in, const uint8_t *p, size_t n,
 		if (end == NULL) {
 			in->hdr_len += k;
 			used += k;
-			if (in->hdr_len == sizeof(in->hdr) - 1) {
+			if (in->hdr_len == HTTP_HEAD_MAX - 1) {
 				in->stopped = true;
 				cb->bad(ctx, true);
 			}
@@ -133,6 +145,9 @@ size_t http_in_feed(struct http_in *in, const uint8_t *p, size_t n,
 				cb->bad(ctx, false);
 				continue;
 			}
+			/* the request is parsed into req: the buffer can go */
+			free(in->hdr);
+			in->hdr = NULL;
 			body = cb->request(ctx, &req);
 			if (body) {
 				in->in_body = true;

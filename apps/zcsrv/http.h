@@ -38,7 +38,8 @@ struct http_cb {
 };
 
 struct http_in {
-	char hdr[HTTP_HEAD_MAX];
+	char *hdr;            /* HTTP_HEAD_MAX bytes while a head arrives, else NULL:
+			       * an idle keep-alive connection holds no buffer */
 	size_t hdr_len;
 	bool in_body;
 	bool stopped;
@@ -46,6 +47,8 @@ struct http_in {
 };
 
 void http_in_reset(struct http_in *in);
+/* Free what the reader holds (before the connection goes). */
+void http_in_free(struct http_in *in);
 
 /*
  * Feed received bytes. @return bytes used; fewer than @p n when a response

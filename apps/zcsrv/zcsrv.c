@@ -161,7 +161,7 @@ struct conn {
 	struct http_in http;
 	bool keepalive;
 	/* fetch */
-	char hdr[HDR_MAX];
+	char *fetch_hdr;    /* HDR_MAX bytes, the fetch client only */
 	size_t hdr_len;
 	bool in_body;
 	EVP_MD_CTX *sha;
@@ -175,8 +175,8 @@ struct conn {
 	uint64_t content_len;
 	bool have_len;
 	/* echo: vectors read but not yet sent */
-	struct pn_zc_vec pend[MAX_PENDING];
-	bool pend_owned[MAX_PENDING]; /* token 0: a malloc'd copy */
+	struct pn_zc_vec *pend;       /* MAX_PENDING of them, echo mode only */
+	bool *pend_owned;            /* token 0: a malloc'd copy */
 	unsigned nr_pend, pend_off;
 	/* http: request bytes that came behind a response still going out */
 	uint8_t *pipe;
@@ -246,6 +246,10 @@ static void conn_free(struct conn *c, bool abort_it)
 		EVP_MD_CTX_free(c->sha);
 	free(c->held);
 	free(c->pipe);
+	free(c->fetch_hdr);
+	free(c->pend);
+	free(c->pend_owned);
+	http_in_free(&c->http);
 	sv.conns_open--;
 	sv.conns_done++;
 	free(c);
@@ -500,21 +504,21 @@ static size_t fetch_feed(struct conn *c, const uint8_t *p, size_t n)
 	size_t used = 0;
 
 	if (!c->in_body) {
-		size_t k = PN_MIN(n, sizeof(c->hdr) - 1 - c->hdr_len);
+		size_t k = PN_MIN(n, HDR_MAX - 1 - c->hdr_len);
 		char *end, *cl;
 
-		memcpy(c->hdr + c->hdr_len, p, k);
-		c->hdr[c->hdr_len + k] = 0;
-		end = strstr(c->hdr, "\r\n\r\n");
+		memcpy(c->fetch_hdr + c->hdr_len, p, k);
+		c->fetch_hdr[c->hdr_len + k] = 0;
+		end = strstr(c->fetch_hdr, "\r\n\r\n");
 		if (end == NULL) {
 			c->hdr_len += k;
 			return k;
 		}
 		*end = 0;
-		used = (size_t)(end - c->hdr) + 4 - c->hdr_len;
-		if (sscanf(c->hdr, "HTTP/1.%*c %d", &c->status) != 1)
+		used = (size_t)(end - c->fetch_hdr) + 4 - c->hdr_len;
+		if (sscanf(c->fetch_hdr, "HTTP/1.%*c %d", &c->status) != 1)
 			c->status = -1;
-		cl = strcasestr(c->hdr, "\r\nContent-Length:");
+		cl = strcasestr(c->fetch_hdr, "\r\nContent-Length:");
 		if (cl)
 			c->have_len = parse_size(cl + 17 + strspn(cl + 17, " \t"), &c->content_len) == 0 ||
 				      sscanf(cl + 17, " %" SCNu64, &c->content_len) == 1;
@@ -767,6 +771,18 @@ static struct conn *conn_new(struct pn_tcp_sock *s)
 		return NULL;
 	c->s = s;
 	c->t0 = c->last_rx = pn_now_s();
+	/* the buffers a mode needs, and only those (an idle connection
+	 * should cost little more than its socket) */
+	if ((cfg.mode == M_FETCH && (c->fetch_hdr = malloc(HDR_MAX)) == NULL) ||
+	    (cfg.mode == M_ECHO &&
+	     ((c->pend = calloc(MAX_PENDING, sizeof(*c->pend))) == NULL ||
+	      (c->pend_owned = calloc(MAX_PENDING, sizeof(*c->pend_owned))) == NULL))) {
+		free(c->pend);
+		free(c->pend_owned);
+		free(c->fetch_hdr);
+		free(c);
+		return NULL;
+	}
 	c->next = conns;
 	if (conns)
 		conns->prev = c;
