@@ -90,7 +90,8 @@ static void usage(FILE *out)
 		"      --pkt-size N      txonly: frame size without FCS (64)\n"
 		"      --rate PPS        txonly: packets per second in all (0 = no limit)\n"
 		"      --flows N         txonly: UDP source ports to rotate through (1)\n"
-		"      --src-ip A --dst-ip B  txonly: addresses (10.0.0.1, 10.0.0.2)\n"
+		"      --src-ip A --dst-ip B  txonly: addresses (10.0.0.1, 10.0.0.2); IPv6\n"
+		"                        ones make UDP over IPv6\n"
 		"  -d, --duration S      stop after S seconds (default: until Ctrl-C)\n"
 		"  -p, --stats-period S  seconds between stats lines (1)\n"
 		"  -j, --json            stats as JSON lines\n"
@@ -122,9 +123,36 @@ static inline bool mac_rewrite(struct pn_pkt *pkt, unsigned txp, bool swap)
 	return true;
 }
 
+/* The same over IPv6: the payload is written before the checksum IPv6 needs. */
+static struct pn_pkt *make_udp6(struct pn_pool *pool, unsigned txp, uint64_t seq,
+				unsigned flow)
+{
+	struct pn_wire_udp6 spec = { .sport = (uint16_t)(1024 + flow), .dport = 9000 };
+	size_t hdrs = PN_ETH_HLEN + PN_IPV6_HLEN + sizeof(struct pn_udp_hdr);
+	struct pn_pkt *pkt = pn_pkt_alloc(pool);
+	unsigned len = cfg.pkt_size;
+	uint8_t payload[2048] = { 0 };
+	uint8_t *f;
+
+	if (pkt == NULL)
+		return NULL;
+	f = pn_pkt_append(pkt, len);
+	if (f == NULL || len < hdrs + 8) {
+		pn_pkt_free(pkt);
+		return NULL;
+	}
+	memcpy(spec.src_ip, &cfg.src_ip6, 16);
+	memcpy(spec.dst_ip, &cfg.dst_ip6, 16);
+	memcpy(spec.dst_mac, cfg.ports[txp].peer_mac, 6);
+	memcpy(spec.src_mac, port_mac[txp], 6);
+	memcpy(payload, &seq, 8);
+	pn_wire_udp6_frame(f, len, &spec, payload, len - hdrs);
+	return pkt;
+}
+
 /* A UDP/IPv4 frame of cfg.pkt_size bytes; the payload starts with a sequence number. */
-static struct pn_pkt *make_udp(struct pn_pool *pool, unsigned txp, uint64_t seq,
-			       unsigned flow)
+static struct pn_pkt *make_udp4(struct pn_pool *pool, unsigned txp, uint64_t seq,
+				unsigned flow)
 {
 	struct pn_wire_udp4 spec = {
 		.src_ip = ntohl(cfg.src_ip.s_addr),
@@ -151,6 +179,12 @@ static struct pn_pkt *make_udp(struct pn_pool *pool, unsigned txp, uint64_t seq,
 	if (len >= hdrs + 8)
 		memcpy(f + hdrs, &seq, 8);
 	return pkt;
+}
+
+static struct pn_pkt *make_udp(struct pn_pool *pool, unsigned txp, uint64_t seq,
+			       unsigned flow)
+{
+	return cfg.src_is6 ? make_udp6(pool, txp, seq, flow) : make_udp4(pool, txp, seq, flow);
 }
 
 static void pin(unsigned q)
@@ -613,6 +647,15 @@ static int parse_args(int argc, char **argv)
 			fprintf(stderr, "pagenet-fwd: too many ports or port too long: %s\n", argv[optind]);
 			return -1;
 		}
+	}
+	if (cfg.src_is6 != cfg.dst_is6) {
+		fprintf(stderr, "pagenet-fwd: --src-ip and --dst-ip must be of one family\n");
+		return -1;
+	}
+	if (cfg.src_is6 && cfg.pkt_size < PN_ETH_HLEN + PN_IPV6_HLEN + 8 + 8) {
+		fprintf(stderr, "pagenet-fwd: IPv6 frames need --pkt-size >= %d\n",
+			PN_ETH_HLEN + PN_IPV6_HLEN + 8 + 8);
+		return -1;
 	}
 	if (cfg.nb_ports == 0) {
 		fprintf(stderr, "pagenet-fwd: no ports (try --help)\n");

@@ -163,10 +163,17 @@ int fwd_set_option(const char *key, const char *val)
 		return parse_double(val, &cfg.rate);
 	if (!strcmp(key, "flows"))
 		return parse_uint(val, 1, 65535 - 1024, &cfg.flows);
-	if (!strcmp(key, "src-ip") || !strcmp(key, "src_ip"))
-		return inet_pton(AF_INET, val, &cfg.src_ip) == 1 ? 0 : -1;
-	if (!strcmp(key, "dst-ip") || !strcmp(key, "dst_ip"))
-		return inet_pton(AF_INET, val, &cfg.dst_ip) == 1 ? 0 : -1;
+	/* an address of either family; IPv6 makes the generator speak IPv6 */
+	if (!strcmp(key, "src-ip") || !strcmp(key, "src_ip")) {
+		cfg.src_is6 = strchr(val, ':') != NULL;
+		return cfg.src_is6 ? (inet_pton(AF_INET6, val, &cfg.src_ip6) == 1 ? 0 : -1)
+				   : (inet_pton(AF_INET, val, &cfg.src_ip) == 1 ? 0 : -1);
+	}
+	if (!strcmp(key, "dst-ip") || !strcmp(key, "dst_ip")) {
+		cfg.dst_is6 = strchr(val, ':') != NULL;
+		return cfg.dst_is6 ? (inet_pton(AF_INET6, val, &cfg.dst_ip6) == 1 ? 0 : -1)
+				   : (inet_pton(AF_INET, val, &cfg.dst_ip) == 1 ? 0 : -1);
+	}
 	if (!strcmp(key, "eth-peer")) {
 		const char *comma = strchr(val, ',');
 

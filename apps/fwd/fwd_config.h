@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <netinet/in.h>
+
 #include "pn_port.h"
 
 #define MAX_BURST 256
@@ -42,6 +44,8 @@ struct cfg {
 	char acct_path[128]; /* charge received pages here ("" = no accounting) */
 	int64_t acct_max;
 	struct in_addr src_ip, dst_ip;
+	struct in6_addr src_ip6, dst_ip6; /* when set, txonly sends UDP over IPv6 */
+	bool src_is6, dst_is6;
 	unsigned tx_drain; /* poll rounds a partial tx burst may wait */
 	char impair[256]; /* fault injection over every port without its own */
 };

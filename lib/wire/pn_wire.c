@@ -106,6 +106,41 @@ void pn_wire_l4_csum4(void *l4, size_t len, uint32_t src, uint32_t dst, uint8_t 
 	memcpy(p + off, &c, 2);
 }
 
+size_t pn_wire_udp6_frame(void *buf, size_t room, const struct pn_wire_udp6 *spec,
+			  const void *payload, size_t len)
+{
+	size_t l4len = sizeof(struct pn_udp_hdr) + len;
+	size_t total = PN_ETH_HLEN + PN_IPV6_HLEN + l4len;
+	uint8_t *f = buf;
+	struct pn_ipv6_hdr *ip;
+	struct pn_udp_hdr *uh;
+	uint16_t c;
+
+	if (total > room || l4len > 65535)
+		return 0;
+	f += pn_wire_eth(f, spec->dst_mac, spec->src_mac, PN_ETH_P_IPV6);
+	ip = (struct pn_ipv6_hdr *)f;
+	ip->ver_tc_flow = htonl(6u << 28);
+	ip->payload_len = htons((uint16_t)l4len);
+	ip->next = PN_IPPROTO_UDP;
+	ip->hop_limit = 64;
+	memcpy(ip->saddr, spec->src_ip, 16);
+	memcpy(ip->daddr, spec->dst_ip, 16);
+	uh = (struct pn_udp_hdr *)(ip + 1);
+	uh->sport = htons(spec->sport);
+	uh->dport = htons(spec->dport);
+	uh->len = htons((uint16_t)l4len);
+	uh->csum = 0;
+	if (payload)
+		memcpy(uh + 1, payload, len);
+	else
+		memset(uh + 1, 0, len);
+	c = pn_csum_fold(pn_csum_add(pn_csum_pseudo6(spec->src_ip, spec->dst_ip, PN_IPPROTO_UDP,
+						     (uint32_t)l4len), uh, l4len));
+	uh->csum = c ? c : 0xffff;
+	return total;
+}
+
 size_t pn_wire_udp4_frame(void *buf, size_t room, const struct pn_wire_udp4 *spec,
 			  const void *payload, size_t len)
 {

@@ -280,4 +280,19 @@ struct pn_wire_udp4 {
 size_t pn_wire_udp4_frame(void *buf, size_t room, const struct pn_wire_udp4 *spec,
 			  const void *payload, size_t len);
 
+/** What pn_wire_udp6_frame() builds (addresses in network order). */
+struct pn_wire_udp6 {
+	uint8_t dst_mac[PN_ETH_ALEN], src_mac[PN_ETH_ALEN];
+	uint8_t src_ip[16], dst_ip[16];
+	uint16_t sport, dport;
+};
+
+/**
+ * A whole Ethernet + IPv6 + UDP frame (hop limit 64, the checksum IPv6
+ * requires) carrying @p len bytes from @p payload (NULL: zeros).
+ * @return the frame's length, or 0 when it does not fit @p room or 65,535.
+ */
+size_t pn_wire_udp6_frame(void *buf, size_t room, const struct pn_wire_udp6 *spec,
+			  const void *payload, size_t len);
+
 #endif /* PN_WIRE_H */

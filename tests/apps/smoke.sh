@@ -131,6 +131,16 @@ print("fwd --impair: %.3f lost, %d duplicated, %d reordered" % (lost, imp["rx_du
 	[ "$rc" -eq 2 ] && grep -q ":4:" "$out" && grep -q "rx_loss=1.5" "$out" || { cat "$out"; exit 1; }
 	rc=0; "$app" --impair tx_dup=x loop:pair=b 2>"$out" || rc=$?
 	[ "$rc" -ne 0 ] && grep -q "tx_dup" "$out" || { cat "$out"; exit 1; }
+	# the generator over IPv6 (frames checked in test_wire); families must match
+	"$app" --mode txonly --src-ip fd00::1 --dst-ip fd00::2 --pkt-size 128 --json --duration 0.5 \
+		--no-telemetry loop:pair=v6 loop:pair=v6 >"$out"
+	python3 -c '
+import json, sys
+final = [json.loads(l) for l in open(sys.argv[1])][-1]
+assert final["ports"][1]["stats"]["ipackets"] > 1000, final["ports"][1]["stats"]
+' "$out"
+	rc=0; "$app" --mode txonly --src-ip fd00::1 --dst-ip 10.0.0.2 loop:pair=v6 2>"$out" || rc=$?
+	[ "$rc" -ne 0 ] && grep -q "one family" "$out" || { cat "$out"; exit 1; }
 	# every mode runs; Ctrl-C exits 0 with every page back
 	for m in io mac macswap rxonly txonly; do
 		"$app" --mode $m --duration 0.3 --no-telemetry loop:pair=m loop:pair=m >/dev/null

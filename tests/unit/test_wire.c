@@ -136,3 +136,33 @@ Test(wire, tcp_checksum_verifies)
 	pn_wire_l4_csum4(seg, sizeof(seg), 0xc0a80101u, 0xc0a80102u, PN_IPPROTO_TCP);
 	cr_assert_eq(naive_sum(seg, sizeof(seg), pseudo), 0xffff);
 }
+
+Test(wire, udp6_frame_checksum_verifies)
+{
+	struct pn_wire_udp6 spec = {
+		.dst_mac = { 2, 0, 0, 0, 0, 2 }, .src_mac = { 2, 0, 0, 0, 0, 1 },
+		.sport = 1234, .dport = 9000,
+	};
+	uint8_t f[128], pseudo[40];
+	const uint8_t *l4 = f + PN_ETH_HLEN + 40;
+	size_t n, l4len = 8 + 11;
+	uint32_t sum = 0;
+
+	inet_pton(AF_INET6, "fd00::1", spec.src_ip);
+	inet_pton(AF_INET6, "fd00::2", spec.dst_ip);
+	n = pn_wire_udp6_frame(f, sizeof(f), &spec, "odd payload", 11);
+	cr_assert_eq(n, PN_ETH_HLEN + 40 + l4len);
+	cr_assert_eq(f[12], 0x86);
+	cr_assert_eq(f[13], 0xdd);
+	cr_assert_eq(f[PN_ETH_HLEN] >> 4, 6);
+	/* the textbook sum over the RFC 8200 8.1 pseudo header and the datagram */
+	memcpy(pseudo, spec.src_ip, 16);
+	memcpy(pseudo + 16, spec.dst_ip, 16);
+	memset(pseudo + 32, 0, 8);
+	pseudo[35] = (uint8_t)l4len;
+	pseudo[39] = PN_IPPROTO_UDP;
+	sum = naive_sum(pseudo, sizeof(pseudo), 0);
+	cr_assert_eq(naive_sum(l4, l4len, sum), 0xffff);
+	cr_assert_neq(l4[6] | l4[7], 0, "IPv6 UDP always carries a checksum");
+	cr_assert_eq(pn_wire_udp6_frame(f, n - 1, &spec, NULL, 11), 0);
+}
