@@ -1145,7 +1145,7 @@ static int parse_args(int argc, char **argv)
 				goto bad;
 			break;
 		case O_MAXCONN:
-			if (parse_size(optarg, &v) || v < 1 || v > 32000)
+			if (parse_size(optarg, &v) || v < 1 || v > 500000)
 				goto bad;
 			cfg.max_conns = (uint32_t)v;
 			break;
@@ -1285,7 +1285,7 @@ int main(int argc, char **argv)
 	if (stack == NULL ||
 	    pn_tcp_configure(stack, &(struct pn_tcp_conf){
 		    .sz = sizeof(struct pn_tcp_conf), .rcvbuf = cfg.rcvbuf, .sndbuf = cfg.sndbuf,
-		    .max_sockets = PN_MIN(65535u, cfg.max_conns * 2 + 64), .acct = group }) != 0) {
+		    .max_sockets = cfg.max_conns * 2 + 64, .acct = group }) != 0) {
 		fprintf(stderr, "pagenet-zcsrv: cannot create the stack: %s\n", strerror(errno));
 		goto out;
 	}

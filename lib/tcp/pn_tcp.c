@@ -119,7 +119,7 @@ int pn_tcp_configure(struct pn_stack *st, const struct pn_tcp_conf *conf)
 	if (pn_tcp_of(st) != NULL)
 		return -EBUSY;
 	if (conf) {
-		if (conf->sz < sizeof(*conf) || conf->max_sockets > 65535)
+		if (conf->sz < sizeof(*conf) || conf->max_sockets > PN_TCP_MAX_SOCKETS)
 			return -EINVAL;
 		if (conf->rcvbuf)
 			c.rcvbuf = conf->rcvbuf;

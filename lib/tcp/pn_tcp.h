@@ -63,7 +63,7 @@ struct pn_tcp_conf {
 	uint32_t sz;
 	uint32_t rcvbuf;          /**< receive buffer bytes (default 512 KiB) */
 	uint32_t sndbuf;          /**< send buffer bytes (default 256 KiB) */
-	uint32_t max_sockets;     /**< default 4096 */
+	uint32_t max_sockets;     /**< default 4096, at most 1,048,575 */
 	uint32_t time_wait_ms;    /**< default 60 000 (2 MSL as Linux) */
 	uint32_t delack_ms;       /**< default 40 */
 	uint32_t min_rto_ms;      /**< default 200 */

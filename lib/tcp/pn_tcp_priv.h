@@ -7,6 +7,11 @@
 #include "pn_tcp.h"
 
 #define PN_TCP_HASH 4096u
+/* a socket id: slot in the low 20 bits (a million sockets per stack), a
+ * 12-bit generation above (never 0) so a stale id finds nothing */
+#define PN_TCP_SLOT_BITS 20
+#define PN_TCP_SLOT_MASK ((1u << PN_TCP_SLOT_BITS) - 1)
+#define PN_TCP_MAX_SOCKETS PN_TCP_SLOT_MASK
 #define PN_TCP_MAX_RETRIES 15
 #define PN_TCP_SYN_RETRIES 6
 #define PN_TCP_SYNACK_RETRIES 5 /* as Linux: a half-open entry lives about a minute */
@@ -58,7 +63,7 @@ extern const struct pn_tcp_cc_ops pn_tcp_newreno;
 
 struct pn_tcp_sock {
 	struct pn_stack *st;
-	uint32_t id; /* slot | generation << 16 */
+	uint32_t id; /* slot | generation << PN_TCP_SLOT_BITS */
 	enum pn_tcp_state state;
 	struct pn_addr rip; /* the peer, either family */
 	uint16_t rport, lport;
