@@ -456,8 +456,7 @@ Test(tcp, syn_flood_keeps_nobody_out)
 	pn_port_close(B.port);
 	B.port = NULL;
 	side_close(&A);
-	cr_assert_eq(pn_pool_destroy(A.pool), 0);
-	cr_assert_eq(pn_pool_destroy(B.pool), 0);
+	destroy_pools();
 }
 
 /* TCP over IPv6, on a listener that takes both families */
@@ -813,8 +812,7 @@ Test(tcp, tokens_outlive_socket_and_stack)
 	/* released again: every one of them is now stale, and touches nothing */
 	cr_assert_eq(pn_tcp_zc_release(NULL, server.held[0]), -EINVAL);
 	server.nr_held = 0;
-	cr_assert_eq(pn_pool_destroy(A.pool), 0, "A: every page back");
-	cr_assert_eq(pn_pool_destroy(B.pool), 0, "B: every page back");
+	destroy_pools(); /* every page back */
 }
 
 Test(tcp, syn_reopens_a_time_wait_connection)
