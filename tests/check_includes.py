@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The include rules (docs/architecture.md), checked on every source file.
+"""The include rules (docs/architecture.md), checked on every source file,
+and that the library never prints on its own (pn_log only).
 
 - A component in lib/ includes its own headers and the public headers of
   the components built before it (lib/meson.build's order): layers point
@@ -83,6 +84,20 @@ for root in ('lib', 'drivers', 'apps', 'tests'):
                 why = allowed(path, folder, os.path.basename(m.group(1)))
                 if why:
                     print('%s:%d: %s' % (path, n, why))
+                    bad += 1
+# The library never prints on its own: everything goes through pn_log
+# (lib/common/pn_log.c is the one place that writes, to stderr, when the
+# application set no handler). Dumps to a FILE the caller passes are fine.
+PRINTS = re.compile(r'\b(?:v?fprintf\s*\(\s*std(?:err|out)|printf\s*\(|puts\s*\(|perror\s*\()')
+for root in ('lib', 'drivers'):
+    for dirpath, _, files in os.walk(os.path.join(top, root)):
+        for f in files:
+            if not f.endswith('.c') or f == 'pn_log.c':
+                continue
+            full = os.path.join(dirpath, f)
+            for n, line in enumerate(open(full, errors='replace'), 1):
+                if PRINTS.search(line) and not line.lstrip().startswith(('*', '/*', '//')):
+                    print('%s:%d: the library prints; use pn_log' % (os.path.relpath(full, top), n))
                     bad += 1
 print('include rules: %s' % ('%d violations' % bad if bad else 'every file keeps them'))
 sys.exit(1 if bad else 0)

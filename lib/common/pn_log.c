@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "pn_log.h"
 
@@ -48,6 +49,9 @@ void pn_vlog(enum pn_log_level level, const char *component, const char *fmt, va
 	if ((int)level > atomic_load_explicit(&threshold, memory_order_relaxed))
 		return;
 	vsnprintf(line, sizeof(line), fmt, ap);
+	/* one line per message: a trailing newline (libbpf's) is the sink's */
+	for (size_t n = strlen(line); n > 0 && line[n - 1] == '\n'; n--)
+		line[n - 1] = '\0';
 	s = atomic_load_explicit(&sink, memory_order_acquire);
 	if (s != NULL)
 		s->fn(level, component, line, s->arg);

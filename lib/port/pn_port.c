@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "pn_log.h"
 #include "pn_port_driver.h"
 
 #define PN_MAX_DRIVERS 8
@@ -51,18 +52,18 @@ static int kvargs_parse(const char *args, struct pn_kvargs *kv)
 			continue;
 		}
 		if (kv->n == PN_KVARGS_MAX) {
-			fprintf(stderr, "pagenet: too many port arguments in '%s'\n", args);
+			pn_log(PN_LOG_ERR, "port", "too many port arguments in '%s'", args);
 			return -EINVAL;
 		}
 		if (eq == NULL || eq >= s + len) {
-			fprintf(stderr, "pagenet: port argument '%.*s' is not key=value\n",
+			pn_log(PN_LOG_ERR, "port", "port argument '%.*s' is not key=value",
 				(int)len, s);
 			return -EINVAL;
 		}
 		klen = (size_t)(eq - s);
 		if (klen == 0 || klen >= sizeof(kv->kv[0].key) ||
 		    len - klen - 1 >= sizeof(kv->kv[0].value)) {
-			fprintf(stderr, "pagenet: port argument '%.*s' is too long or has no key\n",
+			pn_log(PN_LOG_ERR, "port", "port argument '%.*s' is too long or has no key",
 				(int)len, s);
 			return -EINVAL;
 		}
@@ -99,7 +100,7 @@ int pn_kvargs_get_uint(struct pn_kvargs *kv, const char *key, unsigned min,
 	errno = 0;
 	x = strtoul(v, &end, 0);
 	if (errno || end == v || *end != '\0' || x < min || x > max) {
-		fprintf(stderr, "pagenet: port argument %s=%s: want a number in [%u, %u]\n",
+		pn_log(PN_LOG_ERR, "port", "port argument %s=%s: want a number in [%u, %u]",
 			key, v, min, max);
 		return -EINVAL;
 	}
@@ -125,7 +126,7 @@ struct pn_port *pn_port_open(const char *driver, const char *args,
 	int id = -1, rc;
 
 	if (ops == NULL) {
-		fprintf(stderr, "pagenet: no port driver '%s'\n", driver);
+		pn_log(PN_LOG_ERR, "port", "no port driver '%s'", driver);
 		errno = ENOENT;
 		return NULL;
 	}
@@ -140,14 +141,14 @@ struct pn_port *pn_port_open(const char *driver, const char *args,
 		c.nb_queues = 1;
 	if (c.nb_queues > PN_PORT_MAX_QUEUES ||
 	    (c.ring_size != 0 && !PN_IS_POW2(c.ring_size))) {
-		fprintf(stderr, "pagenet: %s: %u queues or ring size %u out of range\n",
+		pn_log(PN_LOG_ERR, "port", "%s: %u queues or ring size %u out of range",
 			driver, c.nb_queues, c.ring_size);
 		errno = EINVAL;
 		return NULL;
 	}
 	for (unsigned q = 0; q < c.nb_queues; q++) {
 		if (c.pools[q] == NULL) {
-			fprintf(stderr, "pagenet: %s: queue %u has no pool\n", driver, q);
+			pn_log(PN_LOG_ERR, "port", "%s: queue %u has no pool", driver, q);
 			errno = EINVAL;
 			return NULL;
 		}
@@ -190,7 +191,7 @@ struct pn_port *pn_port_open(const char *driver, const char *args,
 	if (rc == 0) {
 		for (unsigned i = 0; i < kv.n; i++) {
 			if (!kv.used[i]) {
-				fprintf(stderr, "pagenet: %s: unknown argument '%s'\n",
+				pn_log(PN_LOG_ERR, "port", "%s: unknown argument '%s'",
 					driver, kv.kv[i].key);
 				ops->close(dev);
 				rc = -EINVAL;
@@ -219,7 +220,7 @@ struct pn_port *pn_port_open_str(const char *spec, const struct pn_port_conf *co
 	size_t len = colon ? (size_t)(colon - spec) : strlen(spec);
 
 	if (len == 0 || len >= sizeof(driver)) {
-		fprintf(stderr, "pagenet: bad port '%s': want driver:key=value,...\n", spec);
+		pn_log(PN_LOG_ERR, "port", "bad port '%s': want driver:key=value,...", spec);
 		errno = EINVAL;
 		return NULL;
 	}

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "pn_port.h"
+#include "pn_log.h"
 #include "pn_telemetry.h"
 
 #define TEL_MAX_CMDS 64
@@ -666,7 +667,7 @@ int pn_telemetry_start(const struct pn_telemetry_params *params)
 	clock_gettime(CLOCK_MONOTONIC, &tel.t0);
 	rc = runtime_dir(p.dir, dir, sizeof(dir));
 	if (rc < 0) {
-		fprintf(stderr, "pagenet: telemetry: cannot create %s: %s\n", dir, strerror(-rc));
+		pn_log(PN_LOG_ERR, "telemetry", "cannot create %s: %s", dir, strerror(-rc));
 		return rc;
 	}
 	remove_stale(dir);
@@ -681,7 +682,7 @@ int pn_telemetry_start(const struct pn_telemetry_params *params)
 	umask(old);
 	if (rc < 0 || listen(tel.listen_fd, 8) < 0) {
 		rc = -errno;
-		fprintf(stderr, "pagenet: telemetry: cannot listen on %s: %s\n", tel.path, strerror(-rc));
+		pn_log(PN_LOG_ERR, "telemetry", "cannot listen on %s: %s", tel.path, strerror(-rc));
 		goto fail;
 	}
 	tel.wake_fd = eventfd(0, EFD_CLOEXEC);

@@ -48,6 +48,7 @@
 #include <xdp/libxdp.h>
 #include <xdp/xsk.h>
 
+#include "pn_log.h"
 #include "pn_port_driver.h"
 #include "pn_xdp_steer.h"
 
@@ -355,7 +356,7 @@ static struct xdp_umem *umem_get(struct pn_region *region, uint32_t ring_size,
 	for (um = umems; um != NULL; um = um->next) {
 		if (um->region == region) {
 			if (um->ring_size != ring_size) {
-				fprintf(stderr, "pagenet: af_xdp: sockets sharing a UMEM need one ring size (%u, not %u)\n",
+				pn_log(PN_LOG_ERR, "af_xdp", "sockets sharing a UMEM need one ring size (%u, not %u)",
 					um->ring_size, ring_size);
 				*rc = -EINVAL;
 				return NULL;
@@ -372,7 +373,7 @@ static struct xdp_umem *umem_get(struct pn_region *region, uint32_t ring_size,
 	pn_region_info(region, &ri);
 	*rc = xsk_umem__create(&um->umem, ri.base, ri.len, &um->fill0, &um->comp0, &cfg);
 	if (*rc) {
-		fprintf(stderr, "pagenet: af_xdp: cannot register region %s (%zu bytes) as UMEM: %s\n",
+		pn_log(PN_LOG_ERR, "af_xdp", "cannot register region %s (%zu bytes) as UMEM: %s",
 			ri.name, ri.len, strerror(-*rc));
 		free(um);
 		return NULL;
@@ -461,19 +462,19 @@ static int remove_stale(struct xdp_port *xp)
 			continue;
 		pid = prog_owner_pid(prog);
 		if (pid_alive(pid) && pid != (uint32_t)getpid()) {
-			fprintf(stderr, "pagenet: af_xdp: %s is in use by pagenet process %u\n",
+			pn_log(PN_LOG_ERR, "af_xdp", "%s is in use by pagenet process %u",
 				xp->ifname, pid);
 			rc = -EBUSY;
 			break;
 		}
-		fprintf(stderr, "pagenet: af_xdp: %s: removing the XDP program left by process %u, which is gone\n",
+		pn_log(PN_LOG_NOTICE, "af_xdp", "%s: removing the XDP program left by process %u, which is gone",
 			xp->ifname, pid);
 		if (xdp_multiprog__is_legacy(mp))
 			rc = xdp_multiprog__detach(mp);
 		else
 			rc = xdp_program__detach(prog, xp->ifindex, mode, 0);
 		if (rc) {
-			fprintf(stderr, "pagenet: af_xdp: %s: cannot remove the stale program: %s\n",
+			pn_log(PN_LOG_ERR, "af_xdp", "%s: cannot remove the stale program: %s",
 				xp->ifname, strerror(-rc));
 			break;
 		}
@@ -517,9 +518,9 @@ static int prog_attach(struct xdp_port *xp, const char *want)
 		static bool told;
 
 		if (!told)
-			fprintf(stderr, "pagenet: af_xdp: no bpffs on /sys/fs/bpf: the XDP program is "
+			pn_log(PN_LOG_WARNING, "af_xdp", "no bpffs on /sys/fs/bpf: the XDP program is "
 				"attached alone (mount -t bpf bpf /sys/fs/bpf to share interfaces "
-				"through libxdp's dispatcher)\n");
+				"through libxdp's dispatcher)");
 		told = true;
 		setenv("LIBXDP_SKIP_DISPATCHER", "1", 0);
 	}
@@ -546,7 +547,7 @@ static int prog_attach(struct xdp_port *xp, const char *want)
 			xp->attach_mode = modes[m].mode;
 			break;
 		}
-		fprintf(stderr, "pagenet: af_xdp: %s: XDP %s mode refused (%s)%s\n",
+		pn_log(PN_LOG_WARNING, "af_xdp", "%s: XDP %s mode refused (%s)%s",
 			xp->ifname, modes[m].name, strerror(-rc),
 			m + 1 < PN_DIM(modes) && strcmp(want, "auto") == 0 ?
 				", trying the next mode" : "");
@@ -596,7 +597,7 @@ static int xq_create(struct pn_port_dev *dev, struct xdp_port *xp, unsigned i,
 	int rc = 0;
 
 	if (pn_pool_page_bytes(pool) != PN_FRAME_SIZE || pool->frag_size != XDP_CHUNK_SIZE) {
-		fprintf(stderr, "pagenet: af_xdp: queue %u: the pool must have order-0 pages and frag_size %u (UMEM chunks)\n",
+		pn_log(PN_LOG_ERR, "af_xdp", "queue %u: the pool must have order-0 pages and frag_size %u (UMEM chunks)",
 			i, XDP_CHUNK_SIZE);
 		return -EINVAL;
 	}
@@ -660,7 +661,7 @@ static int xq_create(struct pn_port_dev *dev, struct xdp_port *xp, unsigned i,
 					       &q->rx, &q->tx, &q->fill, &q->comp, &sc);
 	}
 	if (rc) {
-		fprintf(stderr, "pagenet: af_xdp: %s queue %u: cannot create the socket: %s\n",
+		pn_log(PN_LOG_ERR, "af_xdp", "%s queue %u: cannot create the socket: %s",
 			xp->ifname, q->qid, strerror(-rc));
 		umem_put(q->um);
 		q->um = NULL;
@@ -680,7 +681,7 @@ static int xq_create(struct pn_port_dev *dev, struct xdp_port *xp, unsigned i,
 		if (setsockopt(q->fd, SOL_SOCKET, SO_PREFER_BUSY_POLL, &one, sizeof(one)) ||
 		    setsockopt(q->fd, SOL_SOCKET, SO_BUSY_POLL, &usecs, sizeof(usecs)) ||
 		    setsockopt(q->fd, SOL_SOCKET, SO_BUSY_POLL_BUDGET, &budget, sizeof(budget))) {
-			fprintf(stderr, "pagenet: af_xdp: %s: busy polling refused (%s); polling without it\n",
+			pn_log(PN_LOG_WARNING, "af_xdp", "%s: busy polling refused (%s); polling without it",
 				xp->ifname, strerror(errno));
 		} else {
 			q->busy_poll = true;
@@ -751,7 +752,7 @@ static int parse_steer(struct xdp_port *xp, struct pn_kvargs *args,
 			for (int i = 0; i < 6; i++)
 				xp->steer.mac[i] = (uint8_t)m[i];
 		} else {
-			fprintf(stderr, "pagenet: af_xdp: dst_mac=%s: want own or aa:bb:cc:dd:ee:ff\n", v);
+			pn_log(PN_LOG_ERR, "af_xdp", "dst_mac=%s: want own or aa:bb:cc:dd:ee:ff", v);
 			return -EINVAL;
 		}
 		xp->steer.flags |= PN_STEER_MAC;
@@ -760,7 +761,7 @@ static int parse_steer(struct xdp_port *xp, struct pn_kvargs *args,
 		struct in_addr a;
 
 		if (inet_pton(AF_INET, v, &a) != 1) {
-			fprintf(stderr, "pagenet: af_xdp: dst_ip=%s is not an IPv4 address\n", v);
+			pn_log(PN_LOG_ERR, "af_xdp", "dst_ip=%s is not an IPv4 address", v);
 			return -EINVAL;
 		}
 		xp->steer.ip = a.s_addr;
@@ -768,7 +769,7 @@ static int parse_steer(struct xdp_port *xp, struct pn_kvargs *args,
 	}
 	if ((v = pn_kvargs_get(args, "dst_ip6")) != NULL) {
 		if (inet_pton(AF_INET6, v, xp->steer.ip6) != 1) {
-			fprintf(stderr, "pagenet: af_xdp: dst_ip6=%s is not an IPv6 address\n", v);
+			pn_log(PN_LOG_ERR, "af_xdp", "dst_ip6=%s is not an IPv6 address", v);
 			return -EINVAL;
 		}
 		xp->steer.flags |= PN_STEER_IP6;
@@ -781,7 +782,7 @@ static int parse_steer(struct xdp_port *xp, struct pn_kvargs *args,
 		else if (strcmp(v, "icmp") == 0)
 			xp->steer.proto = 1;
 		else {
-			fprintf(stderr, "pagenet: af_xdp: proto=%s: want udp, tcp or icmp\n", v);
+			pn_log(PN_LOG_ERR, "af_xdp", "proto=%s: want udp, tcp or icmp", v);
 			return -EINVAL;
 		}
 		xp->steer.flags |= PN_STEER_PROTO;
@@ -823,17 +824,17 @@ static int xdp_open(struct pn_port_dev *dev, struct pn_kvargs *args)
 	int rc;
 
 	if (ifname == NULL || strlen(ifname) >= IF_NAMESIZE) {
-		fprintf(stderr, "pagenet: af_xdp: want iface=NAME\n");
+		pn_log(PN_LOG_ERR, "af_xdp", "want iface=NAME");
 		return -EINVAL;
 	}
 	xdp_mode = xdp_mode ? xdp_mode : "auto";
 	bind_mode = bind_mode ? bind_mode : "auto";
 	if (strcmp(xdp_mode, "auto") && strcmp(xdp_mode, "native") && strcmp(xdp_mode, "skb")) {
-		fprintf(stderr, "pagenet: af_xdp: xdp=%s: want auto, native or skb\n", xdp_mode);
+		pn_log(PN_LOG_ERR, "af_xdp", "xdp=%s: want auto, native or skb", xdp_mode);
 		return -EINVAL;
 	}
 	if (strcmp(bind_mode, "auto") && strcmp(bind_mode, "zc") && strcmp(bind_mode, "copy")) {
-		fprintf(stderr, "pagenet: af_xdp: bind=%s: want auto, zc or copy\n", bind_mode);
+		pn_log(PN_LOG_ERR, "af_xdp", "bind=%s: want auto, zc or copy", bind_mode);
 		return -EINVAL;
 	}
 	if (pn_kvargs_get_uint(args, "need_wakeup", 0, 1, &need_wakeup) ||
@@ -841,7 +842,7 @@ static int xdp_open(struct pn_port_dev *dev, struct pn_kvargs *args)
 	    pn_kvargs_get_uint(args, "start_queue", 0, PN_XDP_MAX_QUEUES - 1, &start_queue))
 		return -EINVAL;
 	if (start_queue + dev->nb_queues > PN_XDP_MAX_QUEUES) {
-		fprintf(stderr, "pagenet: af_xdp: queues %u..%u beyond the program's %d\n",
+		pn_log(PN_LOG_ERR, "af_xdp", "queues %u..%u beyond the program's %d",
 			start_queue, start_queue + dev->nb_queues - 1, PN_XDP_MAX_QUEUES);
 		return -EINVAL;
 	}
@@ -856,7 +857,7 @@ static int xdp_open(struct pn_port_dev *dev, struct pn_kvargs *args)
 	xp->start_queue = start_queue;
 	xp->ifindex = (int)if_nametoindex(ifname);
 	if (xp->ifindex == 0) {
-		fprintf(stderr, "pagenet: af_xdp: no interface %s\n", ifname);
+		pn_log(PN_LOG_ERR, "af_xdp", "no interface %s", ifname);
 		rc = -ENODEV;
 		goto fail;
 	}
@@ -868,8 +869,8 @@ static int xdp_open(struct pn_port_dev *dev, struct pn_kvargs *args)
 		goto fail;
 	rc = prog_attach(xp, xdp_mode);
 	if (rc) {
-		fprintf(stderr, "pagenet: af_xdp: %s: cannot attach the XDP program: %s "
-			"(root or CAP_NET_ADMIN+CAP_BPF is needed; is bpffs mounted on /sys/fs/bpf?)\n",
+		pn_log(PN_LOG_ERR, "af_xdp", "%s: cannot attach the XDP program: %s "
+			"(root or CAP_NET_ADMIN+CAP_BPF is needed; is bpffs mounted on /sys/fs/bpf?)",
 			ifname, strerror(-rc));
 		goto fail;
 	}
@@ -902,7 +903,7 @@ static int xdp_start(struct pn_port_dev *dev)
 		int rc = xsk_socket__update_xskmap(xp->q[i]->xsk, xp->xsks_fd);
 
 		if (rc) {
-			fprintf(stderr, "pagenet: af_xdp: %s: cannot add queue %u's socket to the map: %s\n",
+			pn_log(PN_LOG_ERR, "af_xdp", "%s: cannot add queue %u's socket to the map: %s",
 				xp->ifname, xp->q[i]->qid, strerror(-rc));
 			return rc;
 		}
@@ -968,15 +969,18 @@ static void xdp_stats_get(const struct pn_port_dev *dev, struct pn_port_stats *s
 	}
 }
 
-/* libbpf and libxdp explain themselves at info level; keep warnings only */
+/* libbpf and libxdp explain themselves at info level: through the log
+ * hook, warnings as warnings and the rest as debug */
 static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	return level == LIBBPF_WARN ? vfprintf(stderr, fmt, ap) : 0;
+	pn_vlog(level == LIBBPF_WARN ? PN_LOG_WARNING : PN_LOG_DEBUG, "libbpf", fmt, ap);
+	return 0;
 }
 
 static int quiet_xdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
 {
-	return level == LIBXDP_WARN ? vfprintf(stderr, fmt, ap) : 0;
+	pn_vlog(level == LIBXDP_WARN ? PN_LOG_WARNING : PN_LOG_DEBUG, "libxdp", fmt, ap);
+	return 0;
 }
 
 __attribute__((constructor)) static void af_xdp_quiet(void)

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pn_log.h"
 #include "pn_port_driver.h"
 
 #define LOOP_RING_DEFAULT 1024
@@ -125,7 +126,7 @@ static struct loop_pair *pair_get(const char *name, uint16_t nb_queues,
 			break;
 	if (pair != NULL) {
 		if (pair->nb_queues != nb_queues) {
-			fprintf(stderr, "pagenet: loop pair %s: sides disagree on queues (%u vs %u)\n",
+			pn_log(PN_LOG_ERR, "loop", "%s: sides disagree on queues (%u vs %u)",
 				name, pair->nb_queues, nb_queues);
 			*rc = -EINVAL;
 			return NULL;
@@ -173,7 +174,7 @@ static int loop_open(struct pn_port_dev *dev, struct pn_kvargs *args)
 	int rc = 0;
 
 	if (name == NULL || name[0] == '\0' || strlen(name) >= LOOP_NAME_MAX) {
-		fprintf(stderr, "pagenet: loop: want pair=NAME (under %d characters)\n",
+		pn_log(PN_LOG_ERR, "loop", "want pair=NAME (under %d characters)",
 			LOOP_NAME_MAX);
 		return -EINVAL;
 	}
@@ -186,7 +187,7 @@ static int loop_open(struct pn_port_dev *dev, struct pn_kvargs *args)
 	if (pair->taken[0] && pair->taken[1]) {
 		pair_put(pair);
 		pthread_mutex_unlock(&pairs_lock);
-		fprintf(stderr, "pagenet: loop pair %s already has both sides\n", name);
+		pn_log(PN_LOG_ERR, "loop", "%s already has both sides", name);
 		return -EBUSY;
 	}
 	side = &pair->side[pair->taken[0] ? 1 : 0];
