@@ -106,6 +106,23 @@ void pn_wire_l4_csum4(void *l4, size_t len, uint32_t src, uint32_t dst, uint8_t 
 	memcpy(p + off, &c, 2);
 }
 
+/* A UDP header (checksum 0) and @p len bytes of payload (NULL: zeros) at @p at. */
+static struct pn_udp_hdr *udp_fill(void *at, uint16_t sport, uint16_t dport, const void *payload,
+				   size_t len)
+{
+	struct pn_udp_hdr *uh = at;
+
+	uh->sport = htons(sport);
+	uh->dport = htons(dport);
+	uh->len = htons((uint16_t)(sizeof(*uh) + len));
+	uh->csum = 0;
+	if (payload)
+		memcpy(uh + 1, payload, len);
+	else
+		memset(uh + 1, 0, len);
+	return uh;
+}
+
 size_t pn_wire_udp6_frame(void *buf, size_t room, const struct pn_wire_udp6 *spec,
 			  const void *payload, size_t len)
 {
@@ -126,15 +143,7 @@ size_t pn_wire_udp6_frame(void *buf, size_t room, const struct pn_wire_udp6 *spe
 	ip->hop_limit = 64;
 	memcpy(ip->saddr, spec->src_ip, 16);
 	memcpy(ip->daddr, spec->dst_ip, 16);
-	uh = (struct pn_udp_hdr *)(ip + 1);
-	uh->sport = htons(spec->sport);
-	uh->dport = htons(spec->dport);
-	uh->len = htons((uint16_t)l4len);
-	uh->csum = 0;
-	if (payload)
-		memcpy(uh + 1, payload, len);
-	else
-		memset(uh + 1, 0, len);
+	uh = udp_fill(ip + 1, spec->sport, spec->dport, payload, len);
 	c = pn_csum_fold(pn_csum_add(pn_csum_pseudo6(spec->src_ip, spec->dst_ip, PN_IPPROTO_UDP,
 						     (uint32_t)l4len), uh, l4len));
 	uh->csum = c ? c : 0xffff;
@@ -153,15 +162,7 @@ size_t pn_wire_udp4_frame(void *buf, size_t room, const struct pn_wire_udp4 *spe
 		return 0;
 	f += pn_wire_eth(f, spec->dst_mac, spec->src_mac, PN_ETH_P_IPV4);
 	f += pn_wire_ipv4(f, spec->src_ip, spec->dst_ip, PN_IPPROTO_UDP, spec->ip_id, l4len);
-	uh = (struct pn_udp_hdr *)f;
-	uh->sport = htons(spec->sport);
-	uh->dport = htons(spec->dport);
-	uh->len = htons((uint16_t)l4len);
-	uh->csum = 0;
-	if (payload)
-		memcpy(uh + 1, payload, len);
-	else
-		memset(uh + 1, 0, len);
+	uh = udp_fill(f, spec->sport, spec->dport, payload, len);
 	if (!spec->no_csum)
 		pn_wire_l4_csum4(uh, l4len, spec->src_ip, spec->dst_ip, PN_IPPROTO_UDP);
 	return total;
