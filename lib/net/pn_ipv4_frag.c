@@ -157,8 +157,7 @@ struct pn_pkt *pn_ipv4_reasm(struct pn_stack *st, struct pn_pkt *pkt, uint32_t h
 		*whole = r->hdr;
 		whole->tot_len = htons((uint16_t)(r->total + sizeof(*whole)));
 		whole->frag_off = 0;
-		r->nr = 0; /* the pieces are the head's now */
-		memset(r, 0, sizeof(*r));
+		memset(r, 0, sizeof(*r)); /* the pieces are the head's now */
 		if (pn_pkt_flatten(head) != 0) {
 			st->stats.ip_reasm_too_big++;
 			pn_pkt_free(head);

@@ -12,16 +12,7 @@
 
 #include "pn_net_priv.h"
 
-static const struct pn_addr all_nodes = { { 0xff, 0x02, [15] = 1 } };
-
-/* ff02::1:ffXX:XXXX for @p a (RFC 4291 2.7.1) */
-static struct pn_addr solicited_node(const struct pn_addr *a)
-{
-	struct pn_addr g = { { 0xff, 0x02, [11] = 1, [12] = 0xff } };
-
-	memcpy(g.b + 13, a->b + 13, 3);
-	return g;
-}
+const struct pn_addr pn_ip6_all_nodes = { { 0xff, 0x02, [15] = 1 } };
 
 bool pn_ip6_is_ours(const struct pn_stack *st, const struct pn_addr *a)
 {
@@ -127,11 +118,11 @@ void pn_ipv6_input(struct pn_stack *st, struct pn_pkt *pkt)
 	l3.proto = h->next;
 	l3.ttl = h->hop_limit;
 	l3.l4_len = (uint16_t)plen;
-	sn = solicited_node(&st->ip6);
+	sn = pn_ip6_solicited_node(&st->ip6);
 	/* ours: the address (not while it is tentative, but for ND), its
 	 * solicited-node group, all-nodes */
 	if (!(pn_addr_eq(&l3.dst, &st->ip6) || pn_addr_eq(&l3.dst, &sn) ||
-	      pn_addr_eq(&l3.dst, &all_nodes))) {
+	      pn_addr_eq(&l3.dst, &pn_ip6_all_nodes))) {
 		st->stats.ip_not_ours++;
 		goto drop;
 	}

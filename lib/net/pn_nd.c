@@ -15,14 +15,6 @@
 
 #define DAD_WAIT_MS 1000 /* RetransTimer */
 
-static struct pn_addr solicited_node(const struct pn_addr *a)
-{
-	struct pn_addr g = { { 0xff, 0x02, [11] = 1, [12] = 0xff } };
-
-	memcpy(g.b + 13, a->b + 13, 3);
-	return g;
-}
-
 static void nd_checksum(struct pn_icmp6_hdr *h, uint32_t len, const struct pn_addr *src,
 			const struct pn_addr *dst)
 {
@@ -35,7 +27,7 @@ void pn_nd_solicit(struct pn_stack *st, const struct pn_addr *target, bool dad)
 {
 	static const struct pn_addr unspecified;
 	uint32_t len = sizeof(struct pn_nd_msg) + (dad ? 0 : 8);
-	struct pn_addr group = solicited_node(target);
+	struct pn_addr group = pn_ip6_solicited_node(target);
 	struct pn_pkt *pkt;
 	struct pn_nd_msg *m = pn_stack_pkt_put(st, len, &pkt);
 	const struct pn_addr *src = dad ? &unspecified : &st->ip6;
@@ -60,7 +52,6 @@ void pn_nd_solicit(struct pn_stack *st, const struct pn_addr *target, bool dad)
 static void nd_advertise(struct pn_stack *st, const struct pn_addr *to, const uint8_t *mac,
 			 uint8_t flags)
 {
-	static const struct pn_addr all_nodes = { { 0xff, 0x02, [15] = 1 } };
 	uint32_t len = sizeof(struct pn_nd_msg) + 8;
 	struct pn_pkt *pkt;
 	struct pn_nd_msg *m = pn_stack_pkt_put(st, len, &pkt);
@@ -76,12 +67,12 @@ static void nd_advertise(struct pn_stack *st, const struct pn_addr *to, const ui
 	o[0] = PN_ND_OPT_TGT_LLADDR;
 	o[1] = 1;
 	memcpy(o + 2, st->mac, 6);
-	nd_checksum(&m->h, len, &st->ip6, to ? to : &all_nodes);
+	nd_checksum(&m->h, len, &st->ip6, to ? to : &pn_ip6_all_nodes);
 	st->stats.nd_tx_advert++;
 	if (to)
 		pn_ip6_output_to_mac(st, pkt, PN_IPPROTO_ICMPV6, to, mac);
 	else
-		pn_ip6_output_mcast(st, pkt, PN_IPPROTO_ICMPV6, &st->ip6, &all_nodes);
+		pn_ip6_output_mcast(st, pkt, PN_IPPROTO_ICMPV6, &st->ip6, &pn_ip6_all_nodes);
 }
 
 static void dad_conflict(struct pn_stack *st)

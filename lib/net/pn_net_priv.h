@@ -95,6 +95,7 @@ struct pn_stack {
 		void *priv;
 	} l4[PN_STACK_L4_MAX];
 	unsigned nr_l4;
+	uint8_t l4_at[256]; /* by protocol number: index in l4 + 1, 0 none */
 };
 
 extern const uint8_t pn_bcast_mac[6];
@@ -116,6 +117,15 @@ void pn_neigh_flush(struct pn_stack *st);
 /* Send to @p next_hop (either family), resolving it first when needed. */
 void pn_neigh_output(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_addr *next_hop);
 /* IPv6 (pn_ipv6.c, pn_nd.c, pn_icmp6.c) */
+extern const struct pn_addr pn_ip6_all_nodes; /* ff02::1 */
+/* ff02::1:ffXX:XXXX, the solicited-node group of @a (RFC 4291 2.7.1) */
+static inline struct pn_addr pn_ip6_solicited_node(const struct pn_addr *a)
+{
+	struct pn_addr g = { { 0xff, 0x02, [11] = 1, [12] = 0xff, [13] = a->b[13],
+			       [14] = a->b[14], [15] = a->b[15] } };
+
+	return g;
+}
 void pn_ipv6_input(struct pn_stack *st, struct pn_pkt *pkt);
 int pn_ip6_output(struct pn_stack *st, struct pn_pkt *pkt, uint8_t proto,
 		  const struct pn_addr *dst);

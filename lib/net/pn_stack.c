@@ -170,46 +170,46 @@ uint16_t pn_stack_mtu(const struct pn_stack *st) { return st->mtu; }
 
 int pn_stack_l4_register(struct pn_stack *st, const struct pn_l4_proto *p, void *priv)
 {
-	for (unsigned i = 0; i < st->nr_l4; i++)
-		if (st->l4[i].ops->proto == p->proto)
-			return -EEXIST;
+	if (st->l4_at[p->proto])
+		return -EEXIST;
 	if (st->nr_l4 == PN_STACK_L4_MAX)
 		return -ENOSPC;
 	st->l4[st->nr_l4].ops = p;
 	st->l4[st->nr_l4].priv = priv;
-	st->nr_l4++;
+	st->l4_at[p->proto] = (uint8_t)++st->nr_l4;
 	return 0;
 }
 
 int pn_stack_l4_unregister(struct pn_stack *st, uint8_t proto)
 {
-	for (unsigned i = 0; i < st->nr_l4; i++) {
-		if (st->l4[i].ops->proto == proto) {
-			memmove(&st->l4[i], &st->l4[i + 1], (st->nr_l4 - i - 1) * sizeof(st->l4[0]));
-			st->nr_l4--;
-			return 0;
-		}
-	}
-	return -ENOENT;
+	unsigned i = st->l4_at[proto];
+
+	if (i-- == 0)
+		return -ENOENT;
+	memmove(&st->l4[i], &st->l4[i + 1], (st->nr_l4 - i - 1) * sizeof(st->l4[0]));
+	st->nr_l4--;
+	st->l4_at[proto] = 0;
+	for (; i < st->nr_l4; i++) /* the ones after it moved down */
+		st->l4_at[st->l4[i].ops->proto] = (uint8_t)(i + 1);
+	return 0;
 }
 
+/* Every received packet and every TCP call asks: one load, no search. */
 void *pn_stack_l4_priv(const struct pn_stack *st, uint8_t proto)
 {
-	for (unsigned i = 0; i < st->nr_l4; i++)
-		if (st->l4[i].ops->proto == proto)
-			return st->l4[i].priv;
-	return NULL;
+	unsigned i = st->l4_at[proto];
+
+	return i ? st->l4[i - 1].priv : NULL;
 }
 
 bool pn_stack_l4_deliver(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_l3_info *l3)
 {
-	for (unsigned i = 0; i < st->nr_l4; i++) {
-		if (st->l4[i].ops->proto == l3->proto) {
-			st->l4[i].ops->input(st, pkt, l3, st->l4[i].priv);
-			return true;
-		}
-	}
-	return false;
+	unsigned i = st->l4_at[l3->proto];
+
+	if (i == 0)
+		return false;
+	st->l4[i - 1].ops->input(st, pkt, l3, st->l4[i - 1].priv);
+	return true;
 }
 
 /* ---- packets for the protocols to fill */

@@ -33,12 +33,20 @@ static uint64_t tuple_hash(const uint8_t key[16], const struct pn_addr *lip,
 	return h;
 }
 
+/* The local address is one per family on a stack: the peer and the ports
+ * tell connections apart (20 bytes through SipHash, not 36). */
 static unsigned hash_tuple(const struct pn_tcp *t, const struct pn_addr *rip, uint16_t rport,
 			   uint16_t lport)
 {
-	static const struct pn_addr none;
+	uint8_t in[20], out[8];
+	unsigned h;
 
-	return (unsigned)tuple_hash(t->hash_key, &none, rip, lport, rport) & (PN_TCP_HASH - 1);
+	memcpy(in, rip->b, 16);
+	memcpy(in + 16, &lport, 2);
+	memcpy(in + 18, &rport, 2);
+	crypto_shorthash(out, in, sizeof(in), t->hash_key);
+	memcpy(&h, out, sizeof(h));
+	return h & (PN_TCP_HASH - 1);
 }
 
 struct pn_tcp_sock *pn_tcp_lookup(struct pn_tcp *t, const struct pn_addr *rip, uint16_t rport,
