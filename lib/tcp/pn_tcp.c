@@ -88,12 +88,14 @@ static void tcp_fini(struct pn_stack *st, void *priv)
 			pn_tcp_send_segment(s, s->snd_nxt, PN_TCP_F_RST | PN_TCP_F_ACK, 0);
 		pn_tcp_sock_free(s);
 	}
+	pn_tcp_tw_fini(t);
 	/* tokens still out stay valid: their table waits for them */
 	pn_zc_table_put(t->zc);
 	pn_acct_unpin(&t->conf_pin);
 	free(t->socks);
 	free(t->gen);
 	free(t->free_slots);
+	free(t->hash);
 	free(t);
 	pn_stack_l4_unregister(st, PN_IPPROTO_TCP);
 }
@@ -113,7 +115,7 @@ int pn_tcp_configure(struct pn_stack *st, const struct pn_tcp_conf *conf)
 	struct pn_tcp_conf c = {
 		.sz = sizeof(c), .rcvbuf = 512 * 1024, .sndbuf = 256 * 1024,
 		.max_sockets = 4096, .time_wait_ms = 60000, .delack_ms = 40, .min_rto_ms = 200,
-		.max_zc_tokens = 65536, .syn_backlog = 256,
+		.max_zc_tokens = 65536, .syn_backlog = 256, .max_time_wait = 262144,
 	};
 
 	if (pn_tcp_of(st) != NULL)
@@ -137,6 +139,9 @@ int pn_tcp_configure(struct pn_stack *st, const struct pn_tcp_conf *conf)
 			c.max_zc_tokens = conf->max_zc_tokens;
 		if (conf->syn_backlog)
 			c.syn_backlog = conf->syn_backlog;
+		if (conf->max_time_wait)
+			c.max_time_wait = conf->max_time_wait == PN_TCP_NO_TIME_WAIT ? 0
+										 : conf->max_time_wait;
 		c.no_syncookies = conf->no_syncookies;
 		c.acct = conf->acct;
 	}
@@ -147,10 +152,17 @@ int pn_tcp_configure(struct pn_stack *st, const struct pn_tcp_conf *conf)
 	if (t == NULL)
 		return -ENOMEM;
 	t->conf = c;
+	t->st = st;
+	/* a bucket per socket at most: chains stay short at any table size */
+	t->hash_mask = 255;
+	while (t->hash_mask < c.max_sockets - 1 && t->hash_mask < PN_TCP_SLOT_MASK)
+		t->hash_mask = t->hash_mask * 2 + 1;
+	t->hash = calloc(t->hash_mask + 1u, sizeof(*t->hash));
 	t->socks = calloc(c.max_sockets, sizeof(*t->socks));
 	t->gen = calloc(c.max_sockets, sizeof(*t->gen));
 	t->free_slots = calloc(c.max_sockets, sizeof(*t->free_slots));
-	if (t->socks == NULL || t->gen == NULL || t->free_slots == NULL) {
+	if (t->socks == NULL || t->gen == NULL || t->free_slots == NULL || t->hash == NULL ||
+	    pn_tcp_tw_init(t) != 0) {
 		err = ENOMEM;
 		goto fail;
 	}
@@ -188,6 +200,8 @@ fail:
 	pn_acct_unpin(&t->conf_pin);
 	if (t->zc)
 		pn_zc_table_put(t->zc);
+	pn_tcp_tw_fini(t);
+	free(t->hash);
 	free(t->socks);
 	free(t->gen);
 	free(t->free_slots);

@@ -74,7 +74,14 @@ struct pn_tcp_conf {
 	uint32_t syn_backlog;     /**< half-open connections per listener (default
 				   *   256); beyond it, SYN cookies */
 	bool no_syncookies;       /**< beyond syn_backlog, drop SYNs instead */
+	uint32_t max_time_wait;   /**< TIME-WAIT entries kept (default 262,144, as
+				   *   Linux's tcp_max_tw_buckets; about 80 bytes
+				   *   each); beyond, the oldest ends early.
+				   *   PN_TCP_NO_TIME_WAIT: none kept */
 };
+
+/** pn_tcp_conf.max_time_wait: closed connections skip TIME-WAIT (tests). */
+#define PN_TCP_NO_TIME_WAIT UINT32_MAX
 
 int pn_tcp_configure(struct pn_stack *st, const struct pn_tcp_conf *conf);
 
@@ -228,7 +235,7 @@ struct pn_tcp_stats {
 	uint64_t active_opens, passive_opens, established, closed, resets;
 	uint64_t listen_overflows, syn_dropped_no_socket;
 	uint64_t syncookies_sent, syncookies_ok, syncookies_failed;
-	uint64_t time_wait_recycled; /**< TIME-WAIT connections ended early: the socket table was full */
+	uint64_t time_wait_recycled; /**< TIME-WAIT entries ended early: max_time_wait reached */
 	uint64_t retrans_segs, fast_retrans, rto_expired, dup_acks_in;
 	uint64_t ooo_segs, ooo_merged, dup_data_segs, out_of_window, zero_window_adv;
 	uint64_t window_probes, window_updates;
@@ -245,7 +252,9 @@ struct pn_tcp_stats {
 	uint64_t zc_tokens_exhausted; /**< pieces copied because every token was out */
 	uint64_t zc_released_remote;  /**< tokens released on other threads, settled */
 	uint64_t zc_bad_tokens;  /**< stale, doubled or foreign tokens naming this stack */
-	uint64_t sockets, listeners, time_wait;
+	uint64_t sockets, listeners;
+	uint64_t time_wait; /**< connections in TIME-WAIT now: sockets the application
+			     *   holds, and entries without a socket */
 };
 void pn_tcp_stats_get(const struct pn_stack *st, struct pn_tcp_stats *s);
 

@@ -110,6 +110,7 @@ struct pn_tcp_sock *pn_tcp_connect_addr(struct pn_stack *st, const struct pn_add
 		if (++t->next_port > 60999 || t->next_port < 32768)
 			t->next_port = 32768;
 		if (pn_tcp_lookup(t, ip, port, t->next_port) == NULL &&
+		    pn_tcp_tw_lookup(t, ip, port, t->next_port) == NULL &&
 		    pn_tcp_lookup_listener(t, t->next_port) == NULL)
 			break;
 	}
@@ -504,6 +505,9 @@ void pn_tcp_close(struct pn_tcp_sock *s)
 		return;
 	case PN_TCP_FIN_WAIT_2:
 		pn_timer_arm(pn_stack_wheel(s->st), &s->rtx, pn_stack_now_ms(s->st) + PN_TCP_FIN_TIMEOUT_MS);
+		return;
+	case PN_TCP_TIME_WAIT: /* the rest of its 2 MSL as a small entry */
+		pn_tcp_tw_adopt(s, s->rtx.expires);
 		return;
 	default:
 		return; /* FIN already on its way; the state machine ends it */

@@ -243,22 +243,10 @@ uint8_t pn_tcp_wscale_for(uint32_t rcvbuf)
 
 /* A segment as it arrived; numbers in host order. th points into the
  * packet and is valid until its header is pulled off. */
-struct tcp_seg {
-	const struct pn_tcp_hdr *th;
-	struct pn_addr rip;
-	uint16_t sport, dport;
-	uint32_t seq, ack;
-	uint32_t hlen, plen; /* header with options; payload */
-	uint32_t len;        /* SEG.LEN: payload, plus one for SYN and for FIN */
-	uint16_t wnd;        /* as sent, not yet scaled */
-	uint8_t flags;
-	struct pn_tcp_opts o;
-};
-
 /* Header checks; the header and its options end up in the linear part.
  * @return false: malformed (counted), drop it. */
 static bool seg_parse(struct pn_tcp *t, struct pn_pkt *pkt, const struct pn_l3_info *l3,
-		      struct tcp_seg *g)
+		      struct pn_tcp_seg *g)
 {
 	uint32_t len = pkt->len;
 	const struct pn_tcp_hdr *th;
@@ -304,7 +292,7 @@ static bool seg_parse(struct pn_tcp *t, struct pn_pkt *pkt, const struct pn_l3_i
 /* A connection a listener makes for segment @p g: in SYN-RECEIVED, in the
  * listener's SYN queue, with its callback, group, buffers and keep-alive
  * (inherited, as in Linux). NULL when the socket table is full (counted). */
-static struct pn_tcp_sock *child_new(struct pn_tcp_sock *l, const struct tcp_seg *g)
+static struct pn_tcp_sock *child_new(struct pn_tcp_sock *l, const struct pn_tcp_seg *g)
 {
 	struct pn_tcp_sock *c = pn_tcp_sock_alloc(l->st);
 
@@ -331,7 +319,7 @@ static struct pn_tcp_sock *child_new(struct pn_tcp_sock *l, const struct tcp_seg
 
 /* 3.10.7.2, LISTEN: a SYN makes a child in SYN-RECEIVED and gets a SYN-ACK;
  * an ACK gets a RST; a RST is ignored. */
-static void listen_input(struct pn_tcp_sock *l, const struct tcp_seg *g)
+static void listen_input(struct pn_tcp_sock *l, const struct pn_tcp_seg *g)
 {
 	struct pn_stack *st = l->st;
 	struct pn_tcp *t = pn_tcp_of(st);
@@ -399,7 +387,7 @@ static void listen_input(struct pn_tcp_sock *l, const struct tcp_seg *g)
 /* An ACK for a listener: the third step of a handshake answered by a SYN
  * cookie. @return the new connection, in SYN-RECEIVED with what the cookie
  * and the timestamp carried, or NULL (not a valid cookie: counted). */
-static struct pn_tcp_sock *cookie_child(struct pn_tcp_sock *l, const struct tcp_seg *g)
+static struct pn_tcp_sock *cookie_child(struct pn_tcp_sock *l, const struct pn_tcp_seg *g)
 {
 	struct pn_stack *st = l->st;
 	struct pn_tcp *t = pn_tcp_of(st);
@@ -451,7 +439,7 @@ static struct pn_tcp_sock *cookie_child(struct pn_tcp_sock *l, const struct tcp_
 }
 
 /* 3.10.7.3, SYN-SENT. */
-static void syn_sent_input(struct pn_tcp_sock *s, const struct tcp_seg *g)
+static void syn_sent_input(struct pn_tcp_sock *s, const struct pn_tcp_seg *g)
 {
 	struct pn_tcp *t = pn_tcp_of(s->st);
 
@@ -502,7 +490,7 @@ static void syn_sent_input(struct pn_tcp_sock *s, const struct tcp_seg *g)
 /* 3.10.7.4, first check: does the segment overlap the receive window?
  * (the four cases of the table there, with a window of RCV.NXT to the
  * edge we advertised or have room for) */
-static bool seq_acceptable(const struct pn_tcp_sock *s, const struct tcp_seg *g)
+static bool seq_acceptable(const struct pn_tcp_sock *s, const struct pn_tcp_seg *g)
 {
 	uint32_t edge = pn_tcp_rcv_edge(s);
 	uint32_t wnd = edge - s->rcv_nxt;
@@ -518,7 +506,7 @@ static bool seq_acceptable(const struct pn_tcp_sock *s, const struct tcp_seg *g)
 
 /* 3.10.7.4, fifth check, SYN-RECEIVED: our SYN acknowledged, the connection
  * is established and, if a listener made it, waits to be accepted. */
-static bool syn_rcvd_ack(struct pn_tcp_sock *s, const struct tcp_seg *g)
+static bool syn_rcvd_ack(struct pn_tcp_sock *s, const struct pn_tcp_seg *g)
 {
 	struct pn_tcp *t = pn_tcp_of(s->st);
 	struct pn_tcp_sock *l = s->parent;
@@ -565,7 +553,7 @@ static bool syn_rcvd_ack(struct pn_tcp_sock *s, const struct tcp_seg *g)
 /* 3.10.7.4, fifth check, ESTABLISHED and the states after it: advance
  * SND.UNA, count duplicates, update the send window.
  * @return false when the ACK is challenged and the segment dropped. */
-static bool established_ack(struct pn_tcp_sock *s, const struct tcp_seg *g)
+static bool established_ack(struct pn_tcp_sock *s, const struct pn_tcp_seg *g)
 {
 	bool sack_news;
 
@@ -609,7 +597,7 @@ static bool established_ack(struct pn_tcp_sock *s, const struct tcp_seg *g)
 
 /* 3.10.7.4: every state after the handshake began, one check after the
  * other. Takes @p pkt. */
-static void synchronized_input(struct pn_tcp_sock *s, struct pn_pkt *pkt, const struct tcp_seg *g)
+static void synchronized_input(struct pn_tcp_sock *s, struct pn_pkt *pkt, const struct pn_tcp_seg *g)
 {
 	struct pn_stack *st = s->st;
 	struct pn_tcp *t = pn_tcp_of(st);
@@ -732,7 +720,7 @@ void pn_tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_l3_in
 {
 	struct pn_tcp *t = priv;
 	struct pn_tcp_sock *s;
-	struct tcp_seg g;
+	struct pn_tcp_seg g;
 
 	t->stats.segs_in++;
 	if (!seg_parse(t, pkt, l3, &g))
@@ -745,6 +733,12 @@ void pn_tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_l3_in
 		 * Linux): end TIME-WAIT and let the listener take the SYN */
 		pn_tcp_sock_set_closed(s, 0);
 		s = NULL;
+	}
+	if (s == NULL) {
+		struct pn_tcp_tw *tw = pn_tcp_tw_lookup(t, &g.rip, g.sport, g.dport);
+
+		if (tw && pn_tcp_tw_input(t, tw, &g))
+			goto drop;
 	}
 	if (s == NULL) {
 		struct pn_tcp_sock *l = pn_tcp_lookup_listener(t, g.dport);

@@ -217,6 +217,36 @@ void pn_tcp_send_cookie_synack(struct pn_tcp_sock *l, const struct pn_addr *rip,
 	pn_l3_output(st, pkt, PN_IPPROTO_TCP, rip);
 }
 
+void pn_tcp_send_bare(struct pn_stack *st, const struct pn_addr *rip, uint16_t lport,
+		      uint16_t rport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win,
+		      bool ts, uint32_t tsecr)
+{
+	uint8_t opt[12], *o = opt;
+	struct pn_tcp_hdr *th;
+	struct pn_pkt *pkt;
+	unsigned hlen;
+
+	if (ts)
+		o = pn_tcp_opt_ts(pn_tcp_opt_nops(o, 2), pn_tcp_ts_now(st), tsecr);
+	hlen = (unsigned)(sizeof(*th) + (size_t)(o - opt));
+	th = pn_stack_pkt_put(st, hlen, &pkt);
+	if (th == NULL)
+		return;
+	memset(th, 0, sizeof(*th));
+	th->sport = htons(lport);
+	th->dport = htons(rport);
+	th->seq = htonl(seq);
+	th->ack = htonl(ack);
+	th->doff = (uint8_t)((hlen / 4) << 4);
+	th->flags = flags;
+	th->win = htons(win);
+	memcpy(th + 1, opt, (size_t)(o - opt));
+	th->csum = pn_csum_fold(pn_csum_add(pn_l3_pseudo_to(st, rip, PN_IPPROTO_TCP, (uint16_t)hlen),
+					    th, hlen));
+	pn_tcp_of(st)->stats.segs_out++;
+	pn_l3_output(st, pkt, PN_IPPROTO_TCP, rip);
+}
+
 /* RST for a segment that has no connection (RFC 9293 3.10.7.1). */
 void pn_tcp_send_rst_reply(struct pn_stack *st, const struct pn_addr *rip, const struct pn_tcp_hdr *th,
 			   uint32_t seg_len)

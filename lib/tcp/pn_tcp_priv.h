@@ -6,7 +6,7 @@
 #include "pn_net_l4.h"
 #include "pn_tcp.h"
 
-#define PN_TCP_HASH 4096u
+#define PN_TCP_TW_HASH_MIN 1024u /* TIME-WAIT buckets at first; doubled as entries come */
 /* a socket id: slot in the low 20 bits (a million sockets per stack), a
  * 12-bit generation above (never 0) so a stale id finds nothing */
 #define PN_TCP_SLOT_BITS 20
@@ -61,6 +61,20 @@ struct pn_tcp_cc_ops {
 
 extern const struct pn_tcp_cc_ops pn_tcp_newreno;
 
+/* A received segment, parsed (pn_tcp_input.c) */
+struct pn_tcp_seg {
+	const struct pn_tcp_hdr *th;
+	struct pn_addr rip;
+	uint16_t sport, dport;
+	uint32_t seq, ack;
+	uint32_t hlen, plen; /* header with options; payload */
+	uint32_t len;        /* SEG.LEN: payload, plus one for SYN and for FIN */
+	uint16_t wnd;        /* as sent, not yet scaled */
+	uint8_t flags;
+	struct pn_tcp_opts o;
+};
+
+
 struct pn_tcp_sock {
 	struct pn_stack *st;
 	uint32_t id; /* slot | generation << PN_TCP_SLOT_BITS */
@@ -69,7 +83,6 @@ struct pn_tcp_sock {
 	uint16_t rport, lport;
 	struct pn_tcp_sock *hnext;
 	bool hashed;
-	struct pn_tcp_sock *tw_next, *tw_prev; /* TIME-WAIT, oldest first */
 
 	/* application side */
 	pn_tcp_cb cb;
@@ -140,18 +153,44 @@ struct pn_tcp_sock {
 	uint64_t rx_bytes, tx_bytes, retrans, zc_bytes, copy_bytes, fallback_bytes;
 };
 
+/*
+ * A connection in TIME-WAIT that nobody owns any more, as Linux's
+ * inet_timewait_sock: what it takes to answer a retransmitted FIN, to
+ * recognise old duplicates and a new incarnation's SYN, and nothing else
+ * (no buffers, no timers of its own). About 72 bytes instead of a socket's
+ * 800 and its buffers.
+ */
+struct pn_tcp_tw {
+	struct pn_tcp_tw *hnext;         /* TIME-WAIT hash chain */
+	struct pn_tcp_tw *older, *newer; /* by expiry, which is by entry */
+	uint64_t expires;                /* ms */
+	struct pn_addr rip;
+	uint16_t rport, lport;
+	uint32_t snd_nxt, rcv_nxt, ts_recent;
+	uint16_t win; /* window field as last advertised */
+	bool ts_ok;
+};
+
 struct pn_tcp {
 	struct pn_tcp_conf conf;
+	struct pn_stack *st;
 	struct pn_tcp_sock **socks; /* by slot */
 	uint16_t *gen;
 	uint32_t *free_slots;
 	uint32_t nr_free;
-	struct pn_tcp_sock *hash[PN_TCP_HASH];
+	struct pn_tcp_sock **hash; /* established and half-open, by 4-tuple */
+	uint32_t hash_mask;
 	struct pn_tcp_sock *listeners; /* through hnext */
 	struct pn_tcp_sock *ev_head, *ev_tail;
 	struct pn_tcp_sock *work_head;
 	struct pn_tcp_sock *free_head; /* through free_next */
-	struct pn_tcp_sock *tw_head, *tw_tail; /* TIME-WAIT, oldest first */
+	/* TIME-WAIT entries: a hash that doubles as they come, and a list by
+	 * expiry (every entry lives time_wait_ms, so entry order is expiry
+	 * order) under one timer for the oldest */
+	struct pn_tcp_tw **tw_hash;
+	uint32_t tw_mask, nr_tw;
+	struct pn_tcp_tw *tw_oldest, *tw_newest;
+	struct pn_timer tw_timer;
 	uint16_t next_port;
 	uint8_t isn_key[16];  /* SipHash keys: ISNs (RFC 6528) */
 	uint8_t hash_key[16]; /* and the connection hash */
@@ -206,6 +245,21 @@ void pn_tcp_sock_set_acct(struct pn_tcp_sock *s, struct pn_acct_group *g);
 void pn_tcp_sock_set_closed(struct pn_tcp_sock *s, int err);
 void pn_tcp_want_work(struct pn_tcp_sock *s);
 
+/* pn_tcp_tw.c */
+/* @p s is in TIME-WAIT and nobody owns it: a small entry takes its place
+ * until its 2 MSL are over (at @p expires, ms) and the socket is freed. */
+void pn_tcp_tw_adopt(struct pn_tcp_sock *s, uint64_t expires);
+struct pn_tcp_tw *pn_tcp_tw_lookup(struct pn_tcp *t, const struct pn_addr *rip, uint16_t rport,
+				   uint16_t lport);
+/* A segment for a TIME-WAIT entry. @return false: it was a new
+ * incarnation's SYN, the entry is gone, let a listener take it. */
+bool pn_tcp_tw_input(struct pn_tcp *t, struct pn_tcp_tw *tw, const struct pn_tcp_seg *g);
+int pn_tcp_tw_init(struct pn_tcp *t);
+void pn_tcp_tw_fini(struct pn_tcp *t);
+/* 32 bits of SipHash of a peer and the ports: both tables' bucket index */
+uint32_t pn_tcp_tuple_hash(const struct pn_tcp *t, const struct pn_addr *rip, uint16_t rport,
+			   uint16_t lport);
+
 /* pn_tcp_output.c */
 void pn_tcp_arm_rtx(struct pn_tcp_sock *s);
 void pn_tcp_challenge_ack(struct pn_tcp_sock *s);
@@ -213,6 +267,11 @@ uint32_t pn_tcp_rcv_edge(const struct pn_tcp_sock *s);
 uint32_t pn_tcp_rcv_space(const struct pn_tcp_sock *s);
 uint32_t pn_tcp_rto_now(const struct pn_tcp_sock *s);
 void pn_tcp_send_ack(struct pn_tcp_sock *s);
+/* A segment with no socket behind it (TIME-WAIT's ACKs): header and,
+ * when @p ts, the timestamp option. */
+void pn_tcp_send_bare(struct pn_stack *st, const struct pn_addr *rip, uint16_t lport,
+		      uint16_t rport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win,
+		      bool ts, uint32_t tsecr);
 void pn_tcp_send_rst_reply(struct pn_stack *st, const struct pn_addr *rip, const struct pn_tcp_hdr *th,
 			   uint32_t seg_len);
 int pn_tcp_send_segment(struct pn_tcp_sock *s, uint32_t seq, uint8_t flags, uint32_t len);

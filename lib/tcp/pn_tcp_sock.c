@@ -35,24 +35,24 @@ static uint64_t tuple_hash(const uint8_t key[16], const struct pn_addr *lip,
 
 /* The local address is one per family on a stack: the peer and the ports
  * tell connections apart (20 bytes through SipHash, not 36). */
-static unsigned hash_tuple(const struct pn_tcp *t, const struct pn_addr *rip, uint16_t rport,
+uint32_t pn_tcp_tuple_hash(const struct pn_tcp *t, const struct pn_addr *rip, uint16_t rport,
 			   uint16_t lport)
 {
 	uint8_t in[20], out[8];
-	unsigned h;
+	uint32_t h;
 
 	memcpy(in, rip->b, 16);
 	memcpy(in + 16, &lport, 2);
 	memcpy(in + 18, &rport, 2);
 	crypto_shorthash(out, in, sizeof(in), t->hash_key);
 	memcpy(&h, out, sizeof(h));
-	return h & (PN_TCP_HASH - 1);
+	return h;
 }
 
 struct pn_tcp_sock *pn_tcp_lookup(struct pn_tcp *t, const struct pn_addr *rip, uint16_t rport,
 				  uint16_t lport)
 {
-	struct pn_tcp_sock *s = t->hash[hash_tuple(t, rip, rport, lport)];
+	struct pn_tcp_sock *s = t->hash[pn_tcp_tuple_hash(t, rip, rport, lport) & t->hash_mask];
 
 	for (; s; s = s->hnext)
 		if (s->rport == rport && s->lport == lport && pn_addr_eq(&s->rip, rip))
@@ -70,7 +70,7 @@ struct pn_tcp_sock *pn_tcp_lookup_listener(struct pn_tcp *t, uint16_t lport)
 
 void pn_tcp_hash_add(struct pn_tcp *t, struct pn_tcp_sock *s)
 {
-	unsigned h = hash_tuple(t, &s->rip, s->rport, s->lport);
+	uint32_t h = pn_tcp_tuple_hash(t, &s->rip, s->rport, s->lport) & t->hash_mask;
 
 	s->hnext = t->hash[h];
 	t->hash[h] = s;
@@ -84,7 +84,8 @@ void pn_tcp_hash_del(struct pn_tcp *t, struct pn_tcp_sock *s)
 	if (!s->hashed)
 		return;
 	pp = s->state == PN_TCP_LISTEN ? &t->listeners
-				       : &t->hash[hash_tuple(t, &s->rip, s->rport, s->lport)];
+				       : &t->hash[pn_tcp_tuple_hash(t, &s->rip, s->rport, s->lport) &
+						 t->hash_mask];
 	for (; *pp; pp = &(*pp)->hnext) {
 		if (*pp == s) {
 			*pp = s->hnext;
@@ -103,34 +104,13 @@ static void timers_init(struct pn_tcp_sock *s)
 
 static void leave_time_wait(struct pn_tcp_sock *s);
 
-/*
- * The table is full: the oldest TIME-WAIT connection nobody owns goes, as
- * Linux recycles TIME-WAIT sockets past tcp_max_tw_buckets (RFC 6191
- * makes a new incarnation safe by its higher sequence numbers and
- * timestamps). @return true when a slot came free.
- */
-static bool tw_recycle(struct pn_tcp *t)
-{
-	for (struct pn_tcp_sock *s = t->tw_head; s; s = s->tw_next) {
-		if (!s->orphan || s->ev_listed || s->work_listed || s->free_listed)
-			continue;
-		leave_time_wait(s);
-		s->state = PN_TCP_CLOSED;
-		t->stats.closed++;
-		t->stats.time_wait_recycled++;
-		pn_tcp_sock_free(s);
-		return true;
-	}
-	return false;
-}
-
 struct pn_tcp_sock *pn_tcp_sock_alloc(struct pn_stack *st)
 {
 	struct pn_tcp *t = pn_tcp_of(st);
 	struct pn_tcp_sock *s;
 	uint32_t slot;
 
-	if (t->nr_free == 0 && !tw_recycle(t)) {
+	if (t->nr_free == 0) {
 		errno = EMFILE;
 		return NULL;
 	}
@@ -195,6 +175,7 @@ void pn_tcp_sock_free(struct pn_tcp_sock *s)
 	uint32_t slot = s->id & PN_TCP_SLOT_MASK;
 
 	leave_time_wait(s);
+	s->state = PN_TCP_CLOSED;
 	pn_timer_cancel(&s->rtx);
 	pn_timer_cancel(&s->delack);
 	pn_timer_cancel(&s->keepalive);
@@ -278,41 +259,31 @@ uint32_t pn_tcp_pick_isn(struct pn_tcp_sock *s)
 
 /* ---- state changes */
 
+/*
+ * Both FINs are acknowledged: 2 MSL of TIME-WAIT. A socket the application
+ * still holds waits as it is (it may read the last bytes); one nobody
+ * holds becomes a small entry at once (pn_tcp_tw.c) and the socket goes.
+ */
 void pn_tcp_enter_time_wait(struct pn_tcp_sock *s)
 {
 	struct pn_tcp *t = pn_tcp_of(s->st);
+	uint64_t expires = pn_stack_now_ms(s->st) + t->conf.time_wait_ms;
 
-	s->state = PN_TCP_TIME_WAIT;
-	t->stats.time_wait++;
-	/* oldest first, for recycling when the table is full */
-	s->tw_next = NULL;
-	s->tw_prev = t->tw_tail;
-	if (t->tw_tail)
-		t->tw_tail->tw_next = s;
-	else
-		t->tw_head = s;
-	t->tw_tail = s;
 	pn_timer_cancel(&s->delack);
 	pn_timer_cancel(&s->keepalive);
-	pn_timer_arm(pn_stack_wheel(s->st), &s->rtx, pn_stack_now_ms(s->st) + t->conf.time_wait_ms);
+	if (s->orphan) {
+		pn_tcp_tw_adopt(s, expires);
+		return;
+	}
+	s->state = PN_TCP_TIME_WAIT;
+	t->stats.time_wait++;
+	pn_timer_arm(pn_stack_wheel(s->st), &s->rtx, expires);
 }
 
 static void leave_time_wait(struct pn_tcp_sock *s)
 {
-	struct pn_tcp *t = pn_tcp_of(s->st);
-
-	if (s->state != PN_TCP_TIME_WAIT)
-		return;
-	t->stats.time_wait--;
-	if (s->tw_prev)
-		s->tw_prev->tw_next = s->tw_next;
-	else
-		t->tw_head = s->tw_next;
-	if (s->tw_next)
-		s->tw_next->tw_prev = s->tw_prev;
-	else
-		t->tw_tail = s->tw_prev;
-	s->tw_next = s->tw_prev = NULL;
+	if (s->state == PN_TCP_TIME_WAIT)
+		pn_tcp_of(s->st)->stats.time_wait--;
 }
 
 static void child_gone(struct pn_tcp_sock *s)

@@ -36,6 +36,7 @@ static uint32_t pool_pages = 4096;
 static uint32_t zc_tokens;      /* 0: the default */
 static uint32_t max_socks;      /* 0: the default */
 static uint32_t syn_backlog;    /* 0: the default */
+static uint32_t max_tw;         /* TIME-WAIT entries; 0: the default */
 static bool split_rx_b;         /* frames to B arrive split in pieces */
 static bool fake_time;          /* stacks on a clock a poll round moves 1 ms */
 static bool dual_stack;         /* the sides get fd00::1 and fd00::2 as well */
@@ -57,7 +58,8 @@ static inline void side_open(struct side *s, const char *pair, uint32_t ip, cons
 	struct pn_stack_conf sc = { .sz = sizeof(sc), .ip = ip, .prefix_len = 24 };
 	struct pn_tcp_conf tc = { .sz = sizeof(tc), .time_wait_ms = time_wait_ms, .min_rto_ms = 20,
 				  .rcvbuf = 256 * 1024, .max_zc_tokens = zc_tokens,
-				  .max_sockets = max_socks, .syn_backlog = syn_backlog };
+				  .max_sockets = max_socks, .syn_backlog = syn_backlog,
+				  .max_time_wait = max_tw };
 	char args[64], err[128] = "";
 	struct pn_impair imp;
 

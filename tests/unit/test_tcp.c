@@ -337,19 +337,11 @@ Test(tcp, a_zero_window_peer_that_vanishes_is_given_up)
 	close_pair();
 }
 
-/* A server that closes first keeps each connection in TIME-WAIT for a
- * minute; with the socket table full of them, new connections must still
- * come in: the oldest TIME-WAIT goes, and is counted. */
-Test(tcp, time_wait_is_recycled_when_the_table_is_full)
+/* @p n connections to B, each closed by the server first: B keeps each in
+ * TIME-WAIT for time_wait_ms. */
+static void server_closes_first(int n)
 {
-	struct pn_tcp_stats tb;
-
-	time_wait_ms = 60000;
-	max_socks = 8;
-	open_pair(NULL, NULL, 0);
-	listener = pn_tcp_listen(B.st, 80, 4, listen_cb, NULL);
-	cr_assert_not_null(listener);
-	for (int i = 0; i < 30; i++) {
+	for (int i = 0; i < n; i++) {
 		memset(&client, 0, sizeof(client));
 		memset(&server, 0, sizeof(server));
 		client.target = 100;
@@ -365,11 +357,45 @@ Test(tcp, time_wait_is_recycled_when_the_table_is_full)
 		PUMP_UNTIL(0, 30);
 		cr_assert_eq(server.rcvd, 100);
 	}
+}
+
+/* A server that closes first keeps each connection in TIME-WAIT for a
+ * minute: as small entries, not sockets, so a table of 8 sockets serves 30
+ * connections back to back and holds none of them afterwards. */
+Test(tcp, time_wait_keeps_no_socket)
+{
+	struct pn_tcp_stats tb;
+
+	time_wait_ms = 60000;
+	max_socks = 8;
+	open_pair(NULL, NULL, 0);
+	listener = pn_tcp_listen(B.st, 80, 4, listen_cb, NULL);
+	cr_assert_not_null(listener);
+	server_closes_first(30);
 	pn_tcp_stats_get(B.st, &tb);
-	cr_assert_geq(tb.time_wait_recycled, 30 - 7, "%llu recycled",
-		      (unsigned long long)tb.time_wait_recycled);
+	cr_assert_eq(tb.time_wait, 30);
+	cr_assert_eq(tb.time_wait_recycled, 0);
 	cr_assert_eq(tb.syn_dropped_no_socket, 0);
-	cr_assert_leq(tb.sockets, 8);
+	cr_assert_eq(tb.sockets, 1, "only the listener is a socket: %llu",
+		     (unsigned long long)tb.sockets);
+	pn_tcp_close(listener);
+	close_pair(); /* with 30 entries still waiting: freed with the stack */
+}
+
+/* Past max_time_wait entries the oldest ends early, counted. */
+Test(tcp, time_wait_beyond_its_limit_the_oldest_goes)
+{
+	struct pn_tcp_stats tb;
+
+	time_wait_ms = 60000;
+	max_tw = 10;
+	open_pair(NULL, NULL, 0);
+	listener = pn_tcp_listen(B.st, 80, 4, listen_cb, NULL);
+	cr_assert_not_null(listener);
+	server_closes_first(30);
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_eq(tb.time_wait, 10);
+	cr_assert_eq(tb.time_wait_recycled, 20);
 	pn_tcp_close(listener);
 	close_pair();
 }
@@ -1165,5 +1191,63 @@ Test(tcp, client_window_edge_is_set_from_the_peers_isn)
 	}
 	pn_tcp_close(listener);
 	PUMP_UNTIL(0, 100);
+	close_pair();
+}
+
+/* What a TIME-WAIT entry answers (RFC 9293 3.10.7.4, RFC 1337, RFC 6191),
+ * one segment at a time, and that it ends after 2 MSL by itself. */
+Test(tcp, time_wait_entry_answers_fin_ignores_rst_and_ends)
+{
+	struct pn_tcp_info is;
+	struct pn_tcp_stats tb;
+	uint64_t out;
+
+	time_wait_ms = 60000; /* as deployed, on a clock a round moves 1 ms */
+	fake_time = true;
+	open_pair(NULL, NULL, 0);
+	start_conn(1000, false, false);
+	PUMP_UNTIL(server.rcvd == 1000, 2000);
+	pn_tcp_info_get(server.s, &is);
+	pn_tcp_close(server.s); /* an orphan: straight to an entry */
+	PUMP_UNTIL(client.eof, 2000);
+	pn_tcp_close(client.s);
+	PUMP_UNTIL(0, 50);
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_eq(tb.time_wait, 1);
+	cr_assert_eq(tb.sockets, 1, "the listener only");
+
+	/* the peer's FIN again (our ACK lost): acknowledged */
+	out = tb.segs_out;
+	raw_tcp(is.peer_port, 80, is.rcv_nxt, is.snd_nxt + 1, 0x11);
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_eq(tb.segs_out, out + 1, "the FIN was answered");
+	/* an RST does not end TIME-WAIT (RFC 1337) */
+	raw_tcp(is.peer_port, 80, is.rcv_nxt + 1, 0, 0x04);
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_eq(tb.time_wait, 1);
+	cr_assert_eq(tb.segs_out, out + 1, "nothing answers an RST");
+	/* a bare ACK: nothing */
+	raw_tcp(is.peer_port, 80, is.rcv_nxt + 1, is.snd_nxt + 1, 0x10);
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_eq(tb.segs_out, out + 1);
+	/* an old SYN (below what we had): an ACK, the entry stays */
+	raw_tcp(is.peer_port, 80, is.rcv_nxt - 500, 0, 0x02);
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_eq(tb.segs_out, out + 2);
+	cr_assert_eq(tb.time_wait, 1);
+	cr_assert_eq(tb.passive_opens, 1, "no new connection from an old SYN");
+	/* another four-tuple finds nothing there: reset as CLOSED */
+	raw_tcp(is.peer_port + 1, 80, 5, 5, 0x10);
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_eq(tb.time_wait, 1);
+	cr_assert_geq(tb.rst_out, 1);
+	/* and 2 MSL end it */
+	PUMP_UNTIL(0, 59000);
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_eq(tb.time_wait, 1, "not before its time");
+	PUMP_UNTIL(0, 1100);
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_eq(tb.time_wait, 0);
+	pn_tcp_close(listener);
 	close_pair();
 }
