@@ -867,6 +867,10 @@ static json_t *stats_json(const struct sample *a, const struct sample *b, bool f
 		json_object_set_new(tj, "time_wait_recycled", json_integer((json_int_t)ts.time_wait_recycled));
 		json_object_set_new(tj, "timeouts", json_integer((json_int_t)ts.timeouts));
 		json_object_set_new(tj, "keepalive_probes", json_integer((json_int_t)ts.keepalive_probes));
+		json_object_set_new(tj, "window_probes", json_integer((json_int_t)ts.window_probes));
+		json_object_set_new(tj, "rst_in", json_integer((json_int_t)ts.rst_in));
+		json_object_set_new(tj, "rst_out", json_integer((json_int_t)ts.rst_out));
+		json_object_set_new(tj, "out_of_window", json_integer((json_int_t)ts.out_of_window));
 		json_object_set_new(tj, "syncookies_sent", json_integer((json_int_t)ts.syncookies_sent));
 		json_object_set_new(tj, "syncookies_ok", json_integer((json_int_t)ts.syncookies_ok));
 		json_object_set_new(tj, "syncookies_failed", json_integer((json_int_t)ts.syncookies_failed));
@@ -896,6 +900,11 @@ static json_t *stats_json(const struct sample *a, const struct sample *b, bool f
 		json_object_set_new(nj, "nd_tx_advert", json_integer((json_int_t)ns.nd_tx_advert));
 		json_object_set_new(nj, "nd_dad_conflicts", json_integer((json_int_t)ns.nd_dad_conflicts));
 		json_object_set_new(nj, "ip6_ext_dropped", json_integer((json_int_t)ns.ip6_ext_dropped));
+		json_object_set_new(nj, "ip6_fragments", json_integer((json_int_t)ns.ip6_fragments));
+		json_object_set_new(nj, "ip6_frags_out", json_integer((json_int_t)ns.ip6_frags_out));
+		json_object_set_new(nj, "ip_reasm_dup", json_integer((json_int_t)ns.ip_reasm_dup));
+		json_object_set_new(nj, "ip_reasm_bad", json_integer((json_int_t)ns.ip_reasm_bad));
+		json_object_set_new(nj, "ip6_bad_header", json_integer((json_int_t)ns.ip6_bad_header));
 	}
 	if (impair_port) {
 		struct pn_impair_stats is;

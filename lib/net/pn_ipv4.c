@@ -179,17 +179,9 @@ void pn_ipv4_input(struct pn_stack *st, struct pn_pkt *pkt)
 	}
 	if (ntohs(((const struct pn_ipv4_hdr *)pn_pkt_data(pkt))->frag_off) &
 	    (PN_IPV4_MF | PN_IPV4_OFFMASK)) {
-		struct pn_ipv4_hdr whole;
-
-		pkt = pn_ipv4_reasm(st, pkt, hlen, &whole);
+		pkt = pn_ipv4_reasm(st, pkt, hlen, &l3);
 		if (pkt == NULL)
 			return; /* kept for later, or dropped and counted */
-		l3.src = pn_addr_v4(ntohl(whole.saddr));
-		l3.dst = pn_addr_v4(ntohl(whole.daddr));
-		l3.family = 4;
-		l3.proto = whole.proto;
-		l3.ttl = whole.ttl;
-		l3.l4_len = (uint16_t)pkt->pkt_len;
 		if (pn_likely(pn_stack_l4_deliver(st, pkt, &l3)))
 			return;
 		st->stats.ip_bad_proto++;

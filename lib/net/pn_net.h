@@ -118,6 +118,7 @@ struct pn_net_stats {
 	uint64_t arp_evicted; /**< entries reused for another address: the table was full */
 	uint64_t ip_rx, ip_bad_header, ip_bad_csum, ip_fragments, ip_not_ours, ip_bad_proto;
 	uint64_t ip_bad_src; /**< dropped: a source no host can have (0/8, 127/8, multicast, broadcast) */
+	/* reassembly, both families */
 	uint64_t ip_reasm_ok;       /**< datagrams put together from pieces */
 	uint64_t ip_reasm_timeout;  /**< incomplete after 30 s: pieces dropped */
 	uint64_t ip_reasm_overlap;  /**< overlapping pieces: the datagram dropped */
@@ -127,7 +128,11 @@ struct pn_net_stats {
 	uint64_t ip_reasm_evicted;  /**< given up for a newer one: 16 at once at most */
 	uint64_t ip_frags_out;      /**< pieces sent: a reply longer than the MTU */
 	uint64_t ip6_rx, ip6_bad_header;
-	uint64_t ip6_ext_dropped;   /**< IPv6 with extension headers (not followed) */
+	uint64_t ip6_ext_dropped;   /**< dropped at an extension header we must not skip: ESP,
+				     *   AH, a routing header with segments left, an option
+				     *   whose type says discard */
+	uint64_t ip6_fragments;     /**< IPv6 pieces received (reassembled as IPv4's are) */
+	uint64_t ip6_frags_out;     /**< IPv6 pieces sent: a reply longer than the MTU */
 	uint64_t icmp6_echo_requests, icmp6_echo_replies, icmp6_bad, icmp6_other;
 	uint64_t nd_rx_solicit, nd_rx_advert, nd_tx_solicit, nd_tx_advert, nd_bad;
 	uint64_t nd_dad_conflicts;  /**< another node has our IPv6 address */

@@ -35,15 +35,16 @@ struct pn_neigh {
 
 struct pn_reasm {
 	bool used, have_first;
-	uint8_t proto;
-	uint16_t id;                /* as on the wire */
-	uint32_t src, dst;          /* as on the wire */
+	uint8_t family;             /* 4 or 6 */
+	uint8_t proto;              /* IPv4: part of the key; IPv6: the first piece's next header */
+	uint8_t ttl;                /* of the first piece */
+	uint32_t id;                /* as on the wire (16 bits in IPv4) */
+	struct pn_addr src, dst;
 	uint64_t expires_ms;
 	uint32_t total, have;       /* total: known once the last piece came */
 	unsigned nr;
 	struct pn_pkt *frag[PN_REASM_MAX_PIECES]; /* payload only, by offset */
 	uint16_t off[PN_REASM_MAX_PIECES], len[PN_REASM_MAX_PIECES];
-	struct pn_ipv4_hdr hdr;     /* of the first piece */
 };
 
 #define PN_UDP_BINDS 16
@@ -83,7 +84,8 @@ struct pn_stack {
 	struct pn_pkt *txq[PN_STACK_TXQ];
 
 	struct pn_neigh neigh[PN_NEIGH_ENTRIES];
-	struct pn_reasm reasm[PN_REASM_SLOTS];
+	struct pn_reasm reasm[PN_REASM_SLOTS]; /* both families */
+	uint32_t ip6_frag_id; /* identification of the next IPv6 datagram we cut */
 	struct pn_timer reasm_timer;
 	struct pn_udp_bind udp[PN_UDP_BINDS];
 
@@ -143,11 +145,15 @@ extern const struct pn_l4_proto pn_icmp6_proto;
 void pn_ipv4_input(struct pn_stack *st, struct pn_pkt *pkt);
 /* A piece of a datagram (data at its IPv4 header of @p hlen bytes): kept.
  * @return the whole datagram when this piece completes it (data at the L4
- * header; *@p whole its IPv4 header), else NULL. */
+ * header; *@p l3 filled for it), else NULL. Takes @p pkt. */
 struct pn_pkt *pn_ipv4_reasm(struct pn_stack *st, struct pn_pkt *pkt, uint32_t hlen,
-			     struct pn_ipv4_hdr *whole);
-void pn_ipv4_reasm_timer_fn(struct pn_timer *t);
-void pn_ipv4_reasm_flush(struct pn_stack *st);
+			     struct pn_l3_info *l3);
+/* The same for IPv6: data at the fragment header, @p l3 from the headers
+ * before it; on completion data at what follows the fragment header and
+ * l3->proto the first piece's next header. */
+struct pn_pkt *pn_ipv6_reasm(struct pn_stack *st, struct pn_pkt *pkt, struct pn_l3_info *l3);
+void pn_reasm_timer_fn(struct pn_timer *t);
+void pn_reasm_flush(struct pn_stack *st);
 /* Send @p pkt (data at a filled IPv4 header, longer than the MTU) in
  * pieces to @p next_hop; takes @p pkt. @return 0 or -ENOMEM. */
 int pn_ipv4_fragment_output(struct pn_stack *st, struct pn_pkt *pkt, uint32_t next_hop);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "pn_net_priv.h"
@@ -95,13 +96,16 @@ struct pn_stack *pn_stack_create(const struct pn_stack_conf *conf)
 	st->prefix6 = conf->prefix_len6 ? conf->prefix_len6 : 64;
 	st->ip6_on = !pn_addr_is_zero(&conf->ip6);
 	st->ip_id = (uint16_t)(conf->ip * 2654435761u);
+	/* IPv6 fragment identifications nobody can predict (RFC 7739) */
+	if (getrandom(&st->ip6_frag_id, sizeof(st->ip6_frag_id), 0) != sizeof(st->ip6_frag_id))
+		st->ip6_frag_id = (uint32_t)conf->ip ^ 0x5bd1e995u;
 	st->clock_us = conf->clock_us;
 	st->clock_arg = conf->clock_arg;
 	clock_update(st);
 	pn_timer_wheel_init(&st->wheel, st->now_ms);
 	st->neigh_timer.fn = pn_neigh_timer_fn;
 	st->dad_timer.fn = pn_nd_dad_timer_fn;
-	st->reasm_timer.fn = pn_ipv4_reasm_timer_fn;
+	st->reasm_timer.fn = pn_reasm_timer_fn;
 	/* ICMP and UDP come in the same way TCP does */
 	pn_stack_l4_register(st, &pn_icmp_proto, NULL);
 	pn_stack_l4_register(st, &pn_udp_proto, NULL);
@@ -121,7 +125,7 @@ void pn_stack_destroy(struct pn_stack *st)
 	pn_stack_flush(st);
 	pn_neigh_flush(st);
 	pn_timer_cancel(&st->dad_timer);
-	pn_ipv4_reasm_flush(st);
+	pn_reasm_flush(st);
 	free(st);
 }
 

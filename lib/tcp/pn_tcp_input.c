@@ -359,6 +359,7 @@ static void listen_input(struct pn_tcp_sock *l, const struct pn_tcp_seg *g)
 							      g->o.ws),
 					  g->o.tsval, g->o.has_ws);
 		t->stats.syncookies_sent++;
+		l->cookie_sent_ms = pn_stack_now_ms(st);
 		return;
 	}
 	c = child_new(l, g);
@@ -400,6 +401,10 @@ static struct pn_tcp_sock *cookie_child(struct pn_tcp_sock *l, const struct pn_t
 
 	if (t->conf.no_syncookies || (g->flags & (PN_TCP_F_SYN | PN_TCP_F_RST)) ||
 	    !(g->flags & PN_TCP_F_ACK))
+		return NULL;
+	/* no cookie out lately: no ACK can carry one (and a stray ACK is not
+	 * run through the check at all) */
+	if (l->cookie_sent_ms == 0 || pn_stack_now_ms(st) - l->cookie_sent_ms > PN_TCP_COOKIE_VALID_MS)
 		return NULL;
 	if (!pn_tcp_cookie_check(t, &ck, g->ack - 1, pn_stack_now_ms(st), &mo.mss)) {
 		t->stats.syncookies_failed++;

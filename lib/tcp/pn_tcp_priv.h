@@ -20,6 +20,9 @@
 #define PN_TCP_FIN_TIMEOUT_MS 60000u
 #define PN_TCP_INIT_CWND_SEGS 10u
 #define PN_TCP_CHALLENGE_ACKS_PER_SEC 1000u
+/* how long after its last cookie a listener takes cookie ACKs (a cookie's
+ * lifetime, pn_tcp_cookie.c), as Linux's tcp_synq_no_recent_overflow */
+#define PN_TCP_COOKIE_VALID_MS (3u << 16)
 
 /* While a packet sits in a socket's queues its `pad` holds the sequence
  * number of its first payload byte. */
@@ -104,6 +107,7 @@ struct pn_tcp_sock {
 	bool in_aq;
 	int backlog;            /* accept queue: established, not yet accepted */
 	int nr_syn, nr_acq;     /* children in SYN-RECEIVED; in the accept queue */
+	uint64_t cookie_sent_ms; /* the last SYN cookie it sent (0: never) */
 
 	/* send side */
 	uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, max_snd_wnd;

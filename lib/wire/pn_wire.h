@@ -86,6 +86,29 @@ struct pn_ipv6_hdr {
 	uint8_t daddr[16];
 } __attribute__((packed));
 
+/* extension headers (RFC 8200 4) */
+#define PN_IPV6_NH_HOPOPTS 0
+#define PN_IPV6_NH_ROUTING 43
+#define PN_IPV6_NH_FRAGMENT 44
+#define PN_IPV6_NH_ESP 50
+#define PN_IPV6_NH_AH 51
+#define PN_IPV6_NH_NONE 59
+#define PN_IPV6_NH_DSTOPTS 60
+
+/* hop-by-hop and destination options, routing: next header, then the
+ * length in 8-byte units beyond the first 8 */
+struct pn_ipv6_ext_hdr {
+	uint8_t next;
+	uint8_t len;
+} __attribute__((packed));
+
+struct pn_ipv6_frag_hdr {
+	uint8_t next;
+	uint8_t reserved;
+	uint16_t frag_off; /* offset in 8-byte units << 3, M flag in bit 0 */
+	uint32_t id;
+} __attribute__((packed));
+
 #define PN_ICMP6_ECHO_REQUEST 128
 #define PN_ICMP6_ECHO_REPLY 129
 #define PN_ND_ROUTER_SOLICIT 133

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # IPv6 against the kernel: the stack (dual stack, --ip6) passes duplicate
-# address detection, answers ping -6 (neighbour discovery both ways);
+# address detection, answers ping -6 (neighbour discovery both ways), and
+# a 4,000-byte ping -6 that arrives in pieces, in pieces;
 # curl -6 POSTs 30 MB and gets its SHA-256 back; socat echoes 10 MB over
 # IPv6 byte-exact; wrk -6 keeps 32 connections busy; IPv4 still works on
 # the same listener; the stack fetches from the kernel's python http.server
@@ -15,6 +16,9 @@ tcp_topology
 zc_start $tmp/o.json $tmp/o.err --mode http --listen 8080 --ip6 $S_IP6/64
 log "ping -6 the stack"
 ip netns exec $NS_K ping -6 -q -c 5 -i 0.1 -W 1 $S_IP6 >&2 || fail "no ICMPv6 echo reply"
+log "ping -6 -s 4000: the kernel sends it in pieces, the stack answers in pieces"
+ip netns exec $NS_K ping -6 -q -c 3 -i 0.2 -W 2 -s 4000 $S_IP6 >&2 ||
+	fail "no reply to a fragmented ICMPv6 echo"
 log "curl -6 POSTs 30 MB"
 head -c 30000000 /dev/urandom >$tmp/post.bin
 want=$(sha256sum <$tmp/post.bin | cut -d' ' -f1)
@@ -28,7 +32,7 @@ log "the same listener over IPv4"
 got=$(ip netns exec $NS_K curl -sS -m 60 --data-binary @$tmp/post.bin http://$S_IP:8080/post)
 [ "$got" = "$want" ] || fail "SHA-256 over IPv4 on the dual-stack listener"
 zc_stop $tmp/o.json $tmp/o.err
-expect $tmp/o.json 'j["net"]["nd_dad_conflicts"] == 0 and j["net"]["icmp6_echo_requests"] >= 5' \
+expect $tmp/o.json 'j["net"]["nd_dad_conflicts"] == 0 and j["net"]["icmp6_echo_requests"] >= 8 and j["net"]["ip6_fragments"] >= 9 and j["net"]["ip6_frags_out"] >= 9 and j["net"]["ip_reasm_ok"] >= 3' \
 	"IPv6 counters" 'j["net"]'
 
 log "socat echoes 10 MB over IPv6"

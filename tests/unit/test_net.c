@@ -425,3 +425,152 @@ Test(net6, udp_over_ipv6)
 	close_pair();
 }
 
+
+/* ---- IPv6 extension headers and fragments */
+
+/* An ICMPv6 echo request of @p len bytes (header included) in big_l4,
+ * A (fd00::1) to B (fd00::2). */
+static void big_echo6(uint32_t len, uint16_t seq)
+{
+	struct pn_addr a6 = addr6("fd00::1"), b6 = addr6("fd00::2");
+	struct pn_icmp_hdr *ic = (struct pn_icmp_hdr *)big_l4;
+
+	for (uint32_t i = 0; i < len; i++)
+		big_l4[i] = (uint8_t)(i * 13);
+	ic->type = PN_ICMP6_ECHO_REQUEST;
+	ic->code = 0;
+	ic->csum = 0;
+	ic->id = htons(66);
+	ic->seq = htons(seq);
+	ic->csum = pn_csum_fold(pn_csum_add(pn_csum_pseudo6(a6.b, b6.b, PN_IPPROTO_ICMPV6, len),
+					    big_l4, len));
+}
+
+/* An IPv6 packet from A to B: @p ext (its first header of type @p next),
+ * then bytes [off, off + n) of big_l4. */
+static void send6(uint8_t next, const void *ext, uint32_t ext_len, uint32_t off, uint32_t n)
+{
+	struct pn_addr a6 = addr6("fd00::1"), b6 = addr6("fd00::2");
+	struct pn_port_info ib;
+	struct pn_ipv6_hdr *h;
+	struct pn_pkt *pkt;
+	uint8_t *p;
+
+	pn_port_info_get(B.port, &ib);
+	pkt = raw_frame(ib.mac, PN_ETH_HLEN + PN_IPV6_HLEN + ext_len + n);
+	p = pn_pkt_data(pkt);
+	p[12] = 0x86;
+	p[13] = 0xdd;
+	h = (struct pn_ipv6_hdr *)(p + PN_ETH_HLEN);
+	h->ver_tc_flow = htonl(6u << 28);
+	h->payload_len = htons((uint16_t)(ext_len + n));
+	h->next = next;
+	h->hop_limit = 64;
+	memcpy(h->saddr, a6.b, 16);
+	memcpy(h->daddr, b6.b, 16);
+	memcpy(h + 1, ext, ext_len);
+	memcpy((uint8_t *)(h + 1) + ext_len, big_l4 + off, n);
+	raw_send(pkt);
+}
+
+/* One piece of echo datagram @p id: a fragment header, then big_l4's bytes. */
+static void send6_piece(uint32_t id, uint32_t off, uint32_t n, bool more)
+{
+	struct pn_ipv6_frag_hdr fh = { .next = PN_IPPROTO_ICMPV6,
+				       .frag_off = htons((uint16_t)(off | (more ? 1 : 0))),
+				       .id = htonl(id) };
+
+	send6(PN_IPV6_NH_FRAGMENT, &fh, sizeof(fh), off, n);
+}
+
+Test(net6, fragmented_ping6_reassembled_and_answered_in_pieces)
+{
+	struct pn_addr b6 = addr6("fd00::2");
+	struct pn_net_stats sa, sb;
+
+	dual_stack = true;
+	fake_time = true;
+	open_pair(NULL, NULL, 0);
+	PUMP_UNTIL(pn_stack_ip6_ready(A.st) && pn_stack_ip6_ready(B.st), 3000);
+	cr_assert_eq(pn_icmp6_echo(A.st, &b6, 1, 1, "x", 1), 0); /* B learns A */
+	PUMP_UNTIL(pn_icmp_echo_replies_seen(A.st) == 1, 2000);
+	/* 4,008 bytes in three pieces, the last first; the reply comes in
+	 * pieces that A puts together */
+	big_echo6(4008, 2);
+	send6_piece(0x1000, 2896, 4008 - 2896, false);
+	send6_piece(0x1000, 0, 1448, true);
+	send6_piece(0x1000, 1448, 1448, true);
+	PUMP_UNTIL(pn_icmp_echo_replies_seen(A.st) == 2, 2000);
+	cr_assert_eq(pn_icmp_echo_replies_seen(A.st), 2, "the reply came back whole");
+	pn_stack_stats_get(A.st, &sa);
+	pn_stack_stats_get(B.st, &sb);
+	cr_assert_eq(sb.ip6_fragments, 3);
+	cr_assert_eq(sb.ip_reasm_ok, 1);
+	cr_assert_eq(sb.ip6_frags_out, 3, "B answered in three pieces");
+	cr_assert_eq(sa.ip_reasm_ok, 1, "A put B's reply together");
+	/* overlapping pieces (RFC 5722): the datagram goes, nothing answered */
+	send6_piece(0x1001, 0, 1448, true);
+	send6_piece(0x1001, 1440, 1448, true);
+	/* an atomic fragment (RFC 6946) is whole already */
+	big_echo6(100, 3);
+	send6_piece(0x1002, 0, 100, false);
+	PUMP_UNTIL(pn_icmp_echo_replies_seen(A.st) == 3, 2000);
+	cr_assert_eq(pn_icmp_echo_replies_seen(A.st), 3);
+	pn_stack_stats_get(B.st, &sb);
+	cr_assert_eq(sb.ip_reasm_overlap, 1);
+	/* what is left of an unfinished datagram goes after 30 s */
+	send6_piece(0x1003, 0, 1448, true);
+	PUMP_UNTIL(0, 31000);
+	pn_stack_stats_get(B.st, &sb);
+	cr_assert_eq(sb.ip_reasm_timeout, 1);
+	close_pair(); /* every page back */
+}
+
+Test(net6, extension_headers_skipped_or_dropped_as_rfc_8200_says)
+{
+	struct pn_addr b6 = addr6("fd00::2");
+	struct pn_net_stats sb;
+	/* hop-by-hop: PadN of 4 (and 2 bytes of header) then dest options
+	 * with a Pad1, a router alert (skip) and a PadN */
+	uint8_t hbh_dst[16] = { PN_IPV6_NH_DSTOPTS, 0, 1, 4, 0, 0, 0, 0,
+				PN_IPPROTO_ICMPV6, 0, 0, 5, 2, 0, 0, 0 };
+	uint8_t dst_discard[8] = { PN_IPPROTO_ICMPV6, 0, 0x80, 2, 0, 0, 1, 0 };
+	uint8_t dst_bad_len[8] = { PN_IPPROTO_ICMPV6, 0, 1, 9, 0, 0, 0, 0 };
+	uint8_t rt_done[8] = { PN_IPPROTO_ICMPV6, 0, 4, 0, 0, 0, 0, 0 };
+	uint8_t rt_left[24] = { PN_IPPROTO_ICMPV6, 2, 4, 1 };
+	uint8_t hbh_late[16] = { PN_IPV6_NH_HOPOPTS, 0, 1, 4, 0, 0, 0, 0,
+				 PN_IPPROTO_ICMPV6, 0, 1, 4, 0, 0, 0, 0 };
+	uint8_t esp[8] = { 0 };
+	unsigned seen;
+
+	dual_stack = true;
+	fake_time = true;
+	open_pair(NULL, NULL, 0);
+	PUMP_UNTIL(pn_stack_ip6_ready(A.st) && pn_stack_ip6_ready(B.st), 3000);
+	cr_assert_eq(pn_icmp6_echo(A.st, &b6, 1, 1, "x", 1), 0);
+	PUMP_UNTIL(pn_icmp_echo_replies_seen(A.st) == 1, 2000);
+	/* skipped: answered */
+	big_echo6(64, 2);
+	send6(PN_IPV6_NH_HOPOPTS, hbh_dst, sizeof(hbh_dst), 0, 64);
+	big_echo6(64, 3);
+	send6(PN_IPV6_NH_ROUTING, rt_done, sizeof(rt_done), 0, 64);
+	PUMP_UNTIL(pn_icmp_echo_replies_seen(A.st) == 3, 2000);
+	cr_assert_eq(pn_icmp_echo_replies_seen(A.st), 3, "both answered");
+	/* dropped, each counted */
+	seen = pn_icmp_echo_replies_seen(A.st);
+	send6(PN_IPV6_NH_DSTOPTS, dst_discard, sizeof(dst_discard), 0, 64);
+	send6(PN_IPV6_NH_ROUTING, rt_left, sizeof(rt_left), 0, 64);
+	send6(PN_IPV6_NH_ESP, esp, sizeof(esp), 0, 64);
+	send6(PN_IPV6_NH_NONE, NULL, 0, 0, 8);
+	pn_stack_stats_get(B.st, &sb);
+	cr_assert_eq(sb.ip6_ext_dropped, 4);
+	send6(PN_IPV6_NH_DSTOPTS, dst_bad_len, sizeof(dst_bad_len), 0, 64);
+	send6(PN_IPV6_NH_HOPOPTS, hbh_late, sizeof(hbh_late), 0, 64);
+	send6(PN_IPV6_NH_DSTOPTS, dst_bad_len, 3, 0, 0); /* cut short */
+	PUMP_UNTIL(0, 50);
+	pn_stack_stats_get(B.st, &sb);
+	cr_assert_eq(sb.ip6_bad_header, 3, "malformed: %llu",
+		     (unsigned long long)sb.ip6_bad_header);
+	cr_assert_eq(pn_icmp_echo_replies_seen(A.st), seen, "none of them answered");
+	close_pair();
+}

@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * IPv4 fragments (RFC 791 3.2, RFC 815): reassembly of what arrives in
- * pieces, and fragmentation of what we send over the MTU (an echo reply to
- * a large ping).
+ * Fragments, both families: reassembly of what arrives in pieces (IPv4,
+ * RFC 791 3.2 and RFC 815; IPv6, RFC 8200 4.5), and IPv4 fragmentation of
+ * what we send over the MTU (an echo reply to a large ping; IPv6 cuts its
+ * own in pn_ipv6.c).
  *
- * Reassembly is bounded: 16 datagrams at once per stack (a new one pushes
- * out the oldest), at most PN_PKT_MAX_FRAGS + 1 pieces each (the
- * reassembled packet holds the pieces' pages by reference, no copy), 30
- * seconds to complete (Linux's ipfrag_time). Overlapping pieces drop the
- * whole datagram, as RFC 5722 asks of IPv6 (a Teardrop-style overlap
- * cannot then rewrite a header that was checked); an exact duplicate is
- * dropped alone. Every drop is counted.
+ * Reassembly is bounded: 16 datagrams at once per stack for both families
+ * (a new one pushes out the oldest), at most PN_PKT_MAX_FRAGS + 1 pieces
+ * each (the reassembled packet holds the pieces' pages by reference, no
+ * copy), 30 seconds to complete (Linux's ipfrag_time). Overlapping pieces
+ * drop the whole datagram (RFC 5722 for IPv6, and the same for IPv4: a
+ * Teardrop-style overlap cannot then rewrite a header that was checked);
+ * an exact duplicate is dropped alone (RFC 8200 4.5 allows it). Every drop
+ * is counted.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,15 +20,14 @@
 
 #include "pn_net_priv.h"
 
-static void slot_drop(struct pn_stack *st, struct pn_reasm *r)
+static void slot_drop(struct pn_reasm *r)
 {
 	for (unsigned i = 0; i < r->nr; i++)
 		pn_pkt_free(r->frag[i]);
 	memset(r, 0, sizeof(*r));
-	(void)st;
 }
 
-void pn_ipv4_reasm_timer_fn(struct pn_timer *t)
+void pn_reasm_timer_fn(struct pn_timer *t)
 {
 	struct pn_stack *st = pn_container_of(t, struct pn_stack, reasm_timer);
 	bool any = false;
@@ -38,7 +39,7 @@ void pn_ipv4_reasm_timer_fn(struct pn_timer *t)
 			continue;
 		if (r->expires_ms <= st->now_ms) {
 			st->stats.ip_reasm_timeout++;
-			slot_drop(st, r);
+			slot_drop(r);
 		} else {
 			any = true;
 		}
@@ -47,15 +48,17 @@ void pn_ipv4_reasm_timer_fn(struct pn_timer *t)
 		pn_timer_arm(&st->wheel, &st->reasm_timer, st->now_ms + 1000);
 }
 
-void pn_ipv4_reasm_flush(struct pn_stack *st)
+void pn_reasm_flush(struct pn_stack *st)
 {
 	for (unsigned i = 0; i < PN_REASM_SLOTS; i++)
 		if (st->reasm[i].used)
-			slot_drop(st, &st->reasm[i]);
+			slot_drop(&st->reasm[i]);
 	pn_timer_cancel(&st->reasm_timer);
 }
 
-static struct pn_reasm *slot_get(struct pn_stack *st, const struct pn_ipv4_hdr *ip)
+/* The datagram @p key names (family, addresses, identification and, for
+ * IPv4, protocol), or a new slot for it. */
+static struct pn_reasm *slot_get(struct pn_stack *st, const struct pn_reasm *key)
 {
 	struct pn_reasm *free_slot = NULL, *oldest = NULL;
 
@@ -67,50 +70,45 @@ static struct pn_reasm *slot_get(struct pn_stack *st, const struct pn_ipv4_hdr *
 				free_slot = r;
 			continue;
 		}
-		if (r->src == ip->saddr && r->dst == ip->daddr && r->id == ip->id &&
-		    r->proto == ip->proto)
+		if (r->family == key->family && r->id == key->id &&
+		    (key->family == 6 || r->proto == key->proto) && pn_addr_eq(&r->src, &key->src) &&
+		    pn_addr_eq(&r->dst, &key->dst))
 			return r;
 		if (oldest == NULL || r->expires_ms < oldest->expires_ms)
 			oldest = r;
 	}
 	if (free_slot == NULL) {
 		st->stats.ip_reasm_evicted++;
-		slot_drop(st, oldest);
+		slot_drop(oldest);
 		free_slot = oldest;
 	}
 	free_slot->used = true;
-	free_slot->src = ip->saddr;
-	free_slot->dst = ip->daddr;
-	free_slot->id = ip->id;
-	free_slot->proto = ip->proto;
+	free_slot->family = key->family;
+	free_slot->id = key->id;
+	free_slot->proto = key->proto;
+	free_slot->src = key->src;
+	free_slot->dst = key->dst;
 	free_slot->expires_ms = st->now_ms + PN_REASM_TIMEOUT_MS;
 	if (!pn_timer_armed(&st->reasm_timer))
 		pn_timer_arm(&st->wheel, &st->reasm_timer, st->now_ms + 1000);
 	return free_slot;
 }
 
-struct pn_pkt *pn_ipv4_reasm(struct pn_stack *st, struct pn_pkt *pkt, uint32_t hlen,
-			     struct pn_ipv4_hdr *whole)
+/*
+ * One piece (data at its payload, @p len bytes at offset @p off) of the
+ * datagram @p key names. The offset-0 piece gives the protocol (IPv6: its
+ * next header) and TTL in @p key. @return the whole payload, or NULL.
+ */
+static struct pn_pkt *reasm_add(struct pn_stack *st, const struct pn_reasm *key,
+				struct pn_pkt *pkt, uint32_t off, uint32_t len, bool more,
+				struct pn_l3_info *l3)
 {
-	const struct pn_ipv4_hdr *ip = (const struct pn_ipv4_hdr *)pn_pkt_data(pkt);
-	uint16_t fo = ntohs(ip->frag_off);
-	uint32_t off = (uint32_t)(fo & PN_IPV4_OFFMASK) * 8u;
-	uint32_t len = ntohs(ip->tot_len) - hlen;
-	bool more = fo & PN_IPV4_MF;
-	struct pn_reasm *r;
+	struct pn_reasm *r = slot_get(st, key);
 	unsigned at;
 
-	st->stats.ip_fragments++;
-	/* every piece but the last carries a multiple of 8 bytes; none ends
-	 * past the largest datagram */
-	if (len == 0 || (more && (len & 7)) || off + len + hlen > 65535) {
-		st->stats.ip_reasm_bad++;
-		pn_pkt_free(pkt);
-		return NULL;
-	}
-	r = slot_get(st, ip);
 	if (off == 0) {
-		memcpy(&r->hdr, ip, sizeof(r->hdr));
+		r->proto = key->proto;
+		r->ttl = key->ttl;
 		r->have_first = true;
 	}
 	if (!more) {
@@ -137,7 +135,6 @@ struct pn_pkt *pn_ipv4_reasm(struct pn_stack *st, struct pn_pkt *pkt, uint32_t h
 		st->stats.ip_reasm_too_big++;
 		goto drop_all;
 	}
-	pn_pkt_pull(pkt, hlen);
 	memmove(&r->frag[at + 1], &r->frag[at], (r->nr - at) * sizeof(r->frag[0]));
 	memmove(&r->off[at + 1], &r->off[at], (r->nr - at) * sizeof(r->off[0]));
 	memmove(&r->len[at + 1], &r->len[at], (r->nr - at) * sizeof(r->len[0]));
@@ -154,9 +151,12 @@ struct pn_pkt *pn_ipv4_reasm(struct pn_stack *st, struct pn_pkt *pkt, uint32_t h
 
 		for (unsigned i = 1; i < r->nr; i++)
 			pn_pkt_chain(head, r->frag[i]);
-		*whole = r->hdr;
-		whole->tot_len = htons((uint16_t)(r->total + sizeof(*whole)));
-		whole->frag_off = 0;
+		l3->src = r->src;
+		l3->dst = r->dst;
+		l3->family = r->family;
+		l3->proto = r->proto;
+		l3->ttl = r->ttl;
+		l3->l4_len = (uint16_t)r->total;
 		memset(r, 0, sizeof(*r)); /* the pieces are the head's now */
 		if (pn_pkt_flatten(head) != 0) {
 			st->stats.ip_reasm_too_big++;
@@ -168,8 +168,52 @@ struct pn_pkt *pn_ipv4_reasm(struct pn_stack *st, struct pn_pkt *pkt, uint32_t h
 	}
 drop_all:
 	pn_pkt_free(pkt);
-	slot_drop(st, r);
+	slot_drop(r);
 	return NULL;
+}
+
+struct pn_pkt *pn_ipv4_reasm(struct pn_stack *st, struct pn_pkt *pkt, uint32_t hlen,
+			     struct pn_l3_info *l3)
+{
+	const struct pn_ipv4_hdr *ip = (const struct pn_ipv4_hdr *)pn_pkt_data(pkt);
+	uint16_t fo = ntohs(ip->frag_off);
+	uint32_t off = (uint32_t)(fo & PN_IPV4_OFFMASK) * 8u;
+	uint32_t len = ntohs(ip->tot_len) - hlen;
+	bool more = fo & PN_IPV4_MF;
+	struct pn_reasm key = { .family = 4, .proto = ip->proto, .ttl = ip->ttl, .id = ip->id };
+
+	st->stats.ip_fragments++;
+	/* every piece but the last carries a multiple of 8 bytes; none ends
+	 * past the largest datagram */
+	if (len == 0 || (more && (len & 7)) || off + len + hlen > 65535) {
+		st->stats.ip_reasm_bad++;
+		pn_pkt_free(pkt);
+		return NULL;
+	}
+	key.src = pn_addr_v4(ntohl(ip->saddr));
+	key.dst = pn_addr_v4(ntohl(ip->daddr));
+	pn_pkt_pull(pkt, hlen);
+	return reasm_add(st, &key, pkt, off, len, more, l3);
+}
+
+struct pn_pkt *pn_ipv6_reasm(struct pn_stack *st, struct pn_pkt *pkt, struct pn_l3_info *l3)
+{
+	const struct pn_ipv6_frag_hdr *fh = (const struct pn_ipv6_frag_hdr *)pn_pkt_data(pkt);
+	uint16_t fo = ntohs(fh->frag_off);
+	uint32_t off = fo & ~7u, len = pkt->pkt_len - sizeof(*fh);
+	bool more = fo & 1;
+	struct pn_reasm key = { .family = 6, .proto = fh->next, .ttl = l3->ttl, .id = fh->id,
+				.src = l3->src, .dst = l3->dst };
+
+	st->stats.ip6_fragments++;
+	/* as for IPv4, and RFC 8200 4.5: the pieces end within 65,535 bytes */
+	if (len == 0 || (more && (len & 7)) || off + len > 65535) {
+		st->stats.ip_reasm_bad++;
+		pn_pkt_free(pkt);
+		return NULL;
+	}
+	pn_pkt_pull(pkt, sizeof(*fh));
+	return reasm_add(st, &key, pkt, off, len, more, l3);
 }
 
 int pn_ipv4_fragment_output(struct pn_stack *st, struct pn_pkt *pkt, uint32_t next_hop)
