@@ -4,7 +4,7 @@
  * list of actions: frames made up around the connection's real numbers
  * (TCP segments with any flags, sequence and acknowledgment numbers near
  * and far, options, payload; IPv4 with odd headers; ARP, ICMP, UDP; raw
- * Ethernet), moves of the clock (timers, retransmission, TIME_WAIT), the
+ * Ethernet; IPv6 with chains of extension headers and fragments), moves of the clock (timers, retransmission, TIME_WAIT), the
  * applications reading, writing, holding and closing, and frames handed in
  * pieces. After every input the connection is aborted and every page and
  * charge must be back (fuzz_world.c).
@@ -178,6 +178,99 @@ static void udp_echo_cb(struct pn_stack *st, struct pn_pkt *pkt, const struct pn
 	pn_pkt_free(pkt);
 }
 
+/*
+ * An IPv6 packet from A to B: a chain of up to four extension headers
+ * (hop-by-hop, destination options with fuzzed option bytes, routing with
+ * segments left from the input, fragment with fuzzed offset, M flag and
+ * identification), then an ICMPv6 echo or a UDP datagram whose checksum
+ * is right, so the walk, the reassembly and the delivery behind it are all
+ * reached. The datagram's bytes follow from a seed and its length, so
+ * pieces cut at different offsets of the same (seed, length) fit together;
+ * identifications come from a small set so pieces meet.
+ */
+static void ipv6_packet(struct fz *f)
+{
+	static const uint8_t kinds[] = { PN_IPV6_NH_HOPOPTS, PN_IPV6_NH_DSTOPTS,
+					 PN_IPV6_NH_ROUTING, PN_IPV6_NH_FRAGMENT };
+	uint8_t pkt[1400], *p = pkt + PN_IPV6_HLEN, *nh;
+	uint8_t l4[600];
+	struct pn_addr a6, b6;
+	struct pn_ipv6_hdr *h = (struct pn_ipv6_hdr *)pkt;
+	uint8_t nr = fz_u8(f) % 5, mode = fz_u8(f), seed = fz_u8(f);
+	uint16_t l4len = (uint16_t)(8 + fz_u16(f) % (sizeof(l4) - 8)), off = 0, n;
+	uint16_t c;
+
+	if (pn_addr_parse("fd00::a", &a6, NULL) != 0 || pn_addr_parse("fd00::b", &b6, NULL) != 0)
+		abort();
+	memset(h, 0, sizeof(*h));
+	h->ver_tc_flow = htonl(6u << 28);
+	h->hop_limit = 64;
+	memcpy(h->saddr, a6.b, 16);
+	memcpy(h->daddr, b6.b, 16);
+	nh = &h->next;
+	for (unsigned i = 0; i < nr; i++) {
+		uint8_t kind = kinds[fz_u8(f) % 4], len8 = fz_u8(f) % 3;
+
+		*nh = kind;
+		if (kind == PN_IPV6_NH_FRAGMENT) {
+			struct pn_ipv6_frag_hdr *fh = (struct pn_ipv6_frag_hdr *)p;
+
+			fh->reserved = 0;
+			off = (uint16_t)((fz_u16(f) % 75) * 8);
+			fh->frag_off = htons((uint16_t)(off | (fz_u8(f) & 1)));
+			fh->id = htonl(fz_u8(f) % 4);
+			nh = &fh->next;
+			p += sizeof(*fh);
+			continue;
+		}
+		memset(p, 0, (len8 + 1u) * 8u);
+		p[1] = len8;
+		if (kind == PN_IPV6_NH_ROUTING) {
+			p[2] = 4;
+			p[3] = fz_u8(f) % 3 == 0; /* segments left now and then */
+		} else {
+			fz_bytes(f, p + 2, (len8 + 1u) * 8u - 2);
+		}
+		nh = p;
+		p += (len8 + 1u) * 8u;
+	}
+	for (unsigned i = 0; i < l4len; i++)
+		l4[i] = (uint8_t)(seed * 31u + i * 7u);
+	if (mode & 1) {
+		*nh = PN_IPPROTO_UDP;
+		((struct pn_udp_hdr *)l4)->len = htons(l4len);
+		((struct pn_udp_hdr *)l4)->csum = 0;
+		c = pn_csum_fold(pn_csum_add(pn_csum_pseudo6(a6.b, b6.b, PN_IPPROTO_UDP, l4len),
+					     l4, l4len));
+		((struct pn_udp_hdr *)l4)->csum = c ? c : 0xffff;
+	} else {
+		*nh = PN_IPPROTO_ICMPV6;
+		l4[0] = PN_ICMP6_ECHO_REQUEST;
+		l4[1] = 0;
+		memset(l4 + 2, 0, 2);
+		c = pn_csum_fold(pn_csum_add(pn_csum_pseudo6(a6.b, b6.b, PN_IPPROTO_ICMPV6, l4len),
+					     l4, l4len));
+		memcpy(l4 + 2, &c, 2);
+	}
+	/* the whole, or (mode 2) the piece at the last fragment header's offset */
+	if (off >= l4len)
+		off = 0;
+	n = (uint16_t)(l4len - off);
+	if ((mode & 2) && n > 8) {
+		uint16_t cut = (uint16_t)(8u * (1u + fz_u8(f) % 75u));
+
+		n = PN_MIN(n, cut);
+	}
+	if (!(mode & 2)) {
+		off = 0;
+		n = l4len;
+	}
+	memcpy(p, l4 + off, n);
+	p += n;
+	h->payload_len = htons((uint16_t)(p - pkt - PN_IPV6_HLEN));
+	inject(&fw.b, PN_ETH_P_IPV6, pkt, (size_t)(p - pkt));
+}
+
 /* The rest of the API a service calls, with the input's words: address and
  * impairment parsers, UDP bindings, echo requests, every getter. */
 static void api_surface(struct fz *f)
@@ -302,6 +395,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				 * inputs still do what they did) */
 				if (op >= 224)
 					api_surface(&f);
+				else if (op == 223)
+					ipv6_packet(&f);
 				else
 					fw_flush(1 + op % 8);
 				break;

@@ -346,7 +346,7 @@ static uint64_t frags_received(void)
 
 	pn_stack_stats_get(fw.a.st, &a);
 	pn_stack_stats_get(fw.b.st, &b);
-	return a.ip_fragments + b.ip_fragments;
+	return a.ip_fragments + b.ip_fragments + a.ip6_fragments + b.ip6_fragments;
 }
 
 bool fw_begin(void)
