@@ -24,6 +24,7 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include "pn_app.h"
 #include "pn_pkt.h"
 #include "pn_pool.h"
 
@@ -38,14 +39,7 @@ struct opts {
 
 static struct opts opt = { .rounds = 9, .iters = 2000000 };
 
-/* Ctrl-C: finish the round in progress, skip the rest, clean up. */
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
+/* Ctrl-C (pn_app_stop): finish the round in progress, skip the rest, clean up. */
 
 static uint64_t now_ns(void)
 {
@@ -82,7 +76,7 @@ static void report(const char *name, const char *anchor, double ours,
 	else
 		printf("%-28s ours %8.2f ns   %-34s %8.2f ns   ratio %.3f\n",
 		       name, ours, anchor, theirs, ratio);
-	fflush(stdout);
+	pn_app_flush(); /* a reader that went away stops us as Ctrl-C does */
 }
 
 /* --only NAME[,NAME...]: run just those rows (callgrind counts one loop) */
@@ -105,12 +99,12 @@ static void run_row(const char *name, const char *anchor, bench_fn ours,
 	double a[MAX_ROUNDS], b[MAX_ROUNDS];
 	unsigned r;
 
-	if (stop || !row_wanted(name))
+	if (pn_app_stop || !row_wanted(name))
 		return;
 	/* warm both up once, then interleave so drift hits both alike */
 	ours(octx, iters / 10 + 1);
 	theirs(tctx, iters / 10 + 1);
-	for (r = 0; r < opt.rounds && !stop; r++) {
+	for (r = 0; r < opt.rounds && !pn_app_stop; r++) {
 		a[r] = ours(octx, iters);
 		b[r] = theirs(tctx, iters);
 	}
@@ -550,6 +544,7 @@ int main(int argc, char **argv)
 		"-m", "512", "-l", "0-1", "--log-level=lib.eal:error", NULL,
 	};
 	const char *cmd;
+	uint64_t v;
 	int c, rc;
 
 	if (argc < 2 || argv[1][0] == '-') {
@@ -576,13 +571,26 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "jr:i:qo:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'j': opt.json = true; break;
-		case 'r': opt.rounds = (unsigned)strtoul(optarg, NULL, 0); break;
-		case 'i': opt.iters = strtoull(optarg, NULL, 0); break;
+		case 'r':
+			if (pn_app_parse_u64(optarg, 1, MAX_ROUNDS, &v))
+				goto bad;
+			opt.rounds = (unsigned)v;
+			break;
+		case 'i':
+			if (pn_app_parse_u64(optarg, 64, UINT64_C(1) << 40, &v))
+				goto bad;
+			opt.iters = v;
+			break;
 		case 'q': opt.rounds = 3; opt.iters = 200000; break;
 		case 'o': only = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
+		continue;
+bad:
+		fprintf(stderr, "pagenet-bench: bad value for -%c: '%s' (--rounds 1..%d, --iters >= 64)\n",
+			c, optarg, MAX_ROUNDS);
+		return 2;
 	}
 	if (opt.rounds == 0 || opt.rounds > MAX_ROUNDS || opt.iters < 64) {
 		fprintf(stderr, "pagenet-bench: --rounds must be 1..%d and --iters >= 64\n",
@@ -596,8 +604,7 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "acct") == 0) {
 		/* no DPDK anchor in this one: no EAL (and it runs under valgrind) */
-		signal(SIGINT, on_signal);
-		signal(SIGTERM, on_signal);
+		pn_app_catch_signals();
 		return bench_acct();
 	}
 	if (rte_eal_init((int)PN_DIM(eal_argv) - 1, eal_argv) < 0) {
@@ -605,11 +612,10 @@ int main(int argc, char **argv)
 			rte_strerror(rte_errno));
 		return 1;
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	pn_app_catch_signals();
 	rc = strcmp(cmd, "acct") == 0 ? bench_acct() : bench_pool();
 	rte_eal_cleanup();
-	if (stop && rc == 0 && !opt.json)
+	if (pn_app_stop && rc == 0 && !opt.json)
 		printf("interrupted: remaining rows skipped, every page back in its pool\n");
 	return rc;
 }

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "fwd_config.h"
+#include "pn_app.h"
 #include "pn_impair.h"
 #include "pn_port.h"
 #include "pn_telemetry.h"
@@ -49,14 +50,7 @@ static struct pn_port *ports[PN_MAX_PORTS];
 static uint8_t port_mac[PN_MAX_PORTS][6];
 static struct worker workers[PN_PORT_MAX_QUEUES];
 static struct pn_region *region;
-static volatile sig_atomic_t stop_req;
 static _Atomic bool workers_stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_req = 1;
-}
 
 static unsigned peer_of(unsigned p)
 {
@@ -505,7 +499,7 @@ static void print_stats(const struct snap *a, const struct snap *b, double elaps
 			       (unsigned long long)ev.fail, (unsigned long long)drops);
 		}
 	}
-	fflush(stdout);
+	pn_app_flush(); /* a reader that went away stops us as Ctrl-C does */
 }
 
 /* Create every level of cfg.acct_path; the leaf gets cfg.acct_max. */
@@ -677,8 +671,7 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv))
 		return 2;
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	pn_app_catch_signals();
 
 	/* receive rings, fill rings, transmit and completion rings of every
 	 * port a queue thread serves, two buffers per page, plus pool caches */
@@ -777,7 +770,7 @@ int main(int argc, char **argv)
 
 	prev = first;
 	next = t0 + cfg.period;
-	while (!stop_req) {
+	while (!pn_app_stop) {
 		double t = pn_now_s();
 
 		if (cfg.duration > 0 && t - t0 >= cfg.duration)

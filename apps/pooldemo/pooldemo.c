@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pn_app.h"
 #include "pn_pkt.h"
 #include "pn_telemetry.h"
 
@@ -30,14 +31,7 @@ struct cfg {
 	unsigned remote_percent;
 };
 
-static volatile sig_atomic_t stop;
 static _Atomic bool worker_stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 struct worker {
 	struct pn_ring *q;
@@ -99,7 +93,7 @@ static void print_stats(const struct cfg *c, struct pn_pool *p, double t,
 		       (unsigned long long)s.recycle_released_refcnt, pi.cache_count,
 		       pi.ring_count, (long long)pi.inflight);
 	}
-	fflush(stdout);
+	pn_app_flush(); /* a reader that went away stops us as Ctrl-C does */
 }
 
 static void usage(FILE *out)
@@ -138,27 +132,40 @@ int main(int argc, char **argv)
 	struct pn_pool *pool;
 	pthread_t wt;
 	int opt;
-	char *end;
+	uint64_t v;
 
 	while ((opt = getopt_long(argc, argv, "d:jp:c:r:h", lo, NULL)) != -1) {
 		switch (opt) {
 		case 'd':
-			c.duration = strtod(optarg, &end);
-			if (*end || c.duration < 0) {
-				fprintf(stderr, "pagenet-pooldemo: bad --duration '%s'\n", optarg);
-				return 2;
-			}
+			if (pn_app_parse_double(optarg, 0, 1e9, &c.duration))
+				goto bad;
 			break;
 		case 'j': c.json = true; break;
-		case 'p': c.pages = (uint32_t)strtoul(optarg, NULL, 0); break;
-		case 'c': c.clone_every = (unsigned)strtoul(optarg, NULL, 0); break;
-		case 'r': c.remote_percent = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'p': /* 2^24 pages (64 GiB) at most: a region's own limit */
+			if (pn_app_parse_u64(optarg, 64, 1u << 24, &v))
+				goto bad;
+			c.pages = (uint32_t)v;
+			break;
+		case 'c':
+			if (pn_app_parse_u64(optarg, 0, 1u << 20, &v))
+				goto bad;
+			c.clone_every = (unsigned)v;
+			break;
+		case 'r':
+			if (pn_app_parse_u64(optarg, 0, 100, &v))
+				goto bad;
+			c.remote_percent = (unsigned)v;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
-	}
-	if (c.pages < 64 || c.remote_percent > 100) {
-		fprintf(stderr, "pagenet-pooldemo: --pages must be >= 64, --remote-percent 0..100\n");
+		continue;
+bad:
+		fprintf(stderr, "pagenet-pooldemo: bad value for --%s: '%s' (--pages 64..16777216, "
+			"--remote-percent 0..100, --duration seconds)\n",
+			opt == 'd' ? "duration" : opt == 'p' ? "pages" : opt == 'c' ? "clone-every"
+										 : "remote-percent",
+			optarg);
 		return 2;
 	}
 	pp.nr_pages = c.pages;
@@ -172,8 +179,7 @@ int main(int argc, char **argv)
 		perror("pagenet-pooldemo: worker");
 		return 1;
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	pn_app_catch_signals();
 	/* pagenet-stat can watch the pool live; failing to serve is not fatal */
 	pn_telemetry_start(&(struct pn_telemetry_params){
 		.sz = sizeof(struct pn_telemetry_params), .app = "pagenet-pooldemo" });
@@ -182,7 +188,7 @@ int main(int argc, char **argv)
 	uint64_t pkts = 0, last_pkts = 0, empty = 0;
 	uint32_t seq = 0;
 
-	while (!stop) {
+	while (!pn_app_stop) {
 		for (int burst = 0; burst < 64; burst++) {
 			struct pn_pkt *k = pn_pkt_alloc(pool);
 			struct pn_frame *f;

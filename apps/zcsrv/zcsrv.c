@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "pn_app.h"
 #include "pn_acct.h"
 #include "pn_impair.h"
 #include "pn_net.h"
@@ -73,7 +74,6 @@ static struct {
 	.idle_timeout = 60, .header_timeout = 10,
 };
 
-static volatile sig_atomic_t stop;
 static struct pn_stack *stack;
 static struct pn_acct_group *group;
 static uint8_t *app_mem;
@@ -95,12 +95,6 @@ static struct {
 static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
 static json_t *snap;
 static struct pn_port *impair_port; /* --inject: the port under the stack */
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -723,7 +717,7 @@ static void conn_cb(struct pn_tcp_sock *s, unsigned ev, void *arg)
 				client_ok = send_done == cfg.send_bytes && pn_tcp_error(s) == 0;
 			}
 			client_conn = NULL;
-			stop = 1;
+			pn_app_stop = 1;
 		}
 		if (pn_tcp_error(s) == 0 && !pn_tcp_eof(s) && cfg.mode != M_SEND)
 			conn_free(c, true); /* stopped for a reason of ours */
@@ -868,6 +862,13 @@ static json_t *stats_json(const struct sample *a, const struct sample *b, bool f
 		json_object_set_new(tj, "timeouts", json_integer((json_int_t)ts.timeouts));
 		json_object_set_new(tj, "keepalive_probes", json_integer((json_int_t)ts.keepalive_probes));
 		json_object_set_new(tj, "window_probes", json_integer((json_int_t)ts.window_probes));
+		json_object_set_new(tj, "bad_csum_partial", json_integer((json_int_t)ts.bad_csum_partial));
+		if (ts.bad_csum_partial) {
+			char peer[PN_ADDR_STRLEN];
+
+			json_object_set_new(tj, "partial_csum_peer",
+					    json_string(pn_addr_str(&ts.partial_csum_peer, peer)));
+		}
 		json_object_set_new(tj, "rst_in", json_integer((json_int_t)ts.rst_in));
 		json_object_set_new(tj, "rst_out", json_integer((json_int_t)ts.rst_out));
 		json_object_set_new(tj, "out_of_window", json_integer((json_int_t)ts.out_of_window));
@@ -970,6 +971,14 @@ static void print_stats(const struct sample *a, const struct sample *b, bool fin
 			json_int_t tw = json_integer_value(json_object_get(t, "time_wait_recycled"));
 			json_int_t to = json_integer_value(json_object_get(t, "timeouts"));
 
+			json_int_t pc = json_integer_value(json_object_get(t, "bad_csum_partial"));
+
+			/* nothing else would say why the peer never connects */
+			if (pc)
+				printf("        %" JSON_INTEGER_FORMAT " TCP segments from %s carry an "
+				       "unfinished checksum: the peer's TX checksum offload is on (veth: "
+				       "run `ethtool -K <its device> tx off` on the peer's side)\n",
+				       pc, json_string_value(json_object_get(t, "partial_csum_peer")));
 			if (ov || ns || tw || to)
 				printf("        refused: backlog full %" JSON_INTEGER_FORMAT
 				       ", no socket %" JSON_INTEGER_FORMAT "; TIME-WAIT recycled %"
@@ -996,7 +1005,7 @@ static void print_stats(const struct sample *a, const struct sample *b, bool fin
 			       cfg.mode == M_FETCH ? fetch_bytes : send_done,
 			       cfg.mode == M_FETCH ? fetch_sha : send_sha);
 	}
-	fflush(stdout);
+	pn_app_flush(); /* a reader that went away stops us as Ctrl-C does */
 	pthread_mutex_lock(&snap_lock);
 	json_decref(snap);
 	snap = j;
@@ -1147,10 +1156,12 @@ static int parse_args(int argc, char **argv)
 				goto bad;
 			cfg.mtu = (uint16_t)v;
 			break;
-		case O_DURATION: cfg.duration = atof(optarg); break;
+		case O_DURATION:
+			if (pn_app_parse_double(optarg, 0, 1e9, &cfg.duration))
+				goto bad;
+			break;
 		case O_PERIOD:
-			cfg.period = atof(optarg);
-			if (cfg.period <= 0)
+			if (pn_app_parse_double(optarg, 0.01, 3600, &cfg.period))
 				goto bad;
 			break;
 		case O_MAXCONN:
@@ -1211,9 +1222,7 @@ int main(int argc, char **argv)
 
 	if (rc)
 		return rc;
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGPIPE, SIG_IGN);
+	pn_app_catch_signals();
 	for (unsigned i = 0; i < sizeof(gen_body); i++)
 		gen_body[i] = (uint8_t)GEN_LINE[i % GEN_PERIOD];
 
@@ -1304,7 +1313,7 @@ int main(int argc, char **argv)
 		double t0 = pn_now_s();
 		char a6[PN_ADDR_STRLEN];
 
-		while (!pn_stack_ip6_ready(stack) && !stop && pn_now_s() - t0 < 3)
+		while (!pn_stack_ip6_ready(stack) && !pn_app_stop && pn_now_s() - t0 < 3)
 			pn_stack_poll(stack);
 		if (!pn_stack_ip6_ready(stack))
 			fprintf(stderr, "pagenet-zcsrv: IPv6 address %s is not usable (another node has it?)\n",
@@ -1342,7 +1351,7 @@ int main(int argc, char **argv)
 	last = first;
 	t_end = cfg.duration > 0 ? first.t + cfg.duration : 0;
 	next_stats = first.t + cfg.period;
-	while (!stop) {
+	while (!pn_app_stop) {
 		double t;
 
 		if (pn_stack_poll(stack) == 0) {

@@ -232,6 +232,13 @@ void pn_tcp_info_get(const struct pn_tcp_sock *s, struct pn_tcp_info *info);
 /** Stack-wide TCP counters. */
 struct pn_tcp_stats {
 	uint64_t segs_in, segs_out, bad_segs, bad_csum, rst_in, rst_out;
+	/** Of bad_csum: segments whose checksum field holds only the
+	 *  pseudo-header sum, a checksum the sender's offload never finished.
+	 *  A peer on veth with TX checksum offload on sends nothing else (its
+	 *  connections never open): turn the offload off on the peer's side,
+	 *  `ethtool -K DEV tx off`. */
+	uint64_t bad_csum_partial;
+	struct pn_addr partial_csum_peer; /**< the last peer that sent one */
 	uint64_t active_opens, passive_opens, established, closed, resets;
 	uint64_t listen_overflows, syn_dropped_no_socket;
 	uint64_t syncookies_sent, syncookies_ok, syncookies_failed;

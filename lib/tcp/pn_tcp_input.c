@@ -267,7 +267,17 @@ static bool seg_parse(struct pn_tcp *t, struct pn_pkt *pkt, const struct pn_l3_i
 	th = (const struct pn_tcp_hdr *)pn_pkt_data(pkt);
 	if (pn_unlikely(pn_csum_fold(pn_pkt_csum_add(pkt, 0, len,
 			pn_l3_pseudo(l3, (uint16_t)len))) != 0)) {
+		/* the field holds just the pseudo-header sum: the sender left
+		 * the checksum to an offload that never ran (a veth peer with
+		 * TX checksum offload on, its frames taken by AF_XDP before any
+		 * device finished them) */
+		uint16_t partial = (uint16_t)(pn_csum_fold(pn_l3_pseudo(l3, (uint16_t)len)) ^ 0xffffu);
+
 		t->stats.bad_csum++;
+		if (partial == th->csum) {
+			t->stats.bad_csum_partial++;
+			t->stats.partial_csum_peer = l3->src;
+		}
 		return false;
 	}
 	if (!pn_tcp_opts_parse((const uint8_t *)(th + 1), g->hlen - (unsigned)sizeof(*th), &g->o)) {

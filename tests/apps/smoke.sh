@@ -14,10 +14,45 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# APP ARGS...: a long-running app stops as on Ctrl-C on SIGTERM and SIGHUP,
+# and when the reader of its output goes away (`| head`): exit 0 (every
+# page back), no telemetry socket left behind
+stops_cleanly() {
+	local rt rc sig codes
+	rt=$(mktemp -d)
+	for sig in TERM HUP; do
+		PAGENET_RUNTIME_DIR=$rt "$@" >/dev/null 2>"$out" &
+		pid=$!
+		sleep 0.7
+		kill -$sig "$pid"
+		rc=0; wait "$pid" || rc=$?
+		pid=
+		[ $rc -eq 0 ] || { echo "SIG$sig: exit $rc"; cat "$out"; exit 1; }
+	done
+	set +e
+	PAGENET_RUNTIME_DIR=$rt timeout 20 "$@" 2>"$out" | head -c 1 >/dev/null
+	codes=("${PIPESTATUS[@]}")
+	set -e
+	[ "${codes[0]}" -eq 0 ] || { echo "reader gone: exit ${codes[0]}"; cat "$out"; exit 1; }
+	[ -z "$(ls -A "$rt")" ] || { echo "left behind: $(ls "$rt")"; exit 1; }
+	rm -rf "$rt"
+	echo "$(basename "$1"): SIGTERM, SIGHUP and a closed pipe end it cleanly"
+}
+
+# APP ARGS...: refused with exit 2 and a message naming the value
+refused() {
+	local rc=0
+	"$@" >/dev/null 2>"$out" || rc=$?
+	[ $rc -eq 2 ] && grep -q "bad value" "$out" || { echo "not refused ($rc): $*"; cat "$out"; exit 1; }
+}
+
 case "$app" in
 *zcsrv)
 	# no root needed: the loop driver, nobody on the other end
 	grep -q -- --app-mem <<<"$("$app" --help)"
+	stops_cleanly "$app" --port loop:pair=zs --ip 10.1.1.1/24 --json --stats-period 0.2
+	refused "$app" --port loop:pair=z --ip 10.1.1.1/24 --duration abc
+	refused "$app" --port loop:pair=z --ip 10.1.1.1/24 --stats-period -1
 	rc=0; "$app" --port loop:pair=z --ip 10.1.1.1/24 --mode nosuch 2>"$out" || rc=$?
 	[ $rc -eq 2 ] && grep -q -- '--mode' "$out" || { cat "$out"; exit 1; }
 	rc=0; "$app" --port loop:pair=z --ip 10.1.1.1/24 --inject rx_loss=7 2>"$out" || rc=$?
@@ -42,6 +77,11 @@ print("zcsrv: %d stat lines, clean exit" % len(rows))
 ' "$out"
 	;;
 *pooldemo)
+	stops_cleanly "$app" --json
+	refused "$app" --pages 4294967360
+	refused "$app" --pages 12x
+	refused "$app" --duration abc
+	refused "$app" --remote-percent 101
 	"$app" --duration 1.5 --json >"$out"
 	python3 -c '
 import json, sys
@@ -64,6 +104,8 @@ print("pooldemo: %d packets, recycle rate %.4f" % (final["packets"], final["recy
 	;;
 *bench)
 	grep -q -- --json <<<"$("$app" --help)"
+	refused "$app" pool --rounds 0
+	refused "$app" pool --iters abc
 	"$app" pool --quick --json >"$out"
 	python3 -c '
 import json, sys
@@ -99,6 +141,7 @@ case "$app" in
 *fwd)
 	top=$(cd "$(dirname "$0")/../.." && pwd)
 	grep -q -- --mode <<<"$("$app" --help)"
+	stops_cleanly "$app" --mode txonly --json --stats-period 0.2 loop:pair=st loop:pair=st
 	# loop ports from a config file, JSON lines, stop on time, pages back
 	"$app" -c "$top/config/fwd-loop.ini" --json --duration 1.5 --stats-period 0.5 \
 		--no-telemetry >"$out"

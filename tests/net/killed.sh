@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A pagenet-fwd killed with SIGKILL leaves its XDP program on the interfaces;
 # the next start removes it (its process is gone) and forwards, and a clean
-# exit leaves no program behind.
+# exit leaves no program behind. Neither does one whose output reader goes
+# away (`--json | head -1`), nor SIGTERM or SIGHUP.
 # usage: killed.sh PAGENET_FWD
 FWD=$1
 source "$(dirname "$0")/lib.sh"
@@ -21,4 +22,20 @@ rc=0; ip netns exec $NS_F timeout 10 "$FWD" --duration 1 af_xdp:iface=a1 >$tmp/3
 [ $rc -ne 0 ] && grep -q 'in use by pagenet process' $tmp/3.err || { cat $tmp/3.err >&2; fail "second instance not refused"; }
 fwd_stop $tmp/2.out $tmp/2.err
 if grep -q 'prog/xdp' <<<"$(ip -n $NS_F link show)"; then fail "XDP program left after a clean exit"; fi
+log "--json | head -1: the reader goes, pagenet-fwd cleans up and exits 0"
+set +e
+ip netns exec $NS_F timeout 30 "$FWD" --json --stats-period 0.2 af_xdp:iface=a1 af_xdp:iface=b1 \
+	2>$tmp/4.err | head -1 >$tmp/4.out
+codes=("${PIPESTATUS[@]}")
+set -e
+[ "${codes[0]}" -eq 0 ] || { cat $tmp/4.err >&2; fail "pagenet-fwd exited ${codes[0]} when its reader went away"; }
+python3 -c 'import json,sys; json.loads(open(sys.argv[1]).read())' $tmp/4.out || fail "no JSON line first"
+if grep -q 'prog/xdp' <<<"$(ip -n $NS_F link show)"; then fail "XDP program left after the reader went away"; fi
+for sig in TERM HUP; do
+	fwd_start $tmp/5.out $tmp/5.err af_xdp:iface=a1 af_xdp:iface=b1
+	kill -$sig "$FWD_PID"
+	rc=0; wait "$FWD_PID" || rc=$?
+	[ $rc -eq 0 ] || fail "SIG$sig: exit $rc"
+	if grep -q 'prog/xdp' <<<"$(ip -n $NS_F link show)"; then fail "XDP program left after SIG$sig"; fi
+done
 log "PASS"

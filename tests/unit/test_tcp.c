@@ -1251,3 +1251,41 @@ Test(tcp, time_wait_entry_answers_fin_ignores_rst_and_ends)
 	pn_tcp_close(listener);
 	close_pair();
 }
+
+/* A segment whose checksum field holds only the pseudo-header sum (what a
+ * sender with TX checksum offload leaves for its device) is counted apart,
+ * with its sender; one with any other wrong checksum is not. */
+Test(tcp, unfinished_offload_checksum_is_named)
+{
+	struct pn_port_info ib;
+	struct pn_tcp_stats tb;
+
+	open_pair(NULL, NULL, 0);
+	listener = pn_tcp_listen(B.st, 80, 4, listen_cb, NULL);
+	cr_assert_not_null(listener);
+	pn_port_info_get(B.port, &ib);
+	for (int i = 0; i < 2; i++) {
+		struct pn_pkt *pkt = raw_frame(ib.mac, 14 + 20 + 20);
+		struct pn_ipv4_hdr *ip = raw_ip(pkt, PN_IPPROTO_TCP, 20);
+		struct pn_tcp_hdr *th = (struct pn_tcp_hdr *)(ip + 1);
+		uint16_t partial = (uint16_t)(pn_csum_fold(pn_csum_pseudo(ip->saddr, ip->daddr,
+									  PN_IPPROTO_TCP, 20)) ^ 0xffffu);
+
+		th->sport = htons(4000);
+		th->dport = htons(80);
+		th->seq = htonl(1);
+		th->doff = 5 << 4;
+		th->flags = 0x02;
+		th->win = htons(1000);
+		th->csum = i == 0 ? partial : (uint16_t)(partial ^ 0x0100);
+		raw_send(pkt);
+	}
+	pn_tcp_stats_get(B.st, &tb);
+	cr_assert_eq(tb.bad_csum, 2);
+	cr_assert_eq(tb.bad_csum_partial, 1);
+	cr_assert(pn_addr_eq(&tb.partial_csum_peer, &(struct pn_addr){ 0 }) == false);
+	cr_assert_eq(pn_addr_v4_host(&tb.partial_csum_peer), IP_A);
+	cr_assert_eq(tb.passive_opens, 0);
+	pn_tcp_close(listener);
+	close_pair();
+}

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * What every pagenet program does the same way, so none of them differs
+ * from the others where a user would notice:
+ *
+ *  - it stops cleanly (ports closed, XDP programs detached, every page
+ *    back) on SIGINT, SIGTERM and SIGHUP, and when the reader of its
+ *    standard output goes away (`pagenet-fwd --json | head -1`): SIGPIPE is
+ *    ignored and a failed write asks for the same stop as Ctrl-C, instead
+ *    of the process dying in the middle with its programs attached;
+ *  - it reads numbers whole or refuses them: "abc", "12x", a negative
+ *    count or a value past the type are errors that name the option, never
+ *    0, a wrapped value or "run forever".
+ *
+ * Header-only: each program includes it once, in its main file.
+ */
+#ifndef PN_APP_H
+#define PN_APP_H
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Set by the signals and by a closed stdout; the main loop polls it. */
+static volatile sig_atomic_t pn_app_stop;
+
+static inline void pn_app_on_signal(int sig)
+{
+	(void)sig;
+	pn_app_stop = 1;
+}
+
+static inline void pn_app_catch_signals(void)
+{
+	struct sigaction sa = { .sa_handler = pn_app_on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Flush stdout: a reader that is gone (EPIPE) or any write error asks
+ * for the stop. @return false when output can no longer be written. */
+static inline bool pn_app_flush(void)
+{
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		pn_app_stop = 1;
+		return false;
+	}
+	return true;
+}
+
+/* An unsigned integer in [min, max], the whole string (decimal, 0x hex),
+ * no sign. @return 0, or -1 (nothing stored). */
+static inline int pn_app_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (s == NULL || *s == '\0' || *s == '-' || *s == '+' || *s == ' ')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* A finite number in [min, max], the whole string. @return 0 or -1. */
+static inline int pn_app_parse_double(const char *s, double min, double max, double *out)
+{
+	char *end;
+	double v;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || !isfinite(v) || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+#endif /* PN_APP_H */
