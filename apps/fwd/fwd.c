@@ -28,6 +28,7 @@
 #include "fwd_config.h"
 #include "pn_app.h"
 #include "pn_impair.h"
+#include "pn_log.h"
 #include "pn_port.h"
 #include "pn_telemetry.h"
 #include "pn_wire.h"
@@ -90,6 +91,8 @@ static void usage(FILE *out)
 		"  -p, --stats-period S  seconds between stats lines (1)\n"
 		"  -j, --json            stats as JSON lines\n"
 		"      --no-telemetry    do not serve the telemetry socket\n"
+		"  -v, --verbose         debug messages, with libbpf's and libxdp's own\n"
+		"                        account of what failed\n"
 		"      --impair SPEC     fault injection over every port: rx_loss=P,rx_dup=P,\n"
 		"                        rx_reorder=P,rx_corrupt=P,rx_delay_us=N, tx_ the same,\n"
 		"                        seed=N (a port's own 'impair' key in a config wins)\n"
@@ -458,12 +461,16 @@ static void print_stats(const struct snap *a, const struct snap *b, double elaps
 		json_decref(root);
 	} else {
 		printf("%s%6.1fs %s\n", final ? "== total " : "-- ", elapsed,
-		       final ? "(since start)" : "");
+		       final ? "(rates and counts over the whole run)"
+			     : "(rates and counts over the last interval; drops etc. since start)");
 		for (unsigned p = 0; p < cfg.nb_ports; p++) {
 			const struct pn_port_stats *x = &a->port[p], *y = &b->port[p];
+			struct pn_port_link link = { 0 };
 
-			printf("  port %u  rx %9.0f pps %8.1f Mbit/s  tx %9.0f pps %8.1f Mbit/s"
-			       "  drops %llu  nombuf %llu  copies %llu\n", p,
+			pn_port_link_get(ports[p], &link);
+			printf("  port %u (link %s)  rx %9.0f pps %8.1f Mbit/s  tx %9.0f pps %8.1f Mbit/s"
+			       "  | since start: drops %llu  nombuf %llu  copies %llu\n", p,
+			       link.up ? "up" : "DOWN",
 			       (double)(y->ipackets - x->ipackets) / dt,
 			       (double)(y->ibytes - x->ibytes) * 8e-6 / dt,
 			       (double)(y->opackets - x->opackets) / dt,
@@ -474,14 +481,20 @@ static void print_stats(const struct snap *a, const struct snap *b, double elaps
 		}
 		for (unsigned q = 0; q < cfg.queues; q++) {
 			const struct pn_pool_stats_sum *x = &a->pool[q], *y = &b->pool[q];
+			uint64_t back = y->recycle_cached + y->recycle_ring + y->recycle_released_refcnt -
+					x->recycle_cached - x->recycle_ring - x->recycle_released_refcnt;
+			char rate[16] = "-"; /* nothing came back: no rate to speak of */
 
+			if (back)
+				snprintf(rate, sizeof(rate), "%.4f%%",
+					 100.0 * pn_pool_recycle_rate_between(x, y));
 			printf("  pool q%u  alloc fast %llu slow %llu  recycled %llu released %llu"
-			       "  recycle rate %.4f%%\n", q,
+			       "  recycle rate %s\n", q,
 			       (unsigned long long)(y->alloc_fast - x->alloc_fast),
 			       (unsigned long long)(y->alloc_slow - x->alloc_slow),
 			       (unsigned long long)(y->recycle_cached + y->recycle_ring - x->recycle_cached - x->recycle_ring),
 			       (unsigned long long)(y->recycle_released_refcnt - x->recycle_released_refcnt),
-			       100.0 * pn_pool_recycle_rate_between(x, y));
+			       rate);
 		}
 		if (acct_group != NULL) {
 			struct pn_acct_events ev;
@@ -583,6 +596,7 @@ static int parse_args(int argc, char **argv)
 		{ "stats-period", required_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "no-telemetry", no_argument, NULL, O_NOTEL },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "impair", required_argument, NULL, O_IMPAIR },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -591,7 +605,7 @@ static int parse_args(int argc, char **argv)
 
 	inet_pton(AF_INET, "10.0.0.1", &cfg.src_ip);
 	inet_pton(AF_INET, "10.0.0.2", &cfg.dst_ip);
-	while ((c = getopt_long(argc, argv, "c:m:q:b:d:p:jh", opts, &idx)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:m:q:b:d:p:jhv", opts, &idx)) != -1) {
 		const char *key = NULL;
 		int rc;
 
@@ -605,6 +619,9 @@ static int parse_args(int argc, char **argv)
 			continue;
 		case O_NOTEL:
 			cfg.telemetry = false;
+			continue;
+		case 'v':
+			pn_log_set_level(PN_LOG_DEBUG);
 			continue;
 		case O_IMPAIR: {
 			struct pn_impair imp;

@@ -84,10 +84,16 @@ static void print_stats(const struct cfg *c, struct pn_pool *p, double t,
 		       (unsigned long long)s.recycle_released_refcnt, pi.cache_count,
 		       pi.ring_count, (long long)pi.inflight);
 	} else {
-		printf("%s%6.1fs  %10.2f Mpkt/s  recycle %7.3f%%  fast %llu refill %llu slow %llu"
+		char rate[16] = "-";
+
+		if (s.recycle_cached + s.recycle_ring + s.recycle_released_refcnt)
+			snprintf(rate, sizeof(rate), "%.3f%%", 100.0 * pn_pool_recycle_rate(&s));
+		/* the rate is over the interval (the whole run on the final
+		 * line); the counters are totals since the start */
+		printf("%s%6.1fs  %10.2f Mpkt/s  | totals: recycle %s  fast %llu refill %llu slow %llu"
 		       "  cached %llu ring %llu released %llu  cache %u ring %u inflight %lld\n",
 		       final ? "final " : "", t, dt > 0 ? (double)dpkts / dt / 1e6 : 0.0,
-		       100.0 * pn_pool_recycle_rate(&s), (unsigned long long)s.alloc_fast,
+		       rate, (unsigned long long)s.alloc_fast,
 		       (unsigned long long)s.alloc_refill, (unsigned long long)s.alloc_slow,
 		       (unsigned long long)s.recycle_cached, (unsigned long long)s.recycle_ring,
 		       (unsigned long long)s.recycle_released_refcnt, pi.cache_count,
@@ -239,7 +245,8 @@ bad:
 	pn_telemetry_stop();
 	double t = pn_now_s();
 
-	print_stats(&c, pool, t - t0, pkts, pkts - last_pkts, t - last, true);
+	/* the final line's rate is over the whole run, not the last sliver */
+	print_stats(&c, pool, t - t0, pkts, pkts, t - t0, true);
 	pn_ring_free(w.q);
 	if (pn_pool_destroy(pool) != 0) {
 		fprintf(stderr, "pagenet-pooldemo: pages leaked (see the holders above)\n");

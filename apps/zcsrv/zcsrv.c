@@ -35,6 +35,7 @@
 #include "pn_app.h"
 #include "pn_acct.h"
 #include "pn_impair.h"
+#include "pn_log.h"
 #include "pn_net.h"
 #include "pn_pkt.h"
 #include "pn_pool.h"
@@ -136,6 +137,8 @@ static void usage(FILE *f)
 		"  --json              stats as JSON lines\n"
 		"  --quiet             no live stats, only the final summary\n"
 		"  --no-telemetry      do not serve the telemetry socket\n"
+		"  --verbose           debug messages, with libbpf's and libxdp's own account\n"
+		"                      of what failed\n"
 		"  --help\n");
 }
 
@@ -1033,7 +1036,7 @@ static int parse_args(int argc, char **argv)
 	enum { O_PORT = 256, O_IP, O_GW, O_MODE, O_LISTEN, O_CONNECT, O_PATH, O_BYTES, O_COPY,
 	       O_APPMEM, O_ACCT, O_HOLD, O_INJECT, O_PAGES, O_RCVBUF, O_SNDBUF, O_MTU, O_DURATION,
 	       O_PERIOD, O_JSON, O_QUIET, O_NOTEL, O_HELP, O_MAXCONN, O_IDLE, O_HEADTO, O_IP6,
-	       O_GW6 };
+	       O_GW6, O_VERBOSE };
 	static const struct option opts[] = {
 		{ "port", 1, 0, O_PORT }, { "ip", 1, 0, O_IP }, { "gateway", 1, 0, O_GW },
 		{ "mode", 1, 0, O_MODE }, { "listen", 1, 0, O_LISTEN }, { "connect", 1, 0, O_CONNECT },
@@ -1045,7 +1048,7 @@ static int parse_args(int argc, char **argv)
 		{ "no-telemetry", 0, 0, O_NOTEL }, { "help", 0, 0, O_HELP },
 		{ "max-conns", 1, 0, O_MAXCONN }, { "idle-timeout", 1, 0, O_IDLE },
 		{ "header-timeout", 1, 0, O_HEADTO }, { "ip6", 1, 0, O_IP6 },
-		{ "gateway6", 1, 0, O_GW6 }, { 0, 0, 0, 0 },
+		{ "gateway6", 1, 0, O_GW6 }, { "verbose", 0, 0, O_VERBOSE }, { 0, 0, 0, 0 },
 	};
 	int o;
 	uint64_t v;
@@ -1182,6 +1185,7 @@ static int parse_args(int argc, char **argv)
 		case O_JSON: cfg.json = true; break;
 		case O_QUIET: cfg.quiet = true; break;
 		case O_NOTEL: cfg.telemetry = false; break;
+		case O_VERBOSE: pn_log_set_level(PN_LOG_DEBUG); break;
 		case O_HELP: usage(stdout); exit(0);
 		default: usage(stderr); return 2;
 		}

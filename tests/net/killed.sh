@@ -20,6 +20,7 @@ ip netns exec $NS_A ping -q -c 5 -i 0.1 -W 1 10.77.0.2 >&2 || fail "no forwardin
 log "a second instance on the same interfaces is refused while the first runs"
 rc=0; ip netns exec $NS_F timeout 10 "$FWD" --duration 1 af_xdp:iface=a1 >$tmp/3.out 2>$tmp/3.err || rc=$?
 [ $rc -ne 0 ] && grep -q 'in use by pagenet process' $tmp/3.err || { cat $tmp/3.err >&2; fail "second instance not refused"; }
+! grep -qi 'root\|bpffs\|libbpf\|libxdp' $tmp/3.err || { cat $tmp/3.err >&2; fail "a wrong hint or library noise"; }
 fwd_stop $tmp/2.out $tmp/2.err
 if grep -q 'prog/xdp' <<<"$(ip -n $NS_F link show)"; then fail "XDP program left after a clean exit"; fi
 log "--json | head -1: the reader goes, pagenet-fwd cleans up and exits 0"

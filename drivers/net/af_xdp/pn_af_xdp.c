@@ -28,6 +28,7 @@
  * copied into a fresh chunk and counted in tx_copies.
  */
 #include <errno.h>
+#include <ifaddrs.h>
 #include <linux/if_link.h>
 #include <linux/if_xdp.h>
 #include <net/if.h>
@@ -450,6 +451,15 @@ static int remove_stale(struct xdp_port *xp)
 	if (mp == NULL || libxdp_get_error(mp))
 		return 0; /* nothing attached */
 	mode = xdp_multiprog__attach_mode(mp);
+	if (xdp_multiprog__is_legacy(mp) && xdp_multiprog__main_prog(mp) != NULL &&
+	    strcmp(xdp_program__name(xdp_multiprog__main_prog(mp)), PN_XDP_PROG_NAME) != 0) {
+		/* another program holds the interface alone: nothing can join it */
+		pn_log(PN_LOG_ERR, "af_xdp", "%s already runs the XDP program '%s', which is not "
+			"pagenet's: detach it first (ip link set dev %s xdp off)",
+			xp->ifname, xdp_program__name(xdp_multiprog__main_prog(mp)), xp->ifname);
+		xdp_multiprog__close(mp);
+		return -EEXIST;
+	}
 	if (xdp_multiprog__is_legacy(mp))
 		prog = xdp_multiprog__main_prog(mp);
 	else
@@ -518,7 +528,7 @@ static int prog_attach(struct xdp_port *xp, const char *want)
 		static bool told;
 
 		if (!told)
-			pn_log(PN_LOG_WARNING, "af_xdp", "no bpffs on /sys/fs/bpf: the XDP program is "
+			pn_log(PN_LOG_INFO, "af_xdp", "no bpffs on /sys/fs/bpf: the XDP program is "
 				"attached alone (mount -t bpf bpf /sys/fs/bpf to share interfaces "
 				"through libxdp's dispatcher)");
 		told = true;
@@ -814,6 +824,48 @@ static void xdp_close(struct pn_port_dev *dev)
 	dev->priv = NULL;
 }
 
+/*
+ * What would make a working port look dead, said once at open: the link
+ * is down, or the kernel holds the address we steer on the same interface
+ * (the kernel then answers for it too, and its own connections from it go
+ * nowhere).
+ */
+static void warn_setup(const struct xdp_port *xp)
+{
+	struct pn_port_link link;
+	struct ifaddrs *ifa_list;
+
+	if (pn_port_netdev_link(xp->ifname, &link) == 0 && !link.up)
+		pn_log(PN_LOG_WARNING, "af_xdp", "%s is down: nothing arrives until it is up "
+			"(ip link set %s up)", xp->ifname, xp->ifname);
+	if (!(xp->steer.flags & (PN_STEER_IP | PN_STEER_IP6)) || getifaddrs(&ifa_list) != 0)
+		return;
+	for (struct ifaddrs *i = ifa_list; i; i = i->ifa_next) {
+		char a[INET6_ADDRSTRLEN];
+		bool same = false;
+
+		if (i->ifa_addr == NULL || strcmp(i->ifa_name, xp->ifname) != 0)
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET && (xp->steer.flags & PN_STEER_IP))
+			same = ((const struct sockaddr_in *)(const void *)i->ifa_addr)->sin_addr.s_addr ==
+			       xp->steer.ip;
+		else if (i->ifa_addr->sa_family == AF_INET6 && (xp->steer.flags & PN_STEER_IP6))
+			same = memcmp(((const struct sockaddr_in6 *)(const void *)i->ifa_addr)->sin6_addr.s6_addr,
+				      xp->steer.ip6, 16) == 0;
+		if (!same)
+			continue;
+		inet_ntop(i->ifa_addr->sa_family,
+			  i->ifa_addr->sa_family == AF_INET
+				  ? (const void *)&((const struct sockaddr_in *)(const void *)i->ifa_addr)->sin_addr
+				  : (const void *)&((const struct sockaddr_in6 *)(const void *)i->ifa_addr)->sin6_addr,
+			  a, sizeof(a));
+		pn_log(PN_LOG_WARNING, "af_xdp", "%s: the kernel has %s on this interface too: "
+			"give pagenet an address of its own, or remove the kernel's (ip addr del %s dev %s)",
+			xp->ifname, a, a, xp->ifname);
+	}
+	freeifaddrs(ifa_list);
+}
+
 static int xdp_open(struct pn_port_dev *dev, struct pn_kvargs *args)
 {
 	const char *ifname = pn_kvargs_get(args, "iface");
@@ -867,11 +919,18 @@ static int xdp_open(struct pn_port_dev *dev, struct pn_kvargs *args)
 	rc = parse_steer(xp, args, dev->mac);
 	if (rc)
 		goto fail;
+	warn_setup(xp);
 	rc = prog_attach(xp, xdp_mode);
-	if (rc) {
-		pn_log(PN_LOG_ERR, "af_xdp", "%s: cannot attach the XDP program: %s "
-			"(root or CAP_NET_ADMIN+CAP_BPF is needed; is bpffs mounted on /sys/fs/bpf?)",
-			ifname, strerror(-rc));
+	if (rc == -EBUSY || rc == -EEXIST) {
+		goto fail; /* in use, by us or another program: said above */
+	} else if (rc == -EPERM || rc == -EACCES) {
+		pn_log(PN_LOG_ERR, "af_xdp", "%s: cannot attach the XDP program: %s%s", ifname,
+			strerror(-rc), geteuid() != 0 ? " (root, or CAP_NET_ADMIN and CAP_BPF, is needed)"
+						      : " (a security module, or a locked-down kernel?)");
+		goto fail;
+	} else if (rc) {
+		pn_log(PN_LOG_ERR, "af_xdp", "%s: cannot attach the XDP program: %s (libbpf's "
+			"account at debug log level)", ifname, strerror(-rc));
 		goto fail;
 	}
 	for (unsigned i = 0; i < dev->nb_queues; i++) {
@@ -969,34 +1028,73 @@ static void xdp_stats_get(const struct pn_port_dev *dev, struct pn_port_stats *s
 	}
 }
 
-/* libbpf and libxdp explain themselves at info level: through the log
- * hook, warnings as warnings and the rest as debug */
-static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+/*
+ * libbpf and libxdp explain their failures in many lines of their own; the
+ * driver says what went wrong in one, so theirs go to the log hook at
+ * debug level (an application's --verbose). Routed only while the driver
+ * calls them: the application's own print callbacks are put back after
+ * each call, whatever it set them to.
+ */
+static int route_bpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	pn_vlog(level == LIBBPF_WARN ? PN_LOG_WARNING : PN_LOG_DEBUG, "libbpf", fmt, ap);
+	(void)level;
+	if (strncmp(fmt, "libbpf: ", 8) == 0)
+		fmt += 8; /* the component says it already */
+	pn_vlog(PN_LOG_DEBUG, "libbpf", fmt, ap);
 	return 0;
 }
 
-static int quiet_xdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
+static int route_xdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
 {
-	pn_vlog(level == LIBXDP_WARN ? PN_LOG_WARNING : PN_LOG_DEBUG, "libxdp", fmt, ap);
+	(void)level;
+	if (strncmp(fmt, "libxdp: ", 8) == 0)
+		fmt += 8;
+	pn_vlog(PN_LOG_DEBUG, "libxdp", fmt, ap);
 	return 0;
 }
 
-__attribute__((constructor)) static void af_xdp_quiet(void)
+struct bpf_prints {
+	libbpf_print_fn_t bpf;
+	libxdp_print_fn_t xdp;
+};
+
+static struct bpf_prints prints_route(void)
 {
-	if (getenv("PAGENET_XDP_DEBUG") == NULL) {
-		libbpf_set_print(quiet_print);
-		libxdp_set_print(quiet_xdp_print);
-	}
+	struct bpf_prints old = { libbpf_set_print(route_bpf_print),
+				  libxdp_set_print(route_xdp_print) };
+
+	return old;
+}
+
+static void prints_restore(struct bpf_prints old)
+{
+	libbpf_set_print(old.bpf);
+	libxdp_set_print(old.xdp);
+}
+
+static void xdp_close_routed(struct pn_port_dev *dev)
+{
+	struct bpf_prints old = prints_route();
+
+	xdp_close(dev);
+	prints_restore(old);
+}
+
+static int xdp_open_routed(struct pn_port_dev *dev, struct pn_kvargs *args)
+{
+	struct bpf_prints old = prints_route();
+	int rc = xdp_open(dev, args);
+
+	prints_restore(old);
+	return rc;
 }
 
 static const struct pn_port_ops af_xdp_ops = {
 	.name = "af_xdp",
-	.open = xdp_open,
+	.open = xdp_open_routed,
 	.start = xdp_start,
 	.stop = xdp_stop,
-	.close = xdp_close,
+	.close = xdp_close_routed,
 	.link_get = xdp_link_get,
 	.stats_get = xdp_stats_get,
 	.rx_fd = xdp_rx_fd,
