@@ -206,6 +206,18 @@ assert sum(p["rx_pps"] for p in last["ports"]) > 10000, last
 	grep -q '<svg' "$PAGENET_RUNTIME_DIR/plot.svg"
 	reply=$("$top/usertools/pagenet-stat" --pid "$pid" --cmd /fwd)
 	grep -q '"txonly"' <<<"$reply"
+	# what a user gets wrong: a clear message and a non-zero exit, no traceback
+	for bad in "--cmd /bogus" "--plot /nonexistent/dir/x.svg" "--plot x.gif" \
+		"--interval -1" "--count 0" "--interval abc"; do
+		rc=0; "$top/usertools/pagenet-stat" --pid "$pid" $bad >/dev/null 2>"$out.stat" || rc=$?
+		[ $rc -ne 0 ] && ! grep -q Traceback "$out.stat" && grep -q 'pagenet-stat' "$out.stat" ||
+			{ echo "pagenet-stat $bad: exit $rc"; cat "$out.stat"; exit 1; }
+	done
+	# --plot writes the format its name asks for
+	"$top/usertools/pagenet-stat" --pid "$pid" --count 2 --interval 0.2 \
+		--plot "$PAGENET_RUNTIME_DIR/plot.png" >/dev/null 2>&1
+	[ "$(head -c 4 "$PAGENET_RUNTIME_DIR/plot.png" | od -An -c | tr -d ' ')" = '211PNG' ] ||
+		{ echo "--plot x.png is not a PNG"; exit 1; }
 	kill -INT "$pid"
 	wait "$pid"
 	grep -q "every page came back" "$out"

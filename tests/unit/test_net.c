@@ -468,7 +468,8 @@ static void send6(uint8_t next, const void *ext, uint32_t ext_len, uint32_t off,
 	h->hop_limit = 64;
 	memcpy(h->saddr, a6.b, 16);
 	memcpy(h->daddr, b6.b, 16);
-	memcpy(h + 1, ext, ext_len);
+	if (ext_len)
+		memcpy(h + 1, ext, ext_len);
 	memcpy((uint8_t *)(h + 1) + ext_len, big_l4 + off, n);
 	raw_send(pkt);
 }
