@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -528,6 +529,32 @@ static void usage(FILE *out)
 		"               valgrind --tool=callgrind instruction counts\n");
 }
 
+/*
+ * An installed pagenet-bench finds its scripts and pagenet-zcsrv where
+ * `meson install` put them beside it (bin/, libexec/pagenet/); run from the
+ * build tree it uses the tree's (@p fallback).
+ */
+static char *beside_me(const char *rel, char *fallback)
+{
+	static char paths[2][PATH_MAX];
+	static unsigned next;
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash, *out = paths[next++ % 2];
+
+	if (n <= 0)
+		return fallback;
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (slash == NULL)
+		return fallback;
+	*slash = '\0';
+	if (snprintf(out, PATH_MAX, "%s/%s", self, rel) >= PATH_MAX || access(out, X_OK) != 0)
+		return fallback;
+	/* the build tree has apps/bench/../libexec nowhere and zcsrv elsewhere */
+	return out;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -558,9 +585,11 @@ int main(int argc, char **argv)
 
 		if (av == NULL)
 			return 1;
-		av[0] = strcmp(cmd, "tcp") == 0 ? PN_BENCH_TCP_SCRIPT : PN_BENCH_HTTP_SCRIPT;
+		av[0] = beside_me(strcmp(cmd, "tcp") == 0 ? "../libexec/pagenet/pagenet-bench-tcp"
+							   : "../libexec/pagenet/pagenet-bench-http",
+				  strcmp(cmd, "tcp") == 0 ? PN_BENCH_TCP_SCRIPT : PN_BENCH_HTTP_SCRIPT);
 		av[1] = "--zcsrv";
-		av[2] = PN_ZCSRV_PATH;
+		av[2] = beside_me("pagenet-zcsrv", PN_ZCSRV_PATH);
 		for (int i = 2; i < argc; i++)
 			av[i + 1] = argv[i];
 		execv(av[0], av);

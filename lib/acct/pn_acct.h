@@ -37,6 +37,10 @@
 
 #include "pn_thread.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define PN_ACCT_MAX_GROUPS 4096      /**< ids 1..4095; 0 = not charged */
 #define PN_ACCT_ID_BITS 12
 #define PN_ACCT_UNLIMITED INT64_MAX
@@ -58,18 +62,18 @@ enum pn_acct_kind {
 struct pn_acct_group {
 	/* page counter (after the kernel's page_counter): charged and
 	 * uncharged by stock refills and trims, from any thread */
-	_Atomic int64_t usage __pn_cache_aligned;
-	_Atomic int64_t peak;
-	_Atomic int64_t max;
+	_Atomic(int64_t) usage __pn_cache_aligned;
+	_Atomic(int64_t) peak;
+	_Atomic(int64_t) max;
 	/* read-mostly, off the usage line */
 	struct pn_acct_group *parent __pn_cache_aligned;
 	uint16_t id;
 	char name[PN_ACCT_NAME_MAX];
 	/* events and stat, slow path */
-	_Atomic uint64_t ev_max;
-	_Atomic uint64_t ev_fail;
-	_Atomic int64_t stat_pages[PN_ACCT_KINDS];
-	_Atomic uint64_t copied_bytes;
+	_Atomic(uint64_t) ev_max;
+	_Atomic(uint64_t) ev_fail;
+	_Atomic(int64_t) stat_pages[PN_ACCT_KINDS];
+	_Atomic(uint64_t) copied_bytes;
 	/* tree and pins, under the tree lock */
 	struct pn_acct_group *first_child, *next_sibling;
 	struct pn_acct_pin *pins;
@@ -97,10 +101,10 @@ struct pn_acct_pin {
  */
 struct pn_acct_stock {
 	_Atomic(struct pn_acct_group *) cached;
-	_Atomic uint32_t nr;
-	_Atomic uint32_t in_use;
-	_Atomic uint32_t drain_req;
-	_Atomic int64_t kind_delta[PN_ACCT_KINDS];
+	_Atomic(uint32_t) nr;
+	_Atomic(uint32_t) in_use;
+	_Atomic(uint32_t) drain_req;
+	_Atomic(int64_t) kind_delta[PN_ACCT_KINDS];
 } __pn_cache_aligned;
 
 extern struct pn_acct_stock pn_acct_stocks[PN_THREAD_SLOTS];
@@ -328,5 +332,9 @@ static inline void pn_acct_uncharge_tag(uint16_t tag, uint32_t nr)
 	if (pn_likely(g != NULL && kind < PN_ACCT_KINDS))
 		pn_acct_uncharge(g, nr, (enum pn_acct_kind)kind);
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* PN_ACCT_H */

@@ -13,7 +13,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define PN_CACHE_LINE 64
 #define __pn_cache_aligned __attribute__((aligned(PN_CACHE_LINE)))
@@ -34,14 +37,16 @@ static inline void pn_cpu_relax(void)
 #endif
 }
 
-/** Monotonic clock in seconds (for stats periods and durations). */
-static inline double pn_now_s(void)
-{
-	struct timespec ts;
+/** Monotonic clock in seconds (for stats periods and durations). Out of
+ * line: clock_gettime is POSIX, and this header compiles in strict C11. */
+double pn_now_s(void);
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+/* C11's _Static_assert, C++'s static_assert: the public headers are read by both */
+#ifdef __cplusplus
+#define PN_STATIC_ASSERT static_assert
+#else
+#define PN_STATIC_ASSERT _Static_assert
+#endif
 
 #define PN_DIM(a) (sizeof(a) / sizeof((a)[0]))
 #define PN_MIN(a, b) ((a) < (b) ? (a) : (b))
@@ -81,7 +86,7 @@ __attribute__((noreturn, cold)) void pn_debug_fail(const char *what,
  * skipped (rte_pktmbuf_prefree_seg, page_pool_unref_page). Used for page
  * refcounts, page frag_counts and packet buffer counts alike.
  */
-static inline uint32_t pn_ref_sub(_Atomic uint32_t *cnt, uint32_t nr)
+static inline uint32_t pn_ref_sub(_Atomic(uint32_t) *cnt, uint32_t nr)
 {
 	/* acquire: the other holders' accesses, released by their fetch_sub,
 	 * happen-before whatever the last one does next */
@@ -115,5 +120,9 @@ static inline bool pn_seq_le(uint32_t a, uint32_t b) { return (int32_t)(a - b) <
 static inline bool pn_seq_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
 static inline bool pn_seq_ge(uint32_t a, uint32_t b) { return (int32_t)(a - b) >= 0; }
 static inline int32_t pn_seq_diff(uint32_t a, uint32_t b) { return (int32_t)(a - b); }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* PN_COMMON_H */

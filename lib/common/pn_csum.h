@@ -11,6 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /**
  * Add @p len bytes at @p buf to a running sum. Buffers must start at even
  * offsets of the checksummed data (every caller sums whole headers and the
@@ -18,7 +22,7 @@
  */
 static inline uint64_t pn_csum_add(uint64_t sum, const void *buf, size_t len)
 {
-	const uint8_t *p = buf;
+	const uint8_t *p = (const uint8_t *)buf;
 
 	/* 32-bit words into a 64-bit sum: carries pile up in the top half
 	 * and are folded once at the end */
@@ -82,11 +86,11 @@ static inline uint64_t pn_csum_pseudo(uint32_t saddr_be, uint32_t daddr_be,
 
 /**
  * Update checksum @p csum (as stored) when a 16-bit field changes from
- * @p old to @p new (both as stored): RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m').
+ * @p old to @p now (both as stored): RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m').
  */
-static inline uint16_t pn_csum_replace16(uint16_t csum, uint16_t old, uint16_t new)
+static inline uint16_t pn_csum_replace16(uint16_t csum, uint16_t old, uint16_t now)
 {
-	uint32_t s = (uint16_t)~csum + (uint32_t)(uint16_t)~old + new;
+	uint32_t s = (uint16_t)~csum + (uint32_t)(uint16_t)~old + now;
 
 	s = (s & 0xffff) + (s >> 16);
 	s = (s & 0xffff) + (s >> 16);
@@ -94,10 +98,14 @@ static inline uint16_t pn_csum_replace16(uint16_t csum, uint16_t old, uint16_t n
 }
 
 /** Same for a 32-bit field (an address). */
-static inline uint16_t pn_csum_replace32(uint16_t csum, uint32_t old, uint32_t new)
+static inline uint16_t pn_csum_replace32(uint16_t csum, uint32_t old, uint32_t now)
 {
-	csum = pn_csum_replace16(csum, (uint16_t)old, (uint16_t)new);
-	return pn_csum_replace16(csum, (uint16_t)(old >> 16), (uint16_t)(new >> 16));
+	csum = pn_csum_replace16(csum, (uint16_t)old, (uint16_t)now);
+	return pn_csum_replace16(csum, (uint16_t)(old >> 16), (uint16_t)(now >> 16));
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* PN_CSUM_H */

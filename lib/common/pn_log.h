@@ -14,6 +14,10 @@
 
 #include <stdarg.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /** Levels, numbered as syslog's. */
 enum pn_log_level {
 	PN_LOG_ERR = 3,
@@ -46,5 +50,9 @@ void pn_log(enum pn_log_level level, const char *component, const char *fmt, ...
 /** Same with a va_list. */
 void pn_vlog(enum pn_log_level level, const char *component, const char *fmt,
 	     va_list ap) __attribute__((format(printf, 3, 0)));
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* PN_LOG_H */

@@ -19,6 +19,10 @@
 
 #include "pn_common.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define PN_MAX_THREADS 128
 /** Id shared by threads beyond PN_MAX_THREADS; its stats slot is atomic. */
 #define PN_THREAD_SHARED PN_MAX_THREADS
@@ -49,5 +53,9 @@ int pn_thread_exit_hook(void (*fn)(int id));
 
 /** @return how many ids are assigned now (for tests and telemetry). */
 unsigned pn_thread_count(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* PN_THREAD_H */

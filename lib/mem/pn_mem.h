@@ -40,6 +40,10 @@
 
 #include "pn_common.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /** @name memdesc types (4 bits). */
 /** @{ */
 #define PN_MT_MISC 0u    /**< owned by the library, no destructor action */
@@ -78,8 +82,8 @@
  */
 struct pn_frame {
 	uint64_t memdesc;
-	_Atomic uint32_t refcount;   /**< 0 = frozen */
-	_Atomic uint32_t frag_count; /**< fragments outstanding (docs/design.md §2) */
+	_Atomic(uint32_t) refcount;   /**< 0 = frozen */
+	_Atomic(uint32_t) frag_count; /**< fragments outstanding (docs/design.md §2) */
 	union {
 		struct {
 			uint16_t pool_id; /**< owner pool, index into the pool table */
@@ -467,5 +471,9 @@ unsigned pn_region_held_by(const struct pn_region *r, int pool_id,
  * @return how many frames are held.
  */
 unsigned pn_region_dump_held(const struct pn_region *r, int pool_id, FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* PN_MEM_H */

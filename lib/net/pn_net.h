@@ -23,6 +23,10 @@
 #include "pn_port.h"
 #include "pn_wire.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- addresses of either family */
 
 /**
@@ -65,7 +69,7 @@ static inline bool pn_addr_eq(const struct pn_addr *a, const struct pn_addr *b)
 
 static inline bool pn_addr_is_zero(const struct pn_addr *a)
 {
-	static const uint8_t zero[16];
+	static const uint8_t zero[16] = { 0 };
 
 	return __builtin_memcmp(a->b, zero, 16) == 0;
 }
@@ -217,5 +221,9 @@ uint64_t pn_icmp_echo_replies_seen(const struct pn_stack *st);
 int pn_ip_parse(const char *s, uint32_t *ip, uint8_t *prefix_len);
 /** Format an address (host order) into @p buf (16 bytes). */
 const char *pn_ip_str(uint32_t ip, char *buf);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* PN_NET_H */

@@ -20,6 +20,10 @@
 #include "pn_net.h"
 #include "pn_timer.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /** What IP knows about a packet it hands up. */
 struct pn_l3_info {
 	struct pn_addr src, dst;
@@ -103,5 +107,9 @@ uint64_t pn_stack_now_us(const struct pn_stack *st);
 /** The wheel the stack runs after each burst, in milliseconds of its clock. */
 struct pn_timer_wheel *pn_stack_wheel(struct pn_stack *st);
 uint16_t pn_stack_mtu(const struct pn_stack *st);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* PN_NET_L4_H */

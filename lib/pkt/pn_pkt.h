@@ -39,6 +39,10 @@
 
 #include "pn_pool.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define PN_PKT_MAX_FRAGS 6
 #define PN_PKT_HEADROOM 128
 
@@ -70,7 +74,7 @@ struct pn_pkt {
 
 /* Header at the start of every buffer; the buffer's pn_pkt sits inside it. */
 struct pn_pkt_shinfo {
-	_Atomic uint32_t refcnt;
+	_Atomic(uint32_t) refcnt;
 	uint16_t nr_frags;
 	uint16_t pad;
 	struct pn_frame *frame; /**< page this buffer was cut from */
@@ -79,10 +83,10 @@ struct pn_pkt_shinfo {
 	uint8_t pad2[32];
 };
 
-_Static_assert(sizeof(struct pn_pkt) == 48, "pn_pkt fills the header's first line");
-_Static_assert(offsetof(struct pn_pkt_shinfo, frags) == PN_CACHE_LINE,
+PN_STATIC_ASSERT(sizeof(struct pn_pkt) == 48, "pn_pkt fills the header's first line");
+PN_STATIC_ASSERT(offsetof(struct pn_pkt_shinfo, frags) == PN_CACHE_LINE,
 	       "refcount and packet struct share one cache line; fragments follow");
-_Static_assert(sizeof(struct pn_pkt_shinfo) % PN_CACHE_LINE == 0,
+PN_STATIC_ASSERT(sizeof(struct pn_pkt_shinfo) % PN_CACHE_LINE == 0,
 	       "data starts on a cache line");
 
 #define PN_PKT_HDR_SIZE sizeof(struct pn_pkt_shinfo)
@@ -159,7 +163,7 @@ static inline void pn_pkt_set_holder(struct pn_pkt *pkt, uint32_t holder)
 static inline struct pn_pkt *pn_pkt_init(struct pn_pool *pool, void *buf,
 					 struct pn_frame *frame)
 {
-	struct pn_pkt_shinfo *sh = buf;
+	struct pn_pkt_shinfo *sh = (struct pn_pkt_shinfo *)buf;
 	struct pn_pkt *pkt = &sh->pkt;
 	uint32_t room = pool->frag_size - (uint32_t)PN_PKT_HDR_SIZE;
 
@@ -396,5 +400,9 @@ void pn_pkt_chain(struct pn_pkt *head, struct pn_pkt *tail);
  */
 int pn_pkt_copy_bits(const struct pn_pkt *pkt, uint32_t off, void *dst,
 		     uint32_t len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* PN_PKT_H */

@@ -35,6 +35,10 @@
 #include "pn_ring.h"
 #include "pn_thread.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /*
  * The alloc cache holds 128 frames like the kernel's PP_ALLOC_CACHE_SIZE:
  * enough to absorb one NAPI-sized burst (64) of allocations plus one of
@@ -95,17 +99,17 @@ struct pn_pool_params {
 
 /** Per-thread counters with the kernel's names; written by one thread. */
 struct pn_pool_stats {
-	_Atomic uint64_t alloc_fast;            /**< served from the cache */
-	_Atomic uint64_t alloc_slow;            /**< order-0 refills from the region */
-	_Atomic uint64_t alloc_slow_high_order; /**< higher-order refills from the region */
-	_Atomic uint64_t alloc_empty;           /**< ring empty when the cache was */
-	_Atomic uint64_t alloc_refill;          /**< cache refilled from the ring */
-	_Atomic uint64_t alloc_waive;           /**< frames released for NUMA mismatch */
-	_Atomic uint64_t recycle_cached;        /**< put straight into the cache */
-	_Atomic uint64_t recycle_cache_full;    /**< owner put found the cache full */
-	_Atomic uint64_t recycle_ring;          /**< put into the recycle ring */
-	_Atomic uint64_t recycle_ring_full;     /**< ring full (or closed) */
-	_Atomic uint64_t recycle_released_refcnt; /**< put released to the region */
+	_Atomic(uint64_t) alloc_fast;            /**< served from the cache */
+	_Atomic(uint64_t) alloc_slow;            /**< order-0 refills from the region */
+	_Atomic(uint64_t) alloc_slow_high_order; /**< higher-order refills from the region */
+	_Atomic(uint64_t) alloc_empty;           /**< ring empty when the cache was */
+	_Atomic(uint64_t) alloc_refill;          /**< cache refilled from the ring */
+	_Atomic(uint64_t) alloc_waive;           /**< frames released for NUMA mismatch */
+	_Atomic(uint64_t) recycle_cached;        /**< put straight into the cache */
+	_Atomic(uint64_t) recycle_cache_full;    /**< owner put found the cache full */
+	_Atomic(uint64_t) recycle_ring;          /**< put into the recycle ring */
+	_Atomic(uint64_t) recycle_ring_full;     /**< ring full (or closed) */
+	_Atomic(uint64_t) recycle_released_refcnt; /**< put released to the region */
 } __pn_cache_aligned;
 
 /** Counters summed over threads: what pn_pool_get_stats() returns. */
@@ -138,9 +142,9 @@ struct pn_pool_info {
  */
 struct pn_pool {
 	/* read-mostly, read by every thread that puts */
-	_Atomic int owner;
-	_Atomic int nid;       /* the pool's node */
-	_Atomic int check_nid; /* node frames are checked against, or ANY */
+	_Atomic(int) owner;
+	_Atomic(int) nid;       /* the pool's node */
+	_Atomic(int) check_nid; /* node frames are checked against, or ANY */
 	uint16_t id;
 	uint8_t order;
 	uint8_t accounted;
@@ -153,7 +157,7 @@ struct pn_pool {
 
 	/* owner thread only */
 	struct {
-		_Atomic uint32_t count; /* atomic only so telemetry may read it */
+		_Atomic(uint32_t) count; /* atomic only so telemetry may read it */
 		uint32_t size;
 		struct pn_frame *cache[PN_POOL_CACHE_MAX];
 	} alloc __pn_cache_aligned;
@@ -164,7 +168,7 @@ struct pn_pool {
 
 	/* slow path, any thread: frames held from the region plus one for the
 	 * pool itself; whoever takes it to zero frees the pool */
-	_Atomic int64_t outstanding __pn_cache_aligned;
+	_Atomic(int64_t) outstanding __pn_cache_aligned;
 	bool own_region;
 	char name[32];
 };
@@ -179,7 +183,7 @@ static inline struct pn_pool *pn_frame_pool(const struct pn_frame *f)
 
 #define PN_POOL_STAT_ADD(p, tid, field, n)                                     \
 	do {                                                                   \
-		_Atomic uint64_t *c_ = &(p)->stats[(tid)].field;               \
+		_Atomic(uint64_t) *c_ = &(p)->stats[(tid)].field;               \
 		if (pn_likely((tid) != PN_THREAD_SHARED))                      \
 			PN_SOLE_ADD(*c_, n);                                   \
 		else                                                           \
@@ -571,5 +575,9 @@ static inline uint32_t pn_pool_page_bytes(const struct pn_pool *p)
 {
 	return p->page_bytes;
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* PN_POOL_H */

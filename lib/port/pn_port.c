@@ -23,16 +23,42 @@ static pthread_mutex_t port_lock = PTHREAD_MUTEX_INITIALIZER;
  * after the port is set up and cleared before it is freed. */
 static _Atomic(struct pn_port_dev *) port_table[PN_MAX_PORTS];
 
-void pn_port_driver_register(const struct pn_port_ops *ops)
+static pthread_once_t builtin_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t driver_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void driver_add(const struct pn_port_ops *ops)
 {
+	pthread_mutex_lock(&driver_lock);
+	for (unsigned i = 0; i < nb_drivers; i++) {
+		if (strcmp(drivers[i]->name, ops->name) == 0) {
+			pthread_mutex_unlock(&driver_lock);
+			return;
+		}
+	}
 	if (nb_drivers < PN_MAX_DRIVERS) {
 		driver_names[nb_drivers] = ops->name;
 		drivers[nb_drivers++] = ops;
+	} else {
+		pn_log(PN_LOG_ERR, "port", "no room to register driver '%s'", ops->name);
 	}
+	pthread_mutex_unlock(&driver_lock);
+}
+
+static void builtin_register(void)
+{
+	for (unsigned i = 0; pn_port_builtin[i] != NULL; i++)
+		driver_add(pn_port_builtin[i]());
+}
+
+void pn_port_driver_register(const struct pn_port_ops *ops)
+{
+	pthread_once(&builtin_once, builtin_register);
+	driver_add(ops);
 }
 
 const char *const *pn_port_drivers(void)
 {
+	pthread_once(&builtin_once, builtin_register);
 	return driver_names;
 }
 
@@ -110,6 +136,7 @@ int pn_kvargs_get_uint(struct pn_kvargs *kv, const char *key, unsigned min,
 
 static const struct pn_port_ops *driver_find(const char *name)
 {
+	pthread_once(&builtin_once, builtin_register);
 	for (unsigned i = 0; i < nb_drivers; i++)
 		if (strcmp(drivers[i]->name, name) == 0)
 			return drivers[i];

@@ -31,6 +31,10 @@
 
 #include "pn_pkt.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define PN_MAX_PORTS 32
 #define PN_PORT_MAX_QUEUES 16
 #define PN_PORT_NAME_MAX 32
@@ -48,17 +52,17 @@ struct pn_port_conf {
 
 /** Per-queue counters; written by the queue's thread, summed on read. */
 struct pn_port_queue_stats {
-	_Atomic uint64_t ipackets;  /**< packets received */
-	_Atomic uint64_t ibytes;
-	_Atomic uint64_t opackets;  /**< packets handed to the device */
-	_Atomic uint64_t obytes;
-	_Atomic uint64_t idrops;    /**< received but dropped (malformed, no room) */
-	_Atomic uint64_t odrops;    /**< refused by a full transmit ring */
-	_Atomic uint64_t ierrors;   /**< bad descriptors from the device */
-	_Atomic uint64_t oerrors;   /**< packets that cannot be sent (too big, ...) */
-	_Atomic uint64_t rx_nombuf; /**< receive buffers the pool could not give */
-	_Atomic uint64_t tx_copies; /**< packets copied into device memory to send */
-	_Atomic uint64_t tx_wakeups; /**< system calls to kick the device */
+	_Atomic(uint64_t) ipackets;  /**< packets received */
+	_Atomic(uint64_t) ibytes;
+	_Atomic(uint64_t) opackets;  /**< packets handed to the device */
+	_Atomic(uint64_t) obytes;
+	_Atomic(uint64_t) idrops;    /**< received but dropped (malformed, no room) */
+	_Atomic(uint64_t) odrops;    /**< refused by a full transmit ring */
+	_Atomic(uint64_t) ierrors;   /**< bad descriptors from the device */
+	_Atomic(uint64_t) oerrors;   /**< packets that cannot be sent (too big, ...) */
+	_Atomic(uint64_t) rx_nombuf; /**< receive buffers the pool could not give */
+	_Atomic(uint64_t) tx_copies; /**< packets copied into device memory to send */
+	_Atomic(uint64_t) tx_wakeups; /**< system calls to kick the device */
 } __pn_cache_aligned;
 
 /** Port counters, summed over queues plus what the device itself reports. */
@@ -167,5 +171,9 @@ int pn_port_visit(uint16_t id, int (*fn)(struct pn_port *port, void *arg), void 
 
 /** @return the driver names compiled in, NULL-terminated. */
 const char *const *pn_port_drivers(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* PN_PORT_H */

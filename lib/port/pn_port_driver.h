@@ -9,6 +9,10 @@
 
 #include "pn_port.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define PN_KVARGS_MAX 16
 
 /** Parsed "key=value,key=value" driver arguments. */
@@ -37,7 +41,7 @@ struct pn_port_dev {
 	uint16_t id;
 	uint16_t nb_queues;
 	uint16_t ring_size;
-	_Atomic bool started;       /* read by telemetry while a control thread sets it */
+	_Atomic(bool) started;       /* read by telemetry while a control thread sets it */
 	uint8_t mac[6];
 	char name[PN_PORT_NAME_MAX];
 	char mode[64];            /* set by the driver */
@@ -76,7 +80,11 @@ struct pn_port_ops {
 	int (*rx_fd)(const struct pn_port_dev *dev, uint16_t q);
 };
 
-/** Register a driver; drivers call it from a constructor. */
+/**
+ * Register a driver of the application's own (out of tree); call it before
+ * opening a port of it, or from a constructor with
+ * PN_PORT_DRIVER_REGISTER. A second driver of the same name is ignored.
+ */
 void pn_port_driver_register(const struct pn_port_ops *ops);
 
 #define PN_PORT_DRIVER_REGISTER(ops)                                           \
@@ -85,9 +93,28 @@ void pn_port_driver_register(const struct pn_port_ops *ops);
 		pn_port_driver_register(&ops);                                 \
 	}
 
+/*
+ * The drivers built with the library (drivers/net/NAME) are not registered
+ * by constructors: a program linking the static library would then lose
+ * every driver it does not name, since the linker takes only the objects
+ * something refers to. Each defines pn_port_builtin_NAME() with
+ * PN_PORT_DRIVER_BUILTIN, and the build generates the table below, which
+ * the port layer reads on first use: linking pn_port_open links them all.
+ */
+#define PN_PORT_DRIVER_BUILTIN(name, ops)                                      \
+	const struct pn_port_ops *pn_port_builtin_##name(void);                \
+	const struct pn_port_ops *pn_port_builtin_##name(void) { return &ops; }
+
+/** The built-in drivers, NULL-terminated (generated: pn_port_builtin.c). */
+extern const struct pn_port_ops *(*const pn_port_builtin[])(void);
+
 /** Link state of a kernel interface from sysfs (operstate, speed, duplex). */
 int pn_port_netdev_link(const char *ifname, struct pn_port_link *link);
 /** MAC address of a kernel interface. @return 0 or -errno. */
 int pn_port_netdev_mac(const char *ifname, uint8_t mac[6]);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* PN_PORT_DRIVER_H */

@@ -38,6 +38,10 @@
 
 #include "pn_common.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define PN_RING_F_SP_ENQ 0x1u /**< single producer */
 #define PN_RING_F_SC_DEQ 0x2u /**< single consumer */
 #define PN_RING_F_ALL (PN_RING_F_SP_ENQ | PN_RING_F_SC_DEQ)
@@ -45,15 +49,15 @@
 #define PN_RING_CLOSED (UINT64_C(1) << 63)
 
 struct pn_ring_headtail {
-	_Atomic uint64_t head;
-	_Atomic uint64_t tail; /* SPSC rings only */
+	_Atomic(uint64_t) head;
+	_Atomic(uint64_t) tail; /* SPSC rings only */
 };
 
 /* A slot of a shared ring: seq == pos: free for the producer of position
  * pos; pos + 1: holds pos's pointer; pos + size: consumed, free for the
  * producer of pos + size. */
 struct pn_ring_slot {
-	_Atomic uint64_t seq;
+	_Atomic(uint64_t) seq;
 	void *obj;
 };
 
@@ -305,5 +309,9 @@ static inline uint32_t pn_ring_free_count(const struct pn_ring *r)
 {
 	return r->capacity - pn_ring_count(r);
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* PN_RING_H */

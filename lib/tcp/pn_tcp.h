@@ -32,6 +32,10 @@
 
 #include "pn_net.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct pn_tcp_sock;
 struct pn_acct_group;
 
@@ -264,5 +268,9 @@ struct pn_tcp_stats {
 			     *   holds, and entries without a socket */
 };
 void pn_tcp_stats_get(const struct pn_stack *st, struct pn_tcp_stats *s);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* PN_TCP_H */

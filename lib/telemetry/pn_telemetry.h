@@ -24,6 +24,11 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /**
  * A command: return a new JSON value (the telemetry thread releases it), or
@@ -75,5 +80,9 @@ json_t *pn_telemetry_pool_json(uint16_t pool_id);
 json_t *pn_telemetry_port_json(uint16_t port_id);
 struct pn_acct_group;
 json_t *pn_telemetry_group_json(const struct pn_acct_group *g);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* PN_TELEMETRY_H */

@@ -17,7 +17,12 @@
 #define PN_TIMER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define PN_TW_SLOTS 1024u
 
@@ -82,5 +87,9 @@ void pn_timer_wheel_init(struct pn_timer_wheel *w, uint64_t now);
 /** Run every timer due by @p now (ms, never going backwards). A callback
  * may arm or cancel any timer, itself included. */
 void pn_timer_run(struct pn_timer_wheel *w, uint64_t now);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* PN_TIMER_H */

@@ -19,6 +19,10 @@
 
 #include "pn_csum.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- Ethernet */
 
 #define PN_ETH_ALEN 6
@@ -317,5 +321,9 @@ struct pn_wire_udp6 {
  */
 size_t pn_wire_udp6_frame(void *buf, size_t room, const struct pn_wire_udp6 *spec,
 			  const void *payload, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* PN_WIRE_H */

@@ -1100,4 +1100,4 @@ static const struct pn_port_ops af_xdp_ops = {
 	.rx_fd = xdp_rx_fd,
 };
 
-PN_PORT_DRIVER_REGISTER(af_xdp_ops)
+PN_PORT_DRIVER_BUILTIN(af_xdp, af_xdp_ops)

@@ -544,7 +544,7 @@ static const struct pn_port_ops impair_ops = {
 	.rx_fd = impair_rx_fd,
 };
 
-PN_PORT_DRIVER_REGISTER(impair_ops)
+PN_PORT_DRIVER_BUILTIN(impair, impair_ops)
 
 struct pn_port *pn_impair_wrap(struct pn_port *lower, const struct pn_impair *imp,
 			       const char *name)

@@ -33,6 +33,10 @@
 
 #include "pn_port.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /** Probabilities in [0, 1] per frame; delays in microseconds. */
 struct pn_impair {
 	double rx_loss, rx_dup, rx_reorder, rx_corrupt;
@@ -74,5 +78,9 @@ struct pn_impair_stats {
 
 /** @return 0, or -EINVAL when @p port is not an impair port. */
 int pn_impair_stats_get(const struct pn_port *port, struct pn_impair_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* PN_IMPAIR_H */

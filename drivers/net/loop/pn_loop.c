@@ -271,4 +271,4 @@ static const struct pn_port_ops loop_ops = {
 	.link_get = loop_link_get,
 };
 
-PN_PORT_DRIVER_REGISTER(loop_ops)
+PN_PORT_DRIVER_BUILTIN(loop, loop_ops)
