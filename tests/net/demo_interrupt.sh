@@ -7,7 +7,7 @@
 BUILD=$1
 source "$(dirname "$0")/lib.sh"
 need_root
-for t in iperf3 curl wrk setsid; do command -v $t >/dev/null || skip "$t is not installed"; done
+for t in iperf3 curl wrk; do command -v $t >/dev/null || skip "$t is not installed"; done
 top=$(cd "$here/../.." && pwd)
 ip netns list | grep -q '^pn-demo-' && skip "a demo is running (namespaces pn-demo-*)"
 tmp=$(mktemp -d)
@@ -21,9 +21,14 @@ trap stop_demo EXIT
 
 for at in 4 11; do
 	log "Ctrl-C ${at} s into the demo"
-	setsid env PAGENET_DEMO_BUILD="$BUILD" DEMO_DURATION=6 "$top/usertools/pagenet-dev" demo \
+	# job control on: the demo runs in a process group of its own (a
+	# terminal's Ctrl-C goes to a whole group) and, unlike a plain
+	# background job of a script, does not start with SIGINT ignored
+	set -m
+	env PAGENET_DEMO_BUILD="$BUILD" DEMO_DURATION=6 "$top/usertools/pagenet-dev" demo \
 		>$tmp/out 2>&1 &
 	demo_pid=$!
+	set +m
 	sleep $at
 	grep -q 'topology' $tmp/out || { cat $tmp/out >&2; fail "the demo did not get going"; }
 	kill -INT -- -"$demo_pid"
@@ -34,7 +39,7 @@ for at in 4 11; do
 	left=$(ip netns list | grep '^pn-demo-' || true)
 	[ -z "$left" ] || fail "namespaces left: $left"
 	pgrep -x iperf3 >/dev/null && fail "iperf3 left running: $(pgrep -a -x iperf3)"
-	pgrep -f 'pagenet-(fwd|zcsrv)' >/dev/null && fail "a pagenet program left running"
+	pgrep -f 'iface=pn-[ab]1' >/dev/null && fail "a pagenet program of the demo left running"
 	grep -q 'interrupted' $tmp/out || fail "no word that it was interrupted"
 done
 log "PASS: interrupted twice, cleaned up twice, exit 130"
