@@ -27,6 +27,7 @@
 
 #include "fwd_config.h"
 #include "pn_app.h"
+#include "pn_app_tel.h"
 #include "pn_impair.h"
 #include "pn_log.h"
 #include "pn_port.h"
@@ -406,6 +407,15 @@ static void take_snap(struct snap *s)
 	}
 }
 
+/* The group's telemetry record (cgroup v2 names), as pagenet-stat shows it. */
+static json_t *group_json(const struct pn_acct_group *g)
+{
+	char path[256];
+
+	pn_acct_path(g, path, sizeof(path));
+	return pn_app_tel("/acct/group,%s", path);
+}
+
 static void print_stats(const struct snap *a, const struct snap *b, double elapsed, bool final)
 {
 	double dt = b->t - a->t;
@@ -419,7 +429,7 @@ static void print_stats(const struct snap *a, const struct snap *b, double elaps
 
 		for (unsigned p = 0; p < cfg.nb_ports; p++) {
 			const struct pn_port_stats *x = &a->port[p], *y = &b->port[p];
-			json_t *j = pn_telemetry_port_json(pn_port_id(ports[p]));
+			json_t *j = pn_app_tel("/port,%u", pn_port_id(ports[p]));
 
 			json_object_set_new(j, "rx_pps", json_real((double)(y->ipackets - x->ipackets) / dt));
 			json_object_set_new(j, "tx_pps", json_real((double)(y->opackets - x->opackets) / dt));
@@ -444,7 +454,7 @@ static void print_stats(const struct snap *a, const struct snap *b, double elaps
 			json_array_append_new(jp, j);
 		}
 		for (unsigned q = 0; q < cfg.queues; q++) {
-			json_t *j = pn_telemetry_pool_json(workers[q].pool->id);
+			json_t *j = pn_app_tel("/pool,%u", workers[q].pool->id);
 
 			json_object_set_new(j, "recycle_rate_interval",
 					    json_real(pn_pool_recycle_rate_between(&a->pool[q], &b->pool[q])));
@@ -455,7 +465,7 @@ static void print_stats(const struct snap *a, const struct snap *b, double elaps
 		json_object_set_new(root, "fwd_drops", json_integer((json_int_t)b->fwd_drops));
 		json_object_set_new(root, "malformed", json_integer((json_int_t)b->malformed));
 		if (acct_group != NULL)
-			json_object_set_new(root, "acct", pn_telemetry_group_json(acct_group));
+			json_object_set_new(root, "acct", group_json(acct_group));
 		json_dumpf(root, stdout, JSON_COMPACT);
 		fputc('\n', stdout);
 		json_decref(root);
@@ -555,21 +565,25 @@ static int64_t destroy_acct_groups(void)
 	return left;
 }
 
-static json_t *tel_fwd(const char *cmd, const char *params, const char **err)
+static int tel_fwd(const char *cmd, const char *params, struct pn_tel_data *d)
 {
 	uint64_t drops = 0, gen = 0, adrops = 0, bad = 0;
 
-	(void)cmd, (void)params, (void)err;
+	(void)cmd, (void)params;
 	for (unsigned q = 0; q < cfg.queues; q++) {
 		drops += atomic_load_explicit(&workers[q].fwd_drops, memory_order_relaxed);
 		gen += atomic_load_explicit(&workers[q].generated, memory_order_relaxed);
 		adrops += atomic_load_explicit(&workers[q].acct_drops, memory_order_relaxed);
 		bad += atomic_load_explicit(&workers[q].malformed, memory_order_relaxed);
 	}
-	return json_pack("{ss si si sI sI sI sI}", "mode", fwd_mode_names[cfg.mode],
-			 "ports", (int)cfg.nb_ports, "queues", (int)cfg.queues,
-			 "fwd_drops", (json_int_t)drops, "generated", (json_int_t)gen,
-			 "acct_drops", (json_int_t)adrops, "malformed", (json_int_t)bad);
+	pn_tel_start_dict(d);
+	pn_tel_add_string(d, "mode", fwd_mode_names[cfg.mode]);
+	pn_tel_add_int(d, "ports", cfg.nb_ports);
+	pn_tel_add_int(d, "queues", cfg.queues);
+	pn_tel_add_uint(d, "fwd_drops", drops);
+	pn_tel_add_uint(d, "generated", gen);
+	pn_tel_add_uint(d, "acct_drops", adrops);
+	return pn_tel_add_uint(d, "malformed", bad);
 }
 
 static int parse_args(int argc, char **argv)

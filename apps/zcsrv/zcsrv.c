@@ -33,6 +33,7 @@
 
 #include "http.h"
 #include "pn_app.h"
+#include "pn_app_tel.h"
 #include "pn_acct.h"
 #include "pn_impair.h"
 #include "pn_log.h"
@@ -927,8 +928,12 @@ static json_t *stats_json(const struct sample *a, const struct sample *b, bool f
 	}
 	json_object_set_new(j, "recycle_rate_interval",
 			    json_real(pn_pool_recycle_rate_between(&a->pool, &b->pool)));
-	if (group)
-		json_object_set_new(j, "acct", pn_telemetry_group_json(group));
+	if (group) {
+		char path[256];
+
+		pn_acct_path(group, path, sizeof(path));
+		json_object_set_new(j, "acct", pn_app_tel("/acct/group,%s", path));
+	}
 	if (cfg.mode == M_FETCH || cfg.mode == M_SEND)
 		json_object_set_new(j, "client", json_pack("{ss sI sb}", "sha256",
 			cfg.mode == M_FETCH ? fetch_sha : send_sha, "bytes",
@@ -1015,18 +1020,23 @@ static void print_stats(const struct sample *a, const struct sample *b, bool fin
 	pthread_mutex_unlock(&snap_lock);
 }
 
-static json_t *tel_zcsrv(const char *cmd, const char *params, const char **err)
+static int tel_zcsrv(const char *cmd, const char *params, struct pn_tel_data *d)
 {
-	json_t *j;
+	char *text;
+	int rc;
 
 	(void)cmd;
 	(void)params;
 	pthread_mutex_lock(&snap_lock);
-	j = snap ? json_deep_copy(snap) : NULL;
+	text = snap ? json_dumps(snap, JSON_COMPACT) : NULL;
 	pthread_mutex_unlock(&snap_lock);
-	if (j == NULL)
-		*err = "no stats yet";
-	return j;
+	if (text == NULL) {
+		pn_tel_error(d, "no stats yet");
+		return -EAGAIN;
+	}
+	rc = pn_tel_add_json(d, NULL, text);
+	free(text);
+	return rc;
 }
 
 /* ---- setup */

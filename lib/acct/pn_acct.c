@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "pn_acct.h"
+
+void pn_acct_tel_init(void); /* pn_acct_tel.c */
 #include "pn_log.h"
 
 struct pn_acct_stock pn_acct_stocks[PN_THREAD_SLOTS];
@@ -332,6 +334,8 @@ struct pn_acct_group *pn_acct_group_create(struct pn_acct_group *parent,
 	struct pn_acct_group *g;
 	size_t len = name ? strlen(name) : 0;
 	int id = -1;
+
+	pn_acct_tel_init(); /* the groups' telemetry commands, from the first group on */
 
 	if (parent == NULL)
 		parent = &root;

@@ -114,6 +114,8 @@ struct pn_pool *pn_pool_create(const struct pn_pool_params *params)
 	struct pn_pool *p;
 	int err = EINVAL;
 
+	pn_pool_tel_init(); /* the pools' telemetry commands, from the first pool on */
+
 	if (params == NULL || params->sz < offsetof(struct pn_pool_params, name) ||
 	    params->sz > sizeof(pp))
 		goto fail;

@@ -12,4 +12,7 @@
 /* The POOL destructor, registered in the memdesc table at load time. */
 void pn_pool_frame_dtor(struct pn_frame *f);
 
+/* pn_pool_tel.c: register /pools and /pool (once) */
+void pn_pool_tel_init(void);
+
 #endif /* PN_POOL_PRIV_H */

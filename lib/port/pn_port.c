@@ -12,6 +12,8 @@
 #include "pn_log.h"
 #include "pn_port_driver.h"
 
+void pn_port_tel_init(void); /* pn_port_tel.c */
+
 #define PN_MAX_DRIVERS 8
 
 static const struct pn_port_ops *drivers[PN_MAX_DRIVERS];
@@ -151,6 +153,8 @@ struct pn_port *pn_port_open(const char *driver, const char *args,
 	struct pn_port_dev *dev;
 	struct pn_kvargs kv;
 	int id = -1, rc;
+
+	pn_port_tel_init(); /* the ports' telemetry commands, from the first open on */
 
 	if (ops == NULL) {
 		pn_log(PN_LOG_ERR, "port", "no port driver '%s'", driver);

@@ -15,7 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pn_port.h"
+#include <jansson.h>
+
+#include "pn_common.h"
 #include "pn_log.h"
 #include "pn_telemetry.h"
 
@@ -67,394 +69,162 @@ int pn_telemetry_register(const char *cmd, pn_telemetry_cb cb, const char *help)
 	return rc;
 }
 
-/* built-in commands */
+/* ---- values: pn_tel_data is a jansson value kept out of the public header */
 
-static json_t *pool_stats_json(const struct pn_pool_stats_sum *s)
+struct pn_tel_data {
+	json_t *v;                /* NULL until started or set */
+	const char *err;
+	struct pn_tel_data *root; /* nested handles hang off the root's list */
+	struct pn_tel_data *next;
+};
+
+static int put(struct pn_tel_data *d, const char *name, json_t *v)
 {
-	return json_pack("{sI sI sI sI sI sI sI sI sI sI sI}",
-		"alloc_fast", (json_int_t)s->alloc_fast,
-		"alloc_slow", (json_int_t)s->alloc_slow,
-		"alloc_slow_high_order", (json_int_t)s->alloc_slow_high_order,
-		"alloc_empty", (json_int_t)s->alloc_empty,
-		"alloc_refill", (json_int_t)s->alloc_refill,
-		"alloc_waive", (json_int_t)s->alloc_waive,
-		"recycle_cached", (json_int_t)s->recycle_cached,
-		"recycle_cache_full", (json_int_t)s->recycle_cache_full,
-		"recycle_ring", (json_int_t)s->recycle_ring,
-		"recycle_ring_full", (json_int_t)s->recycle_ring_full,
-		"recycle_released_refcnt", (json_int_t)s->recycle_released_refcnt);
-}
+	int rc = 0;
 
-/* Who holds the pool's pages in flight, grouped: [{"holder", "pages"}]. */
-static json_t *holders_json(struct pn_pool *p, int64_t inflight)
-{
-	struct pn_held_group g[8];
-	char who[PN_HOLDER_LABEL_MAX + 48];
-	json_t *arr = json_array();
-	uint32_t total = 0, named = 0;
-	unsigned n;
-
-	if (inflight <= 0)
-		return arr;
-	n = pn_pool_held_by(p, g, PN_DIM(g), &total);
-	for (unsigned i = 0; i < n; i++) {
-		json_array_append_new(arr, json_pack("{ss sI}", "holder",
-			pn_holder_describe(g[i].holder, who, sizeof(who)),
-			"pages", (json_int_t)g[i].pages));
-		named += g[i].pages;
+	if (v == NULL)
+		return -ENOMEM;
+	if (d->v == NULL && name == NULL)
+		d->v = v; /* a single value answers */
+	else if (json_is_object(d->v) && name != NULL)
+		rc = json_object_set_new(d->v, name, v) ? -ENOMEM : 0;
+	else if (json_is_array(d->v) && name == NULL)
+		rc = json_array_append_new(d->v, v) ? -ENOMEM : 0;
+	else {
+		json_decref(v);
+		rc = -EINVAL;
 	}
-	if (named < total)
-		json_array_append_new(arr, json_pack("{ss sI}", "holder", "others",
-						     "pages", (json_int_t)(total - named)));
-	return arr;
+	return rc;
 }
 
-static json_t *pool_json(struct pn_pool *p)
+int pn_tel_start_dict(struct pn_tel_data *d)
 {
-	struct pn_pool_stats_sum s;
-	struct pn_pool_info info;
-
-	pn_pool_info(p, &info);
-	pn_pool_get_stats(p, &s);
-	return json_pack("{sI ss si si si sI sI sI sI sI sb so sf so}",
-		"id", (json_int_t)info.id,
-		"name", info.name,
-		"owner_thread", info.owner_thread,
-		"numa_node", info.numa_node,
-		"order", (int)info.order,
-		"cache_count", (json_int_t)info.cache_count,
-		"ring_count", (json_int_t)info.ring_count,
-		"held", (json_int_t)info.held,
-		"quarantine_count", (json_int_t)info.quarantine_count,
-		"inflight", (json_int_t)info.inflight,
-		"dying", info.dying,
-		"stats", pool_stats_json(&s),
-		"recycle_rate", pn_pool_recycle_rate(&s),
-		"holders", holders_json(p, info.inflight));
+	if (d->v != NULL)
+		return -EINVAL;
+	d->v = json_object();
+	return d->v ? 0 : -ENOMEM;
 }
 
-static json_t *port_json(struct pn_port *p)
+int pn_tel_start_array(struct pn_tel_data *d)
 {
-	struct pn_port_stats st;
-	struct pn_port_link link;
-	struct pn_port_info info;
-	json_t *j, *qs;
-	char mac[18];
-
-	pn_port_info_get(p, &info);
-	pn_port_stats_get(p, &st);
-	if (pn_port_link_get(p, &link))
-		memset(&link, 0, sizeof(link));
-	qs = json_array();
-	for (uint16_t q = 0; q < info.nb_queues; q++) {
-		struct pn_port_stats s;
-
-		pn_port_queue_stats_get(p, q, &s);
-		json_array_append_new(qs, json_pack("{sI sI sI sI}",
-			"ipackets", (json_int_t)s.ipackets, "opackets", (json_int_t)s.opackets,
-			"rx_nombuf", (json_int_t)s.rx_nombuf, "odrops", (json_int_t)s.odrops));
-	}
-	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", info.mac[0],
-		 info.mac[1], info.mac[2], info.mac[3], info.mac[4], info.mac[5]);
-	j = json_pack("{sI ss ss ss si ss sb s{sb si sb} s{sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI}}",
-		"id", (json_int_t)info.id,
-		"name", info.name,
-		"driver", info.driver,
-		"mode", info.mode,
-		"queues", (int)info.nb_queues,
-		"mac", mac,
-		"started", info.started,
-		"link", "up", link.up, "speed_mbps", (int)link.speed_mbps,
-			"full_duplex", link.full_duplex,
-		"stats",
-		"ipackets", (json_int_t)st.ipackets,
-		"ibytes", (json_int_t)st.ibytes,
-		"opackets", (json_int_t)st.opackets,
-		"obytes", (json_int_t)st.obytes,
-		"idrops", (json_int_t)st.idrops,
-		"odrops", (json_int_t)st.odrops,
-		"ierrors", (json_int_t)st.ierrors,
-		"oerrors", (json_int_t)st.oerrors,
-		"rx_nombuf", (json_int_t)st.rx_nombuf,
-		"tx_copies", (json_int_t)st.tx_copies,
-		"tx_wakeups", (json_int_t)st.tx_wakeups,
-		"dev_rx_dropped", (json_int_t)st.dev_rx_dropped,
-		"dev_rx_fill_empty", (json_int_t)st.dev_rx_fill_empty,
-		"dev_invalid_descs", (json_int_t)st.dev_invalid_descs,
-		"xdp_steered", (json_int_t)st.xdp_steered,
-		"xdp_passed", (json_int_t)st.xdp_passed);
-	json_object_set_new(j, "queue_stats", qs);
-	return j;
+	if (d->v != NULL)
+		return -EINVAL;
+	d->v = json_array();
+	return d->v ? 0 : -ENOMEM;
 }
 
-static bool parse_id(const char *params, unsigned max, unsigned *id)
+int pn_tel_add_int(struct pn_tel_data *d, const char *name, int64_t v)
 {
-	char *end;
-	unsigned long v;
-
-	if (params == NULL || *params == '\0')
-		return false;
-	v = strtoul(params, &end, 10);
-	if (*end != '\0' || v >= max)
-		return false;
-	*id = (unsigned)v;
-	return true;
+	return put(d, name, json_integer((json_int_t)v));
 }
 
-/* Readers go through foreach/visit: a pool freed or a port closed by another
- * thread is out of its table before it goes, and never read after. */
-static int pool_one(struct pn_pool *p, void *arg)
+int pn_tel_add_uint(struct pn_tel_data *d, const char *name, uint64_t v)
 {
-	*(json_t **)arg = pool_json(p);
-	return 0;
+	return put(d, name, json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v));
 }
 
-static int port_one(struct pn_port *p, void *arg)
+int pn_tel_add_double(struct pn_tel_data *d, const char *name, double v)
 {
-	*(json_t **)arg = port_json(p);
-	return 0;
+	return put(d, name, json_real(v));
 }
 
-json_t *pn_telemetry_pool_json(uint16_t pool_id)
+int pn_tel_add_bool(struct pn_tel_data *d, const char *name, bool v)
 {
-	json_t *j = NULL;
-
-	pn_pool_visit(pool_id, pool_one, &j);
-	return j;
+	return put(d, name, json_boolean(v));
 }
 
-json_t *pn_telemetry_port_json(uint16_t port_id)
+int pn_tel_add_string(struct pn_tel_data *d, const char *name, const char *s)
 {
-	json_t *j = NULL;
-
-	pn_port_visit(port_id, port_one, &j);
-	return j;
+	return put(d, name, json_string(s ? s : ""));
 }
 
-static int pool_append(struct pn_pool *p, void *arg)
+int pn_tel_add_json(struct pn_tel_data *d, const char *name, const char *text)
 {
-	json_array_append_new(arg, pool_json(p));
-	return 0;
+	json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+
+	return v ? put(d, name, v) : -EINVAL;
 }
 
-static int port_append(struct pn_port *p, void *arg)
+static struct pn_tel_data *nested(struct pn_tel_data *d, const char *name, json_t *v)
 {
-	json_array_append_new(arg, port_json(p));
-	return 0;
-}
+	struct pn_tel_data *c = calloc(1, sizeof(*c));
 
-static json_t *cmd_pools(const char *cmd, const char *params, const char **err)
-{
-	json_t *arr = json_array();
-
-	(void)cmd, (void)params, (void)err;
-	pn_pool_foreach(pool_append, arr);
-	return arr;
-}
-
-static json_t *cmd_pool(const char *cmd, const char *params, const char **err)
-{
-	unsigned id;
-	json_t *j;
-
-	(void)cmd;
-	if (!parse_id(params, PN_MAX_POOLS, &id)) {
-		*err = "want /pool,ID";
+	if (c == NULL || v == NULL || put(d, name, json_incref(v)) != 0) {
+		json_decref(v);
+		free(c);
 		return NULL;
 	}
-	j = pn_telemetry_pool_json((uint16_t)id);
-	if (j == NULL)
-		*err = "no such pool";
-	return j;
+	c->v = v;
+	json_decref(v); /* the parent holds it; the handle borrows */
+	c->root = d->root;
+	c->next = d->root->next;
+	d->root->next = c;
+	return c;
 }
 
-static json_t *cmd_ports(const char *cmd, const char *params, const char **err)
+struct pn_tel_data *pn_tel_add_dict(struct pn_tel_data *d, const char *name)
 {
-	json_t *arr = json_array();
-
-	(void)cmd, (void)params, (void)err;
-	pn_port_foreach(port_append, arr);
-	return arr;
+	return nested(d, name, json_object());
 }
 
-static json_t *cmd_port(const char *cmd, const char *params, const char **err)
+struct pn_tel_data *pn_tel_add_array(struct pn_tel_data *d, const char *name)
 {
-	unsigned id;
-	json_t *j;
-
-	(void)cmd;
-	if (!parse_id(params, PN_MAX_PORTS, &id)) {
-		*err = "want /port,ID";
-		return NULL;
-	}
-	j = pn_telemetry_port_json((uint16_t)id);
-	if (j == NULL)
-		*err = "no such port";
-	return j;
+	return nested(d, name, json_array());
 }
 
-static json_t *cmd_info(const char *cmd, const char *params, const char **err)
+void pn_tel_error(struct pn_tel_data *d, const char *msg)
+{
+	d->root->err = msg;
+}
+
+/* ---- the commands every process has */
+
+static int cmd_info(const char *cmd, const char *params, struct pn_tel_data *d)
 {
 	struct timespec t;
 
-	(void)cmd, (void)params, (void)err;
+	(void)cmd, (void)params;
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	return json_pack("{ss si ss sf sb}",
-		"app", tel.app, "pid", (int)getpid(), "version", PN_VERSION,
-		"uptime_s", (double)(t.tv_sec - tel.t0.tv_sec) +
-			(double)(t.tv_nsec - tel.t0.tv_nsec) * 1e-9,
-		"writes_allowed", tel.allow_writes);
+	pn_tel_start_dict(d);
+	pn_tel_add_string(d, "app", tel.app);
+	pn_tel_add_int(d, "pid", getpid());
+	pn_tel_add_string(d, "version", PN_VERSION);
+	pn_tel_add_double(d, "uptime_s", (double)(t.tv_sec - tel.t0.tv_sec) +
+					 (double)(t.tv_nsec - tel.t0.tv_nsec) * 1e-9);
+	return pn_tel_add_bool(d, "writes_allowed", tel.allow_writes);
 }
 
-static json_t *cmd_list(const char *cmd, const char *params, const char **err)
+static int cmd_list(const char *cmd, const char *params, struct pn_tel_data *d)
 {
-	json_t *arr = json_array();
-
-	(void)cmd, (void)params, (void)err;
+	(void)cmd, (void)params;
+	pn_tel_start_array(d);
 	pthread_mutex_lock(&tel_lock);
 	for (unsigned i = 0; i < nb_cmds; i++)
-		json_array_append_new(arr, json_string(cmds[i].name));
+		pn_tel_add_string(d, NULL, cmds[i].name);
 	pthread_mutex_unlock(&tel_lock);
-	return arr;
+	return 0;
 }
 
-static json_t *cmd_help(const char *cmd, const char *params, const char **err)
+static int cmd_help(const char *cmd, const char *params, struct pn_tel_data *d)
 {
-	json_t *j = NULL;
+	int rc = -ENOENT;
 
 	(void)cmd;
 	pthread_mutex_lock(&tel_lock);
 	for (unsigned i = 0; params != NULL && i < nb_cmds; i++)
 		if (strcmp(cmds[i].name, params) == 0)
-			j = json_string(cmds[i].help);
+			rc = pn_tel_add_string(d, NULL, cmds[i].help);
 	pthread_mutex_unlock(&tel_lock);
-	if (j == NULL)
-		*err = "want /help,/command with a known command";
-	return j;
-}
-
-/* accounting groups, with cgroup v2's file names */
-
-json_t *pn_telemetry_group_json(const struct pn_acct_group *g)
-{
-	struct pn_acct_events ev;
-	struct pn_acct_stat st;
-	char path[256];
-	int64_t max = pn_acct_max(g);
-
-	pn_acct_path(g, path, sizeof(path));
-	pn_acct_events(g, &ev);
-	pn_acct_stat(g, &st);
-	return json_pack("{ss si sI so sI s{sI sI} s{sI sI sI sI}}",
-		"path", path,
-		"id", (int)pn_acct_id(g),
-		"memory.current", (json_int_t)pn_acct_current(g),
-		"memory.max", max == PN_ACCT_UNLIMITED ? json_string("max") :
-			json_integer((json_int_t)max),
-		"memory.peak", (json_int_t)pn_acct_peak(g),
-		"memory.events", "max", (json_int_t)ev.max, "fail", (json_int_t)ev.fail,
-		"memory.stat", "zc_pages", (json_int_t)st.zc_pages,
-			"queued_pages", (json_int_t)st.queued_pages,
-			"other_pages", (json_int_t)st.other_pages,
-			"copied_bytes", (json_int_t)st.copied_bytes);
-}
-
-/* Group records are built under the accounting tree lock: a group cannot
- * be destroyed while we read it. */
-static int group_append(struct pn_acct_group *g, void *arg)
-{
-	json_array_append_new(arg, pn_telemetry_group_json(g));
-	return 0;
-}
-
-static json_t *cmd_groups(const char *cmd, const char *params, const char **err)
-{
-	json_t *arr = json_array();
-
-	(void)cmd, (void)params, (void)err;
-	pn_acct_foreach(group_append, arr);
-	return arr;
-}
-
-static int group_one(struct pn_acct_group *g, void *arg)
-{
-	*(json_t **)arg = pn_telemetry_group_json(g);
-	return 0;
-}
-
-static json_t *cmd_group(const char *cmd, const char *params, const char **err)
-{
-	json_t *j = NULL;
-
-	(void)cmd;
-	if (params == NULL || pn_acct_visit(params, group_one, &j) != 0) {
-		*err = "want /acct/group,PATH with an existing group (e.g. /acct/group,svc/a)";
-		return NULL;
-	}
-	return j;
-}
-
-struct set_max {
-	int64_t max;
-	json_t *out;
-};
-
-static int group_set_max(struct pn_acct_group *g, void *arg)
-{
-	struct set_max *sm = arg;
-
-	if (g == pn_acct_root())
-		return -EINVAL;
-	pn_acct_set_max(g, sm->max);
-	sm->out = pn_telemetry_group_json(g);
-	return 0;
-}
-
-/* /set/acct/max,PATH,PAGES|max */
-static json_t *cmd_set_max(const char *cmd, const char *params, const char **err)
-{
-	char path[256];
-	const char *comma = params ? strrchr(params, ',') : NULL;
-	struct set_max sm = { 0 };
-	char *end;
-
-	(void)cmd;
-	if (comma == NULL || (size_t)(comma - params) >= sizeof(path)) {
-		*err = "want /set/acct/max,PATH,PAGES (or max)";
-		return NULL;
-	}
-	memcpy(path, params, (size_t)(comma - params));
-	path[comma - params] = '\0';
-	if (strcmp(comma + 1, "max") == 0) {
-		sm.max = PN_ACCT_UNLIMITED;
-	} else {
-		sm.max = strtoll(comma + 1, &end, 10);
-		if (*end != '\0' || end == comma + 1 || sm.max < 0) {
-			*err = "the max is a page count or \"max\"";
-			return NULL;
-		}
-	}
-	if (pn_acct_visit(path, group_set_max, &sm) != 0) {
-		*err = "no such group (the root has no max)";
-		return NULL;
-	}
-	return sm.out;
+	if (rc)
+		pn_tel_error(d, "want /help,/command with a known command");
+	return rc;
 }
 
 __attribute__((constructor)) static void tel_builtins(void)
 {
-	pn_telemetry_register("/acct/groups", cmd_groups,
-			      "every accounting group: memory.current, .max, .peak, .events, .stat");
-	pn_telemetry_register("/acct/group", cmd_group, "one group: /acct/group,PATH");
-	pn_telemetry_register("/set/acct/max", cmd_set_max,
-			      "set a group's max: /set/acct/max,PATH,PAGES or ,max (if the process allows writes)");
 	pn_telemetry_register("/", cmd_list, "the commands this process answers");
 	pn_telemetry_register("/help", cmd_help, "help for a command: /help,/pools");
 	pn_telemetry_register("/info", cmd_info, "application, pid, version, uptime");
-	pn_telemetry_register("/pools", cmd_pools, "every page pool: occupancy, kernel-named counters, recycle rate");
-	pn_telemetry_register("/pool", cmd_pool, "one pool: /pool,ID");
-	pn_telemetry_register("/ports", cmd_ports, "every port: mode, link, MAC, counters");
-	pn_telemetry_register("/port", cmd_port, "one port: /port,ID");
 }
 
 /* server */
@@ -467,7 +237,8 @@ char *pn_telemetry_handle(const char *line)
 	const char *params = comma ? comma + 1 : NULL;
 	pn_telemetry_cb cb = NULL;
 	const char *err = NULL;
-	json_t *val = NULL, *reply;
+	struct pn_tel_data d = { 0 };
+	json_t *reply;
 	char *out;
 
 	if (len == 0 || len >= sizeof(name) || line[0] != '/') {
@@ -485,14 +256,28 @@ char *pn_telemetry_handle(const char *line)
 		else if (strncmp(name, PN_TELEMETRY_WRITE_PREFIX,
 				 strlen(PN_TELEMETRY_WRITE_PREFIX)) == 0 && !tel.allow_writes)
 			err = "this process does not allow changes through telemetry";
-		else
-			val = cb(name, params, &err);
+		else {
+			int rc;
+
+			d.root = &d;
+			rc = cb(name, params, &d);
+			if (rc != 0 || d.err != NULL)
+				err = d.err ? d.err : "failed";
+		}
 	}
-	if (val != NULL)
-		reply = json_pack("{so}", name, val);
-	else
-		reply = json_pack("{ss}", "error", err ? err : "failed");
-	out = json_dumps(reply, JSON_COMPACT);
+	while (d.next) {
+		struct pn_tel_data *c = d.next;
+
+		d.next = c->next;
+		free(c);
+	}
+	if (err == NULL)
+		reply = json_pack("{so}", name, d.v ? d.v : json_null());
+	else {
+		json_decref(d.v);
+		reply = json_pack("{ss}", "error", err);
+	}
+	out = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
 	json_decref(reply);
 	return out;
 }

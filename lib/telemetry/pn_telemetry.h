@@ -13,16 +13,20 @@
  * process. Each request is one line, "/command" or "/command,params"; each
  * reply is one line of JSON, {"/command": value} or {"error": "..."}.
  *
- * Built in: "/" (commands), "/help,/cmd", "/info", "/pools", "/pool,ID",
- * "/ports", "/port,ID", "/acct/groups", "/acct/group,PATH" and
- * "/set/acct/max,PATH,PAGES" (when writes are allowed). Components add theirs with pn_telemetry_register().
+ * Built in: "/" (commands), "/help,/cmd" and "/info". Each component
+ * registers its own when it is first used, as DPDK's libraries do: the
+ * pools "/pools" and "/pool,ID", the ports "/ports" and "/port,ID",
+ * accounting "/acct/groups", "/acct/group,PATH" and
+ * "/set/acct/max,PATH,PAGES" (when writes are allowed); applications add
+ * theirs with pn_telemetry_register(). The encoding (JSON) is the
+ * library's business: callbacks build values with pn_tel_ calls, and
+ * pn_telemetry_handle() answers with text.
  * Callbacks run on the telemetry thread: they may only use what is safe from
  * any thread (stats and info calls are).
  */
 #ifndef PN_TELEMETRY_H
 #define PN_TELEMETRY_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -31,11 +35,37 @@ extern "C" {
 #endif
 
 /**
- * A command: return a new JSON value (the telemetry thread releases it), or
- * NULL after setting *err to a static message.
+ * What a command answers with: a JSON value the callback builds with the
+ * pn_tel_ calls below (an object, an array, or one value), without
+ * knowing how it is encoded. Handles are valid during the callback only.
  */
-typedef json_t *(*pn_telemetry_cb)(const char *cmd, const char *params,
-				   const char **err);
+struct pn_tel_data;
+
+/**
+ * A command's callback: fill @p d. @return 0, or -errno after
+ * pn_tel_error(d, "why") (the reply is then {"error": "why"}).
+ */
+typedef int (*pn_telemetry_cb)(const char *cmd, const char *params, struct pn_tel_data *d);
+
+/** Make @p d an object (then add with names) or an array (names NULL). */
+int pn_tel_start_dict(struct pn_tel_data *d);
+int pn_tel_start_array(struct pn_tel_data *d);
+/** Add a value under @p name to an object, or at the end of an array
+ * (@p name NULL); on an unstarted @p d the value becomes the answer.
+ * @return 0, -EINVAL (a name missing or given where none goes), -ENOMEM. */
+int pn_tel_add_int(struct pn_tel_data *d, const char *name, int64_t v);
+int pn_tel_add_uint(struct pn_tel_data *d, const char *name, uint64_t v);
+int pn_tel_add_double(struct pn_tel_data *d, const char *name, double v);
+int pn_tel_add_bool(struct pn_tel_data *d, const char *name, bool v);
+int pn_tel_add_string(struct pn_tel_data *d, const char *name, const char *s);
+/** A JSON text, parsed and added as a value (-EINVAL when it is not JSON). */
+int pn_tel_add_json(struct pn_tel_data *d, const char *name, const char *json);
+/** A nested object or array added to @p d: fill it through the returned
+ * handle. NULL when out of memory or misplaced. */
+struct pn_tel_data *pn_tel_add_dict(struct pn_tel_data *d, const char *name);
+struct pn_tel_data *pn_tel_add_array(struct pn_tel_data *d, const char *name);
+/** The command failed: @p msg (a string that outlives the reply). */
+void pn_tel_error(struct pn_tel_data *d, const char *msg);
 
 /** Commands whose name starts with this change state (see allow_writes). */
 #define PN_TELEMETRY_WRITE_PREFIX "/set/"
@@ -74,12 +104,6 @@ const char *pn_telemetry_path(void);
  *         NULL when out of memory.
  */
 char *pn_telemetry_handle(const char *line);
-
-/** JSON snapshots the built-in commands serve, for apps that print them. */
-json_t *pn_telemetry_pool_json(uint16_t pool_id);
-json_t *pn_telemetry_port_json(uint16_t port_id);
-struct pn_acct_group;
-json_t *pn_telemetry_group_json(const struct pn_acct_group *g);
 
 #ifdef __cplusplus
 }

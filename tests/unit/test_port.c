@@ -198,14 +198,41 @@ static json_t *tel_ask(FILE *f, const char *req)
 	return tel_line(f);
 }
 
-static json_t *tel_double(const char *cmd, const char *params, const char **err)
+static int tel_double(const char *cmd, const char *params, struct pn_tel_data *d)
 {
 	(void)cmd;
 	if (params == NULL) {
-		*err = "want a number";
-		return NULL;
+		pn_tel_error(d, "want a number");
+		return -EINVAL;
 	}
-	return json_integer(2 * atoi(params));
+	return pn_tel_add_int(d, NULL, 2 * atoi(params));
+}
+
+/* every kind of value, nested, and what the builder refuses */
+static int tel_shapes(const char *cmd, const char *params, struct pn_tel_data *d)
+{
+	struct pn_tel_data *arr, *obj;
+
+	(void)cmd, (void)params;
+	cr_assert_eq(pn_tel_add_int(d, "named", 1), -EINVAL, "a name before the object is started");
+	cr_assert_eq(pn_tel_start_dict(d), 0);
+	cr_assert_eq(pn_tel_start_array(d), -EINVAL, "started twice");
+	cr_assert_eq(pn_tel_add_int(d, NULL, 1), -EINVAL, "an object's value needs a name");
+	pn_tel_add_int(d, "i", -5);
+	pn_tel_add_uint(d, "u", UINT64_MAX); /* clipped to JSON's range */
+	pn_tel_add_double(d, "f", 0.5);
+	pn_tel_add_bool(d, "b", true);
+	pn_tel_add_string(d, "s", "x\"y");
+	cr_assert_eq(pn_tel_add_json(d, "bad", "{nope"), -EINVAL);
+	pn_tel_add_json(d, "j", "[1, {\"k\": null}]");
+	arr = pn_tel_add_array(d, "a");
+	cr_assert_not_null(arr);
+	cr_assert_eq(pn_tel_add_int(arr, "x", 1), -EINVAL, "an array's value has no name");
+	pn_tel_add_int(arr, NULL, 1);
+	obj = pn_tel_add_dict(arr, NULL);
+	cr_assert_not_null(obj);
+	pn_tel_add_string(obj, "deep", "yes");
+	return 0;
 }
 
 Test(port, telemetry_serves_pools_ports_and_registered_commands)
@@ -218,6 +245,7 @@ Test(port, telemetry_serves_pools_ports_and_registered_commands)
 
 	cr_assert_not_null(mkdtemp(dir));
 	cr_assert_eq(pn_telemetry_register("/test/double", tel_double, "2x"), 0);
+	cr_assert_eq(pn_telemetry_register("/test/shapes", tel_shapes, "values"), 0);
 	cr_assert_eq(pn_telemetry_register("/test/double", tel_double, "2x"), -EEXIST);
 	cr_assert_eq(pn_telemetry_start(&(struct pn_telemetry_params){
 		.sz = sizeof(struct pn_telemetry_params), .app = "unit", .dir = dir }), 0);
@@ -244,6 +272,25 @@ Test(port, telemetry_serves_pools_ports_and_registered_commands)
 	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(v, 0), "driver")), "loop");
 	json_decref(j);
 
+	{ /* the builder, through the socket-less path: same answer a client gets */
+		char *r = pn_telemetry_handle("/test/shapes");
+		json_t *all, *x;
+
+		cr_assert_not_null(r);
+		all = json_loads(r, 0, NULL);
+		x = json_object_get(all, "/test/shapes");
+		cr_assert_not_null(x, "%s", r);
+		cr_assert_eq(json_integer_value(json_object_get(x, "i")), -5);
+		cr_assert_eq(json_integer_value(json_object_get(x, "u")), INT64_MAX);
+		cr_assert(json_is_true(json_object_get(x, "b")));
+		cr_assert_str_eq(json_string_value(json_object_get(x, "s")), "x\"y");
+		cr_assert(json_is_null(json_object_get(json_array_get(json_object_get(x, "j"), 1), "k")));
+		cr_assert_str_eq(json_string_value(json_object_get(json_array_get(
+					 json_object_get(x, "a"), 1), "deep")), "yes");
+		cr_assert_null(json_object_get(x, "bad"));
+		json_decref(all);
+		free(r);
+	}
 	j = tel_ask(f, "/test/double,21");
 	cr_assert_eq(json_integer_value(json_object_get(j, "/test/double")), 42);
 	json_decref(j);
