@@ -941,6 +941,8 @@ static json_t *stats_json(const struct sample *a, const struct sample *b, bool f
 	return j;
 }
 
+static double run_t0; /* the first sample's time: the text lines show time since */
+
 static void take_sample(struct sample *s, struct pn_pool *pool)
 {
 	s->t = pn_now_s();
@@ -959,20 +961,21 @@ static void print_stats(const struct sample *a, const struct sample *b, bool fin
 	} else {
 		json_t *t = json_object_get(j, "tcp"), *svj = json_object_get(j, "service");
 
-		printf("%s %7.2fs  rx %6.3f Gbit/s  tx %6.3f Gbit/s  conns %3" JSON_INTEGER_FORMAT
+		/* rates over the interval (the whole run on the total line);
+		 * the counts after the bar since the start */
+		printf("%s %7.1fs  rx %6.3f Gbit/s  tx %6.3f Gbit/s  recycle %.4f  | conns %3" JSON_INTEGER_FORMAT
 		       " (%" JSON_INTEGER_FORMAT " done)  zc %" JSON_INTEGER_FORMAT " copy %" JSON_INTEGER_FORMAT
-		       " fallback %" JSON_INTEGER_FORMAT " B  retrans %" JSON_INTEGER_FORMAT
-		       "  recycle %.4f\n",
-		       final ? "total" : "     ", b->t - a->t,
+		       " fallback %" JSON_INTEGER_FORMAT " B  retrans %" JSON_INTEGER_FORMAT "\n",
+		       final ? "total" : "     ", b->t - run_t0,
 		       json_real_value(json_object_get(j, "rx_gbps")),
 		       json_real_value(json_object_get(j, "tx_gbps")),
+		       json_real_value(json_object_get(j, "recycle_rate_interval")),
 		       json_integer_value(json_object_get(svj, "conns_open")),
 		       json_integer_value(json_object_get(svj, "conns_done")),
 		       json_integer_value(json_object_get(t, "zc_bytes")),
 		       json_integer_value(json_object_get(t, "copy_bytes")),
 		       json_integer_value(json_object_get(t, "fallback_bytes")),
-		       json_integer_value(json_object_get(t, "retrans_segs")),
-		       json_real_value(json_object_get(j, "recycle_rate_interval")));
+		       json_integer_value(json_object_get(t, "retrans_segs")));
 		{
 			json_int_t ov = json_integer_value(json_object_get(t, "listen_overflows"));
 			json_int_t ns = json_integer_value(json_object_get(t, "syn_dropped_no_socket"));
@@ -1362,6 +1365,7 @@ int main(int argc, char **argv)
 		cfg.app_mem ? ", application memory" : "", group ? ", accounted" : "");
 	rx_fd = pn_port_rx_fd(port, 0);
 	take_sample(&first, pool);
+	run_t0 = first.t;
 	last = first;
 	t_end = cfg.duration > 0 ? first.t + cfg.duration : 0;
 	next_stats = first.t + cfg.period;
