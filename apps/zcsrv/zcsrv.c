@@ -963,13 +963,20 @@ static void print_stats(const struct sample *a, const struct sample *b, bool fin
 
 		/* rates over the interval (the whole run on the total line);
 		 * the counts after the bar since the start */
-		printf("%s %7.1fs  rx %6.3f Gbit/s  tx %6.3f Gbit/s  recycle %.4f  | conns %3" JSON_INTEGER_FORMAT
+		uint64_t back = b->pool.recycle_cached + b->pool.recycle_ring +
+				b->pool.recycle_released_refcnt - a->pool.recycle_cached -
+				a->pool.recycle_ring - a->pool.recycle_released_refcnt;
+		char rate[16] = "-"; /* nothing came back: no rate to speak of */
+
+		if (back)
+			snprintf(rate, sizeof(rate), "%.4f",
+				 json_real_value(json_object_get(j, "recycle_rate_interval")));
+		printf("%s %7.1fs  rx %6.3f Gbit/s  tx %6.3f Gbit/s  recycle %s  | conns %3" JSON_INTEGER_FORMAT
 		       " (%" JSON_INTEGER_FORMAT " done)  zc %" JSON_INTEGER_FORMAT " copy %" JSON_INTEGER_FORMAT
 		       " fallback %" JSON_INTEGER_FORMAT " B  retrans %" JSON_INTEGER_FORMAT "\n",
 		       final ? "total" : "     ", b->t - run_t0,
 		       json_real_value(json_object_get(j, "rx_gbps")),
-		       json_real_value(json_object_get(j, "tx_gbps")),
-		       json_real_value(json_object_get(j, "recycle_rate_interval")),
+		       json_real_value(json_object_get(j, "tx_gbps")), rate,
 		       json_integer_value(json_object_get(svj, "conns_open")),
 		       json_integer_value(json_object_get(svj, "conns_done")),
 		       json_integer_value(json_object_get(t, "zc_bytes")),
