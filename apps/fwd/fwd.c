@@ -479,13 +479,17 @@ static void print_stats(const struct snap *a, const struct snap *b, double elaps
 
 			pn_port_link_get(ports[p], &link);
 			printf("  port %u (link %s)  rx %9.0f pps %8.1f Mbit/s  tx %9.0f pps %8.1f Mbit/s"
-			       "  | since start: drops %llu  nombuf %llu  copies %llu\n", p,
+			       "  | since start: drops %llu (rx ring full %llu, no fill buffer %llu,"
+			       " tx ring full %llu)  nombuf %llu  copies %llu\n", p,
 			       link.up ? "up" : "DOWN",
 			       (double)(y->ipackets - x->ipackets) / dt,
 			       (double)(y->ibytes - x->ibytes) * 8e-6 / dt,
 			       (double)(y->opackets - x->opackets) / dt,
 			       (double)(y->obytes - x->obytes) * 8e-6 / dt,
 			       (unsigned long long)(y->idrops + y->odrops + y->dev_rx_dropped),
+			       (unsigned long long)y->dev_rx_ring_full,
+			       (unsigned long long)(y->dev_rx_dropped - y->dev_rx_ring_full),
+			       (unsigned long long)y->odrops,
 			       (unsigned long long)y->rx_nombuf,
 			       (unsigned long long)y->tx_copies);
 		}
@@ -708,7 +712,9 @@ int main(int argc, char **argv)
 	 * port a queue thread serves, two buffers per page, plus pool caches */
 	pages = cfg.pages;
 	if (pages == 0)
-		pages = cfg.queues * (cfg.nb_ports * 2 * (cfg.ring ? cfg.ring : 1024) + 2048);
+		/* fill and receive rings full at once, per port, plus slack;
+		 * 4096: the AF_XDP driver's default ring */
+		pages = cfg.queues * (cfg.nb_ports * 2 * (cfg.ring ? cfg.ring : 4096) + 2048);
 	region = pn_region_create(&(struct pn_region_params){
 		.len = (size_t)pages * PN_FRAME_SIZE, .numa_node = PN_NUMA_ANY, .name = "fwd" });
 	if (region == NULL) {

@@ -70,7 +70,9 @@ struct pn_port_stats {
 	uint64_t ipackets, ibytes, opackets, obytes;
 	uint64_t idrops, odrops, ierrors, oerrors, rx_nombuf;
 	uint64_t tx_copies, tx_wakeups;
-	uint64_t dev_rx_dropped;   /**< device: frames dropped (no rx ring room) */
+	uint64_t dev_rx_dropped;   /**< device: frames dropped on receive, all causes */
+	uint64_t dev_rx_ring_full; /**< of those: the receive ring was full (the
+				    *   application did not take frames fast enough) */
 	uint64_t dev_rx_fill_empty; /**< device: fill ring was empty */
 	uint64_t dev_invalid_descs; /**< device: bad rx/tx descriptors */
 	uint64_t xdp_steered;      /**< af_xdp: frames the XDP program sent to us */

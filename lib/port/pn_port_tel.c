@@ -56,6 +56,7 @@ static int port_add(struct pn_port *p, void *arg)
 		pn_tel_add_uint(x, "tx_copies", st.tx_copies);
 		pn_tel_add_uint(x, "tx_wakeups", st.tx_wakeups);
 		pn_tel_add_uint(x, "dev_rx_dropped", st.dev_rx_dropped);
+		pn_tel_add_uint(x, "dev_rx_ring_full", st.dev_rx_ring_full);
 		pn_tel_add_uint(x, "dev_rx_fill_empty", st.dev_rx_fill_empty);
 		pn_tel_add_uint(x, "dev_invalid_descs", st.dev_invalid_descs);
 		pn_tel_add_uint(x, "xdp_steered", st.xdp_steered);
