@@ -182,6 +182,40 @@ static double dpdk_bulk(void *ctx, uint64_t n)
 	return (double)(now_ns() - t0) / (double)(loops * BULK);
 }
 
+/* refcounted buffers in bursts: the fair anchor for pages that carry a
+ * refcount, and for packets */
+static double dpdk_mbuf_bulk(void *ctx, uint64_t n)
+{
+	struct rte_mempool *mp = ctx;
+	struct rte_mbuf *m[BULK];
+	uint64_t loops = n / BULK, t0 = now_ns();
+
+	for (uint64_t i = 0; i < loops; i++) {
+		if (rte_pktmbuf_alloc_bulk(mp, m, BULK) != 0)
+			abort();
+		SINK(m[0]);
+		rte_pktmbuf_free_bulk(m, BULK);
+	}
+	return (double)(now_ns() - t0) / (double)(loops * BULK);
+}
+
+static double ours_pkt_bulk(void *ctx, uint64_t n)
+{
+	struct pn_pool *p = ctx;
+	struct pn_pkt *k[BULK];
+	uint64_t loops = n / BULK, t0 = now_ns();
+
+	for (uint64_t i = 0; i < loops; i++) {
+		for (unsigned j = 0; j < BULK; j++)
+			if ((k[j] = pn_pkt_alloc(p)) == NULL)
+				abort();
+		SINK(k[0]);
+		for (unsigned j = 0; j < BULK; j++)
+			pn_pkt_free(k[j]);
+	}
+	return (double)(now_ns() - t0) / (double)(loops * BULK);
+}
+
 /* ---- fragment alloc + put (2 KiB, two per page) ---- */
 
 static double ours_frag(void *ctx, uint64_t n)
@@ -364,10 +398,14 @@ static int bench_pool(void)
 		ours_single, p, dpdk_single, mp, opt.iters, "ns/op");
 	run_row("alloc_put_bulk32", "rte_mempool_get_bulk+put_bulk 32",
 		ours_bulk, p, dpdk_bulk, mp, opt.iters, "ns/obj");
+	run_row("alloc_put_bulk32_mbuf", "rte_pktmbuf_alloc_bulk+free_bulk 32",
+		ours_bulk, p, dpdk_mbuf_bulk, pktmp, opt.iters, "ns/obj");
 	run_row("frag_alloc_put_2k", "rte_mempool_get+put (cache 256)",
 		ours_frag, p, dpdk_single, mp, opt.iters, "ns/op");
 	run_row("pkt_alloc_free", "rte_pktmbuf_alloc+free",
 		ours_pkt, p, dpdk_pkt, pktmp, opt.iters, "ns/op");
+	run_row("pkt_alloc_free_bulk32", "rte_pktmbuf_alloc_bulk+free_bulk 32",
+		ours_pkt_bulk, p, dpdk_mbuf_bulk, pktmp, opt.iters, "ns/obj");
 
 	if (worker < RTE_MAX_LCORE && (row_wanted("cross_thread_recycle") || row_wanted("cross_thread_pkt"))) {
 		struct xthread x = {
