@@ -40,6 +40,11 @@ struct worker {
 	pthread_t thread;
 	unsigned q;
 	struct pn_pool *pool;
+	/* --pipeline: packets for each output port, from the receiving thread
+	 * to the transmitting one (single producer, single consumer) */
+	struct pn_ring *handoff[PN_MAX_PORTS];
+	pthread_t tx_thread;
+	_Atomic bool rx_done; /* the receiving thread hands nothing more */
 	_Atomic uint64_t fwd_drops; /* refused by the tx port, freed here */
 	_Atomic uint64_t generated;
 	_Atomic uint64_t acct_drops; /* received pages the group had no room for */
@@ -92,6 +97,10 @@ static void usage(FILE *out)
 		"  -p, --stats-period S  seconds between stats lines (1)\n"
 		"  -j, --json            stats as JSON lines\n"
 		"      --no-telemetry    do not serve the telemetry socket\n"
+		"      --pipeline        receive on one thread and transmit on another per\n"
+		"                        queue: packets handed over a ring, the device's\n"
+		"                        completions recycling pages to the receiver's pool\n"
+		"                        across threads (loop and af_xdp ports)\n"
 		"  -v, --verbose         debug messages, with libbpf's and libxdp's own\n"
 		"                        account of what failed\n"
 		"      --impair SPEC     fault injection over every port: rx_loss=P,rx_dup=P,\n"
@@ -304,6 +313,18 @@ static void forward_loop(struct worker *w)
 				if (n == 0)
 					continue;
 			}
+			if (cfg.pipeline) {
+				/* to the transmitting thread; a full ring is counted
+				 * and dropped here, as a full transmit ring is */
+				unsigned k = pn_ring_enqueue_burst(w->handoff[txp], (void **)pkts, n);
+
+				for (unsigned i = k; i < n; i++)
+					pn_pkt_free(pkts[i]);
+				if (k < n)
+					atomic_fetch_add_explicit(&w->fwd_drops, n - k,
+								  memory_order_relaxed);
+				continue;
+			}
 			if (b->n + n > cfg.burst)
 				txb_flush(w, b, txp, q);
 			memcpy(&b->pkts[b->n], pkts, n * sizeof(pkts[0]));
@@ -367,6 +388,54 @@ static void txonly_loop(struct worker *w)
 	}
 }
 
+/*
+ * --pipeline, the transmitting half: what the receiving thread handed over,
+ * sent in bursts. The device's completions free the packets here, so their
+ * pages go back to the receiving thread's pool across threads (the pool's
+ * recycle ring), which is what this mode is for.
+ */
+static void *tx_main(void *arg)
+{
+	struct worker *w = arg;
+	struct pn_pkt *pkts[MAX_BURST];
+	char name[16];
+
+	snprintf(name, sizeof(name), "pn-fwd-tx%u", w->q);
+	pthread_setname_np(pthread_self(), name);
+	pin(w->q + cfg.queues);
+	for (unsigned idle = 0;;) {
+		bool rx_done = atomic_load_explicit(&w->rx_done, memory_order_acquire);
+		unsigned moved = 0;
+
+		for (unsigned p = 0; p < cfg.nb_ports; p++) {
+			unsigned n = pn_ring_dequeue_burst(w->handoff[p], (void **)pkts, cfg.burst);
+			uint16_t sent;
+
+			if (n == 0)
+				continue;
+			moved += n;
+			sent = pn_port_tx_burst(ports[p], (uint16_t)w->q, pkts, (uint16_t)n);
+			for (unsigned i = sent; i < n; i++)
+				pn_pkt_free(pkts[i]);
+			if (sent < n)
+				atomic_fetch_add_explicit(&w->fwd_drops, n - sent, memory_order_relaxed);
+		}
+		if (moved) {
+			idle = 0;
+		} else {
+			if (rx_done)
+				break; /* the receiver stopped and the rings are empty */
+			/* keep completions moving while idle (an empty burst
+			 * reaps them), now and then: not a system call per spin */
+			if ((++idle & 63) == 0)
+				for (unsigned p = 0; p < cfg.nb_ports; p++)
+					pn_port_tx_burst(ports[p], (uint16_t)w->q, pkts, 0);
+			pn_cpu_relax();
+		}
+	}
+	return NULL;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -380,6 +449,7 @@ static void *worker_main(void *arg)
 		txonly_loop(w);
 	else
 		forward_loop(w);
+	atomic_store_explicit(&w->rx_done, true, memory_order_release);
 	return NULL;
 }
 
@@ -593,7 +663,7 @@ static int tel_fwd(const char *cmd, const char *params, struct pn_tel_data *d)
 static int parse_args(int argc, char **argv)
 {
 	enum { O_CPUS = 256, O_DRAIN, O_ACCT, O_RING, O_PAGES, O_PEER, O_SIZE, O_RATE, O_FLOWS, O_SRC,
-	       O_DST, O_NOTEL, O_IMPAIR };
+	       O_DST, O_NOTEL, O_IMPAIR, O_PIPELINE };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "mode", required_argument, NULL, 'm' },
@@ -616,6 +686,7 @@ static int parse_args(int argc, char **argv)
 		{ "no-telemetry", no_argument, NULL, O_NOTEL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "impair", required_argument, NULL, O_IMPAIR },
+		{ "pipeline", no_argument, NULL, O_PIPELINE },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -637,6 +708,9 @@ static int parse_args(int argc, char **argv)
 			continue;
 		case O_NOTEL:
 			cfg.telemetry = false;
+			continue;
+		case O_PIPELINE:
+			cfg.pipeline = true;
 			continue;
 		case 'v':
 			pn_log_set_level(PN_LOG_DEBUG);
@@ -690,6 +764,19 @@ static int parse_args(int argc, char **argv)
 		fprintf(stderr, "pagenet-fwd: no ports (try --help)\n");
 		return -1;
 	}
+	for (unsigned p = 0; cfg.pipeline && p < cfg.nb_ports; p++) {
+		if (cfg.impair[0] || cfg.ports[p].impair[0]) {
+			/* an impair port's receive side moves its transmit line */
+			fprintf(stderr, "pagenet-fwd: --pipeline cannot run over impair ports "
+				"(their receive and transmit sides share state)\n");
+			return -1;
+		}
+	}
+	if (cfg.pipeline && (cfg.mode == MODE_TXONLY || cfg.mode == MODE_RXONLY)) {
+		fprintf(stderr, "pagenet-fwd: --pipeline forwards (io, mac, macswap): nothing to hand "
+			"over in %s mode\n", fwd_mode_names[cfg.mode]);
+		return -1;
+	}
 	return 0;
 }
 
@@ -699,7 +786,7 @@ int main(int argc, char **argv)
 	double t0 = pn_now_s(), next;
 	int64_t leaked = 0;
 	int rc = 1;
-	unsigned opened = 0, started_workers = 0;
+	unsigned opened = 0, started_workers = 0, started_tx = 0;
 	uint32_t pages;
 
 	fwd_config_defaults();
@@ -736,6 +823,14 @@ int main(int argc, char **argv)
 		if (workers[q].pool == NULL) {
 			fprintf(stderr, "pagenet-fwd: cannot create pool %s: %s\n", name, strerror(errno));
 			goto out;
+		}
+		for (unsigned p = 0; cfg.pipeline && p < cfg.nb_ports; p++) {
+			workers[q].handoff[p] = pn_ring_create(4096, PN_RING_F_SP_ENQ | PN_RING_F_SC_DEQ);
+			if (workers[q].handoff[p] == NULL) {
+				fprintf(stderr, "pagenet-fwd: cannot create a hand-off ring: %s\n",
+					strerror(errno));
+				goto out;
+			}
 		}
 	}
 	for (unsigned p = 0; p < cfg.nb_ports; p++) {
@@ -801,6 +896,11 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		started_workers++;
+		if (cfg.pipeline && pthread_create(&workers[q].tx_thread, NULL, tx_main, &workers[q])) {
+			fprintf(stderr, "pagenet-fwd: cannot start transmit thread %u\n", q);
+			goto out;
+		}
+		started_tx += cfg.pipeline;
 	}
 	fprintf(stderr, "pagenet-fwd: %s mode, %u port(s), %u queue(s); Ctrl-C stops\n",
 		fwd_mode_names[cfg.mode], cfg.nb_ports, cfg.queues);
@@ -825,8 +925,24 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	atomic_store(&workers_stop, true);
-	for (unsigned q = 0; q < started_workers; q++)
+	for (unsigned q = 0; q < started_workers; q++) {
 		pthread_join(workers[q].thread, NULL);
+		/* a transmit thread not started must not be waited for */
+		if (q >= started_tx)
+			atomic_store(&workers[q].rx_done, true);
+	}
+	/* then the transmitting halves: they send what was handed over */
+	for (unsigned q = 0; q < started_tx; q++)
+		pthread_join(workers[q].tx_thread, NULL);
+	for (unsigned q = 0; q < cfg.queues; q++)
+		for (unsigned p = 0; p < cfg.nb_ports; p++) {
+			void *left;
+
+			while (workers[q].handoff[p] && pn_ring_dequeue(workers[q].handoff[p], &left) == 0)
+				pn_pkt_free(left);
+			pn_ring_free(workers[q].handoff[p]);
+			workers[q].handoff[p] = NULL;
+		}
 	if (started_workers) {
 		take_snap(&cur);
 		print_stats(&first, &cur, cur.t - t0, true);

@@ -155,6 +155,12 @@ int fwd_set_option(const char *key, const char *val)
 	}
 	if (!strcmp(key, "impair"))
 		return impair_spec(val, cfg.impair, sizeof(cfg.impair));
+	if (!strcmp(key, "pipeline")) {
+		if (strcmp(val, "true") && strcmp(val, "false") && strcmp(val, "1") && strcmp(val, "0"))
+			return -1;
+		cfg.pipeline = !strcmp(val, "true") || !strcmp(val, "1");
+		return 0;
+	}
 	if (!strcmp(key, "tx-drain") || !strcmp(key, "tx_drain"))
 		return parse_uint(val, 1, 1024, &cfg.tx_drain);
 	if (!strcmp(key, "pkt-size") || !strcmp(key, "pkt_size"))

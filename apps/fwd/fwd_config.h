@@ -34,6 +34,7 @@ struct cfg {
 	unsigned queues, burst, ring, pages;
 	double duration, period;
 	bool json, telemetry;
+	bool pipeline; /* receive and transmit on two threads per queue */
 	unsigned nb_ports;
 	struct port_cfg ports[PN_MAX_PORTS];
 	int cpus[PN_PORT_MAX_QUEUES];

@@ -184,6 +184,13 @@ assert final["ports"][1]["stats"]["ipackets"] > 1000, final["ports"][1]["stats"]
 ' "$out"
 	rc=0; "$app" --mode txonly --src-ip fd00::1 --dst-ip 10.0.0.2 loop:pair=v6 2>"$out" || rc=$?
 	[ "$rc" -ne 0 ] && grep -q "one family" "$out" || { cat "$out"; exit 1; }
+	# --pipeline: refused where it cannot work, runs and stops cleanly where it can
+	rc=0; "$app" --pipeline --mode txonly loop:pair=p loop:pair=p 2>"$out" || rc=$?
+	[ "$rc" -ne 0 ] && grep -q "pipeline" "$out" || { cat "$out"; exit 1; }
+	rc=0; "$app" --pipeline --impair rx_loss=0.1 loop:pair=p loop:pair=p 2>"$out" || rc=$?
+	[ "$rc" -ne 0 ] && grep -q "impair" "$out" || { cat "$out"; exit 1; }
+	"$app" --pipeline --duration 0.5 --no-telemetry loop:pair=pl loop:pair=pl >/dev/null 2>"$out" ||
+		{ cat "$out"; exit 1; }
 	# every mode runs; Ctrl-C exits 0 with every page back
 	for m in io mac macswap rxonly txonly; do
 		"$app" --mode $m --duration 0.3 --no-telemetry loop:pair=m loop:pair=m >/dev/null

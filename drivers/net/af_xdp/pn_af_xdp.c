@@ -289,6 +289,13 @@ static uint16_t xdp_tx_burst(void *queue, struct pn_pkt **pkts, uint16_t n)
 	uint64_t bytes = 0;
 
 	xq_complete(q);
+	if (n == 0) {
+		/* a call only to reap completions: kick only if something waits
+		 * (copy mode sends in sendto(), some at a time) */
+		if (q->tx_out)
+			xq_kick_tx(q);
+		return 0;
+	}
 	room = xsk_prod_nb_free(&q->tx, n);
 	if (pn_unlikely(room < n)) {
 		/* kick so the kernel drains the ring, then try once more */
