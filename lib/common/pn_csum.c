@@ -19,9 +19,25 @@
 
 #define BLOCK_WORDS 32768u /* 32768 * 0xffff fits a 32-bit lane */
 
+/* No copies under ThreadSanitizer: the load-time resolver that picks one
+ * runs while relocations are processed, before TSan's runtime is up, and
+ * its instrumented entry crashes the process. */
+#if defined(__SANITIZE_THREAD__)
+#define CSUM_CLONES 0
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CSUM_CLONES 0
+#endif
+#endif
+#ifndef CSUM_CLONES
+#define CSUM_CLONES 1
+#endif
+
 /* the copies: a separate function, as clang will not make a function
  * already declared (pn_csum.h) and used (pn_csum_add) into clones */
+#if CSUM_CLONES
 __attribute__((target_clones("avx2", "default")))
+#endif
 static uint64_t csum_long(uint64_t sum, const void *buf, size_t len)
 {
 	const uint8_t *p = (const uint8_t *)buf;
