@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pn_acct.h"
 #include "pn_telemetry.h"
 
 /* The value of one telemetry request ("/pool,3"), a new reference; an
@@ -39,6 +40,15 @@ static inline json_t *pn_app_tel(const char *fmt, ...)
 		v = json_incref(json_object_get(all, key));
 	json_decref(all);
 	return v ? v : json_object();
+}
+
+/* A group's record (cgroup v2 names), as pagenet-stat shows it. */
+static inline json_t *pn_app_tel_group(const struct pn_acct_group *g)
+{
+	char path[256];
+
+	pn_acct_path(g, path, sizeof(path));
+	return pn_app_tel("/acct/group,%s", path);
 }
 
 #endif /* PN_APP_TEL_H */

@@ -477,15 +477,6 @@ static void take_snap(struct snap *s)
 	}
 }
 
-/* The group's telemetry record (cgroup v2 names), as pagenet-stat shows it. */
-static json_t *group_json(const struct pn_acct_group *g)
-{
-	char path[256];
-
-	pn_acct_path(g, path, sizeof(path));
-	return pn_app_tel("/acct/group,%s", path);
-}
-
 static void print_stats(const struct snap *a, const struct snap *b, double elapsed, bool final)
 {
 	double dt = b->t - a->t;
@@ -535,7 +526,7 @@ static void print_stats(const struct snap *a, const struct snap *b, double elaps
 		json_object_set_new(root, "fwd_drops", json_integer((json_int_t)b->fwd_drops));
 		json_object_set_new(root, "malformed", json_integer((json_int_t)b->malformed));
 		if (acct_group != NULL)
-			json_object_set_new(root, "acct", group_json(acct_group));
+			json_object_set_new(root, "acct", pn_app_tel_group(acct_group));
 		json_dumpf(root, stdout, JSON_COMPACT);
 		fputc('\n', stdout);
 		json_decref(root);

@@ -928,12 +928,8 @@ static json_t *stats_json(const struct sample *a, const struct sample *b, bool f
 	}
 	json_object_set_new(j, "recycle_rate_interval",
 			    json_real(pn_pool_recycle_rate_between(&a->pool, &b->pool)));
-	if (group) {
-		char path[256];
-
-		pn_acct_path(group, path, sizeof(path));
-		json_object_set_new(j, "acct", pn_app_tel("/acct/group,%s", path));
-	}
+	if (group)
+		json_object_set_new(j, "acct", pn_app_tel_group(group));
 	if (cfg.mode == M_FETCH || cfg.mode == M_SEND)
 		json_object_set_new(j, "client", json_pack("{ss sI sb}", "sha256",
 			cfg.mode == M_FETCH ? fetch_sha : send_sha, "bytes",

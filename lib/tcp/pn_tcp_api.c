@@ -101,6 +101,8 @@ struct pn_tcp_sock *pn_tcp_connect_addr(struct pn_stack *st, const struct pn_add
 	s->rip = *ip;
 	s->rport = port;
 	for (unsigned tries = 0;; tries++) {
+		uint32_t h;
+
 		/* ephemeral range as Linux: 32768-60999 */
 		if (tries == 28232) {
 			pn_tcp_sock_free(s);
@@ -109,8 +111,10 @@ struct pn_tcp_sock *pn_tcp_connect_addr(struct pn_stack *st, const struct pn_add
 		}
 		if (++t->next_port > 60999 || t->next_port < 32768)
 			t->next_port = 32768;
-		if (pn_tcp_lookup(t, ip, port, t->next_port) == NULL &&
-		    pn_tcp_tw_lookup(t, ip, port, t->next_port) == NULL &&
+		h = pn_tcp_tuple_hash(t, ip, port, t->next_port);
+
+		if (pn_tcp_lookup(t, h, ip, port, t->next_port) == NULL &&
+		    pn_tcp_tw_lookup(t, h, ip, port, t->next_port) == NULL &&
 		    pn_tcp_lookup_listener(t, t->next_port) == NULL)
 			break;
 	}

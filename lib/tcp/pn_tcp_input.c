@@ -736,11 +736,13 @@ void pn_tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_l3_in
 	struct pn_tcp *t = priv;
 	struct pn_tcp_sock *s;
 	struct pn_tcp_seg g;
+	uint32_t hash;
 
 	t->stats.segs_in++;
 	if (!seg_parse(t, pkt, l3, &g))
 		goto drop;
-	s = pn_tcp_lookup(t, &g.rip, g.sport, g.dport);
+	hash = pn_tcp_tuple_hash(t, &g.rip, g.sport, g.dport);
+	s = pn_tcp_lookup(t, hash, &g.rip, g.sport, g.dport);
 	if (s && s->state == PN_TCP_TIME_WAIT &&
 	    (g.flags & (PN_TCP_F_SYN | PN_TCP_F_ACK | PN_TCP_F_RST)) == PN_TCP_F_SYN &&
 	    pn_seq_gt(g.seq, s->rcv_nxt)) {
@@ -750,7 +752,7 @@ void pn_tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_l3_in
 		s = NULL;
 	}
 	if (s == NULL) {
-		struct pn_tcp_tw *tw = pn_tcp_tw_lookup(t, &g.rip, g.sport, g.dport);
+		struct pn_tcp_tw *tw = pn_tcp_tw_lookup(t, hash, &g.rip, g.sport, g.dport);
 
 		if (tw && pn_tcp_tw_input(t, tw, &g))
 			goto drop;

@@ -235,7 +235,9 @@ void pn_tcp_event(struct pn_tcp_sock *s, unsigned ev);
 void pn_tcp_free_later(struct pn_tcp_sock *s);
 void pn_tcp_hash_add(struct pn_tcp *t, struct pn_tcp_sock *s);
 void pn_tcp_hash_del(struct pn_tcp *t, struct pn_tcp_sock *s);
-struct pn_tcp_sock *pn_tcp_lookup(struct pn_tcp *t, const struct pn_addr *rip, uint16_t rport,
+/* @p hash: pn_tcp_tuple_hash of the same tuple, computed once for both
+ * tables (the connections, then TIME-WAIT) */
+struct pn_tcp_sock *pn_tcp_lookup(struct pn_tcp *t, uint32_t hash, const struct pn_addr *rip, uint16_t rport,
 				  uint16_t lport);
 struct pn_tcp_sock *pn_tcp_lookup_listener(struct pn_tcp *t, uint16_t lport);
 uint64_t pn_tcp_mix64(uint64_t x);
@@ -253,7 +255,7 @@ void pn_tcp_want_work(struct pn_tcp_sock *s);
 /* @p s is in TIME-WAIT and nobody owns it: a small entry takes its place
  * until its 2 MSL are over (at @p expires, ms) and the socket is freed. */
 void pn_tcp_tw_adopt(struct pn_tcp_sock *s, uint64_t expires);
-struct pn_tcp_tw *pn_tcp_tw_lookup(struct pn_tcp *t, const struct pn_addr *rip, uint16_t rport,
+struct pn_tcp_tw *pn_tcp_tw_lookup(struct pn_tcp *t, uint32_t hash, const struct pn_addr *rip, uint16_t rport,
 				   uint16_t lport);
 /* A segment for a TIME-WAIT entry. @return false: it was a new
  * incarnation's SYN, the entry is gone, let a listener take it. */

@@ -49,10 +49,10 @@ uint32_t pn_tcp_tuple_hash(const struct pn_tcp *t, const struct pn_addr *rip, ui
 	return h;
 }
 
-struct pn_tcp_sock *pn_tcp_lookup(struct pn_tcp *t, const struct pn_addr *rip, uint16_t rport,
+struct pn_tcp_sock *pn_tcp_lookup(struct pn_tcp *t, uint32_t hash, const struct pn_addr *rip, uint16_t rport,
 				  uint16_t lport)
 {
-	struct pn_tcp_sock *s = t->hash[pn_tcp_tuple_hash(t, rip, rport, lport) & t->hash_mask];
+	struct pn_tcp_sock *s = t->hash[hash & t->hash_mask];
 
 	for (; s; s = s->hnext)
 		if (s->rport == rport && s->lport == lport && pn_addr_eq(&s->rip, rip))

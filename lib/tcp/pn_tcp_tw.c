@@ -23,12 +23,12 @@ static struct pn_tcp_tw **bucket(struct pn_tcp *t, const struct pn_addr *rip, ui
 	return &t->tw_hash[pn_tcp_tuple_hash(t, rip, rport, lport) & t->tw_mask];
 }
 
-struct pn_tcp_tw *pn_tcp_tw_lookup(struct pn_tcp *t, const struct pn_addr *rip, uint16_t rport,
-				   uint16_t lport)
+struct pn_tcp_tw *pn_tcp_tw_lookup(struct pn_tcp *t, uint32_t hash, const struct pn_addr *rip,
+				   uint16_t rport, uint16_t lport)
 {
 	if (t->nr_tw == 0)
 		return NULL;
-	for (struct pn_tcp_tw *tw = *bucket(t, rip, rport, lport); tw; tw = tw->hnext)
+	for (struct pn_tcp_tw *tw = t->tw_hash[hash & t->tw_mask]; tw; tw = tw->hnext)
 		if (tw->rport == rport && tw->lport == lport && pn_addr_eq(&tw->rip, rip))
 			return tw;
 	return NULL;
