@@ -83,6 +83,7 @@ static void dad_conflict(struct pn_stack *st)
 	if (st->ip6_tentative) {
 		st->ip6_tentative = false;
 		st->ip6_duplicate = true;
+		pn_group_ip6_duplicate(st); /* no member may use it */
 		pn_timer_cancel(&st->dad_timer);
 		pn_log(PN_LOG_WARNING, "net", "IPv6 address %s is in use by another node: not used",
 		       pn_addr_str(&st->ip6, b));
@@ -166,7 +167,7 @@ void pn_nd_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_l3_inf
 			goto out;
 		}
 		if (lladdr)
-			pn_neigh_learn(st, &target, lladdr, false);
+			pn_neigh_learn_answer(st, &target, lladdr);
 	}
 out:
 	pn_pkt_free(pkt);

@@ -80,15 +80,8 @@ static void solicit(struct pn_stack *st, const struct pn_neigh *e)
 		pn_nd_solicit(st, &e->addr, false);
 }
 
-void pn_neigh_learn(struct pn_stack *st, const struct pn_addr *a, const uint8_t mac[6],
-		    bool create)
+static void neigh_resolved(struct pn_stack *st, struct pn_neigh *e, const uint8_t mac[6])
 {
-	struct pn_neigh *e = pn_neigh_find(st, a);
-
-	if (e == NULL && create)
-		e = neigh_slot(st, a);
-	if (e == NULL)
-		return;
 	memcpy(e->mac, mac, 6);
 	e->resolved = true;
 	e->expires = st->now_ms + PN_NEIGH_TTL_MS;
@@ -100,6 +93,56 @@ void pn_neigh_learn(struct pn_stack *st, const struct pn_addr *a, const uint8_t 
 		pn_eth_output(st, p, e->mac, neigh_ethertype(e));
 	}
 	e->nr_pending = 0;
+}
+
+void pn_neigh_learn(struct pn_stack *st, const struct pn_addr *a, const uint8_t mac[6],
+		    bool create)
+{
+	struct pn_neigh *e = pn_neigh_find(st, a);
+
+	if (e == NULL && create)
+		e = neigh_slot(st, a);
+	if (e == NULL)
+		return;
+	/* what we take for ourselves, the other members of a group may need:
+	 * the answer to their question can land on our queue */
+	if (st->group)
+		pn_group_neigh_publish(st, a, mac);
+	neigh_resolved(st, e, mac);
+}
+
+void pn_neigh_learn_answer(struct pn_stack *st, const struct pn_addr *a, const uint8_t mac[6])
+{
+	struct pn_neigh *e = pn_neigh_find(st, a);
+
+	if (st->group)
+		pn_group_neigh_publish(st, a, mac);
+	if (e)
+		neigh_resolved(st, e, mac);
+}
+
+/* An entry of ours another member of the group has the answer for. */
+static bool neigh_from_group(struct pn_stack *st, struct pn_neigh *e)
+{
+	uint8_t mac[6];
+
+	if (!pn_group_neigh_lookup(st, &e->addr, mac))
+		return false;
+	st->stats.neigh_from_group++;
+	neigh_resolved(st, e, mac);
+	return true;
+}
+
+void pn_group_neigh_sync(struct pn_stack *st)
+{
+	uint64_t gen = pn_group_neigh_gen(st->group);
+
+	if (pn_likely(gen == st->neigh_gen_seen))
+		return;
+	st->neigh_gen_seen = gen;
+	for (unsigned i = 0; i < PN_NEIGH_ENTRIES; i++)
+		if (st->neigh[i].used && !st->neigh[i].resolved)
+			neigh_from_group(st, &st->neigh[i]);
 }
 
 void pn_neigh_timer_fn(struct pn_timer *t)
@@ -116,6 +159,8 @@ void pn_neigh_timer_fn(struct pn_timer *t)
 		}
 		if (e->resolved) {
 			memset(e, 0, sizeof(*e)); /* aged out: asked again when used */
+		} else if (st->group && neigh_from_group(st, e)) {
+			continue;
 		} else if (e->tries >= PN_NEIGH_RETRIES) {
 			pn_neigh_drop_pending(st, e);
 			memset(e, 0, sizeof(*e));
@@ -145,6 +190,10 @@ void pn_neigh_output(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_ad
 		if (e == NULL) {
 			st->stats.arp_unresolved_drops++;
 			pn_pkt_free(pkt);
+			return;
+		}
+		if (st->group && neigh_from_group(st, e)) {
+			pn_eth_output(st, pkt, e->mac, neigh_ethertype(e));
 			return;
 		}
 		e->expires = st->now_ms + PN_NEIGH_RETRY_MS;

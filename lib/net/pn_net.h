@@ -85,7 +85,66 @@ const char *pn_addr_str(const struct pn_addr *a, char *buf);
 /* ---- the stack */
 
 struct pn_stack;
+struct pn_stack_group;
 struct pn_acct_group;
+
+/* ---- stacks on several queues of one port */
+
+/**
+ * A group of stacks, one per queue of a port, each polled by its own
+ * thread, serving one set of addresses (docs/multicore.md). What the
+ * group shares:
+ *
+ *  - the neighbours: an ARP reply or neighbour advertisement lands on
+ *    whichever queue the peer's NIC or veth chose; the member that reads
+ *    it publishes the address in a table every member reads without a
+ *    lock, so a member waiting for that answer sends at its next poll;
+ *  - the flows: each TCP flow belongs to one member, chosen by the
+ *    Toeplitz hash NICs use for RSS (key and indirection table below) over
+ *    the flow as it arrives. A member that receives a segment of a flow it
+ *    has no connection for hands it to the owner over the owner's ring
+ *    (counted as steer_out / steer_in); active opens pick a local port
+ *    whose hash lands on their own queue (as mTCP does), so on a NIC
+ *    whose RSS matches the group's, replies need no handing over at all;
+ *  - the IPv6 address's fate: a duplicate found by any member's DAD.
+ *
+ * Listening is per member: listen on the same port on every stack.
+ * Create the group first, then each member with pn_stack_conf.group set
+ * (conf.queue is its place, < nb_stacks) on its own thread; destroy every
+ * member, then the group, then the pools (packets still in a ring when
+ * the group goes come from the members' pools).
+ */
+struct pn_stack_group_conf {
+	uint32_t sz;           /**< sizeof(struct pn_stack_group_conf) */
+	uint16_t nb_stacks;    /**< members, 1..PN_PORT_MAX_QUEUES: the port's queues */
+	/** RSS key, 40 bytes (NULL: the key most NICs ship with, from
+	 * Microsoft's RSS specification; `ethtool -x DEV` shows a NIC's) */
+	const uint8_t *rss_key;
+	/** indirection table: a hash's low bits pick an entry, the entry the
+	 * queue (0 entries: 128 of them, entry i = i % nb_stacks, as drivers
+	 * set by default). At most 512, a power of two. */
+	uint16_t reta_size;
+	const uint16_t *reta;
+	uint32_t steer_ring;   /**< handover ring per member (default 4096) */
+};
+
+/** @return the group, or NULL with errno EINVAL or ENOMEM. */
+struct pn_stack_group *pn_stack_group_create(const struct pn_stack_group_conf *conf);
+/**
+ * Destroy a group whose members are all destroyed (else -EBUSY). Packets
+ * still in its rings are freed. @return 0 or -EBUSY.
+ */
+int pn_stack_group_destroy(struct pn_stack_group *g);
+/**
+ * The Toeplitz hash of a flow as it arrives (source = the peer), over
+ * the addresses and ports as NICs hash TCP (RSS over IPv4/IPv6 with
+ * ports). Addresses of one family; host-order ports.
+ */
+uint32_t pn_stack_group_hash(const struct pn_stack_group *g, const struct pn_addr *src,
+			     const struct pn_addr *dst, uint16_t sport, uint16_t dport);
+/** The member that owns the flow pn_stack_group_hash() hashes. */
+unsigned pn_stack_group_owner(const struct pn_stack_group *g, const struct pn_addr *src,
+			      const struct pn_addr *dst, uint16_t sport, uint16_t dport);
 
 struct pn_stack_conf {
 	uint32_t sz;              /**< sizeof(struct pn_stack_conf) */
@@ -111,6 +170,8 @@ struct pn_stack_conf {
 	 */
 	uint64_t (*clock_us)(void *arg);
 	void *clock_arg;
+	/** a member of this group (NULL: alone), at place @p queue */
+	struct pn_stack_group *group;
 };
 
 struct pn_net_stats {
@@ -144,6 +205,12 @@ struct pn_net_stats {
 	uint64_t udp_rx, udp_bad, udp_no_port;
 	uint64_t tx_frames, tx_bytes, tx_ring_full, tx_nomem, tx_oversize;
 	uint64_t tx_bad_dst; /**< sends refused: the destination is not a unicast host */
+	/* in a group (pn_stack_group) */
+	uint64_t steer_out;        /**< segments handed to the member that owns their flow */
+	uint64_t steer_in;         /**< segments other members handed to us */
+	uint64_t steer_drops;      /**< could not be handed over: the owner's ring full,
+				    *   the owner gone, or no headroom to carry them */
+	uint64_t neigh_from_group; /**< neighbours another member learned, taken from the group */
 };
 
 /**

@@ -100,6 +100,22 @@ void *pn_stack_pkt_put(struct pn_stack *st, uint32_t len, struct pn_pkt **pkt);
 /** Largest L4 segment (header included) one packet buffer can carry. */
 uint32_t pn_stack_l4_room(const struct pn_stack *st);
 
+/* ---- several stacks on one port (pn_stack_group) */
+
+/**
+ * A segment of a flow this stack has no connection for: when another
+ * member of the group owns the flow, hand @p pkt (data at the L4 header)
+ * to it and return true (taken; it reaches the owner's protocol @p l3->proto
+ * with its L4 checksum marked verified). false: ours to handle (alone,
+ * or we own the flow), @p pkt untouched.
+ */
+bool pn_stack_steer(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_l3_info *l3,
+		    uint16_t sport, uint16_t dport);
+/** true when a flow from @p peer:@p peer_port to our @p local_port
+ * arrives at this stack, or would be handed to it (alone: always). */
+bool pn_stack_owns_flow(const struct pn_stack *st, const struct pn_addr *peer,
+			uint16_t peer_port, uint16_t local_port);
+
 /* ---- the stack's clock, timers and settings */
 
 /** Microseconds on the stack's clock (as of the last poll or input). */

@@ -92,6 +92,15 @@ struct pn_stack {
 	uint64_t echo_replies_seen;
 	struct pn_net_stats stats;
 
+	/* in a group: our place, segments waiting to be handed to each
+	 * member (flushed with the transmit queue), the group's neighbour
+	 * generation we last looked at */
+	struct pn_stack_group *group;
+	struct pn_pkt **steer_buf; /* PN_STEER_BURST per member */
+	uint16_t *steer_n;
+	unsigned steer_pending;
+	uint64_t neigh_gen_seen;
+
 	struct {
 		const struct pn_l4_proto *ops;
 		void *priv;
@@ -99,6 +108,26 @@ struct pn_stack {
 	unsigned nr_l4;
 	uint8_t l4_at[256]; /* by protocol number: index in l4 + 1, 0 none */
 };
+
+/* ---- stack groups (pn_stack_group.c) */
+
+#define PN_STEER_BURST 32
+
+int pn_group_join(struct pn_stack *st, struct pn_stack_group *g);
+void pn_group_leave(struct pn_stack *st);
+/* Hand what waits in steer_buf to the owners' rings. */
+void pn_group_steer_flush(struct pn_stack *st);
+/* Take segments handed to us and run them into their protocol. */
+unsigned pn_group_steer_input(struct pn_stack *st);
+/* Publish a neighbour for the other members. */
+void pn_group_neigh_publish(struct pn_stack *st, const struct pn_addr *a, const uint8_t mac[6]);
+/* A neighbour some member published. @return true, @p mac filled. */
+bool pn_group_neigh_lookup(const struct pn_stack *st, const struct pn_addr *a, uint8_t mac[6]);
+/* Changed since we last looked: answers for our unresolved entries. */
+void pn_group_neigh_sync(struct pn_stack *st);
+void pn_group_ip6_duplicate(struct pn_stack *st);
+bool pn_group_ip6_is_duplicate(const struct pn_stack *st);
+uint64_t pn_group_neigh_gen(const struct pn_stack_group *g);
 
 extern const uint8_t pn_bcast_mac[6];
 extern const struct pn_l4_proto pn_icmp_proto, pn_udp_proto;
@@ -113,6 +142,9 @@ struct pn_neigh *pn_neigh_find(struct pn_stack *st, const struct pn_addr *a);
 /* A neighbour's MAC: an entry we have is updated, one made when @p create. */
 void pn_neigh_learn(struct pn_stack *st, const struct pn_addr *a, const uint8_t mac[6],
 		    bool create);
+/* An answer to a question someone asked (a neighbour advertisement): an
+ * entry we have is updated; in a group, the others learn it too. */
+void pn_neigh_learn_answer(struct pn_stack *st, const struct pn_addr *a, const uint8_t mac[6]);
 void pn_neigh_drop_pending(struct pn_stack *st, struct pn_neigh *e);
 void pn_neigh_timer_fn(struct pn_timer *t);
 void pn_neigh_flush(struct pn_stack *st);

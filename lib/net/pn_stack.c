@@ -43,6 +43,8 @@ void pn_stack_flush(struct pn_stack *st)
 		pn_pkt_free(st->txq[i]);
 	}
 	st->txn = 0;
+	if (st->steer_pending)
+		pn_group_steer_flush(st);
 }
 
 static void clock_update(struct pn_stack *st)
@@ -110,6 +112,15 @@ struct pn_stack *pn_stack_create(const struct pn_stack_conf *conf)
 	pn_stack_l4_register(st, &pn_icmp_proto, NULL);
 	pn_stack_l4_register(st, &pn_udp_proto, NULL);
 	pn_stack_l4_register(st, &pn_icmp6_proto, NULL);
+	if (conf->group) {
+		int rc = pn_group_join(st, conf->group);
+
+		if (rc != 0) {
+			pn_stack_destroy(st);
+			errno = -rc;
+			return NULL;
+		}
+	}
 	if (st->ip6_on)
 		pn_nd_dad_start(st);
 	return st;
@@ -123,6 +134,7 @@ void pn_stack_destroy(struct pn_stack *st)
 		if (st->l4[i].ops->fini)
 			st->l4[i].ops->fini(st, st->l4[i].priv);
 	pn_stack_flush(st);
+	pn_group_leave(st);
 	pn_neigh_flush(st);
 	pn_timer_cancel(&st->dad_timer);
 	pn_reasm_flush(st);
@@ -140,12 +152,16 @@ unsigned pn_stack_poll(struct pn_stack *st)
 			__builtin_prefetch(pn_pkt_data(pkts[i + 1]));
 		pn_eth_input(st, pkts[i]);
 	}
+	if (st->group) {
+		n += pn_group_steer_input(st);
+		pn_group_neigh_sync(st);
+	}
 	for (unsigned i = 0; i < st->nr_l4; i++)
 		if (st->l4[i].ops->after_burst)
 			st->l4[i].ops->after_burst(st, st->l4[i].priv);
 	if (st->now_ms > st->wheel.now)
 		pn_timer_run(&st->wheel, st->now_ms);
-	if (st->txn)
+	if (st->txn || st->steer_pending)
 		pn_stack_flush(st);
 	return n;
 }
@@ -287,5 +303,6 @@ uint32_t pn_stack_l4_room_to(const struct pn_stack *st, const struct pn_addr *pe
 
 bool pn_stack_ip6_ready(const struct pn_stack *st)
 {
-	return st->ip6_on && !st->ip6_tentative && !st->ip6_duplicate;
+	return st->ip6_on && !st->ip6_tentative && !st->ip6_duplicate &&
+	       !pn_group_ip6_is_duplicate(st);
 }

@@ -68,9 +68,13 @@ struct pn_pkt {
 	uint32_t end;                 /**< size of the data room */
 	uint32_t pkt_len;             /**< bytes of the whole chain (first segment) */
 	uint16_t nb_segs;             /**< segments in the chain (first segment) */
-	uint16_t flags;
+	uint16_t flags;               /**< PN_PKT_F_* */
 	uint32_t pad;
 };
+
+/** The L4 checksum was verified (by a NIC's offload, or by the member of a
+ * stack group that handed the packet over): the protocol skips it. */
+#define PN_PKT_F_L4_CSUM_GOOD 0x1u
 
 /* Header at the start of every buffer; the buffer's pn_pkt sits inside it. */
 struct pn_pkt_shinfo {

@@ -113,7 +113,9 @@ struct pn_tcp_sock *pn_tcp_connect_addr(struct pn_stack *st, const struct pn_add
 			t->next_port = 32768;
 		h = pn_tcp_tuple_hash(t, ip, port, t->next_port);
 
-		if (pn_tcp_lookup(t, h, ip, port, t->next_port) == NULL &&
+		/* in a group, a port whose replies come (or are handed) to us */
+		if (pn_stack_owns_flow(st, ip, port, t->next_port) &&
+		    pn_tcp_lookup(t, h, ip, port, t->next_port) == NULL &&
 		    pn_tcp_tw_lookup(t, h, ip, port, t->next_port) == NULL &&
 		    pn_tcp_lookup_listener(t, t->next_port) == NULL)
 			break;

@@ -265,7 +265,8 @@ static bool seg_parse(struct pn_tcp *t, struct pn_pkt *pkt, const struct pn_l3_i
 		return false;
 	}
 	th = (const struct pn_tcp_hdr *)pn_pkt_data(pkt);
-	if (pn_unlikely(pn_csum_fold(pn_pkt_csum_add(pkt, 0, len,
+	if (!(pkt->flags & PN_PKT_F_L4_CSUM_GOOD) &&
+	    pn_unlikely(pn_csum_fold(pn_pkt_csum_add(pkt, 0, len,
 			pn_l3_pseudo(l3, (uint16_t)len))) != 0)) {
 		/* the field holds just the pseudo-header sum: the sender left
 		 * the checksum to an offload that never ran (a veth peer with
@@ -756,6 +757,11 @@ void pn_tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_l3_in
 
 		if (tw && pn_tcp_tw_input(t, tw, &g))
 			goto drop;
+	}
+	if (s == NULL && pn_stack_steer(st, pkt, l3, g.sport, g.dport)) {
+		/* another stack of the group owns the flow: counted there */
+		t->stats.segs_in--;
+		return;
 	}
 	if (s == NULL) {
 		struct pn_tcp_sock *l = pn_tcp_lookup_listener(t, g.dport);
