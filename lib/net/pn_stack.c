@@ -24,13 +24,18 @@ void pn_stack_flush(struct pn_stack *st)
 	unsigned done = 0, tries = 0;
 
 	while (done < st->txn) {
-		uint16_t n = pn_port_tx_burst(st->port, st->queue, st->txq + done,
-					      (uint16_t)(st->txn - done));
+		uint64_t bytes = 0;
+		uint16_t n;
 
-		for (unsigned i = done; i < done + n; i++) {
-			st->stats.tx_frames++;
-			st->stats.tx_bytes += st->txq[i]->pkt_len;
-		}
+		/* counted before: a sent packet is the driver's (and with the
+		 * loop driver the peer thread's) the moment tx_burst takes it */
+		for (unsigned i = done; i < st->txn; i++)
+			bytes += st->txq[i]->pkt_len;
+		n = pn_port_tx_burst(st->port, st->queue, st->txq + done, (uint16_t)(st->txn - done));
+		for (unsigned i = done + n; i < st->txn; i++)
+			bytes -= st->txq[i]->pkt_len; /* still ours */
+		st->stats.tx_frames += n;
+		st->stats.tx_bytes += bytes;
 		done += n;
 		/* the driver kicks the kernel when its ring is full; a few
 		 * retries, then the frames are dropped like a full NIC ring

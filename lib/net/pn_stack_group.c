@@ -36,8 +36,8 @@ static const uint8_t rss_key_default[RSS_KEY_LEN] = {
 
 /*
  * One shared neighbour: written under the group's lock, read by anyone
- * through its sequence count. Every field is an atomic, so a reader racing
- * a writer retries instead of reading torn bytes.
+ * through its sequence count (a seqlock). Every field is an atomic, so a
+ * reader racing a writer retries instead of reading torn bytes.
  */
 struct group_neigh {
 	_Atomic(uint32_t) seq;
@@ -367,10 +367,11 @@ static void neigh_read(struct group_neigh *e, uint64_t *hi, uint64_t *lo, uint64
 			pn_cpu_relax();
 			continue;
 		}
-		*hi = atomic_load_explicit(&e->a_hi, memory_order_relaxed);
-		*lo = atomic_load_explicit(&e->a_lo, memory_order_relaxed);
-		*mac = atomic_load_explicit(&e->mac, memory_order_relaxed);
-		atomic_thread_fence(memory_order_acquire);
+		/* acquire loads keep the second look at seq after them (and
+		 * need no fence, which ThreadSanitizer cannot follow) */
+		*hi = atomic_load_explicit(&e->a_hi, memory_order_acquire);
+		*lo = atomic_load_explicit(&e->a_lo, memory_order_acquire);
+		*mac = atomic_load_explicit(&e->mac, memory_order_acquire);
 		if (atomic_load_explicit(&e->seq, memory_order_relaxed) == s)
 			return;
 	}
@@ -418,11 +419,11 @@ void pn_group_neigh_publish(struct pn_stack *st, const struct pn_addr *a, const 
 	if (e == NULL) /* full around home: the newest wins its place */
 		e = &g->neigh[home];
 	s = atomic_load_explicit(&e->seq, memory_order_relaxed);
+	/* release stores: none is seen before the odd count */
 	atomic_store_explicit(&e->seq, s + 1, memory_order_relaxed);
-	atomic_thread_fence(memory_order_release);
-	atomic_store_explicit(&e->a_hi, hi, memory_order_relaxed);
-	atomic_store_explicit(&e->a_lo, lo, memory_order_relaxed);
-	atomic_store_explicit(&e->mac, want, memory_order_relaxed);
+	atomic_store_explicit(&e->a_hi, hi, memory_order_release);
+	atomic_store_explicit(&e->a_lo, lo, memory_order_release);
+	atomic_store_explicit(&e->mac, want, memory_order_release);
 	atomic_store_explicit(&e->seq, s + 2, memory_order_release);
 	atomic_fetch_add_explicit(&g->neigh_gen, 1, memory_order_release);
 	pthread_mutex_unlock(&g->neigh_lock);

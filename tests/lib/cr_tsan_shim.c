@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cr_tsan_shim.h"
 
@@ -38,9 +39,19 @@ void shim_check(bool ok, const char *expr, const char *file, int line,
 	exit(1);
 }
 
+/* PN_SHIM_ONLY=text: only the tests whose names contain it */
+static bool selected(const char *name)
+{
+	const char *only = getenv("PN_SHIM_ONLY");
+
+	return only == NULL || strstr(name, only) != NULL;
+}
+
 int main(void)
 {
 	for (current = 0; current < nr_tests; current++) {
+		if (!selected(tests[current].name))
+			continue;
 		printf("[RUN ] %s\n", tests[current].name);
 		fflush(stdout);
 		tests[current].fn();
