@@ -11,8 +11,11 @@
  *   fetch    client: GET a path from a server, hash the body
  *   send     client: stream N bytes to a server
  *
- * One thread polls the port queue and runs the stack; live stats every
- * period, --json, clean exit on Ctrl-C with every page back.
+ * One thread per port queue polls it and runs a stack of its own; with
+ * --queues N the stacks form a group (pn_stack_group): one address, the
+ * neighbours shared, each flow served by the queue its hash names. The
+ * main thread prints live stats every period, summed over the queues;
+ * --json; clean exit on Ctrl-C with every page back.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -70,19 +73,22 @@ static struct {
 	double duration, period;
 	double idle_timeout, header_timeout; /* http: seconds (0: none) */
 	uint16_t mtu;
+	unsigned queues;
 } cfg = {
 	.mode = M_DISCARD, .prefix = 24, .telemetry = true, .acct_max = PN_ACCT_UNLIMITED,
 	.pages = 32768, .max_conns = 4096, .period = 1.0, .path = "/",
-	.idle_timeout = 60, .header_timeout = 10,
+	.idle_timeout = 60, .header_timeout = 10, .queues = 1,
 };
 
-static struct pn_stack *stack;
+/* each queue's thread has its own stack, connections and counters */
+static _Thread_local struct pn_stack *stack;
+static _Thread_local unsigned my_queue;
 static struct pn_acct_group *group;
 static uint8_t *app_mem;
 static size_t app_mem_len;
 
-/* service counters (owned by the polling thread) */
-static struct {
+/* service counters (each queue's thread its own) */
+static _Thread_local struct {
 	uint64_t conns_accepted, conns_open, conns_done, conn_errors;
 	uint64_t bytes_in, bytes_out, requests, bad_requests;
 	uint64_t conns_refused;    /* over --max-conns: reset at once */
@@ -125,6 +131,9 @@ static void usage(FILE *f)
 		"  --pages N           pages in the packet region (default 32768)\n"
 		"  --rcvbuf N --sndbuf N  socket buffers in bytes\n"
 		"  --mtu N             (default 1500)\n"
+		"  --queues N          port queues, a thread and a stack on each (default 1;\n"
+		"                      the device needs N queues: veth numrxqueues/numtxqueues,\n"
+		"                      a NIC's ethtool -L)\n"
 		"  --ip6 ADDR/LEN      an IPv6 address too (dual stack; --connect [ADDR]:PORT)\n"
 		"  --gateway6 ADDR     IPv6 gateway\n"
 		"  --max-conns N       connections served at once (default 4096); more are\n"
@@ -187,17 +196,17 @@ struct conn {
 	bool done;
 };
 
-static struct conn *conns;
-static unsigned holding; /* connections holding pages (--hold-ms) */
+static _Thread_local struct conn *conns;
+static _Thread_local unsigned holding; /* connections holding pages (--hold-ms) */
 /* generated bodies repeat one line; sending from (offset % line) keeps the
  * stream one unbroken repetition whatever the send sizes */
 #define GEN_LINE "pagenet zero-copy generated body\n"
 #define GEN_PERIOD (sizeof(GEN_LINE) - 1)
 #define GEN_CHUNK 65536
 static uint8_t gen_body[GEN_CHUNK + GEN_PERIOD];
-static uint8_t copy_buf[256 * 1024];
-static struct pn_tcp_sock *listener;
-static struct conn *client_conn;
+static _Thread_local uint8_t copy_buf[256 * 1024];
+static _Thread_local struct pn_tcp_sock *listener;
+static _Thread_local struct conn *client_conn; /* the client modes: queue 0's thread */
 static char fetch_sha[65], send_sha[65];
 static uint64_t fetch_bytes;
 static bool client_ok;
@@ -809,24 +818,31 @@ static void listen_cb(struct pn_tcp_sock *l, unsigned ev, void *arg)
 
 /* ---- stats */
 
-struct sample {
-	double t;
-	uint64_t bytes_in, bytes_out;
-	struct pn_pool_stats_sum pool;
+/* one queue's thread */
+struct worker {
+	unsigned q;
+	pthread_t th;
+	bool started;
+	struct pn_pool *pool;
+	_Atomic(int) state; /* 0 starting, 1 serving, -1 failed */
+	json_t *counters;   /* its last published counters, under snap_lock */
 };
 
-static json_t *stats_json(const struct sample *a, const struct sample *b, bool final)
+static struct worker workers[PN_PORT_MAX_QUEUES];
+static struct pn_port *port;
+static struct pn_stack_group *stack_group; /* --queues > 1 */
+static _Atomic(bool) workers_stop;
+
+/* The counters of the calling queue's stack and service: integers only
+ * (and the peer a partial checksum came from), so queues sum key by key. */
+static json_t *counters_json(void)
 {
 	struct pn_tcp_stats ts;
 	struct pn_net_stats ns;
-	double dt = b->t - a->t > 0 ? b->t - a->t : 1;
-	json_t *j;
+	json_t *j = json_object();
 
 	pn_tcp_stats_get(stack, &ts);
 	pn_stack_stats_get(stack, &ns);
-	j = json_pack("{ss sb sf sf sf}", "mode", mode_names[cfg.mode], "final", final, "t", b->t,
-		      "rx_gbps", (double)(b->bytes_in - a->bytes_in) * 8 / dt / 1e9,
-		      "tx_gbps", (double)(b->bytes_out - a->bytes_out) * 8 / dt / 1e9);
 	json_object_set_new(j, "service", json_pack(
 		"{sI sI sI sI sI sI sI sI sI sI sI sI sI}",
 		"conns_accepted", (json_int_t)sv.conns_accepted, "conns_open", (json_int_t)sv.conns_open,
@@ -910,7 +926,91 @@ static json_t *stats_json(const struct sample *a, const struct sample *b, bool f
 		json_object_set_new(nj, "ip_reasm_dup", json_integer((json_int_t)ns.ip_reasm_dup));
 		json_object_set_new(nj, "ip_reasm_bad", json_integer((json_int_t)ns.ip_reasm_bad));
 		json_object_set_new(nj, "ip6_bad_header", json_integer((json_int_t)ns.ip6_bad_header));
+		json_object_set_new(nj, "steer_out", json_integer((json_int_t)ns.steer_out));
+		json_object_set_new(nj, "steer_in", json_integer((json_int_t)ns.steer_in));
+		json_object_set_new(nj, "steer_drops", json_integer((json_int_t)ns.steer_drops));
+		json_object_set_new(nj, "neigh_from_group", json_integer((json_int_t)ns.neigh_from_group));
 	}
+	if ((cfg.mode == M_FETCH || cfg.mode == M_SEND) && my_queue == 0)
+		json_object_set_new(j, "client", json_pack("{ss sI sb}", "sha256",
+			cfg.mode == M_FETCH ? fetch_sha : send_sha, "bytes",
+			(json_int_t)(cfg.mode == M_FETCH ? fetch_bytes : send_done), "ok", client_ok));
+	return j;
+}
+
+/* Integers summed key by key, objects in step; anything else kept as
+ * the first queue had it. */
+static void json_sum_into(json_t *dst, json_t *src)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(src, k, v) {
+		json_t *d = json_object_get(dst, k);
+
+		if (d == NULL)
+			json_object_set_new(dst, k, json_deep_copy(v));
+		else if (json_is_integer(d) && json_is_integer(v))
+			json_integer_set(d, json_integer_value(d) + json_integer_value(v));
+		else if (json_is_object(d) && json_is_object(v))
+			json_sum_into(d, v);
+	}
+}
+
+/* The queues' last counters summed, and what each queue saw. */
+static json_t *counters_merged(void)
+{
+	json_t *sum = json_object(), *per = json_array();
+
+	pthread_mutex_lock(&snap_lock);
+	for (unsigned q = 0; q < cfg.queues; q++) {
+		json_t *c = workers[q].counters, *n, *t;
+
+		if (c == NULL)
+			continue;
+		json_sum_into(sum, c);
+		n = json_object_get(c, "net");
+		t = json_object_get(c, "tcp");
+		json_array_append_new(per, json_pack("{sI sO sO sO sO}", "queue", (json_int_t)q,
+			"rx_frames", json_object_get(n, "rx_frames"),
+			"segs_in", json_object_get(t, "segs_in"),
+			"steer_out", json_object_get(n, "steer_out"),
+			"steer_in", json_object_get(n, "steer_in")));
+	}
+	pthread_mutex_unlock(&snap_lock);
+	json_object_set_new(sum, "queues", per);
+	return sum;
+}
+
+static void publish_counters(struct worker *w)
+{
+	json_t *c = counters_json();
+
+	pthread_mutex_lock(&snap_lock);
+	json_decref(w->counters);
+	w->counters = c;
+	pthread_mutex_unlock(&snap_lock);
+}
+
+struct sample {
+	double t;
+	uint64_t bytes_in, bytes_out;
+	struct pn_pool_stats_sum pool; /* the recycling counters, over every queue's pool */
+	json_t *counters;              /* summed over the queues */
+};
+
+static json_t *stats_json(const struct sample *a, const struct sample *b, bool final)
+{
+	double dt = b->t - a->t > 0 ? b->t - a->t : 1;
+	const char *k;
+	json_t *j, *v;
+
+	j = json_pack("{ss sb sf sf sf sI}", "mode", mode_names[cfg.mode], "final", final, "t", b->t,
+		      "rx_gbps", (double)(b->bytes_in - a->bytes_in) * 8 / dt / 1e9,
+		      "tx_gbps", (double)(b->bytes_out - a->bytes_out) * 8 / dt / 1e9,
+		      "nb_queues", (json_int_t)cfg.queues);
+	json_object_foreach(b->counters, k, v)
+		json_object_set(j, k, v);
 	if (impair_port) {
 		struct pn_impair_stats is;
 
@@ -930,21 +1030,29 @@ static json_t *stats_json(const struct sample *a, const struct sample *b, bool f
 			    json_real(pn_pool_recycle_rate_between(&a->pool, &b->pool)));
 	if (group)
 		json_object_set_new(j, "acct", pn_app_tel_group(group));
-	if (cfg.mode == M_FETCH || cfg.mode == M_SEND)
-		json_object_set_new(j, "client", json_pack("{ss sI sb}", "sha256",
-			cfg.mode == M_FETCH ? fetch_sha : send_sha, "bytes",
-			(json_int_t)(cfg.mode == M_FETCH ? fetch_bytes : send_done), "ok", client_ok));
 	return j;
 }
 
 static double run_t0; /* the first sample's time: the text lines show time since */
 
-static void take_sample(struct sample *s, struct pn_pool *pool)
+static void take_sample(struct sample *s)
 {
+	json_t *svc;
+
+	memset(s, 0, sizeof(*s));
 	s->t = pn_now_s();
-	s->bytes_in = sv.bytes_in;
-	s->bytes_out = sv.bytes_out;
-	pn_pool_get_stats(pool, &s->pool);
+	s->counters = counters_merged();
+	svc = json_object_get(s->counters, "service");
+	s->bytes_in = (uint64_t)json_integer_value(json_object_get(svc, "bytes_in"));
+	s->bytes_out = (uint64_t)json_integer_value(json_object_get(svc, "bytes_out"));
+	for (unsigned q = 0; q < cfg.queues; q++) {
+		struct pn_pool_stats_sum ps;
+
+		pn_pool_get_stats(workers[q].pool, &ps);
+		s->pool.recycle_cached += ps.recycle_cached;
+		s->pool.recycle_ring += ps.recycle_ring;
+		s->pool.recycle_released_refcnt += ps.recycle_released_refcnt;
+	}
 }
 
 static void print_stats(const struct sample *a, const struct sample *b, bool final)
@@ -993,6 +1101,16 @@ static void print_stats(const struct sample *a, const struct sample *b, bool fin
 				       "unfinished checksum: the peer's TX checksum offload is on (veth: "
 				       "run `ethtool -K <its device> tx off` on the peer's side)\n",
 				       pc, json_string_value(json_object_get(t, "partial_csum_peer")));
+			if (cfg.queues > 1) {
+				json_t *n = json_object_get(j, "net");
+
+				printf("        %u queues: handed to the queue owning the flow %"
+				       JSON_INTEGER_FORMAT " (dropped %" JSON_INTEGER_FORMAT
+				       "); neighbours from another queue %" JSON_INTEGER_FORMAT "\n",
+				       cfg.queues, json_integer_value(json_object_get(n, "steer_out")),
+				       json_integer_value(json_object_get(n, "steer_drops")),
+				       json_integer_value(json_object_get(n, "neigh_from_group")));
+			}
 			if (ov || ns || tw || to)
 				printf("        refused: backlog full %" JSON_INTEGER_FORMAT
 				       ", no socket %" JSON_INTEGER_FORMAT "; TIME-WAIT recycled %"
@@ -1052,7 +1170,7 @@ static int parse_args(int argc, char **argv)
 	enum { O_PORT = 256, O_IP, O_GW, O_MODE, O_LISTEN, O_CONNECT, O_PATH, O_BYTES, O_COPY,
 	       O_APPMEM, O_ACCT, O_HOLD, O_INJECT, O_PAGES, O_RCVBUF, O_SNDBUF, O_MTU, O_DURATION,
 	       O_PERIOD, O_JSON, O_QUIET, O_NOTEL, O_HELP, O_MAXCONN, O_IDLE, O_HEADTO, O_IP6,
-	       O_GW6, O_VERBOSE };
+	       O_GW6, O_VERBOSE, O_QUEUES };
 	static const struct option opts[] = {
 		{ "port", 1, 0, O_PORT }, { "ip", 1, 0, O_IP }, { "gateway", 1, 0, O_GW },
 		{ "mode", 1, 0, O_MODE }, { "listen", 1, 0, O_LISTEN }, { "connect", 1, 0, O_CONNECT },
@@ -1064,7 +1182,8 @@ static int parse_args(int argc, char **argv)
 		{ "no-telemetry", 0, 0, O_NOTEL }, { "help", 0, 0, O_HELP },
 		{ "max-conns", 1, 0, O_MAXCONN }, { "idle-timeout", 1, 0, O_IDLE },
 		{ "header-timeout", 1, 0, O_HEADTO }, { "ip6", 1, 0, O_IP6 },
-		{ "gateway6", 1, 0, O_GW6 }, { "verbose", 0, 0, O_VERBOSE }, { 0, 0, 0, 0 },
+		{ "gateway6", 1, 0, O_GW6 }, { "verbose", 0, 0, O_VERBOSE }, { "queues", 1, 0, O_QUEUES },
+		{ 0, 0, 0, 0 },
 	};
 	int o;
 	uint64_t v;
@@ -1175,6 +1294,11 @@ static int parse_args(int argc, char **argv)
 				goto bad;
 			cfg.mtu = (uint16_t)v;
 			break;
+		case O_QUEUES:
+			if (parse_size(optarg, &v) || v < 1 || v > PN_PORT_MAX_QUEUES)
+				goto bad;
+			cfg.queues = (unsigned)v;
+			break;
 		case O_DURATION:
 			if (pn_app_parse_double(optarg, 0, 1e9, &cfg.duration))
 				goto bad;
@@ -1227,18 +1351,139 @@ bad:
 	return 0;
 }
 
+/* One queue: its stack, its listener (or the client connection, queue 0),
+ * polled until told to stop; counters published for the main thread. */
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	double next_pub, next_sweep = 0, pub_every = PN_MIN(cfg.period / 4, 0.25);
+	int rx_fd = pn_port_rx_fd(port, (uint16_t)w->q);
+	unsigned idle = 0;
+
+	my_queue = w->q;
+	pn_pool_set_owner(w->pool, pn_thread_id());
+	stack = pn_stack_create(&(struct pn_stack_conf){
+		.sz = sizeof(struct pn_stack_conf), .port = port, .queue = (uint16_t)w->q,
+		.pool = w->pool, .ip = cfg.ip, .prefix_len = cfg.prefix, .gateway = cfg.gateway,
+		.mtu = cfg.mtu, .ip6 = cfg.ip6, .prefix_len6 = cfg.prefix6, .gateway6 = cfg.gateway6,
+		.group = stack_group });
+	if (stack == NULL ||
+	    pn_tcp_configure(stack, &(struct pn_tcp_conf){
+		    .sz = sizeof(struct pn_tcp_conf), .rcvbuf = cfg.rcvbuf, .sndbuf = cfg.sndbuf,
+		    .max_sockets = cfg.max_conns * 2 + 64, .acct = group }) != 0) {
+		fprintf(stderr, "pagenet-zcsrv: cannot create the stack on queue %u: %s\n", w->q,
+			strerror(errno));
+		goto fail;
+	}
+	if (!pn_addr_is_zero(&cfg.ip6)) {
+		/* duplicate address detection takes a second: serve (and say
+		 * "ready") once the address is ours */
+		double t0 = pn_now_s();
+		char a6[PN_ADDR_STRLEN];
+
+		while (!pn_stack_ip6_ready(stack) && !pn_app_stop && pn_now_s() - t0 < 3)
+			pn_stack_poll(stack);
+		if (!pn_stack_ip6_ready(stack) && w->q == 0)
+			fprintf(stderr, "pagenet-zcsrv: IPv6 address %s is not usable (another node has it?)\n",
+				pn_addr_str(&cfg.ip6, a6));
+	}
+	if (cfg.mode == M_FETCH || cfg.mode == M_SEND) {
+		if (w->q == 0) {
+			struct pn_tcp_sock *s;
+
+			send_ctx = EVP_MD_CTX_new();
+			EVP_DigestInit_ex(send_ctx, EVP_sha256(), NULL);
+			s = pn_tcp_connect_addr(stack, &cfg.peer, cfg.peer_port, conn_cb, NULL);
+			if (s == NULL || (client_conn = conn_new(s)) == NULL) {
+				fprintf(stderr, "pagenet-zcsrv: connect: %s\n", strerror(errno));
+				goto fail;
+			}
+		}
+	} else {
+		/* every queue listens: a flow is served where its hash lands */
+		listener = pn_tcp_listen(stack, cfg.listen_port, 1024, listen_cb, NULL);
+		if (listener == NULL) {
+			fprintf(stderr, "pagenet-zcsrv: listen on %u: %s\n", cfg.listen_port, strerror(errno));
+			goto fail;
+		}
+	}
+	publish_counters(w);
+	atomic_store(&w->state, 1);
+	next_pub = pn_now_s() + pub_every;
+	while (!atomic_load_explicit(&workers_stop, memory_order_relaxed) && !pn_app_stop) {
+		double t;
+
+		if (pn_stack_poll(stack) == 0) {
+			/* idle: sleep until frames arrive (or 1 ms passes, for
+			 * the timers), as DPDK's rx interrupt mode does; without
+			 * a descriptor, short naps. In a group another queue may
+			 * hand us segments: naps stay short there. */
+			if (++idle > 64) {
+				if (rx_fd >= 0 && stack_group == NULL)
+					poll(&(struct pollfd){ .fd = rx_fd, .events = POLLIN }, 1, 1);
+				else
+					usleep(20);
+			}
+		} else {
+			idle = 0;
+		}
+		if (idle > 0 && idle < 64 && (idle & 15) != 0)
+			continue;
+		t = pn_now_s();
+		if (holding)
+			release_expired_holds(t);
+		if (cfg.mode == M_HTTP && t >= next_sweep) {
+			sweep_timeouts(t);
+			next_sweep = t + 0.1;
+		}
+		if (t >= next_pub) {
+			publish_counters(w);
+			next_pub = t + pub_every;
+		}
+	}
+	/* teardown: connections closed, what is queued goes out */
+	if (listener)
+		pn_tcp_close(listener);
+	listener = NULL;
+	while (conns)
+		conn_free(conns, !(cfg.mode == M_FETCH || cfg.mode == M_SEND));
+	{
+		double t0 = pn_now_s();
+
+		while (pn_now_s() - t0 < 0.2)
+			pn_stack_poll(stack);
+	}
+	publish_counters(w);
+	goto out;
+fail:
+	atomic_store(&w->state, -1);
+out:
+	while (conns && stack)
+		conn_free(conns, true);
+	pn_stack_destroy(stack); /* aborts what is left */
+	stack = NULL;
+	return NULL;
+}
+
+static void stop_workers(void)
+{
+	atomic_store(&workers_stop, true);
+	for (unsigned q = 0; q < cfg.queues; q++)
+		if (workers[q].started) {
+			pthread_join(workers[q].th, NULL);
+			workers[q].started = false;
+		}
+}
+
 int main(int argc, char **argv)
 {
 	struct pn_region *region = NULL;
-	struct pn_pool *pool = NULL;
-	struct pn_port *port = NULL;
 	struct sample first, last, cur;
 	char spec[512], ipbuf[16];
 	int rc = parse_args(argc, argv), exit_code = 1;
-	double t_end, next_stats, next_sweep = 0;
-	unsigned idle = 0;
-	int rx_fd;
+	double t_end, next_stats;
 	int64_t left;
+	bool failed = false;
 
 	if (rc)
 		return rc;
@@ -1274,12 +1519,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pagenet-zcsrv: cannot create the packet region: %s\n", strerror(errno));
 		goto out;
 	}
-	pool = pn_pool_create(&(struct pn_pool_params){
-		.sz = sizeof(struct pn_pool_params), .region = region, .frag_size = 2048,
-		.ring_size = 4096, .name = "zcsrv", .flags = group ? PN_POOL_F_ACCOUNTED : 0 });
-	if (pool == NULL) {
-		fprintf(stderr, "pagenet-zcsrv: cannot create the pool: %s\n", strerror(errno));
-		goto out;
+	for (unsigned q = 0; q < cfg.queues; q++) {
+		workers[q].q = q;
+		workers[q].pool = pn_pool_create(&(struct pn_pool_params){
+			.sz = sizeof(struct pn_pool_params), .region = region, .frag_size = 2048,
+			.ring_size = 4096, .name = "zcsrv", .flags = group ? PN_POOL_F_ACCOUNTED : 0 });
+		if (workers[q].pool == NULL) {
+			fprintf(stderr, "pagenet-zcsrv: cannot create the pool: %s\n", strerror(errno));
+			goto out;
+		}
 	}
 	/* AF_XDP: steer our address (and ARP for it) to the socket */
 	if (!strncmp(cfg.port_spec, "af_xdp:", 7) && !strstr(cfg.port_spec, "dst_ip=") &&
@@ -1294,13 +1542,15 @@ int main(int argc, char **argv)
 		snprintf(spec, sizeof(spec), "%s", cfg.port_spec);
 	}
 	{
-		struct pn_port_conf pc = { .sz = sizeof(pc), .nb_queues = 1 };
+		struct pn_port_conf pc = { .sz = sizeof(pc), .nb_queues = (uint16_t)cfg.queues };
 
-		pc.pools[0] = pool;
+		for (unsigned q = 0; q < cfg.queues; q++)
+			pc.pools[q] = workers[q].pool;
 		port = pn_port_open_str(spec, &pc);
 	}
 	if (port == NULL) {
-		fprintf(stderr, "pagenet-zcsrv: cannot open port %s: %s\n", spec, strerror(errno));
+		fprintf(stderr, "pagenet-zcsrv: cannot open port %s%s: %s\n", spec,
+			cfg.queues > 1 ? " with --queues" : "", strerror(errno));
 		goto out;
 	}
 	if (pn_impair_active(&cfg.impair)) {
@@ -1316,131 +1566,94 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pagenet-zcsrv: cannot start port %s\n", spec);
 		goto out;
 	}
-	stack = pn_stack_create(&(struct pn_stack_conf){
-		.sz = sizeof(struct pn_stack_conf), .port = port, .pool = pool, .ip = cfg.ip,
-		.prefix_len = cfg.prefix, .gateway = cfg.gateway, .mtu = cfg.mtu,
-		.ip6 = cfg.ip6, .prefix_len6 = cfg.prefix6, .gateway6 = cfg.gateway6 });
-	if (stack == NULL ||
-	    pn_tcp_configure(stack, &(struct pn_tcp_conf){
-		    .sz = sizeof(struct pn_tcp_conf), .rcvbuf = cfg.rcvbuf, .sndbuf = cfg.sndbuf,
-		    .max_sockets = cfg.max_conns * 2 + 64, .acct = group }) != 0) {
-		fprintf(stderr, "pagenet-zcsrv: cannot create the stack: %s\n", strerror(errno));
+	if (cfg.queues > 1) {
+		stack_group = pn_stack_group_create(&(struct pn_stack_group_conf){
+			.sz = sizeof(struct pn_stack_group_conf), .nb_stacks = (uint16_t)cfg.queues });
+		if (stack_group == NULL) {
+			fprintf(stderr, "pagenet-zcsrv: cannot create the stack group: %s\n",
+				strerror(errno));
+			goto out;
+		}
+	}
+	for (unsigned q = 0; q < cfg.queues; q++) {
+		if (pthread_create(&workers[q].th, NULL, worker_main, &workers[q]) != 0) {
+			fprintf(stderr, "pagenet-zcsrv: cannot start a thread for queue %u\n", q);
+			goto out;
+		}
+		workers[q].started = true;
+	}
+	for (unsigned q = 0; q < cfg.queues; q++) {
+		while (atomic_load(&workers[q].state) == 0 && !pn_app_stop)
+			usleep(1000);
+		failed |= atomic_load(&workers[q].state) < 0;
+	}
+	if (failed)
 		goto out;
-	}
-	if (!pn_addr_is_zero(&cfg.ip6)) {
-		/* duplicate address detection takes a second: serve (and say
-		 * "ready") once the address is ours */
-		double t0 = pn_now_s();
-		char a6[PN_ADDR_STRLEN];
-
-		while (!pn_stack_ip6_ready(stack) && !pn_app_stop && pn_now_s() - t0 < 3)
-			pn_stack_poll(stack);
-		if (!pn_stack_ip6_ready(stack))
-			fprintf(stderr, "pagenet-zcsrv: IPv6 address %s is not usable (another node has it?)\n",
-				pn_addr_str(&cfg.ip6, a6));
-	}
-	if (cfg.mode == M_FETCH || cfg.mode == M_SEND) {
-		struct pn_tcp_sock *s;
-
-		send_ctx = EVP_MD_CTX_new();
-		EVP_DigestInit_ex(send_ctx, EVP_sha256(), NULL);
-		s = pn_tcp_connect_addr(stack, &cfg.peer, cfg.peer_port, conn_cb, NULL);
-		if (s == NULL || (client_conn = conn_new(s)) == NULL) {
-			fprintf(stderr, "pagenet-zcsrv: connect: %s\n", strerror(errno));
-			goto out;
-		}
-	} else {
-		listener = pn_tcp_listen(stack, cfg.listen_port, 1024, listen_cb, NULL);
-		if (listener == NULL) {
-			fprintf(stderr, "pagenet-zcsrv: listen on %u: %s\n", cfg.listen_port, strerror(errno));
-			goto out;
-		}
-	}
 	if (cfg.telemetry) {
 		pn_telemetry_register("/zcsrv", tel_zcsrv, "service, TCP and stack counters");
 		pn_telemetry_start(&(struct pn_telemetry_params){
 			.sz = sizeof(struct pn_telemetry_params), .app = "pagenet-zcsrv" });
 	}
 	/* on stderr, also with --json: scripts wait for "ready" */
-	fprintf(stderr, "pagenet-zcsrv: %s on %s, %s/%u, %s, %s%s%s: ready, Ctrl-C stops\n",
+	fprintf(stderr, "pagenet-zcsrv: %s on %s, %s/%u, %s, %s%s%s%s: ready, Ctrl-C stops\n",
 		mode_names[cfg.mode], spec, pn_ip_str(cfg.ip, ipbuf), cfg.prefix,
 		cfg.mode >= M_FETCH ? "client" : "listening", cfg.copy ? "copying recv" : "recv_zc",
-		cfg.app_mem ? ", application memory" : "", group ? ", accounted" : "");
-	rx_fd = pn_port_rx_fd(port, 0);
-	take_sample(&first, pool);
+		cfg.app_mem ? ", application memory" : "", group ? ", accounted" : "",
+		cfg.queues > 1 ? ", a stack per queue" : "");
+	take_sample(&first);
 	run_t0 = first.t;
 	last = first;
+	last.counters = json_incref(first.counters);
 	t_end = cfg.duration > 0 ? first.t + cfg.duration : 0;
 	next_stats = first.t + cfg.period;
 	while (!pn_app_stop) {
-		double t;
+		double t = pn_now_s(), wake = t_end && t_end < next_stats ? t_end : next_stats;
 
-		if (pn_stack_poll(stack) == 0) {
-			/* idle: sleep until frames arrive (or 1 ms passes, for
-			 * the timers), as DPDK's rx interrupt mode does; without
-			 * a descriptor, short naps */
-			if (++idle > 64) {
-				if (rx_fd >= 0)
-					poll(&(struct pollfd){ .fd = rx_fd, .events = POLLIN }, 1, 1);
-				else
-					usleep(20);
-			}
-		} else {
-			idle = 0;
-		}
-		if (idle > 0 && idle < 64 && (idle & 15) != 0)
-			continue;
+		if (wake > t)
+			usleep((useconds_t)PN_MIN((wake - t) * 1e6, 20000.0));
 		t = pn_now_s();
-		if (holding)
-			release_expired_holds(t);
-		if (cfg.mode == M_HTTP && t >= next_sweep) {
-			sweep_timeouts(t);
-			next_sweep = t + 0.1;
-		}
 		if (t >= next_stats) {
-			take_sample(&cur, pool);
+			take_sample(&cur);
 			if (!cfg.quiet)
 				print_stats(&last, &cur, false);
+			json_decref(last.counters);
 			last = cur;
 			next_stats = t + cfg.period;
 		}
 		if (t_end && t >= t_end)
 			break;
 	}
-	/* teardown: connections closed, what is queued goes out */
-	if (listener)
-		pn_tcp_close(listener);
-	listener = NULL;
-	while (conns)
-		conn_free(conns, !(cfg.mode == M_FETCH || cfg.mode == M_SEND));
-	{
-		double t0 = pn_now_s();
-
-		while (pn_now_s() - t0 < 0.2)
-			pn_stack_poll(stack);
-	}
-	take_sample(&cur, pool);
+	stop_workers();
+	take_sample(&cur);
 	print_stats(&first, &cur, true);
+	json_decref(cur.counters);
+	json_decref(last.counters);
+	json_decref(first.counters);
 	exit_code = (cfg.mode == M_FETCH || cfg.mode == M_SEND) && !client_ok ? 1 : 0;
 out:
-	while (conns && stack)
-		conn_free(conns, true);
+	stop_workers();
 	if (cfg.telemetry)
 		pn_telemetry_stop();
-	pn_stack_destroy(stack); /* aborts what is left; conns free below */
-	stack = NULL;
+	if (stack_group && pn_stack_group_destroy(stack_group) != 0)
+		exit_code = 1;
 	if (port) {
 		pn_port_stop(port);
 		pn_port_close(port);
 	}
 	left = 0;
-	if (pool) {
-		left = pn_pool_destroy(pool);
-		if (left != 0) {
-			fprintf(stderr, "pagenet-zcsrv: %lld pages still out at exit\n", (long long)left);
-			exit_code = 1;
-		}
+	for (unsigned q = 0; q < cfg.queues; q++) {
+		int64_t l;
+
+		if (workers[q].pool == NULL)
+			continue;
+		l = pn_pool_destroy(workers[q].pool);
+		if (l != 0)
+			fprintf(stderr, "pagenet-zcsrv: %lld pages of queue %u's pool still out at exit\n",
+				(long long)l, q);
+		left += l;
 	}
+	if (left != 0)
+		exit_code = 1;
 	if (region && pn_region_destroy(region) != 0 && left == 0) {
 		fprintf(stderr, "pagenet-zcsrv: region still has pages out\n");
 		exit_code = 1;
@@ -1455,11 +1668,13 @@ out:
 			exit_code = 1;
 		}
 	}
-	if (exit_code == 0 && pool)
+	if (exit_code == 0 && workers[0].pool)
 		fprintf(stderr, "pagenet-zcsrv: every page came back to its pool%s\n",
 			group ? ", every charge to its group" : "");
 	if (send_ctx)
 		EVP_MD_CTX_free(send_ctx);
+	for (unsigned q = 0; q < cfg.queues; q++)
+		json_decref(workers[q].counters);
 	json_decref(snap);
 	return exit_code;
 }

@@ -131,7 +131,9 @@ tcp_topology() {
 	tmp=$(mktemp -d)
 	ip netns add $NS_K
 	ip netns add $NS_S
-	ip link add k0 netns $NS_K type veth peer name s0 netns $NS_S
+	local q=${1:-1} # queues per veth end (`tcp_topology 2`: the kernel spreads flows)
+	ip link add k0 netns $NS_K numtxqueues $q numrxqueues $q type veth \
+		peer name s0 netns $NS_S numtxqueues $q numrxqueues $q
 	ip -n $NS_K addr add $K_IP/24 dev k0
 	# IPv6 too (nodad: usable at once; the stack runs its own DAD)
 	ip -n $NS_K addr add $K_IP6/64 dev k0 nodad
