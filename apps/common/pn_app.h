@@ -19,6 +19,8 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -87,6 +89,28 @@ static inline int pn_app_parse_double(const char *s, double min, double max, dou
 		return -1;
 	*out = v;
 	return 0;
+}
+
+/*
+ * Pin the calling thread to the n-th CPU (modulo their number) of those
+ * the process may run on, as DPDK pins an lcore. A polling thread that
+ * moves between CPUs reorders what it sends: veth and loopback queue a
+ * frame on the sending CPU's backlog. @return the CPU, or -1.
+ */
+static inline int pn_app_pin_nth(unsigned n)
+{
+	cpu_set_t avail, set;
+	int cpu, k;
+
+	if (sched_getaffinity(0, sizeof(avail), &avail) != 0 || CPU_COUNT(&avail) == 0)
+		return -1;
+	k = (int)(n % (unsigned)CPU_COUNT(&avail));
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		if (CPU_ISSET(cpu, &avail) && k-- == 0)
+			break;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0 ? cpu : -1;
 }
 
 #endif /* PN_APP_H */

@@ -199,20 +199,12 @@ static void pin(unsigned q)
 	cpu_set_t set;
 	int cpu;
 
-	if (cfg.nb_cpus) {
-		cpu = cfg.cpus[q % cfg.nb_cpus];
-	} else {
-		cpu_set_t avail;
-		int n = 0, k = (int)q;
-
-		if (sched_getaffinity(0, sizeof(avail), &avail))
-			return;
-		n = CPU_COUNT(&avail);
-		k %= n;
-		for (cpu = 0; cpu < CPU_SETSIZE; cpu++)
-			if (CPU_ISSET(cpu, &avail) && k-- == 0)
-				break;
+	if (cfg.nb_cpus == 0) {
+		if (pn_app_pin_nth(q) < 0)
+			fprintf(stderr, "pagenet-fwd: cannot pin queue %u\n", q);
+		return;
 	}
+	cpu = cfg.cpus[q % cfg.nb_cpus];
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set))

@@ -971,11 +971,13 @@ static json_t *counters_merged(void)
 		json_sum_into(sum, c);
 		n = json_object_get(c, "net");
 		t = json_object_get(c, "tcp");
-		json_array_append_new(per, json_pack("{sI sO sO sO sO}", "queue", (json_int_t)q,
+		json_array_append_new(per, json_pack("{sI sO sO sO sO sO sO}", "queue", (json_int_t)q,
 			"rx_frames", json_object_get(n, "rx_frames"),
 			"segs_in", json_object_get(t, "segs_in"),
 			"steer_out", json_object_get(n, "steer_out"),
-			"steer_in", json_object_get(n, "steer_in")));
+			"steer_in", json_object_get(n, "steer_in"),
+			"retrans_segs", json_object_get(t, "retrans_segs"),
+			"rto_expired", json_object_get(t, "rto_expired")));
 	}
 	pthread_mutex_unlock(&snap_lock);
 	json_object_set_new(sum, "queues", per);
@@ -1361,6 +1363,10 @@ static void *worker_main(void *arg)
 	unsigned idle = 0;
 
 	my_queue = w->q;
+	/* a thread per CPU, as DPDK's lcores: one that wanders reorders what
+	 * it sends (veth queues a frame on the sending CPU's backlog) */
+	if (cfg.queues > 1 && pn_app_pin_nth(w->q) < 0)
+		fprintf(stderr, "pagenet-zcsrv: cannot pin queue %u's thread\n", w->q);
 	pn_pool_set_owner(w->pool, pn_thread_id());
 	stack = pn_stack_create(&(struct pn_stack_conf){
 		.sz = sizeof(struct pn_stack_conf), .port = port, .queue = (uint16_t)w->q,
