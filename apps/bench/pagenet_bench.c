@@ -26,6 +26,7 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include "bench.h"
 #include "pn_app.h"
 #include "pn_csum.h"
 #include "pn_pkt.h"
@@ -34,17 +35,11 @@
 #define MAX_ROUNDS 31
 #define DPDK_CACHE 256
 
-struct opts {
-	bool json;
-	unsigned rounds;
-	uint64_t iters;
-};
-
-static struct opts opt = { .rounds = 9, .iters = 2000000 };
+struct opts opt = { .rounds = 9, .iters = 2000000 };
 
 /* Ctrl-C (pn_app_stop): finish the round in progress, skip the rest, clean up. */
 
-static uint64_t now_ns(void)
+uint64_t now_ns(void)
 {
 	struct timespec ts;
 
@@ -65,7 +60,6 @@ static double median(double *v, unsigned n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-typedef double (*bench_fn)(void *ctx, uint64_t iters); /* returns ns per op */
 
 static void report(const char *name, const char *anchor, double ours,
 		   double theirs, const char *unit)
@@ -95,9 +89,8 @@ static bool row_wanted(const char *name)
 	return only == NULL;
 }
 
-static void run_row(const char *name, const char *anchor, bench_fn ours,
-		    void *octx, bench_fn theirs, void *tctx, uint64_t iters,
-		    const char *unit)
+void run_row(const char *name, const char *anchor, bench_fn ours, void *octx, bench_fn theirs,
+	     void *tctx, uint64_t iters, const char *unit)
 {
 	double a[MAX_ROUNDS], b[MAX_ROUNDS];
 	unsigned r;
@@ -579,7 +572,7 @@ static int bench_acct(void)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: pagenet-bench pool|acct [--json] [--rounds N] [--iters N] [--quick]\n"
+		"usage: pagenet-bench pool|acct|group [--json] [--rounds N] [--iters N] [--quick]\n"
 		"       pagenet-bench tcp [--json] [--rounds N] [--bytes N]   (root)\n"
 		"       pagenet-bench http [--json] [--rounds N] [--seconds N]   (root)\n"
 		"\n"
@@ -593,6 +586,10 @@ static void usage(FILE *out)
 		"side by side in one process (EAL: --no-huge --no-pci, two lcores).\n"
 		"acct: an accounted pool against the same pool unaccounted, and the\n"
 		"stocked charge+uncharge against plain atomics on the counters.\n"
+		"group: two stack groups of two queues back to back over the loop\n"
+		"driver, TCP both ends: a segment handed to the queue owning its flow\n"
+		"against one delivered there, and two threads against one (--iters:\n"
+		"segments per round).\n"
 		"Each row prints the median ns per object and the ours/anchor ratio.\n"
 		"\n"
 		"  --json       one JSON object per row: name, ours_ns, anchor,\n"
@@ -700,6 +697,10 @@ bad:
 		fprintf(stderr, "pagenet-bench: --rounds must be 1..%d and --iters >= 64\n",
 			MAX_ROUNDS);
 		return 2;
+	}
+	if (strcmp(cmd, "group") == 0) {
+		pn_app_catch_signals();
+		return bench_group();
 	}
 	if (strcmp(cmd, "pool") != 0 && strcmp(cmd, "acct") != 0) {
 		fprintf(stderr, "pagenet-bench: unknown benchmark '%s'\n", cmd);
