@@ -145,6 +145,11 @@ uint32_t pn_stack_group_hash(const struct pn_stack_group *g, const struct pn_add
 /** The member that owns the flow pn_stack_group_hash() hashes. */
 unsigned pn_stack_group_owner(const struct pn_stack_group *g, const struct pn_addr *src,
 			      const struct pn_addr *dst, uint16_t sport, uint16_t dport);
+/** true when a flow from @p peer:@p peer_port to our @p local_port is
+ * this stack's to serve (alone: always): it arrives here on a NIC whose RSS
+ * matches the group, or is handed here by the member it arrives at. */
+bool pn_stack_owns_flow(const struct pn_stack *st, const struct pn_addr *peer,
+			uint16_t peer_port, uint16_t local_port);
 
 struct pn_stack_conf {
 	uint32_t sz;              /**< sizeof(struct pn_stack_conf) */

@@ -111,10 +111,6 @@ uint32_t pn_stack_l4_room(const struct pn_stack *st);
  */
 bool pn_stack_steer(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_l3_info *l3,
 		    uint16_t sport, uint16_t dport);
-/** true when a flow from @p peer:@p peer_port to our @p local_port
- * arrives at this stack, or would be handed to it (alone: always). */
-bool pn_stack_owns_flow(const struct pn_stack *st, const struct pn_addr *peer,
-			uint16_t peer_port, uint16_t local_port);
 
 /* ---- the stack's clock, timers and settings */
 

@@ -12,7 +12,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "pn_net_l4.h"
+#include "pn_net.h"
 #include "pn_pool.h"
 #include "pn_port.h"
 #include "pn_tcp.h"
