@@ -12,11 +12,8 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "pn_net.h"
-#include "pn_pool.h"
-#include "pn_port.h"
+#include "pn_group_side.h"
 #include "pn_tcp.h"
-#include "pn_test.h"
 #include "pn_wire.h"
 
 static struct pn_addr addr(const char *s)
@@ -96,39 +93,17 @@ Test(group, bad_configurations_refused)
 
 /* ---- two groups back to back */
 
-#define NQ 2
+#define NQ GS_NQ
 #define IP_A 0x0a000001u
 #define IP_B 0x0a000002u
 
-struct side {
-	struct pn_stack_group *g;
-	struct pn_pool *pool[NQ];
-	struct pn_port *port;
-	struct pn_stack *st[NQ];
-};
-
-static struct side A, B;
+static struct gs_side A, B;
 static int seq;
 
-static void side_open(struct side *s, const char *pair, uint32_t ip, unsigned members)
+/* @p members stacks on @p s (the first ones), each with TCP */
+static void side_open(struct gs_side *s, const char *pair, uint32_t ip, unsigned members)
 {
-	struct pn_port_conf pc = { .sz = sizeof(pc), .nb_queues = NQ, .ring_size = 4096 };
-	char args[64];
-
-	s->g = pn_stack_group_create(&(struct pn_stack_group_conf){
-		.sz = sizeof(struct pn_stack_group_conf), .nb_stacks = NQ });
-	cr_assert_not_null(s->g);
-	for (unsigned q = 0; q < NQ; q++) {
-		s->pool[q] = pn_pool_create(&(struct pn_pool_params){
-			.sz = sizeof(struct pn_pool_params), .nr_pages = 4096,
-			.numa_node = PN_NUMA_ANY, .name = "group-test" });
-		cr_assert_not_null(s->pool[q]);
-		pc.pools[q] = s->pool[q];
-	}
-	snprintf(args, sizeof(args), "pair=%s", pair);
-	s->port = pn_port_open("loop", args, &pc);
-	cr_assert_not_null(s->port);
-	cr_assert_eq(pn_port_start(s->port), 0);
+	gs_open(s, pair, 4096);
 	for (unsigned q = 0; q < members; q++) {
 		s->st[q] = pn_stack_create(&(struct pn_stack_conf){
 			.sz = sizeof(struct pn_stack_conf), .port = s->port, .queue = (uint16_t)q,
@@ -137,19 +112,6 @@ static void side_open(struct side *s, const char *pair, uint32_t ip, unsigned me
 		cr_assert_eq(pn_tcp_configure(s->st[q], &(struct pn_tcp_conf){
 				     .sz = sizeof(struct pn_tcp_conf), .time_wait_ms = 20 }), 0);
 	}
-}
-
-static void side_close(struct side *s)
-{
-	for (unsigned q = 0; q < NQ; q++) {
-		pn_stack_destroy(s->st[q]);
-		s->st[q] = NULL;
-	}
-	pn_port_stop(s->port);
-	pn_port_close(s->port);
-	cr_assert_eq(pn_stack_group_destroy(s->g), 0);
-	for (unsigned q = 0; q < NQ; q++)
-		cr_assert_eq(pn_pool_destroy(s->pool[q]), 0, "pool %u: pages in flight", q);
 }
 
 static void open_both(unsigned members_a)
@@ -170,7 +132,7 @@ static void poll_all(void)
 	}
 }
 
-static void net_stats_sum(struct side *s, struct pn_net_stats *sum)
+static void net_stats_sum(struct gs_side *s, struct pn_net_stats *sum)
 {
 	memset(sum, 0, sizeof(*sum));
 	for (unsigned q = 0; q < NQ; q++) {
@@ -197,8 +159,8 @@ Test(group, joining_twice_or_outside_refused)
 	cr_assert_null(pn_stack_create(&c), "the place is taken");
 	cr_assert_eq(errno, EEXIST);
 	cr_assert_eq(pn_stack_group_destroy(A.g), -EBUSY, "members still in it");
-	side_close(&A);
-	side_close(&B);
+	gs_close(&A);
+	gs_close(&B);
 }
 
 #define NCONN 24
@@ -350,8 +312,8 @@ Test(group, connections_both_ways_every_byte_to_its_owner)
 		pn_tcp_stats_get(B.st[q], &t);
 		cr_assert_eq(t.sockets, 0, "B member %u: sockets left", q);
 	}
-	side_close(&A);
-	side_close(&B);
+	gs_close(&A);
+	gs_close(&B);
 }
 
 /*
@@ -399,6 +361,6 @@ Test(group, a_neighbour_answer_on_another_queue_serves_the_asker)
 	pn_stack_stats_get(B.st[1], &n1);
 	cr_assert_eq(n1.neigh_from_group, 1);
 	cr_assert_eq(n1.arp_tx_request, 1, "asked once");
-	side_close(&A);
-	side_close(&B);
+	gs_close(&A);
+	gs_close(&B);
 }
