@@ -52,6 +52,17 @@ case "$app" in
 	grep -q -- --app-mem <<<"$("$app" --help)"
 	stops_cleanly "$app" --port loop:pair=zs --ip 10.1.1.1/24 --json --stats-period 0.2
 	refused "$app" --port loop:pair=z --ip 10.1.1.1/24 --duration abc
+	refused "$app" --port loop:pair=z --ip 10.1.1.1/24 --queues 17
+	refused "$app" --port loop:pair=z --ip 10.1.1.1/24 --queues 0
+	# a stack per queue: both report, every page back at the end
+	"$app" --port loop:pair=zq --ip 10.1.1.1/24 --queues 2 --duration 1 --json --no-telemetry \
+		>"$out" 2>/dev/null
+	python3 -c '
+import json, sys
+final = [json.loads(l) for l in open(sys.argv[1])][-1]
+assert final["final"] and final["nb_queues"] == 2 and len(final["queues"]) == 2, final
+print("zcsrv --queues 2: clean exit")
+' "$out"
 	refused "$app" --port loop:pair=z --ip 10.1.1.1/24 --stats-period -1
 	rc=0; "$app" --port loop:pair=z --ip 10.1.1.1/24 --mode nosuch 2>"$out" || rc=$?
 	[ $rc -eq 2 ] && grep -q -- '--mode' "$out" || { cat "$out"; exit 1; }
