@@ -3,7 +3,8 @@
 # its own thread, one address. The kernel's TCP picks a queue per
 # connection at random (veth follows the sender's flow hash), so about half
 # the segments land on the queue that does not own their flow and are
-# handed over. Checked: ping and ARP answered whichever queue asks, a 20 MB
+# handed over. Checked: ping and ARP (and ping -6, neighbour discovery,
+# 50 IPv6 connections) answered whichever queue asks, a 20 MB
 # POST hashed right, 200 connections opened one after another all served,
 # wrk on 64 connections with no error, both queues busy, segments handed
 # over and none dropped; then the stack as client (fetch, an active open
@@ -16,10 +17,15 @@ need_root
 for t in curl wrk sha256sum; do command -v $t >/dev/null || skip "$t is not installed"; done
 tcp_topology 2
 
-zc_start $tmp/o.json $tmp/o.err --mode http --listen 8080 --queues 2
+zc_start $tmp/o.json $tmp/o.err --mode http --listen 8080 --queues 2 --ip6 $S_IP6/64
 grep -q 'a stack per queue' $tmp/o.err || fail "zcsrv did not say it runs a stack per queue"
-log "ping the stack"
+log "ping the stack, both families"
 ip netns exec $NS_K ping -q -c 5 -i 0.1 -W 1 $S_IP >&2 || fail "no echo reply from the stack"
+ip netns exec $NS_K ping -6 -q -c 5 -i 0.1 -W 1 $S_IP6 >&2 || fail "no IPv6 echo reply from the stack"
+
+log "50 IPv6 connections one after another"
+ip netns exec $NS_K bash -c "for i in \$(seq 50); do curl -sS -m 5 -o /dev/null -w '%{http_code}\n' http://[$S_IP6]:8080/100; done" >$tmp/codes6 2>&1
+[ "$(grep -c '^200$' $tmp/codes6)" = 50 ] || { sort $tmp/codes6 | uniq -c >&2; fail "not every IPv6 connection was served"; }
 
 log "curl POSTs 20 MB"
 head -c 20000000 /dev/urandom >$tmp/post.bin
