@@ -824,6 +824,7 @@ struct worker {
 	pthread_t th;
 	bool started;
 	struct pn_pool *pool;
+	char pool_name[24];  /* "zcsrv", or "zcsrv-qN" with more queues */
 	_Atomic(int) state; /* 0 starting, 1 serving, -1 failed */
 	json_t *counters;   /* its last published counters, under snap_lock */
 };
@@ -1527,9 +1528,15 @@ int main(int argc, char **argv)
 	}
 	for (unsigned q = 0; q < cfg.queues; q++) {
 		workers[q].q = q;
+		/* pagenet-stat and telemetry tell the queues' pools apart */
+		if (cfg.queues > 1)
+			snprintf(workers[q].pool_name, sizeof(workers[q].pool_name), "zcsrv-q%u", q);
+		else
+			snprintf(workers[q].pool_name, sizeof(workers[q].pool_name), "zcsrv");
 		workers[q].pool = pn_pool_create(&(struct pn_pool_params){
 			.sz = sizeof(struct pn_pool_params), .region = region, .frag_size = 2048,
-			.ring_size = 4096, .name = "zcsrv", .flags = group ? PN_POOL_F_ACCOUNTED : 0 });
+			.ring_size = 4096, .name = workers[q].pool_name,
+			.flags = group ? PN_POOL_F_ACCOUNTED : 0 });
 		if (workers[q].pool == NULL) {
 			fprintf(stderr, "pagenet-zcsrv: cannot create the pool: %s\n", strerror(errno));
 			goto out;
