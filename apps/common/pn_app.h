@@ -27,6 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "pn_pool.h"
+
 /* Set by the signals and by a closed stdout; the main loop polls it. */
 static volatile sig_atomic_t pn_app_stop;
 
@@ -111,6 +113,27 @@ static inline int pn_app_pin_nth(unsigned n)
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	return pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0 ? cpu : -1;
+}
+
+/*
+ * The recycle rate between two samples, for the text views: @p fmt applied
+ * to the rate in percent, or "-" when no page came back in between (there is
+ * no rate to speak of). @p a NULL: since the start.
+ */
+static inline const char *pn_app_recycle_pct(char *buf, size_t len, const char *fmt,
+					    const struct pn_pool_stats_sum *a,
+					    const struct pn_pool_stats_sum *b)
+{
+	static const struct pn_pool_stats_sum none;
+
+	if (a == NULL)
+		a = &none;
+	if (b->recycle_cached + b->recycle_ring + b->recycle_released_refcnt ==
+	    a->recycle_cached + a->recycle_ring + a->recycle_released_refcnt)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, fmt, 100.0 * pn_pool_recycle_rate_between(a, b));
+	return buf;
 }
 
 #endif /* PN_APP_H */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "pn_acct.h"
+#include "pn_impair.h"
 #include "pn_telemetry.h"
 
 /* The value of one telemetry request ("/pool,3"), a new reference; an
@@ -49,6 +50,21 @@ static inline json_t *pn_app_tel_group(const struct pn_acct_group *g)
 
 	pn_acct_path(g, path, sizeof(path));
 	return pn_app_tel("/acct/group,%s", path);
+}
+
+/* What an impair port did (pn_impair_stats), as the programs print it. */
+static inline json_t *pn_app_tel_impair(const struct pn_impair_stats *is)
+{
+	return json_pack("{sI sI sI sI sI sI sI sI sI sI sI}",
+			 "rx_lost", (json_int_t)is->rx_lost, "rx_dup", (json_int_t)is->rx_dup,
+			 "rx_reordered", (json_int_t)is->rx_reordered,
+			 "rx_delayed", (json_int_t)is->rx_delayed,
+			 "rx_corrupted", (json_int_t)is->rx_corrupted,
+			 "tx_lost", (json_int_t)is->tx_lost, "tx_dup", (json_int_t)is->tx_dup,
+			 "tx_reordered", (json_int_t)is->tx_reordered,
+			 "tx_delayed", (json_int_t)is->tx_delayed,
+			 "tx_corrupted", (json_int_t)is->tx_corrupted,
+			 "no_buffer", (json_int_t)is->no_buffer);
 }
 
 #endif /* PN_APP_TEL_H */

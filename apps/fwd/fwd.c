@@ -492,17 +492,7 @@ static void print_stats(const struct snap *a, const struct snap *b, double elaps
 				struct pn_impair_stats is;
 
 				if (pn_impair_stats_get(ports[p], &is) == 0)
-					json_object_set_new(j, "impair", json_pack(
-						"{sI sI sI sI sI sI sI sI sI sI sI}",
-						"rx_lost", (json_int_t)is.rx_lost, "rx_dup", (json_int_t)is.rx_dup,
-						"rx_reordered", (json_int_t)is.rx_reordered,
-						"rx_delayed", (json_int_t)is.rx_delayed,
-						"rx_corrupted", (json_int_t)is.rx_corrupted,
-						"tx_lost", (json_int_t)is.tx_lost, "tx_dup", (json_int_t)is.tx_dup,
-						"tx_reordered", (json_int_t)is.tx_reordered,
-						"tx_delayed", (json_int_t)is.tx_delayed,
-						"tx_corrupted", (json_int_t)is.tx_corrupted,
-						"no_buffer", (json_int_t)is.no_buffer));
+					json_object_set_new(j, "impair", pn_app_tel_impair(&is));
 			}
 			json_array_append_new(jp, j);
 		}
@@ -548,13 +538,9 @@ static void print_stats(const struct snap *a, const struct snap *b, double elaps
 		}
 		for (unsigned q = 0; q < cfg.queues; q++) {
 			const struct pn_pool_stats_sum *x = &a->pool[q], *y = &b->pool[q];
-			uint64_t back = y->recycle_cached + y->recycle_ring + y->recycle_released_refcnt -
-					x->recycle_cached - x->recycle_ring - x->recycle_released_refcnt;
-			char rate[16] = "-"; /* nothing came back: no rate to speak of */
+			char rate[16];
 
-			if (back)
-				snprintf(rate, sizeof(rate), "%.4f%%",
-					 100.0 * pn_pool_recycle_rate_between(x, y));
+			pn_app_recycle_pct(rate, sizeof(rate), "%.4f%%", x, y);
 			printf("  pool q%u  alloc fast %llu slow %llu  recycled %llu released %llu"
 			       "  recycle rate %s\n", q,
 			       (unsigned long long)(y->alloc_fast - x->alloc_fast),

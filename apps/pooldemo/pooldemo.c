@@ -84,10 +84,9 @@ static void print_stats(const struct cfg *c, struct pn_pool *p, double t,
 		       (unsigned long long)s.recycle_released_refcnt, pi.cache_count,
 		       pi.ring_count, (long long)pi.inflight);
 	} else {
-		char rate[16] = "-";
+		char rate[16];
 
-		if (s.recycle_cached + s.recycle_ring + s.recycle_released_refcnt)
-			snprintf(rate, sizeof(rate), "%.3f%%", 100.0 * pn_pool_recycle_rate(&s));
+		pn_app_recycle_pct(rate, sizeof(rate), "%.3f%%", NULL, &s);
 		/* the rate is over the interval (the whole run on the final
 		 * line); the counters are totals since the start */
 		printf("%s%6.1fs  %10.2f Mpkt/s  | totals: recycle %s  fast %llu refill %llu slow %llu"

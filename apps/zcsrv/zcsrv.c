@@ -1018,16 +1018,7 @@ static json_t *stats_json(const struct sample *a, const struct sample *b, bool f
 		struct pn_impair_stats is;
 
 		pn_impair_stats_get(impair_port, &is);
-		json_object_set_new(j, "impair", json_pack(
-			"{sI sI sI sI sI sI sI sI sI sI sI}",
-			"rx_lost", (json_int_t)is.rx_lost, "rx_dup", (json_int_t)is.rx_dup,
-			"rx_reordered", (json_int_t)is.rx_reordered,
-			"rx_delayed", (json_int_t)is.rx_delayed,
-			"rx_corrupted", (json_int_t)is.rx_corrupted, "tx_lost", (json_int_t)is.tx_lost,
-			"tx_dup", (json_int_t)is.tx_dup, "tx_reordered", (json_int_t)is.tx_reordered,
-			"tx_delayed", (json_int_t)is.tx_delayed,
-			"tx_corrupted", (json_int_t)is.tx_corrupted,
-			"no_buffer", (json_int_t)is.no_buffer));
+		json_object_set_new(j, "impair", pn_app_tel_impair(&is));
 	}
 	json_object_set_new(j, "recycle_rate_interval",
 			    json_real(pn_pool_recycle_rate_between(&a->pool, &b->pool)));
@@ -1070,14 +1061,9 @@ static void print_stats(const struct sample *a, const struct sample *b, bool fin
 
 		/* rates over the interval (the whole run on the total line);
 		 * the counts after the bar since the start */
-		uint64_t back = b->pool.recycle_cached + b->pool.recycle_ring +
-				b->pool.recycle_released_refcnt - a->pool.recycle_cached -
-				a->pool.recycle_ring - a->pool.recycle_released_refcnt;
-		char rate[16] = "-"; /* nothing came back: no rate to speak of */
+		char rate[16];
 
-		if (back)
-			snprintf(rate, sizeof(rate), "%.4f",
-				 json_real_value(json_object_get(j, "recycle_rate_interval")));
+		pn_app_recycle_pct(rate, sizeof(rate), "%.2f%%", &a->pool, &b->pool);
 		printf("%s %7.1fs  rx %6.3f Gbit/s  tx %6.3f Gbit/s  recycle %s  | conns %3" JSON_INTEGER_FORMAT
 		       " (%" JSON_INTEGER_FORMAT " done)  zc %" JSON_INTEGER_FORMAT " copy %" JSON_INTEGER_FORMAT
 		       " fallback %" JSON_INTEGER_FORMAT " B  retrans %" JSON_INTEGER_FORMAT "\n",

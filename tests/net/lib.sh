@@ -145,6 +145,21 @@ tcp_topology() {
 	ip netns exec $NS_K ethtool -K k0 tx off >/dev/null
 }
 
+# kernel_file_server BYTES: python's http.server in ns K on $K_IP:8000
+# serving $tmp/www/f.bin of BYTES random bytes; its SHA-256 in $want
+kernel_file_server() {
+	mkdir -p $tmp/www
+	head -c "$1" /dev/urandom >$tmp/www/f.bin
+	want=$(sha256sum <$tmp/www/f.bin | cut -d' ' -f1)
+	(cd $tmp/www && exec ip netns exec $NS_K python3 -m http.server 8000 --bind $K_IP) >/dev/null 2>&1 &
+	pids+=($!)
+	for _ in $(seq 50); do
+		ip netns exec $NS_K bash -c "echo >/dev/tcp/$K_IP/8000" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "python's http.server did not start"
+}
+
 # zc_start OUT ERR ARGS...: run pagenet-zcsrv in ns S, wait until it serves
 zc_start() {
 	local out=$1 err=$2; shift 2

@@ -10,12 +10,7 @@ need_root
 command -v socat >/dev/null || skip "socat is not installed"
 tcp_topology
 
-mkdir $tmp/www
-head -c 30000000 /dev/urandom >$tmp/www/f.bin
-want=$(sha256sum <$tmp/www/f.bin | cut -d' ' -f1)
-(cd $tmp/www && exec ip netns exec $NS_K python3 -m http.server 8000 --bind $K_IP) >/dev/null 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do ip netns exec $NS_K bash -c "echo >/dev/tcp/$K_IP/8000" 2>/dev/null && break; sleep 0.1; done
+kernel_file_server 30000000
 
 for inject in "" "rx_loss=0.01,rx_dup=0.01,rx_reorder=0.03,tx_loss=0.01,seed=3"; do
 	log "fetch 30 MB from python http.server ${inject:+(injected: $inject)}"

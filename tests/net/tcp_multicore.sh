@@ -53,12 +53,7 @@ expect $tmp/o.json 'j["service"]["bad_requests"] == 0 and j["tcp"]["bad_csum"] =
 grep -q 'every page came back' $tmp/o.err || fail "no clean-exit report"
 log "handed over: $(json_final $tmp/o.json 'j["net"]["steer_out"]') of $(json_final $tmp/o.json 'j["tcp"]["segs_in"]') segments"
 
-mkdir $tmp/www
-head -c 30000000 /dev/urandom >$tmp/www/f.bin
-want=$(sha256sum <$tmp/www/f.bin | cut -d' ' -f1)
-(cd $tmp/www && exec ip netns exec $NS_K python3 -m http.server 8000 --bind $K_IP) >/dev/null 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do ip netns exec $NS_K bash -c "echo >/dev/tcp/$K_IP/8000" 2>/dev/null && break; sleep 0.1; done
+kernel_file_server 30000000
 handed=0
 for run in 1 2 3; do
 	log "fetch 30 MB with two queues (run $run)"
