@@ -117,8 +117,8 @@ struct pn_acct_group;
 struct pn_stack_group_conf {
 	uint32_t sz;           /**< sizeof(struct pn_stack_group_conf) */
 	uint16_t nb_stacks;    /**< members, 1..PN_PORT_MAX_QUEUES: the port's queues */
-	/** RSS key, 40 bytes (NULL: the key most NICs ship with, from
-	 * Microsoft's RSS specification; `ethtool -x DEV` shows a NIC's) */
+	/** RSS key, 40 bytes (NULL: the key of Microsoft's RSS specification;
+	 * a NIC's, often random, is what `ethtool -x DEV` shows) */
 	const uint8_t *rss_key;
 	/** indirection table: a hash's low bits pick an entry, the entry the
 	 * queue (0 entries: 128 of them, entry i = i % nb_stacks, as drivers

@@ -26,8 +26,9 @@
 #define GROUP_NEIGH_PROBE 8
 #define MAC_VALID (1ull << 48)
 
-/* The key in Microsoft's RSS specification, which most drivers load by
- * default (ixgbe, i40e, ice, mlx5 use it or a random one: `ethtool -x`). */
+/* The key in Microsoft's RSS specification: its verification tables use
+ * it, some drivers load it; Linux drivers mostly draw a random one at boot
+ * (netdev_rss_key_fill), which `ethtool -x` shows. */
 static const uint8_t rss_key_default[RSS_KEY_LEN] = {
 	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
 	0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
