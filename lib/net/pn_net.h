@@ -138,7 +138,8 @@ int pn_stack_group_destroy(struct pn_stack_group *g);
 /**
  * The Toeplitz hash of a flow as it arrives (source = the peer), over
  * the addresses and ports as NICs hash TCP (RSS over IPv4/IPv6 with
- * ports). Addresses of one family; host-order ports.
+ * ports). Addresses of one family (@p src's is used); host-order ports.
+ * 0 for a NULL group or address.
  */
 uint32_t pn_stack_group_hash(const struct pn_stack_group *g, const struct pn_addr *src,
 			     const struct pn_addr *dst, uint16_t sport, uint16_t dport);

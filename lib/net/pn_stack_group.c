@@ -192,9 +192,12 @@ uint32_t pn_stack_group_hash(const struct pn_stack_group *g, const struct pn_add
 			     const struct pn_addr *dst, uint16_t sport, uint16_t dport)
 {
 	uint8_t in[RSS_INPUT_MAX];
-	unsigned n = flow_bytes(in, src, dst, sport, dport);
+	unsigned n;
 	uint32_t h = 0;
 
+	if (g == NULL || src == NULL || dst == NULL)
+		return 0;
+	n = flow_bytes(in, src, dst, sport, dport);
 	for (unsigned i = 0; i < n; i++)
 		h ^= g->tab[i][in[i]];
 	return h;
@@ -203,6 +206,8 @@ uint32_t pn_stack_group_hash(const struct pn_stack_group *g, const struct pn_add
 unsigned pn_stack_group_owner(const struct pn_stack_group *g, const struct pn_addr *src,
 			      const struct pn_addr *dst, uint16_t sport, uint16_t dport)
 {
+	if (g == NULL)
+		return 0;
 	return g->reta[pn_stack_group_hash(g, src, dst, sport, dport) & g->reta_mask];
 }
 

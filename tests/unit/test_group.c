@@ -158,6 +158,18 @@ Test(group, joining_twice_or_outside_refused)
 				    .ip = IP_A, .group = A.g };
 	cr_assert_null(pn_stack_create(&c), "the place is taken");
 	cr_assert_eq(errno, EEXIST);
+	/* a group of one on this two-queue port: queue 1 is outside it */
+	{
+		struct pn_stack_group *one = pn_stack_group_create(&(struct pn_stack_group_conf){
+			.sz = sizeof(struct pn_stack_group_conf), .nb_stacks = 1 });
+
+		cr_assert_not_null(one);
+		c.group = one;
+		cr_assert_null(pn_stack_create(&c), "a place outside the group");
+		cr_assert_eq(errno, EINVAL);
+		cr_assert_eq(pn_stack_group_destroy(one), 0, "nobody joined");
+		cr_assert_eq(pn_stack_group_owner(NULL, NULL, NULL, 1, 2), 0);
+	}
 	cr_assert_eq(pn_stack_group_destroy(A.g), -EBUSY, "members still in it");
 	gs_close(&A);
 	gs_close(&B);
