@@ -403,19 +403,39 @@ static inline void pn_pool_put_bulk(struct pn_pool *p,
 		      p->quarantine == NULL)) {
 		int nid = pn_pool_nid(p);
 
-		for (; i < n; i++) {
-			struct pn_frame *f = frames[i];
+		/* any node and no charges to give back (the pool's frames are
+		 * never tagged): the checks are the pool's, made once per burst,
+		 * and a page costs its refcount check and its freeze */
+		if (nid == PN_NUMA_ANY && !p->accounted) {
+			for (; i < n; i++) {
+				struct pn_frame *f = frames[i];
 
-			if (atomic_load_explicit(&f->refcount, memory_order_acquire) != 1 ||
-			    !pn_frame_node_ok(f, nid))
-				break;
-			PN_DEBUG_ASSERT(pn_frame_valid(f) && pn_frame_pool(f) == p,
-					"pn_pool_put_bulk on a frame that is not this pool's");
-			PN_DEBUG_ASSERT(pn_frag_track_idle(f),
-					"page put while a fragment of it is still live");
-			atomic_store_explicit(&f->refcount, 0, memory_order_relaxed);
-			pn_pool_uncharge(p, f);
-			p->alloc.cache[have + i] = f;
+				if (atomic_load_explicit(&f->refcount, memory_order_acquire) != 1)
+					break;
+				PN_DEBUG_ASSERT(pn_frame_valid(f) && pn_frame_pool(f) == p,
+						"pn_pool_put_bulk on a frame that is not this pool's");
+				PN_DEBUG_ASSERT(pn_frag_track_idle(f),
+						"page put while a fragment of it is still live");
+				PN_DEBUG_ASSERT(__atomic_load_n(&f->acct_id, __ATOMIC_RELAXED) == 0,
+						"a charged page in an unaccounted pool");
+				atomic_store_explicit(&f->refcount, 0, memory_order_relaxed);
+				p->alloc.cache[have + i] = f;
+			}
+		} else {
+			for (; i < n; i++) {
+				struct pn_frame *f = frames[i];
+
+				if (atomic_load_explicit(&f->refcount, memory_order_acquire) != 1 ||
+				    !pn_frame_node_ok(f, nid))
+					break;
+				PN_DEBUG_ASSERT(pn_frame_valid(f) && pn_frame_pool(f) == p,
+						"pn_pool_put_bulk on a frame that is not this pool's");
+				PN_DEBUG_ASSERT(pn_frag_track_idle(f),
+						"page put while a fragment of it is still live");
+				atomic_store_explicit(&f->refcount, 0, memory_order_relaxed);
+				pn_pool_uncharge(p, f);
+				p->alloc.cache[have + i] = f;
+			}
 		}
 		atomic_store_explicit(&p->alloc.count, have + i, memory_order_relaxed);
 		PN_POOL_STAT_ADD(p, tid, recycle_cached, i);
