@@ -64,9 +64,6 @@ struct pn_stack_group {
 
 static void toeplitz_table(uint32_t tab[RSS_INPUT_MAX][256], const uint8_t *key)
 {
-	uint8_t k[RSS_KEY_LEN] = { 0 };
-
-	memcpy(k, key, RSS_KEY_LEN);
 	for (unsigned i = 0; i < RSS_INPUT_MAX; i++) {
 		/* key bits 8i .. 8i+39, the first at bit 39 of w: input bit
 		 * 8i+b (b counted from the byte's top) xors key bits
@@ -74,7 +71,7 @@ static void toeplitz_table(uint32_t tab[RSS_INPUT_MAX][256], const uint8_t *key)
 		uint64_t w = 0;
 
 		for (unsigned j = 0; j < 5; j++)
-			w = w << 8 | (i + j < RSS_KEY_LEN ? k[i + j] : 0);
+			w = w << 8 | (i + j < RSS_KEY_LEN ? key[i + j] : 0);
 		for (unsigned v = 0; v < 256; v++) {
 			uint32_t h = 0;
 

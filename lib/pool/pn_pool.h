@@ -390,6 +390,16 @@ static inline void pn_pool_put(struct pn_pool *p, struct pn_frame *f)
 void pn_pool_put_bulk_slow(struct pn_pool *p, struct pn_frame *const *frames,
 			   unsigned n, unsigned done);
 
+/* Debug builds: a page pn_pool_put_bulk takes is this pool's, whole. */
+static inline void pn_pool_bulk_put_check(const struct pn_pool *p, struct pn_frame *f)
+{
+	PN_DEBUG_ASSERT(pn_frame_valid(f) && pn_frame_pool(f) == p,
+			"pn_pool_put_bulk on a frame that is not this pool's");
+	PN_DEBUG_ASSERT(pn_frag_track_idle(f), "page put while a fragment of it is still live");
+	(void)p;
+	(void)f;
+}
+
 /** Put @p n pages of pool @p p. Any thread. */
 static inline void pn_pool_put_bulk(struct pn_pool *p,
 				    struct pn_frame *const *frames, unsigned n)
@@ -412,10 +422,7 @@ static inline void pn_pool_put_bulk(struct pn_pool *p,
 
 				if (atomic_load_explicit(&f->refcount, memory_order_acquire) != 1)
 					break;
-				PN_DEBUG_ASSERT(pn_frame_valid(f) && pn_frame_pool(f) == p,
-						"pn_pool_put_bulk on a frame that is not this pool's");
-				PN_DEBUG_ASSERT(pn_frag_track_idle(f),
-						"page put while a fragment of it is still live");
+				pn_pool_bulk_put_check(p, f);
 				PN_DEBUG_ASSERT(__atomic_load_n(&f->acct_id, __ATOMIC_RELAXED) == 0,
 						"a charged page in an unaccounted pool");
 				atomic_store_explicit(&f->refcount, 0, memory_order_relaxed);
@@ -428,10 +435,7 @@ static inline void pn_pool_put_bulk(struct pn_pool *p,
 				if (atomic_load_explicit(&f->refcount, memory_order_acquire) != 1 ||
 				    !pn_frame_node_ok(f, nid))
 					break;
-				PN_DEBUG_ASSERT(pn_frame_valid(f) && pn_frame_pool(f) == p,
-						"pn_pool_put_bulk on a frame that is not this pool's");
-				PN_DEBUG_ASSERT(pn_frag_track_idle(f),
-						"page put while a fragment of it is still live");
+				pn_pool_bulk_put_check(p, f);
 				atomic_store_explicit(&f->refcount, 0, memory_order_relaxed);
 				pn_pool_uncharge(p, f);
 				p->alloc.cache[have + i] = f;

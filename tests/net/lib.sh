@@ -160,6 +160,25 @@ kernel_file_server() {
 	fail "python's http.server did not start"
 }
 
+# wrk_clean ARGS...: wrk from ns K into $tmp/wrk (shown on stderr); fails
+# on a wrk error, a socket error or a response other than 2xx
+wrk_clean() {
+	ip netns exec $NS_K wrk "$@" >$tmp/wrk 2>&1 || { cat $tmp/wrk >&2; fail "wrk failed"; }
+	cat $tmp/wrk >&2
+	grep -q 'Socket errors' $tmp/wrk && fail "wrk saw socket errors"
+	grep -q 'Non-2xx' $tmp/wrk && fail "wrk saw non-2xx responses"
+	return 0
+}
+
+# serial_gets N URL: N connections from ns K one after another, each a GET
+# of URL; every one must answer 200
+serial_gets() {
+	ip netns exec $NS_K bash -c "for i in \$(seq $1); do curl -sS -m 5 -o /dev/null -w '%{http_code}\n' '$2'; done" \
+		>$tmp/codes 2>&1
+	[ "$(grep -c '^200$' $tmp/codes)" = "$1" ] ||
+		{ sort $tmp/codes | uniq -c >&2; fail "not every connection to $2 was served"; }
+}
+
 # zc_start OUT ERR ARGS...: run pagenet-zcsrv in ns S, wait until it serves
 zc_start() {
 	local out=$1 err=$2; shift 2
