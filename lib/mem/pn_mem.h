@@ -472,6 +472,18 @@ unsigned pn_region_held_by(const struct pn_region *r, int pool_id,
  */
 unsigned pn_region_dump_held(const struct pn_region *r, int pool_id, FILE *out);
 
+/**
+ * pn_region_held_by() for an owner that itself holds @p unnamed_own of the
+ * frames with no holder said (a pool's cache and ring in release builds,
+ * where the pool keeps a reference on them): those are not counted.
+ */
+unsigned pn_region_held_by_except(const struct pn_region *r, int pool_id, uint32_t unnamed_own,
+				  struct pn_held_group *groups, unsigned max, uint32_t *total);
+
+/** pn_region_dump_held() with pn_region_held_by_except()'s @p unnamed_own. */
+unsigned pn_region_dump_held_except(const struct pn_region *r, int pool_id,
+				    uint32_t unnamed_own, FILE *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -548,6 +548,12 @@ static bool frame_held(const struct pn_region *r, uint32_t i, int pool_id)
 unsigned pn_region_held_by(const struct pn_region *r, int pool_id,
 			   struct pn_held_group *groups, unsigned max, uint32_t *total)
 {
+	return pn_region_held_by_except(r, pool_id, 0, groups, max, total);
+}
+
+unsigned pn_region_held_by_except(const struct pn_region *r, int pool_id, uint32_t unnamed_own,
+				  struct pn_held_group *groups, unsigned max, uint32_t *total)
+{
 	struct pn_region *rr = (struct pn_region *)r;
 	struct pn_held_group *all = NULL;
 	unsigned n = 0, cap = 0;
@@ -580,6 +586,17 @@ unsigned pn_region_held_by(const struct pn_region *r, int pool_id,
 		all[g].pages++;
 	}
 	pthread_mutex_unlock(&rr->lock);
+	/* the owner's own pages are among those with no holder said */
+	for (unsigned g = 0; g < n; g++) {
+		if (all[g].holder != 0)
+			continue;
+		unnamed_own = PN_MIN(unnamed_own, all[g].pages);
+		all[g].pages -= unnamed_own;
+		sum -= unnamed_own;
+		if (all[g].pages == 0)
+			all[g] = all[--n];
+		break;
+	}
 	if (n)
 		qsort(all, n, sizeof(*all), held_cmp);
 	n = PN_MIN(n, max);
@@ -593,13 +610,19 @@ unsigned pn_region_held_by(const struct pn_region *r, int pool_id,
 
 unsigned pn_region_dump_held(const struct pn_region *r, int pool_id, FILE *out)
 {
+	return pn_region_dump_held_except(r, pool_id, 0, out);
+}
+
+unsigned pn_region_dump_held_except(const struct pn_region *r, int pool_id,
+				    uint32_t unnamed_own, FILE *out)
+{
 	struct pn_region *rr = (struct pn_region *)r;
 	struct pn_held_group groups[PN_DUMP_MAX_LINES];
 	unsigned ng, listed = 0;
 	uint32_t total = 0, grouped = 0;
 	char who[PN_HOLDER_LABEL_MAX + 48];
 
-	ng = pn_region_held_by(r, pool_id, groups, PN_DIM(groups), &total);
+	ng = pn_region_held_by_except(r, pool_id, unnamed_own, groups, PN_DIM(groups), &total);
 	fprintf(out, "  %u pages in flight", total);
 	for (unsigned g = 0; g < ng; g++) {
 		fprintf(out, "%s %s holds %u", g ? ";" : ":",
@@ -616,6 +639,11 @@ unsigned pn_region_dump_held(const struct pn_region *r, int pool_id, FILE *out)
 
 		if (!frame_held(r, i, pool_id))
 			continue;
+		/* which unnamed ones are the owner's cannot be told: skip as many */
+		if (pn_frame_holder(f) == 0 && unnamed_own != 0) {
+			unnamed_own--;
+			continue;
+		}
 		listed++;
 		fprintf(out,
 			"  frame %u addr %p type %u pool %u acct %u refcount %u frag_count %u holder %s\n",

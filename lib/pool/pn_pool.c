@@ -18,8 +18,10 @@ _Static_assert(offsetof(struct pn_pool, alloc) % PN_CACHE_LINE == 0 &&
 _Static_assert(offsetof(struct pn_pool, outstanding) % PN_CACHE_LINE == 0,
 	       "the slow-path counter has a line of its own");
 
+/* the final put of a page froze it: it becomes the pool's again */
 void pn_pool_frame_dtor(struct pn_frame *f)
 {
+	pn_pool_frame_adopt(f);
 	pn_pool_recycle(pn_frame_pool(f), f);
 }
 
@@ -104,6 +106,8 @@ static void pool_unref(struct pn_pool *p, int64_t n)
 /* Frames leave the pool for good; the last one out frees a dying pool. */
 static void pool_release(struct pn_pool *p, struct pn_frame *const *f, unsigned n)
 {
+	for (unsigned i = 0; i < n; i++)
+		pn_pool_frame_freeze(f[i]);
 	pn_region_free(p->region, f, n);
 	pool_unref(p, n);
 }
@@ -218,6 +222,8 @@ static void init_pool_frame(struct pn_pool *p, struct pn_frame *f)
 	f->pool_id = p->id;
 	f->acct_id = 0;
 	atomic_store_explicit(&f->frag_count, 0, memory_order_relaxed);
+	__atomic_store_n(&f->holder, 0, __ATOMIC_RELAXED);
+	pn_pool_frame_adopt(f);
 }
 
 /* Take up to n frames from the region; they count as held until released. */
@@ -283,7 +289,7 @@ __pn_noinline struct pn_frame *pn_pool_alloc_slow(struct pn_pool *p, int tid)
 				return NULL;
 			}
 		}
-		pn_frame_thaw(f);
+		pn_pool_frame_hand_out(f);
 		return f;
 	}
 
@@ -309,7 +315,7 @@ __pn_noinline struct pn_frame *pn_pool_alloc_slow(struct pn_pool *p, int tid)
 
 	f = p->alloc.cache[n];
 	atomic_store_explicit(&p->alloc.count, n, memory_order_relaxed);
-	pn_frame_thaw(f);
+	pn_pool_frame_hand_out(f);
 	return f;
 }
 
@@ -329,7 +335,7 @@ __pn_noinline int pn_pool_alloc_bulk_slow(struct pn_pool *p,
 	return 0;
 }
 
-/* Frozen frames put by a non-owner thread: into the ring in one go, what
+/* Pooled frames put by a non-owner thread: into the ring in one go, what
  * does not fit released to the region. */
 static void pool_recycle_batch_remote(struct pn_pool *p, struct pn_frame **f,
 				      unsigned n, int tid)
@@ -368,7 +374,7 @@ __pn_noinline void pn_pool_put_bulk_slow(struct pn_pool *p,
 		for (; i < n; i++) {
 			struct pn_frame *f = frames[i];
 
-			if (!pn_frame_unref(f))
+			if (!pn_pool_frame_take_back(f))
 				continue;
 			pn_pool_uncharge(p, f);
 			if (pn_unlikely(!pn_frame_node_ok(f, nid) || p->quarantine != NULL)) {
@@ -407,7 +413,7 @@ static void quarantine_check(struct pn_pool *p, struct pn_frame *f)
 	}
 }
 
-/* Recycle a frozen page now: the owner's cache, the ring, or the region. */
+/* Recycle a pooled page now: the owner's cache, the ring, or the region. */
 static void recycle_now(struct pn_pool *p, struct pn_frame *f, int tid)
 {
 	uint32_t n = atomic_load_explicit(&p->alloc.count, memory_order_relaxed);
@@ -444,15 +450,18 @@ static void recycle_now(struct pn_pool *p, struct pn_frame *f, int tid)
 static void quarantine_recycle(struct pn_pool *p, struct pn_frame *f, int tid)
 {
 	memset(f->addr, PN_POOL_POISON, p->page_bytes);
+	pn_pool_frame_freeze(f);
 	while (pn_ring_enqueue(p->quarantine, f) != 0) {
 		struct pn_frame *old;
 
 		if (pn_ring_closed(p->quarantine) ||
 		    pn_ring_dequeue(p->quarantine, (void **)&old) != 0) {
+			pn_pool_frame_adopt(f);
 			recycle_now(p, f, tid); /* dying pool: released */
 			return;
 		}
 		quarantine_check(p, old);
+		pn_pool_frame_adopt(old);
 		recycle_now(p, old, tid);
 	}
 }
@@ -680,15 +689,28 @@ int64_t pn_pool_inflight(const struct pn_pool *p)
 	return info.inflight;
 }
 
+/* Pages the pool holds itself with a reference (PN_POOL_HOLDS_REF): a
+ * snapshot, as the owner may be moving them. */
+static uint32_t pool_own_referenced(const struct pn_pool *p)
+{
+	struct pn_pool *pp = (struct pn_pool *)p;
+
+	if (!PN_POOL_HOLDS_REF)
+		return 0;
+	return atomic_load_explicit(&pp->alloc.count, memory_order_relaxed) +
+	       pn_ring_count(p->ring);
+}
+
 unsigned pn_pool_dump_inflight(const struct pn_pool *p, FILE *out)
 {
-	return pn_region_dump_held(p->region, p->id, out);
+	return pn_region_dump_held_except(p->region, p->id, pool_own_referenced(p), out);
 }
 
 unsigned pn_pool_held_by(const struct pn_pool *p, struct pn_held_group *groups,
 			 unsigned max, uint32_t *total)
 {
-	return pn_region_held_by(p->region, p->id, groups, max, total);
+	return pn_region_held_by_except(p->region, p->id, pool_own_referenced(p), groups, max,
+					total);
 }
 
 /* "312 pages in flight: socket ... holds 300 through zero-copy tokens; ..." */

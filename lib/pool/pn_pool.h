@@ -29,6 +29,7 @@
 #define PN_POOL_H
 
 #include <stdatomic.h>
+#include <string.h>
 
 #include "pn_acct.h"
 #include "pn_mem.h"
@@ -219,6 +220,79 @@ static inline bool pn_pool_node_ok(const struct pn_pool *p,
 	return pn_frame_node_ok(f, pn_pool_nid(p));
 }
 
+/*
+ * Who holds a page while it sits in the owner's cache or the recycle ring.
+ * Release builds: the pool, with refcount 1, as the kernel's page_pool does;
+ * handing a page out and taking it back from its sole holder then write
+ * nothing to its descriptor, and a page recycled across threads is only
+ * read by the thread that puts it. Debug builds freeze it there (refcount
+ * 0) instead, so a put or a get by a holder who already let go stops at the
+ * frozen-page check. In the region's free lists and in the quarantine a
+ * page is frozen in both. Either way the holder word of a pooled page is 0
+ * ("not said"): the pool's held_by subtracts its own pages from there.
+ */
+#ifdef PN_DEBUG
+#define PN_POOL_HOLDS_REF 0
+#else
+#define PN_POOL_HOLDS_REF 1
+#endif
+
+/* A frozen page becomes the pool's (the final put, the region, the quarantine). */
+static inline void pn_pool_frame_adopt(struct pn_frame *f)
+{
+#if PN_POOL_HOLDS_REF
+	atomic_store_explicit(&f->refcount, 1, memory_order_relaxed);
+	__atomic_store_n(&f->holder, 0, __ATOMIC_RELAXED);
+#else
+	(void)f;
+#endif
+}
+
+/* The pool's page leaves for the region or the quarantine: frozen. */
+static inline void pn_pool_frame_freeze(struct pn_frame *f)
+{
+#if PN_POOL_HOLDS_REF
+	atomic_store_explicit(&f->refcount, 0, memory_order_relaxed);
+#else
+	(void)f;
+#endif
+}
+
+/* The pool's page goes to a holder with refcount 1 and no holder said. */
+static inline void pn_pool_frame_hand_out(struct pn_frame *f)
+{
+#if PN_POOL_HOLDS_REF
+	(void)f;
+#else
+	pn_frame_thaw(f);
+#endif
+}
+
+/*
+ * A holder puts page @p f back. @return true when that was the last
+ * reference and the page is now the pool's (pooled as above). The sole
+ * holder writes nothing but the holder word, and that only if one was said
+ * (nobody can take a new reference without holding one: the kernel's
+ * page_pool_unref_netmem, DPDK's rte_pktmbuf_prefree_seg).
+ */
+static inline bool pn_pool_frame_take_back(struct pn_frame *f)
+{
+#if PN_POOL_HOLDS_REF
+	PN_DEBUG_ASSERT(pn_frame_valid(f), "put on something that is not a frame descriptor");
+	if (pn_likely(atomic_load_explicit(&f->refcount, memory_order_acquire) == 1)) {
+		if (__atomic_load_n(&f->holder, __ATOMIC_RELAXED) != 0)
+			__atomic_store_n(&f->holder, 0, __ATOMIC_RELAXED);
+		return true;
+	}
+	if (!pn_frame_unref(f))
+		return false;
+	pn_pool_frame_adopt(f);
+	return true;
+#else
+	return pn_frame_unref(f);
+#endif
+}
+
 /**
  * Create a pool.
  * @return the pool, or NULL with errno EINVAL (bad size, order, cache or ring
@@ -255,7 +329,7 @@ static inline struct pn_frame *pn_pool_alloc(struct pn_pool *p)
 
 		atomic_store_explicit(&p->alloc.count, n, memory_order_relaxed);
 		PN_POOL_STAT_ADD(p, tid, alloc_fast, 1);
-		pn_frame_thaw(f);
+		pn_pool_frame_hand_out(f);
 		return f;
 	}
 	return pn_pool_alloc_slow(p, tid);
@@ -277,10 +351,15 @@ static inline int pn_pool_alloc_bulk(struct pn_pool *p, struct pn_frame **frames
 	/* fast path: the whole bulk from the owner's cache */
 	if (pn_likely(pn_pool_is_owner(p, tid) && have >= n)) {
 		have -= n;
+#if PN_POOL_HOLDS_REF
+		/* nothing to write to the pages: a copy of pointers */
+		memcpy(frames, &p->alloc.cache[have], n * sizeof(*frames));
+#else
 		for (unsigned i = 0; i < n; i++) {
 			frames[i] = p->alloc.cache[have + i];
-			pn_frame_thaw(frames[i]);
+			pn_pool_frame_hand_out(frames[i]);
 		}
+#endif
 		atomic_store_explicit(&p->alloc.count, have, memory_order_relaxed);
 		PN_POOL_STAT_ADD(p, tid, alloc_fast, n);
 		return 0;
@@ -289,8 +368,8 @@ static inline int pn_pool_alloc_bulk(struct pn_pool *p, struct pn_frame **frames
 }
 
 /*
- * A page whose last reference went: give back its charge. The frame is
- * frozen and ours alone, so its tag is read and cleared without a race.
+ * A page whose last reference went: give back its charge. The frame is the
+ * pool's alone, so its tag is read and cleared without a race.
  */
 static inline void pn_pool_uncharge(const struct pn_pool *p, struct pn_frame *f)
 {
@@ -353,7 +432,7 @@ static inline struct pn_acct_group *pn_frame_acct(const struct pn_frame *f)
 }
 
 /**
- * Recycle a frozen POOL frame (the POOL destructor's body): into the owner's
+ * Recycle a pooled POOL frame (see PN_POOL_HOLDS_REF): into the owner's
  * cache when on the owner thread, else the ring, else the region.
  */
 static inline void pn_pool_recycle(struct pn_pool *p, struct pn_frame *f)
@@ -383,7 +462,7 @@ static inline void pn_pool_put(struct pn_pool *p, struct pn_frame *f)
 {
 	PN_DEBUG_ASSERT(pn_frame_type(f) == PN_MT_POOL && pn_frame_pool(f) == p,
 			"pn_pool_put on a frame of another owner");
-	if (pn_frame_unref(f))
+	if (pn_pool_frame_take_back(f))
 		pn_pool_recycle(p, f);
 }
 
@@ -398,6 +477,17 @@ static inline void pn_pool_bulk_put_check(const struct pn_pool *p, struct pn_fra
 	PN_DEBUG_ASSERT(pn_frag_track_idle(f), "page put while a fragment of it is still live");
 	(void)p;
 	(void)f;
+}
+
+/* The owner's bulk put, sole holder: the page becomes the pool's. The
+ * descriptor line is ours already (its refcount was just read). */
+static inline void pn_pool_bulk_put_pooled(struct pn_frame *f)
+{
+#if PN_POOL_HOLDS_REF
+	__atomic_store_n(&f->holder, 0, __ATOMIC_RELAXED);
+#else
+	atomic_store_explicit(&f->refcount, 0, memory_order_relaxed);
+#endif
 }
 
 /** Put @p n pages of pool @p p. Any thread. */
@@ -417,6 +507,34 @@ static inline void pn_pool_put_bulk(struct pn_pool *p,
 		 * never tagged): the checks are the pool's, made once per burst,
 		 * and a page costs its refcount check and its freeze */
 		if (nid == PN_NUMA_ANY && !p->accounted) {
+			/* four at a time: one branch for four sole-holder checks */
+			for (; i + 4 <= n; i += 4) {
+				struct pn_frame *f0 = frames[i], *f1 = frames[i + 1];
+				struct pn_frame *f2 = frames[i + 2], *f3 = frames[i + 3];
+				struct pn_frame **c = &p->alloc.cache[have + i];
+
+				if (((atomic_load_explicit(&f0->refcount, memory_order_acquire) ^ 1) |
+				     (atomic_load_explicit(&f1->refcount, memory_order_acquire) ^ 1) |
+				     (atomic_load_explicit(&f2->refcount, memory_order_acquire) ^ 1) |
+				     (atomic_load_explicit(&f3->refcount, memory_order_acquire) ^ 1)) != 0)
+					break;
+#ifdef PN_DEBUG
+				for (unsigned k = 0; k < 4; k++) {
+					pn_pool_bulk_put_check(p, frames[i + k]);
+					PN_DEBUG_ASSERT(__atomic_load_n(&frames[i + k]->acct_id,
+									__ATOMIC_RELAXED) == 0,
+							"a charged page in an unaccounted pool");
+				}
+#endif
+				pn_pool_bulk_put_pooled(f0);
+				pn_pool_bulk_put_pooled(f1);
+				pn_pool_bulk_put_pooled(f2);
+				pn_pool_bulk_put_pooled(f3);
+				c[0] = f0;
+				c[1] = f1;
+				c[2] = f2;
+				c[3] = f3;
+			}
 			for (; i < n; i++) {
 				struct pn_frame *f = frames[i];
 
@@ -425,7 +543,7 @@ static inline void pn_pool_put_bulk(struct pn_pool *p,
 				pn_pool_bulk_put_check(p, f);
 				PN_DEBUG_ASSERT(__atomic_load_n(&f->acct_id, __ATOMIC_RELAXED) == 0,
 						"a charged page in an unaccounted pool");
-				atomic_store_explicit(&f->refcount, 0, memory_order_relaxed);
+				pn_pool_bulk_put_pooled(f);
 				p->alloc.cache[have + i] = f;
 			}
 		} else {
@@ -436,7 +554,7 @@ static inline void pn_pool_put_bulk(struct pn_pool *p,
 				    !pn_frame_node_ok(f, nid))
 					break;
 				pn_pool_bulk_put_check(p, f);
-				atomic_store_explicit(&f->refcount, 0, memory_order_relaxed);
+				pn_pool_bulk_put_pooled(f);
 				pn_pool_uncharge(p, f);
 				p->alloc.cache[have + i] = f;
 			}

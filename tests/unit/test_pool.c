@@ -36,7 +36,8 @@ Test(pool, alloc_put_fast_path_and_stats)
 	cr_assert_eq(pn_frame_pool(f), p);
 	memset(pn_frame_addr(f), 0xab, PN_FRAME_SIZE);
 	pn_pool_put(p, f);
-	cr_assert_eq(pn_frame_refcount(f), 0, "frozen in the cache");
+	cr_assert_eq(pn_frame_refcount(f), PN_POOL_HOLDS_REF,
+		     "the pool's own in the cache (frozen in debug builds)");
 	for (int i = 0; i < 1000; i++)
 		pn_pool_put(p, pn_pool_alloc(p));
 	pn_pool_get_stats(p, &s);
@@ -502,4 +503,60 @@ Test(pool, destroy_report_names_the_holders)
 	pn_holder_unregister(cache);
 	for (int i = 0; i < 3; i++)
 		pn_frame_put(f[i]); /* the last one frees the pool */
+}
+
+/*
+ * Release builds keep the pool's own pages referenced (PN_POOL_HOLDS_REF):
+ * a page that went back through the cache, the ring or a final put comes
+ * out with no holder said, and held_by counts only the pages out, whoever
+ * held them last.
+ */
+Test(pool, recycled_pages_come_back_unnamed_and_held_by_counts_only_pages_out)
+{
+	struct pn_pool *p = test_pool(256, 0, 64);
+	uint32_t sock = pn_holder_register("socket %d", 3);
+	struct pn_frame *f[24], *again[24];
+	struct pn_held_group g[4];
+	uint32_t total = 0;
+	unsigned n;
+
+	for (unsigned i = 0; i < 24; i++) {
+		f[i] = pn_pool_alloc(p);
+		pn_frame_set_holder(f[i], PN_HOLDER(sock, PN_VIA_QUEUE));
+	}
+	pn_frame_get(f[23]); /* a second holder: its final put is a plain one */
+	pn_pool_put_bulk(p, f, 8);          /* owner: into the cache */
+	put_remote(p, f + 8, 8);            /* another thread: into the ring */
+	for (unsigned i = 16; i < 24; i++)  /* one by one, the last via the destructor */
+		pn_pool_put(p, f[i]);
+	n = pn_pool_held_by(p, g, PN_DIM(g), &total);
+	cr_assert_eq(total, 1, "only the page with a second holder is out (%u)", total);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(g[0].holder, PN_HOLDER(sock, PN_VIA_QUEUE));
+	pn_frame_put(f[23]);
+	n = pn_pool_held_by(p, g, PN_DIM(g), &total);
+	cr_assert_eq(total, 0, "%u pages counted out with none out", total);
+	cr_assert_eq(n, 0);
+
+	/* out again, from the cache and (once it is empty) from the ring */
+	struct pn_frame *c[PN_POOL_CACHE_MAX];
+	unsigned nc = drain_cache(p, c);
+
+	for (unsigned i = 0; i < 24; i++) {
+		again[i] = pn_pool_alloc(p);
+		cr_assert_not_null(again[i]);
+		cr_assert_eq(pn_frame_refcount(again[i]), 1);
+		cr_assert_eq(pn_frame_holder(again[i]), 0, "page %u kept its last holder", i);
+	}
+	for (unsigned i = 0; i < nc; i++) {
+		cr_assert_eq(pn_frame_refcount(c[i]), 1);
+		cr_assert_eq(pn_frame_holder(c[i]), 0);
+	}
+	n = pn_pool_held_by(p, g, PN_DIM(g), &total);
+	cr_assert_eq(total, 24 + nc);
+	pn_pool_put_bulk(p, again, 24);
+	pn_pool_put_bulk(p, c, nc);
+	test_assert_accounted(p);
+	pn_holder_unregister(sock);
+	test_pool_destroy_clean(p);
 }
