@@ -163,9 +163,12 @@ struct pn_pool {
 		struct pn_frame *cache[PN_POOL_CACHE_MAX];
 	} alloc __pn_cache_aligned;
 	struct pn_frame *frag_page;
+	/* offset and handed apart: the fast path writes both, the owner's
+	 * frag free one of them, and a compiler that merged the first two
+	 * stores into one would make the next cut's load wait for both */
 	uint32_t frag_offset;
-	uint32_t frag_handed; /* fragments cut minus those the owner took back */
 	uint32_t frag_bias;   /* frag_count the pool set: fragments budgeted */
+	uint32_t frag_handed; /* fragments cut minus those the owner took back */
 
 	/* slow path, any thread: frames held from the region plus one for the
 	 * pool itself; whoever takes it to zero frees the pool */
@@ -585,21 +588,38 @@ static inline void *pn_pool_alloc_frag(struct pn_pool *p, uint32_t size,
 
 	PN_DEBUG_ASSERT(pn_pool_is_owner(p, pn_thread_id()),
 			"pn_pool_alloc_frag off the owner thread");
-	/* fast path: a sane size, room on the page, not the last budgeted
-	 * fragment, and no consumer charged the page (the slow path moves on
-	 * from it) */
+	/* fast path: a sane size, room on the page, no consumer charged the
+	 * page (the slow path moves on from it), and either not the last
+	 * budgeted fragment or one that fills the page (the budget cannot
+	 * grow: the page then belongs to its fragments) */
 	if (pn_likely(size - 1u < p->page_bytes)) {
+		struct pn_frame *f = p->frag_page;
+		uint32_t handed = p->frag_handed + 1;
+		uint32_t end;
+
 		size = PN_ALIGN_UP(size, (uint32_t)PN_POOL_FRAG_ALIGN);
-		if (pn_likely(p->frag_page != NULL && off + size <= p->page_bytes &&
-			      p->frag_handed + 1 < p->frag_bias &&
-			      __atomic_load_n(&p->frag_page->acct_id, __ATOMIC_RELAXED) == 0)) {
-			p->frag_offset = off + size;
-			p->frag_handed++;
-			*frame = p->frag_page;
+		end = off + size;
+		if (pn_likely(f != NULL && end <= p->page_bytes && handed < p->frag_bias &&
+			      __atomic_load_n(&f->acct_id, __ATOMIC_RELAXED) == 0)) {
+			p->frag_offset = end;
+			p->frag_handed = handed;
+			*frame = f;
 #ifdef PN_DEBUG
-			pn_frag_track_cut(p->frag_page, off, size);
+			pn_frag_track_cut(f, off, size);
 #endif
-			return p->frag_page->addr + off;
+			return f->addr + off;
+		}
+		if (f != NULL && end <= p->page_bytes && handed == p->frag_bias &&
+		    p->page_bytes - end < (uint32_t)PN_POOL_FRAG_ALIGN &&
+		    __atomic_load_n(&f->acct_id, __ATOMIC_RELAXED) == 0) {
+			p->frag_offset = end;
+			p->frag_handed = handed;
+			p->frag_page = NULL;
+			*frame = f;
+#ifdef PN_DEBUG
+			pn_frag_track_cut(f, off, size);
+#endif
+			return f->addr + off;
 		}
 	}
 	return pn_pool_alloc_frag_slow(p, size, frame);
@@ -650,7 +670,19 @@ static inline void pn_pool_frag_free(struct pn_frame *f, const void *buf)
 		pn_pool_frag_page_idle(p);
 		return;
 	}
-	pn_frame_frag_sub(f, 1);
+	/* a page the pool cuts no more: the last share drops the pool's
+	 * reference, and the sole holder gives the page straight back */
+	uint32_t left = pn_ref_sub(&f->frag_count, 1);
+
+	PN_DEBUG_ASSERT(left < (UINT32_C(1) << 31), "frag_count underflow");
+	if (left != 0)
+		return;
+	if (pn_likely(p != NULL)) {
+		if (pn_pool_frame_take_back(f))
+			pn_pool_recycle(p, f);
+	} else {
+		pn_frame_put(f);
+	}
 }
 
 /**
