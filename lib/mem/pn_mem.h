@@ -20,9 +20,10 @@
  *   bits 24-33  node      (NUMA node, 0x3ff = unknown)
  *   bits 34-63  flags     (PN_MD_F_*)
  *
- * Reference counting follows the kernel's frozen-page model: a frame in a
- * cache, ring or free list has refcount 0 ("frozen"); whoever hands it out
- * sets refcount 1 with a plain store. pn_frame_get() on a frozen frame is a
+ * Reference counting follows the kernel's frozen-page model: a frame on a
+ * free list has refcount 0 ("frozen"); whoever hands it out sets refcount 1
+ * with a plain store (a pool's cache and ring: see PN_POOL_HOLDS_REF in
+ * pn_pool.h). pn_frame_get() on a frozen frame is a
  * bug caught by debug builds. The final pn_frame_put() calls the destructor
  * registered for the frame's type (the TCP zero-copy accounting thread's `__put_page()` dispatch); there
  * are only a few types, so the type indexes a 16-entry table.
