@@ -9,6 +9,8 @@
 #ifndef PN_COMMON_H
 #define PN_COMMON_H
 
+#include "pn_config.h" /* first: PN_DEBUG as the library was built */
+
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>

@@ -87,7 +87,11 @@ fwd_stop $tmp/pl.json $tmp/pl.err
 # the transmitting thread's completions put the pages: the receiver's pool
 # gets them back through its recycle ring, and none goes to the region
 expect_pl() { [ "$(json_final $tmp/pl.json "bool($1)")" = True ] || fail "$2 ($(json_final $tmp/pl.json 'j["pools"][0]["stats"]'))"; }
-expect_pl 'j["pools"][0]["stats"]["recycle_ring"] > 50000' "pages did not come back across threads"
+# (how many of the 105,000 frames the kernel delivers depends on the
+# machine's load: ask for a share of the pages, not a count)
+expect_pl 'j["pools"][0]["stats"]["recycle_ring"] > 20000' "pages did not come back across threads"
+expect_pl 'j["pools"][0]["stats"]["recycle_ring"] >= 0.8 * (j["pools"][0]["stats"]["recycle_ring"] + j["pools"][0]["stats"]["recycle_cached"])' \
+	"most pages came back on the receiving thread itself, not across threads"
 expect_pl 'j["pools"][0]["stats"]["recycle_released_refcnt"] == 0' "pages released to the region"
 rate=$(json_final $tmp/pl.json 'min([l["pools"][0]["recycle_rate_interval"] for l in steady if l["ports"][0]["rx_pps"] * 0.5 >= 1000] or [0])')
 python3 -c "import sys; sys.exit(0 if $rate >= 0.999 else 1)" ||
