@@ -511,10 +511,11 @@ static inline void pn_pool_put_bulk(struct pn_pool *p,
 		 * and a page costs its refcount check and its freeze */
 		if (nid == PN_NUMA_ANY && !p->accounted) {
 			/* four at a time: one branch for four sole-holder checks */
+			struct pn_frame **c = &p->alloc.cache[have];
+
 			for (; i + 4 <= n; i += 4) {
 				struct pn_frame *f0 = frames[i], *f1 = frames[i + 1];
 				struct pn_frame *f2 = frames[i + 2], *f3 = frames[i + 3];
-				struct pn_frame **c = &p->alloc.cache[have + i];
 
 				if (((atomic_load_explicit(&f0->refcount, memory_order_acquire) ^ 1) |
 				     (atomic_load_explicit(&f1->refcount, memory_order_acquire) ^ 1) |
@@ -533,10 +534,10 @@ static inline void pn_pool_put_bulk(struct pn_pool *p,
 				pn_pool_bulk_put_pooled(f1);
 				pn_pool_bulk_put_pooled(f2);
 				pn_pool_bulk_put_pooled(f3);
-				c[0] = f0;
-				c[1] = f1;
-				c[2] = f2;
-				c[3] = f3;
+				c[i] = f0;
+				c[i + 1] = f1;
+				c[i + 2] = f2;
+				c[i + 3] = f3;
 			}
 			for (; i < n; i++) {
 				struct pn_frame *f = frames[i];
