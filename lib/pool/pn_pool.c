@@ -561,7 +561,12 @@ __pn_noinline void *pn_pool_alloc_frag_slow(struct pn_pool *p, uint32_t size,
 			return NULL;
 		p->frag_page = f;
 	}
-	p->frag_bias = p->page_bytes / size;
+	/* a division takes tens of cycles; fragments mostly come in one size */
+	if (pn_unlikely(size != p->frag_last_size)) {
+		p->frag_last_size = size;
+		p->frag_last_bias = p->page_bytes / size;
+	}
+	p->frag_bias = p->frag_last_bias;
 	atomic_store_explicit(&f->frag_count, p->frag_bias, memory_order_relaxed);
 	p->frag_offset = 0;
 	p->frag_handed = 0;

@@ -169,6 +169,7 @@ struct pn_pool {
 	uint32_t frag_offset;
 	uint32_t frag_bias;   /* frag_count the pool set: fragments budgeted */
 	uint32_t frag_handed; /* fragments cut minus those the owner took back */
+	uint32_t frag_last_size, frag_last_bias; /* page_bytes / size, cached */
 
 	/* slow path, any thread: frames held from the region plus one for the
 	 * pool itself; whoever takes it to zero frees the pool */
