@@ -64,6 +64,8 @@ assert final["final"] and final["nb_queues"] == 2 and len(final["queues"]) == 2,
 print("zcsrv --queues 2: clean exit")
 ' "$out"
 	refused "$app" --port loop:pair=z --ip 10.1.1.1/24 --stats-period -1
+	refused "$app" --port loop:pair=z --ip 10.1.1.1/24 --read-size 10
+	refused "$app" --port loop:pair=z --ip 10.1.1.1/24 --read-size 2M
 	rc=0; "$app" --port loop:pair=z --ip 10.1.1.1/24 --mode nosuch 2>"$out" || rc=$?
 	[ $rc -eq 2 ] && grep -q -- '--mode' "$out" || { cat "$out"; exit 1; }
 	rc=0; "$app" --port loop:pair=z --ip 10.1.1.1/24 --inject rx_loss=7 2>"$out" || rc=$?

@@ -25,6 +25,21 @@ expect $tmp/o.json "j['tcp']['zc_bytes'] == $BYTES and j['tcp']['copy_bytes'] ==
 	"zero-copy path" 'j["tcp"]'
 expect $tmp/o.json 'j["tcp"]["zc_tokens_out"] == 0' "tokens left" 'j["tcp"]'
 
+log "application reads of one segment (zero copy) and of 1 MiB (copy)"
+for variant in "--read-size 1K" "--copy --read-size 1M"; do
+	# shellcheck disable=SC2086
+	zc_start $tmp/r.json $tmp/r.err --mode discard --listen 5001 $variant
+	head -c $BYTES /dev/zero | ip netns exec $NS_K socat -u - TCP:$S_IP:5001 ||
+		fail "socat could not stream ($variant)"
+	for _ in $(seq 100); do
+		[ "$(json_final $tmp/r.json 'j["service"]["conns_done"]' 2>/dev/null || echo 0)" -ge 1 ] && break
+		sleep 0.1
+	done
+	zc_stop $tmp/r.json $tmp/r.err
+	expect $tmp/r.json "j['service']['bytes_in'] == $BYTES" "byte count ($variant)" 'j["service"]'
+	expect $tmp/r.json 'j["tcp"]["zc_tokens_out"] == 0' "tokens left ($variant)" 'j["tcp"]'
+done
+
 log "echo returns exactly what was sent (zero copy, then copying recv)"
 for variant in "" "--copy"; do
 	zc_start $tmp/e.json $tmp/e.err --mode echo --listen 7 $variant
