@@ -623,6 +623,30 @@ static inline void *pn_pool_alloc_frag(struct pn_pool *p, uint32_t size,
 #endif
 			return f->addr + off;
 		}
+		/* no page being cut: start the next one from the owner's cache
+		 * when the size is the last one asked (its budget known, at
+		 * least two a page, so this cut is not the last budgeted) */
+		if (f == NULL && size == p->frag_last_size && p->frag_last_bias >= 2) {
+			uint32_t n = atomic_load_explicit(&p->alloc.count, memory_order_relaxed);
+			int tid = pn_thread_id();
+
+			if (pn_likely(n != 0 && pn_pool_is_owner(p, tid))) {
+				f = p->alloc.cache[--n];
+				atomic_store_explicit(&p->alloc.count, n, memory_order_relaxed);
+				PN_POOL_STAT_ADD(p, tid, alloc_fast, 1);
+				pn_pool_frame_hand_out(f);
+				p->frag_page = f;
+				p->frag_bias = p->frag_last_bias;
+				atomic_store_explicit(&f->frag_count, p->frag_bias, memory_order_relaxed);
+				p->frag_offset = size;
+				p->frag_handed = 1;
+				*frame = f;
+#ifdef PN_DEBUG
+				pn_frag_track_cut(f, 0, size);
+#endif
+				return f->addr;
+			}
+		}
 	}
 	return pn_pool_alloc_frag_slow(p, size, frame);
 }

@@ -560,3 +560,50 @@ Test(pool, recycled_pages_come_back_unnamed_and_held_by_counts_only_pages_out)
 	pn_holder_unregister(sock);
 	test_pool_destroy_clean(p);
 }
+
+/*
+ * The next page for fragments of the size asked last starts inline (from
+ * the owner's cache, its budget known): every page is cut at 0 and 2048,
+ * carries frag_count 2, and comes back once both halves are freed; a new
+ * size takes the slow path and its own budget.
+ */
+Test(pool, fragment_pages_started_inline_are_budgeted_and_return)
+{
+	struct pn_pool *p = test_pool(64, 0, 0);
+	struct pn_frame *f[16];
+	uint8_t *b[16];
+	struct pn_pool_stats_sum s0, s;
+
+	for (unsigned i = 0; i < 16; i++) {
+		b[i] = pn_pool_alloc_frag(p, 2048, &f[i]);
+		cr_assert_not_null(b[i]);
+		cr_assert_eq(b[i], pn_frame_addr(f[i]) + (i % 2) * 2048, "fragment %u", i);
+		if (i % 2) {
+			cr_assert_eq(f[i], f[i - 1]);
+			cr_assert_eq(atomic_load(&f[i]->frag_count), 2, "page of fragment %u", i);
+		} else if (i) {
+			cr_assert_neq(f[i], f[i - 2], "a new page for fragment %u", i);
+		}
+		memset(b[i], (int)i, 2048);
+	}
+	for (unsigned i = 0; i < 16; i++)
+		for (unsigned k = 0; k < 2048; k += 511)
+			cr_assert_eq(b[i][k], (uint8_t)i, "fragment %u overwritten", i);
+	pn_pool_get_stats(p, &s0);
+	for (unsigned i = 0; i < 16; i++)
+		pn_pool_frag_free(f[i], b[i] + 100);
+	pn_pool_get_stats(p, &s);
+	cr_assert_eq(s.recycle_cached - s0.recycle_cached, 8, "eight pages back, once each");
+	/* another size: its own budget (three 1280-byte fragments a page) */
+	struct pn_frame *g[3];
+	uint8_t *c[3];
+
+	for (unsigned i = 0; i < 3; i++)
+		cr_assert_not_null(c[i] = pn_pool_alloc_frag(p, 1280, &g[i]));
+	cr_assert(g[0] == g[1] && g[1] == g[2]);
+	cr_assert_eq(c[2], pn_frame_addr(g[0]) + 2560);
+	for (unsigned i = 0; i < 3; i++)
+		pn_pool_frag_free(g[i], c[i]);
+	test_assert_accounted(p);
+	test_pool_destroy_clean(p);
+}
