@@ -205,6 +205,8 @@ static double ours_pkt_bulk(void *ctx, uint64_t n)
 			if ((k[j] = pn_pkt_alloc(p)) == NULL)
 				abort();
 		SINK(k[0]);
+		/* on the owner thread the inline single free is the faster of
+		 * the two (pn_pkt_free_bulk batches for other threads) */
 		for (unsigned j = 0; j < BULK; j++)
 			pn_pkt_free(k[j]);
 	}
@@ -319,8 +321,7 @@ static int xthread_worker(void *arg)
 			unsigned k = pn_ring_dequeue_burst(x->q, o, 32);
 
 			if (x->pkts && x->pool)
-				for (unsigned i = 0; i < k; i++)
-					pn_pkt_free(o[i]);
+				pn_pkt_free_bulk((struct pn_pkt **)o, k);
 			else if (x->pkts)
 				rte_pktmbuf_free_bulk((struct rte_mbuf **)o, k);
 			else if (x->pool)

@@ -11,6 +11,60 @@ void pn_pkt_shinfo_release(struct pn_pkt_shinfo *sh)
 	sh->nr_frags = 0;
 }
 
+/* Pages pn_pkt_free_bulk() gives back on a thread that is not their
+ * pool's owner, a pool at a time (the owner recycles each at once). */
+struct page_batch {
+	struct pn_pool *pool;
+	int tid;
+	unsigned n;
+	struct pn_frame *f[64];
+};
+
+static void batch_flush(struct page_batch *b)
+{
+	if (b->n)
+		pn_pool_recycle_bulk(b->pool, b->f, b->n);
+	b->n = 0;
+}
+
+static inline void batch_shinfo_put(struct page_batch *b, struct pn_pkt_shinfo *sh)
+{
+	struct pn_pool *p;
+	struct pn_frame *back;
+
+	if (!pn_pkt_shinfo_unref(sh))
+		return;
+	back = pn_pool_frag_release(sh->frame, sh, &p);
+	if (back == NULL)
+		return;
+	if (pn_pool_is_owner(p, b->tid)) {
+		pn_pool_recycle(p, back);
+		return;
+	}
+	if (p != b->pool || b->n == PN_DIM(b->f)) {
+		batch_flush(b);
+		b->pool = p;
+	}
+	b->f[b->n++] = back;
+}
+
+void pn_pkt_free_bulk(struct pn_pkt *const *pkts, unsigned n)
+{
+	struct page_batch b = { .pool = NULL, .tid = pn_thread_id(), .n = 0 };
+
+	for (unsigned i = 0; i < n; i++) {
+		for (struct pn_pkt *pkt = pkts[i], *next; pkt != NULL; pkt = next) {
+			struct pn_pkt_shinfo *own = pn_pkt_own_shinfo(pkt);
+
+			next = pkt->next;
+			if (pn_unlikely(pkt->shinfo != own))
+				batch_shinfo_put(&b, pkt->shinfo);
+			batch_shinfo_put(&b, own);
+		}
+	}
+	batch_flush(&b);
+}
+
 static struct pn_pkt *clone_seg(struct pn_pkt *pkt)
 {
 	struct pn_pkt *c = pn_pkt_alloc(pn_pkt_pool(pkt));

@@ -211,17 +211,26 @@ static inline struct pn_pkt *pn_pkt_alloc(struct pn_pool *pool)
 /* Out of line: drop the fragments of a shinfo nobody references any more. */
 void pn_pkt_shinfo_release(struct pn_pkt_shinfo *sh);
 
-/* Drop one reference on a shinfo; the last one frees its fragments and the
- * buffer. The sole holder skips the atomic, as for pages. */
-static inline void pn_pkt_shinfo_put(struct pn_pkt_shinfo *sh)
+/* Drop one reference on a shinfo; the last one frees its fragments.
+ * @return true when the buffer itself is to be given back now. The sole
+ * holder skips the atomic, as for pages. */
+static inline bool pn_pkt_shinfo_unref(struct pn_pkt_shinfo *sh)
 {
 	PN_DEBUG_ASSERT(atomic_load_explicit(&sh->refcnt, memory_order_relaxed) != 0,
 			"packet buffer freed twice");
 	if (pn_ref_sub(&sh->refcnt, 1) != 0)
-		return;
+		return false;
 	if (sh->nr_frags)
 		pn_pkt_shinfo_release(sh);
-	pn_pool_frag_free(sh->frame, sh);
+	return true;
+}
+
+/* Drop one reference on a shinfo; the last one frees its fragments and the
+ * buffer. */
+static inline void pn_pkt_shinfo_put(struct pn_pkt_shinfo *sh)
+{
+	if (pn_pkt_shinfo_unref(sh))
+		pn_pool_frag_free(sh->frame, sh);
 }
 
 /** Free one segment (not the rest of its chain). Any thread. */
@@ -244,6 +253,15 @@ static inline void pn_pkt_free(struct pn_pkt *pkt)
 		pkt = next;
 	}
 }
+
+/**
+ * Free @p n packets (and every segment chained to each), as
+ * rte_pktmbuf_free_bulk() does. Any thread. NULL entries are skipped. Pages
+ * whose last fragment goes are given back to their pool together, so a
+ * thread that is not the pool's owner reserves the recycle ring once per
+ * burst instead of once per page.
+ */
+void pn_pkt_free_bulk(struct pn_pkt *const *pkts, unsigned n);
 
 /**
  * Clone a packet (every segment): the clone shares data and fragments by

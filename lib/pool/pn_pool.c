@@ -357,6 +357,31 @@ static void pool_recycle_batch_remote(struct pn_pool *p, struct pn_frame **f,
 	}
 }
 
+/* Pooled pages on a thread that is not the owner (n <= PN_POOL_REFILL):
+ * charges given back, then the ring in one go; a page of another node, or
+ * any page in quarantine mode, takes the slow path. */
+static void recycle_bulk_remote(struct pn_pool *p, struct pn_frame *const *frames,
+				unsigned n, int tid)
+{
+	struct pn_frame *batch[PN_POOL_REFILL];
+	int nid = pn_pool_nid(p);
+	unsigned nb = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct pn_frame *f = frames[i];
+
+		PN_DEBUG_ASSERT(pn_frag_track_idle(f),
+				"page recycled while a fragment of it is still live");
+		pn_pool_uncharge(p, f);
+		if (pn_unlikely(!pn_frame_node_ok(f, nid) || p->quarantine != NULL)) {
+			pn_pool_recycle_slow(p, f, tid);
+			continue;
+		}
+		batch[nb++] = f;
+	}
+	pool_recycle_batch_remote(p, batch, nb, tid);
+}
+
 __pn_noinline void pn_pool_put_bulk_slow(struct pn_pool *p,
 					 struct pn_frame *const *frames,
 					 unsigned n, unsigned i)
@@ -368,30 +393,40 @@ __pn_noinline void pn_pool_put_bulk_slow(struct pn_pool *p,
 		/* another thread: one ring reservation for the whole batch, the
 		 * way a DPDK lcore flushes its cache */
 		struct pn_frame *batch[PN_POOL_REFILL];
-		int nid = pn_pool_nid(p);
 		unsigned nb = 0;
 
 		for (; i < n; i++) {
-			struct pn_frame *f = frames[i];
-
-			if (!pn_pool_frame_take_back(f))
+			if (!pn_pool_frame_take_back(frames[i]))
 				continue;
-			pn_pool_uncharge(p, f);
-			if (pn_unlikely(!pn_frame_node_ok(f, nid) || p->quarantine != NULL)) {
-				pn_pool_recycle_slow(p, f, tid);
-				continue;
-			}
-			batch[nb++] = f;
+			batch[nb++] = frames[i];
 			if (nb == PN_DIM(batch)) {
-				pool_recycle_batch_remote(p, batch, nb, tid);
+				recycle_bulk_remote(p, batch, nb, tid);
 				nb = 0;
 			}
 		}
-		pool_recycle_batch_remote(p, batch, nb, tid);
+		recycle_bulk_remote(p, batch, nb, tid);
 		return;
 	}
 	for (; i < n; i++)
 		pn_pool_put(p, frames[i]);
+}
+
+void pn_pool_recycle_bulk(struct pn_pool *p, struct pn_frame *const *frames, unsigned n)
+{
+	int tid = pn_thread_id();
+
+	if (pn_pool_is_owner(p, tid)) {
+		for (unsigned i = 0; i < n; i++)
+			pn_pool_recycle(p, frames[i]);
+		return;
+	}
+	while (n) {
+		unsigned k = PN_MIN(n, (unsigned)PN_POOL_REFILL);
+
+		recycle_bulk_remote(p, frames, k, tid);
+		frames += k;
+		n -= k;
+	}
 }
 
 /* A page leaves the quarantine: check nobody wrote to it meanwhile. */

@@ -656,7 +656,11 @@ void pn_pool_frag_page_idle(struct pn_pool *p);
 
 /**
  * Give back the fragment share of @p f that @p buf (any address inside the
- * fragment) was handed out with. Any thread. On the owner thread a fragment
+ * fragment) was handed out with, and say whether that freed the page: the
+ * page, now the pool's, is returned (with its pool in *@p pool) for the
+ * caller to recycle with pn_pool_recycle() or pn_pool_recycle_bulk(); NULL
+ * when others still hold it, or the page was taken care of. Any thread. On
+ * the owner thread a fragment
  * of the page the pool is still cutting from is taken back into the pool's
  * budget with no atomic at all; otherwise frag_count is decremented and the
  * last fragment drops the page reference (docs/design.md §2). The page is cut again
@@ -664,7 +668,8 @@ void pn_pool_frag_page_idle(struct pn_pool *p);
  * is gone (the page_pool fragment thread). Debug builds check that @p buf names a live fragment
  * of @p f: a double or foreign free stops here.
  */
-static inline void pn_pool_frag_free(struct pn_frame *f, const void *buf)
+static inline struct pn_frame *pn_pool_frag_release(struct pn_frame *f, const void *buf,
+							struct pn_pool **pool)
 {
 	struct pn_pool *p = pn_frame_pool(f);
 
@@ -677,7 +682,7 @@ static inline void pn_pool_frag_free(struct pn_frame *f, const void *buf)
 	if (pn_likely(p != NULL && pn_pool_is_owner(p, pn_thread_id()) &&
 		      p->frag_page == f)) {
 		if (--p->frag_handed != 0)
-			return;
+			return NULL;
 		/* every share the owner cut came back to the owner (a share
 		 * freed elsewhere would keep frag_handed above 0): cut the page
 		 * again from its start if no plain reference sees it. A holder
@@ -691,10 +696,10 @@ static inline void pn_pool_frag_free(struct pn_frame *f, const void *buf)
 			PN_DEBUG_ASSERT(pn_frag_track_idle(f), "page recut under a live fragment");
 #endif
 			p->frag_offset = 0;
-			return;
+			return NULL;
 		}
 		pn_pool_frag_page_idle(p);
-		return;
+		return NULL;
 	}
 	/* a page the pool cuts no more: the last share drops the pool's
 	 * reference, and the sole holder gives the page straight back */
@@ -702,14 +707,34 @@ static inline void pn_pool_frag_free(struct pn_frame *f, const void *buf)
 
 	PN_DEBUG_ASSERT(left < (UINT32_C(1) << 31), "frag_count underflow");
 	if (left != 0)
-		return;
-	if (pn_likely(p != NULL)) {
-		if (pn_pool_frame_take_back(f))
-			pn_pool_recycle(p, f);
-	} else {
+		return NULL;
+	if (pn_unlikely(p == NULL)) {
 		pn_frame_put(f);
+		return NULL;
 	}
+	*pool = p;
+	return pn_pool_frame_take_back(f) ? f : NULL;
 }
+
+/**
+ * Give back the fragment share of @p f that @p buf (any address inside the
+ * fragment) was handed out with (see pn_pool_frag_release()). Any thread.
+ */
+static inline void pn_pool_frag_free(struct pn_frame *f, const void *buf)
+{
+	struct pn_pool *p;
+	struct pn_frame *back = pn_pool_frag_release(f, buf, &p);
+
+	if (back != NULL)
+		pn_pool_recycle(p, back);
+}
+
+/**
+ * Recycle @p n pages of pool @p p that pn_pool_frag_release() returned,
+ * together: on a thread that is not the owner, one ring reservation for all
+ * of them (pn_pkt_free_bulk() collects them so). Any thread.
+ */
+void pn_pool_recycle_bulk(struct pn_pool *p, struct pn_frame *const *frames, unsigned n);
 
 /**
  * Tell the pool its NUMA node changed (the kernel's page_pool_nid_changed):

@@ -284,7 +284,10 @@ static void let_go(struct mthread *t, struct holder *h, unsigned how)
 		pn_frame_put(h->frame);
 		break;
 	case H_PKT:
-		pn_pkt_free(h->pkt);
+		if (how & 1)
+			pn_pkt_free_bulk(&h->pkt, 1);
+		else
+			pn_pkt_free(h->pkt);
 		break;
 	}
 }

@@ -227,11 +227,18 @@ static uint16_t xdp_rx_burst(void *queue, struct pn_pkt **pkts, uint16_t n)
 static inline void xq_complete(struct xdp_queue *q)
 {
 	uint32_t idx, n, i;
+	/* the pool's owner frees each packet inline; another thread (the
+	 * transmitting half of a pipeline) frees them together, so the pages
+	 * go back through the owner's recycle ring in one reservation */
+	bool owner = pn_pool_is_owner(q->pool, pn_thread_id());
+	struct pn_pkt *done[XDP_COMP_BATCH];
+	unsigned nd = 0;
 
 	n = xsk_ring_cons__peek(&q->comp, XDP_COMP_BATCH * 4, &idx);
 	for (i = 0; i < n; i++) {
 		uint64_t chunk = *xsk_ring_cons__comp_addr(&q->comp, idx + i) &
 				 ~(uint64_t)(XDP_CHUNK_SIZE - 1);
+		struct pn_pkt *pkt;
 
 		if (pn_unlikely(chunk >= q->umem_len ||
 				!bit_test_clear(q->tx_held, (uint32_t)(chunk >> XDP_CHUNK_SHIFT)))) {
@@ -239,8 +246,18 @@ static inline void xq_complete(struct xdp_queue *q)
 			continue;
 		}
 		q->tx_out--;
-		pn_pkt_free(&((struct pn_pkt_shinfo *)(q->base + chunk))->pkt);
+		pkt = &((struct pn_pkt_shinfo *)(q->base + chunk))->pkt;
+		if (owner) {
+			pn_pkt_free(pkt);
+			continue;
+		}
+		done[nd++] = pkt;
+		if (nd == XDP_COMP_BATCH) {
+			pn_pkt_free_bulk(done, nd);
+			nd = 0;
+		}
 	}
+	pn_pkt_free_bulk(done, nd);
 	if (n)
 		xsk_ring_cons__release(&q->comp, n);
 }
