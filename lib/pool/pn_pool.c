@@ -530,14 +530,9 @@ static void *frag_cut(struct pn_pool *p, uint32_t size, struct pn_frame **frame)
 		atomic_fetch_add_explicit(&f->frag_count, extra, memory_order_relaxed);
 		p->frag_bias += extra;
 	}
-	p->frag_offset = off + size;
-	if (++p->frag_handed == p->frag_bias)
+	if (p->frag_handed + 1 == p->frag_bias)
 		p->frag_page = NULL;
-	*frame = f;
-#ifdef PN_DEBUG
-	pn_frag_track_cut(f, off, size);
-#endif
-	return f->addr + off;
+	return pn_pool_frag_take(p, f, off, size, p->frag_handed + 1, frame);
 }
 
 /*

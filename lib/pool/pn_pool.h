@@ -29,7 +29,6 @@
 #define PN_POOL_H
 
 #include <stdatomic.h>
-#include <string.h>
 
 #include "pn_acct.h"
 #include "pn_mem.h"
@@ -282,7 +281,6 @@ static inline void pn_pool_frame_hand_out(struct pn_frame *f)
 static inline bool pn_pool_frame_take_back(struct pn_frame *f)
 {
 #if PN_POOL_HOLDS_REF
-	PN_DEBUG_ASSERT(pn_frame_valid(f), "put on something that is not a frame descriptor");
 	if (pn_likely(atomic_load_explicit(&f->refcount, memory_order_acquire) == 1)) {
 		if (__atomic_load_n(&f->holder, __ATOMIC_RELAXED) != 0)
 			__atomic_store_n(&f->holder, 0, __ATOMIC_RELAXED);
@@ -318,6 +316,17 @@ int64_t pn_pool_destroy(struct pn_pool *p);
 struct pn_frame *pn_pool_alloc_slow(struct pn_pool *p, int tid);
 void pn_pool_recycle_slow(struct pn_pool *p, struct pn_frame *f, int tid);
 
+/* The owner takes the last of the @p n pages in its cache. */
+static inline struct pn_frame *pn_pool_cache_take(struct pn_pool *p, int tid, uint32_t n)
+{
+	struct pn_frame *f = p->alloc.cache[--n];
+
+	atomic_store_explicit(&p->alloc.count, n, memory_order_relaxed);
+	PN_POOL_STAT_ADD(p, tid, alloc_fast, 1);
+	pn_pool_frame_hand_out(f);
+	return f;
+}
+
 /**
  * Allocate one page (fast path: pop the owner's cache).
  * @return a page with refcount 1, or NULL with errno ENOMEM when the pool and
@@ -328,14 +337,8 @@ static inline struct pn_frame *pn_pool_alloc(struct pn_pool *p)
 	int tid = pn_thread_id();
 	uint32_t n = atomic_load_explicit(&p->alloc.count, memory_order_relaxed);
 
-	if (pn_likely(pn_pool_is_owner(p, tid) && n != 0)) {
-		struct pn_frame *f = p->alloc.cache[--n];
-
-		atomic_store_explicit(&p->alloc.count, n, memory_order_relaxed);
-		PN_POOL_STAT_ADD(p, tid, alloc_fast, 1);
-		pn_pool_frame_hand_out(f);
-		return f;
-	}
+	if (pn_likely(pn_pool_is_owner(p, tid) && n != 0))
+		return pn_pool_cache_take(p, tid, n);
 	return pn_pool_alloc_slow(p, tid);
 }
 
@@ -355,15 +358,11 @@ static inline int pn_pool_alloc_bulk(struct pn_pool *p, struct pn_frame **frames
 	/* fast path: the whole bulk from the owner's cache */
 	if (pn_likely(pn_pool_is_owner(p, tid) && have >= n)) {
 		have -= n;
-#if PN_POOL_HOLDS_REF
-		/* nothing to write to the pages: a copy of pointers */
-		memcpy(frames, &p->alloc.cache[have], n * sizeof(*frames));
-#else
+		/* release builds: nothing to write, the compiler copies pointers */
 		for (unsigned i = 0; i < n; i++) {
 			frames[i] = p->alloc.cache[have + i];
 			pn_pool_frame_hand_out(frames[i]);
 		}
-#endif
 		atomic_store_explicit(&p->alloc.count, have, memory_order_relaxed);
 		PN_POOL_STAT_ADD(p, tid, alloc_fast, n);
 		return 0;
@@ -572,6 +571,20 @@ static inline void pn_pool_put_bulk(struct pn_pool *p,
 	pn_pool_put_bulk_slow(p, frames, n, i);
 }
 
+/* Hand out the fragment [off, off + size) of page @p f, the @p handed-th
+ * the pool cut from it (owner only). */
+static inline void *pn_pool_frag_take(struct pn_pool *p, struct pn_frame *f, uint32_t off,
+				      uint32_t size, uint32_t handed, struct pn_frame **frame)
+{
+	p->frag_offset = off + size;
+	p->frag_handed = handed;
+	*frame = f;
+#ifdef PN_DEBUG
+	pn_frag_track_cut(f, off, size);
+#endif
+	return f->addr + off;
+}
+
 /* slow path of pn_pool_alloc_frag */
 void *pn_pool_alloc_frag_slow(struct pn_pool *p, uint32_t size,
 			      struct pn_frame **frame);
@@ -602,49 +615,27 @@ static inline void *pn_pool_alloc_frag(struct pn_pool *p, uint32_t size,
 		size = PN_ALIGN_UP(size, (uint32_t)PN_POOL_FRAG_ALIGN);
 		end = off + size;
 		if (pn_likely(f != NULL && end <= p->page_bytes && handed < p->frag_bias &&
-			      __atomic_load_n(&f->acct_id, __ATOMIC_RELAXED) == 0)) {
-			p->frag_offset = end;
-			p->frag_handed = handed;
-			*frame = f;
-#ifdef PN_DEBUG
-			pn_frag_track_cut(f, off, size);
-#endif
-			return f->addr + off;
-		}
+			      __atomic_load_n(&f->acct_id, __ATOMIC_RELAXED) == 0))
+			return pn_pool_frag_take(p, f, off, size, handed, frame);
 		if (f != NULL && end <= p->page_bytes && handed == p->frag_bias &&
 		    p->page_bytes - end < (uint32_t)PN_POOL_FRAG_ALIGN &&
 		    __atomic_load_n(&f->acct_id, __ATOMIC_RELAXED) == 0) {
-			p->frag_offset = end;
-			p->frag_handed = handed;
 			p->frag_page = NULL;
-			*frame = f;
-#ifdef PN_DEBUG
-			pn_frag_track_cut(f, off, size);
-#endif
-			return f->addr + off;
+			return pn_pool_frag_take(p, f, off, size, handed, frame);
 		}
-		/* no page being cut: start the next one from the owner's cache
-		 * when the size is the last one asked (its budget known, at
-		 * least two a page, so this cut is not the last budgeted) */
+		/* no page being cut: start the next one when the size is the
+		 * last one asked (its budget known, at least two a page, so
+		 * this cut is not the last budgeted) */
 		if (f == NULL && size == p->frag_last_size && p->frag_last_bias >= 2) {
 			uint32_t n = atomic_load_explicit(&p->alloc.count, memory_order_relaxed);
 			int tid = pn_thread_id();
 
 			if (pn_likely(n != 0 && pn_pool_is_owner(p, tid))) {
-				f = p->alloc.cache[--n];
-				atomic_store_explicit(&p->alloc.count, n, memory_order_relaxed);
-				PN_POOL_STAT_ADD(p, tid, alloc_fast, 1);
-				pn_pool_frame_hand_out(f);
+				f = pn_pool_cache_take(p, tid, n);
 				p->frag_page = f;
 				p->frag_bias = p->frag_last_bias;
 				atomic_store_explicit(&f->frag_count, p->frag_bias, memory_order_relaxed);
-				p->frag_offset = size;
-				p->frag_handed = 1;
-				*frame = f;
-#ifdef PN_DEBUG
-				pn_frag_track_cut(f, 0, size);
-#endif
-				return f->addr;
+				return pn_pool_frag_take(p, f, 0, size, 1, frame);
 			}
 		}
 	}

@@ -11,34 +11,29 @@ need_root
 command -v socat >/dev/null || skip "socat is not installed"
 tcp_topology
 
-log "socat streams $BYTES bytes into discard"
-zc_start $tmp/o.json $tmp/o.err --mode discard --listen 5001
-head -c $BYTES /dev/zero | ip netns exec $NS_K socat -u - TCP:$S_IP:5001 ||
-	fail "socat could not stream"
-for _ in $(seq 100); do
-	[ "$(json_final $tmp/o.json 'j["service"]["conns_done"]' 2>/dev/null || echo 0)" -ge 1 ] && break
-	sleep 0.1
-done
-zc_stop $tmp/o.json $tmp/o.err
-expect $tmp/o.json "j['service']['bytes_in'] == $BYTES" "byte count" 'j["service"]'
-expect $tmp/o.json "j['tcp']['zc_bytes'] == $BYTES and j['tcp']['copy_bytes'] == 0" \
-	"zero-copy path" 'j["tcp"]'
-expect $tmp/o.json 'j["tcp"]["zc_tokens_out"] == 0' "tokens left" 'j["tcp"]'
-
-log "application reads of one segment (zero copy) and of 1 MiB (copy)"
-for variant in "--read-size 1K" "--copy --read-size 1M"; do
-	# shellcheck disable=SC2086
-	zc_start $tmp/r.json $tmp/r.err --mode discard --listen 5001 $variant
+# socat streams into discard: reads of the default size, then of one
+# segment (zero copy) and of 1 MiB (copy)
+stream_into_discard() {
+	zc_start $tmp/o.json $tmp/o.err --mode discard --listen 5001 "$@"
 	head -c $BYTES /dev/zero | ip netns exec $NS_K socat -u - TCP:$S_IP:5001 ||
-		fail "socat could not stream ($variant)"
+		fail "socat could not stream ($*)"
 	for _ in $(seq 100); do
-		[ "$(json_final $tmp/r.json 'j["service"]["conns_done"]' 2>/dev/null || echo 0)" -ge 1 ] && break
+		[ "$(json_final $tmp/o.json 'j["service"]["conns_done"]' 2>/dev/null || echo 0)" -ge 1 ] && break
 		sleep 0.1
 	done
-	zc_stop $tmp/r.json $tmp/r.err
-	expect $tmp/r.json "j['service']['bytes_in'] == $BYTES" "byte count ($variant)" 'j["service"]'
-	expect $tmp/r.json 'j["tcp"]["zc_tokens_out"] == 0' "tokens left ($variant)" 'j["tcp"]'
-done
+	zc_stop $tmp/o.json $tmp/o.err
+	expect $tmp/o.json "j['service']['bytes_in'] == $BYTES" "byte count ($*)" 'j["service"]'
+	expect $tmp/o.json 'j["tcp"]["zc_tokens_out"] == 0' "tokens left ($*)" 'j["tcp"]'
+}
+
+log "socat streams $BYTES bytes into discard"
+stream_into_discard
+expect $tmp/o.json "j['tcp']['zc_bytes'] == $BYTES and j['tcp']['copy_bytes'] == 0" \
+	"zero-copy path" 'j["tcp"]'
+
+log "application reads of one segment (zero copy) and of 1 MiB (copy)"
+stream_into_discard --read-size 1K
+stream_into_discard --copy --read-size 1M
 
 log "echo returns exactly what was sent (zero copy, then copying recv)"
 for variant in "" "--copy"; do
