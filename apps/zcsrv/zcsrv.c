@@ -75,6 +75,7 @@ static struct {
 	uint16_t mtu;
 	unsigned queues;
 	uint32_t read_size; /* bytes an application read asks for */
+	const char *cc;     /* congestion control (NULL: the library's default) */
 } cfg = {
 	.mode = M_DISCARD, .prefix = 24, .telemetry = true, .acct_max = PN_ACCT_UNLIMITED,
 	.pages = 32768, .max_conns = 4096, .period = 1.0, .path = "/",
@@ -135,6 +136,7 @@ static void usage(FILE *f)
 		"  --pages N           pages in the packet region (default 32768)\n"
 		"  --rcvbuf N --sndbuf N  socket buffers in bytes\n"
 		"  --mtu N             (default 1500)\n"
+		"  --cc NAME           congestion control: cubic (default) or newreno\n"
 		"  --queues N          port queues, a thread and a stack on each (default 1;\n"
 		"                      the device needs N queues: veth numrxqueues/numtxqueues,\n"
 		"                      a NIC's ethtool -L)\n"
@@ -920,6 +922,16 @@ static json_t *counters_json(void)
 		json_object_set_new(tj, "syncookies_ok", json_integer((json_int_t)ts.syncookies_ok));
 		json_object_set_new(tj, "syncookies_failed", json_integer((json_int_t)ts.syncookies_failed));
 		json_object_set_new(tj, "rfc5961_rst_dropped", json_integer((json_int_t)ts.rfc5961_rst_dropped));
+		/* loss recovery */
+		json_object_set_new(tj, "rack_lost", json_integer((json_int_t)ts.rack_lost));
+		json_object_set_new(tj, "lost_retrans", json_integer((json_int_t)ts.lost_retrans));
+		json_object_set_new(tj, "tlp_probes", json_integer((json_int_t)ts.tlp_probes));
+		json_object_set_new(tj, "tlp_recoveries", json_integer((json_int_t)ts.tlp_recoveries));
+		json_object_set_new(tj, "spurious_rto", json_integer((json_int_t)ts.spurious_rto));
+		json_object_set_new(tj, "undo_recoveries", json_integer((json_int_t)ts.undo_recoveries));
+		json_object_set_new(tj, "dsack_in", json_integer((json_int_t)ts.dsack_in));
+		json_object_set_new(tj, "dsack_out", json_integer((json_int_t)ts.dsack_out));
+		json_object_set_new(tj, "reordering_seen", json_integer((json_int_t)ts.reordering_seen));
 	}
 
 	json_object_set_new(j, "net", json_pack(
@@ -1182,7 +1194,7 @@ static int parse_args(int argc, char **argv)
 	enum { O_PORT = 256, O_IP, O_GW, O_MODE, O_LISTEN, O_CONNECT, O_PATH, O_BYTES, O_COPY,
 	       O_APPMEM, O_ACCT, O_HOLD, O_INJECT, O_PAGES, O_RCVBUF, O_SNDBUF, O_MTU, O_DURATION,
 	       O_PERIOD, O_JSON, O_QUIET, O_NOTEL, O_HELP, O_MAXCONN, O_IDLE, O_HEADTO, O_IP6,
-	       O_GW6, O_VERBOSE, O_QUEUES, O_READSZ };
+	       O_GW6, O_VERBOSE, O_QUEUES, O_READSZ, O_CC };
 	static const struct option opts[] = {
 		{ "port", 1, 0, O_PORT }, { "ip", 1, 0, O_IP }, { "gateway", 1, 0, O_GW },
 		{ "mode", 1, 0, O_MODE }, { "listen", 1, 0, O_LISTEN }, { "connect", 1, 0, O_CONNECT },
@@ -1195,7 +1207,7 @@ static int parse_args(int argc, char **argv)
 		{ "max-conns", 1, 0, O_MAXCONN }, { "idle-timeout", 1, 0, O_IDLE },
 		{ "header-timeout", 1, 0, O_HEADTO }, { "ip6", 1, 0, O_IP6 },
 		{ "gateway6", 1, 0, O_GW6 }, { "verbose", 0, 0, O_VERBOSE }, { "queues", 1, 0, O_QUEUES },
-		{ "read-size", 1, 0, O_READSZ }, { 0, 0, 0, 0 },
+		{ "read-size", 1, 0, O_READSZ }, { "cc", 1, 0, O_CC }, { 0, 0, 0, 0 },
 	};
 	int o;
 	uint64_t v;
@@ -1322,6 +1334,17 @@ static int parse_args(int argc, char **argv)
 				goto bad;
 			cfg.mtu = (uint16_t)v;
 			break;
+		case O_CC:
+			if (pn_tcp_cc_find(optarg) == NULL) {
+				char names[128];
+
+				pn_tcp_cc_list(names, sizeof(names));
+				fprintf(stderr, "pagenet-zcsrv: unknown congestion control '%s' (%s)\n",
+					optarg, names);
+				return 2;
+			}
+			cfg.cc = optarg;
+			break;
 		case O_QUEUES:
 			if (parse_size(optarg, &v) || v < 1 || v > PN_PORT_MAX_QUEUES)
 				goto bad;
@@ -1402,7 +1425,7 @@ static void *worker_main(void *arg)
 	if (stack == NULL ||
 	    pn_tcp_configure(stack, &(struct pn_tcp_conf){
 		    .sz = sizeof(struct pn_tcp_conf), .rcvbuf = cfg.rcvbuf, .sndbuf = cfg.sndbuf,
-		    .max_sockets = cfg.max_conns * 2 + 64, .acct = group }) != 0) {
+		    .max_sockets = cfg.max_conns * 2 + 64, .acct = group, .cc = cfg.cc }) != 0) {
 		fprintf(stderr, "pagenet-zcsrv: cannot create the stack on queue %u: %s\n", w->q,
 			strerror(errno));
 		goto fail;

@@ -144,7 +144,10 @@ int pn_tcp_configure(struct pn_stack *st, const struct pn_tcp_conf *conf)
 										 : conf->max_time_wait;
 		c.no_syncookies = conf->no_syncookies;
 		c.acct = conf->acct;
+		c.cc = conf->cc;
 	}
+	if (c.cc && pn_tcp_cc_find(c.cc) == NULL)
+		return -ENOENT;
 	if (c.rcvbuf < 4096 || c.sndbuf < 4096 || c.rcvbuf > (1u << 30) ||
 	    !PN_IS_POW2(c.max_zc_tokens) || c.max_zc_tokens > (1u << 24))
 		return -EINVAL;
@@ -153,6 +156,8 @@ int pn_tcp_configure(struct pn_stack *st, const struct pn_tcp_conf *conf)
 		return -ENOMEM;
 	t->conf = c;
 	t->st = st;
+	t->cc_ops = c.cc ? pn_tcp_cc_find(c.cc) : pn_tcp_cc_default();
+	t->conf.cc = t->cc_ops->name; /* not the caller's string, which may go */
 	/* a bucket per socket at most: chains stay short at any table size */
 	t->hash_mask = 255;
 	while (t->hash_mask < c.max_sockets - 1 && t->hash_mask < PN_TCP_SLOT_MASK)

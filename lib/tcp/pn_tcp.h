@@ -31,6 +31,7 @@
 #include <sys/types.h>
 
 #include "pn_net.h"
+#include "pn_tcp_cc.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -82,6 +83,8 @@ struct pn_tcp_conf {
 				   *   Linux's tcp_max_tw_buckets; about 80 bytes
 				   *   each); beyond, the oldest ends early.
 				   *   PN_TCP_NO_TIME_WAIT: none kept */
+	const char *cc;           /**< congestion control of new sockets, by name
+				   *   (pn_tcp_cc.h; NULL: "cubic") */
 };
 
 /** pn_tcp_conf.max_time_wait: closed connections skip TIME-WAIT (tests). */
@@ -230,6 +233,13 @@ struct pn_tcp_info {
 	uint64_t bytes_received, bytes_sent, retransmits;
 	uint64_t zc_bytes, copy_bytes, fallback_bytes;
 	uint32_t snd_buf_alloc; /**< bytes the send buffer holds allocated now (0 when all is acknowledged) */
+	char cc[PN_TCP_CC_NAME_MAX]; /**< congestion control */
+	uint8_t ca_state;          /**< 0 open, 1 disorder, 2 fast recovery, 3 after a timeout */
+	uint32_t min_rtt_us;
+	uint32_t in_flight;        /**< bytes in the network (RFC 6675 pipe) */
+	uint32_t sacked, lost, retrans_out; /**< bytes: SACKed, taken for lost, resent in flight */
+	uint32_t reo_wnd_mult;     /**< RACK's reordering window, in quarter min-RTTs */
+	bool reordering_seen;
 };
 void pn_tcp_info_get(const struct pn_tcp_sock *s, struct pn_tcp_info *info);
 
@@ -247,7 +257,20 @@ struct pn_tcp_stats {
 	uint64_t listen_overflows, syn_dropped_no_socket;
 	uint64_t syncookies_sent, syncookies_ok, syncookies_failed;
 	uint64_t time_wait_recycled; /**< TIME-WAIT entries ended early: max_time_wait reached */
-	uint64_t retrans_segs, fast_retrans, rto_expired, dup_acks_in;
+	uint64_t retrans_segs;   /**< segments sent again, every cause */
+	uint64_t fast_retrans;   /**< fast recoveries begun (losses found from ACKs) */
+	uint64_t rto_expired;    /**< retransmission timeouts */
+	uint64_t dup_acks_in;
+	uint64_t rack_lost;      /**< segments RACK took for lost */
+	uint64_t lost_retrans;   /**< of those, retransmissions lost again (found without a timeout) */
+	uint64_t tlp_probes;     /**< tail loss probes sent */
+	uint64_t tlp_recoveries; /**< losses a probe repaired */
+	uint64_t spurious_rto;   /**< timeouts found spurious (F-RTO, timestamps) and undone */
+	uint64_t undo_recoveries; /**< window reductions undone: every retransmission D-SACKed,
+				   *   or timestamps showed the originals arrived */
+	uint64_t dsack_in;       /**< D-SACK blocks received: the peer had a segment twice */
+	uint64_t dsack_out;      /**< D-SACK blocks sent */
+	uint64_t reordering_seen; /**< connections that saw the network reorder their segments */
 	uint64_t ooo_segs, ooo_merged, dup_data_segs, out_of_window, zero_window_adv;
 	uint64_t window_probes, window_updates;
 	uint64_t keepalive_probes;

@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,12 +130,10 @@ struct pn_tcp_sock *pn_tcp_connect_addr(struct pn_stack *st, const struct pn_add
 	s->iss = pn_tcp_pick_isn(s);
 	s->snd_una = s->iss;
 	s->snd_nxt = s->snd_max = s->iss + 1;
-	s->recover = s->iss;
 	pn_tcp_hash_add(t, s);
 	t->stats.active_opens++;
 	pn_tcp_send_segment(s, s->iss, PN_TCP_F_SYN, 0);
 	s->rtt_timing = true; /* the handshake's round trip */
-	s->rtt_seq = s->iss;
 	s->rtt_start_us = pn_stack_now_us(st);
 	pn_tcp_arm_rtx(s);
 	return s;
@@ -546,8 +545,8 @@ void pn_tcp_info_get(const struct pn_tcp_sock *s, struct pn_tcp_info *i)
 	i->local_port = s->lport;
 	i->mss = s->mss;
 	i->snd_wnd = s->snd_wnd;
-	i->cwnd = s->cwnd;
-	i->ssthresh = s->ssthresh;
+	i->cwnd = s->cc.cwnd;
+	i->ssthresh = s->cc.ssthresh;
 	i->rcv_wnd = pn_seq_gt(s->rcv_adv, s->rcv_nxt) ? s->rcv_adv - s->rcv_nxt : 0;
 	i->srtt_us = s->srtt_us;
 	i->rto_ms = pn_tcp_rto_now(s);
@@ -568,6 +567,15 @@ void pn_tcp_info_get(const struct pn_tcp_sock *s, struct pn_tcp_info *i)
 	i->zc_bytes = s->zc_bytes;
 	i->copy_bytes = s->copy_bytes;
 	i->fallback_bytes = s->fallback_bytes;
+	snprintf(i->cc, sizeof(i->cc), "%s", s->cc.ops->name);
+	i->ca_state = s->ca;
+	i->min_rtt_us = s->min_rtt_us;
+	i->in_flight = s->txq ? pn_tcp_in_flight(s) : 0;
+	i->sacked = s->sacked_bytes;
+	i->lost = s->lost_bytes;
+	i->retrans_out = s->retrans_bytes;
+	i->reo_wnd_mult = s->reo_wnd_mult;
+	i->reordering_seen = s->reordering_seen;
 }
 
 void pn_tcp_stats_get(const struct pn_stack *st, struct pn_tcp_stats *s)

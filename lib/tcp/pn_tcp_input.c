@@ -24,6 +24,27 @@ static void rq_append(struct pn_tcp_sock *s, struct pn_pkt *pkt)
 	s->rq_bytes += pkt->len;
 }
 
+/* The next ACK reports [b, e) as a duplicate (RFC 2883), and goes at once. */
+static void dsack_note(struct pn_tcp_sock *s, uint32_t b, uint32_t e)
+{
+	if (!s->sack_ok || !pn_seq_lt(b, e))
+		return;
+	s->dsack_pending = true;
+	s->dsack_b = b;
+	s->dsack_e = e;
+	s->ack_now = true;
+}
+
+/* @p seq arrived out of order: its block leads the next SACK option. */
+static void sack_recent_note(struct pn_tcp_sock *s, uint32_t seq)
+{
+	unsigned n = PN_MIN((unsigned)s->nr_sack_recent, PN_TCP_MAX_SACK - 1u);
+
+	memmove(&s->sack_recent[1], &s->sack_recent[0], n * sizeof(s->sack_recent[0]));
+	s->sack_recent[0] = seq;
+	s->nr_sack_recent = (uint8_t)(n + 1);
+}
+
 static void ooo_insert(struct pn_tcp_sock *s, struct pn_pkt *pkt, uint32_t seq)
 {
 	struct pn_tcp *t = pn_tcp_of(s->st);
@@ -31,7 +52,10 @@ static void ooo_insert(struct pn_tcp_sock *s, struct pn_pkt *pkt, uint32_t seq)
 	uint32_t end = seq + pkt->len;
 
 	t->stats.ooo_segs++;
-	s->ooo_last_seq = seq;
+	sack_recent_note(s, seq);
+	/* most arrivals extend the top of the queue: no walk for them */
+	if (s->ooo_tail && pn_seq_ge(seq, s->ooo_tail->pad + s->ooo_tail->len))
+		pp = &s->ooo_tail->next;
 	while (*pp) {
 		struct pn_pkt *q = *pp;
 		uint32_t qs = q->pad, qe = q->pad + q->len;
@@ -42,10 +66,12 @@ static void ooo_insert(struct pn_tcp_sock *s, struct pn_pkt *pkt, uint32_t seq)
 		}
 		if (pn_seq_ge(seq, qs) && pn_seq_le(end, qe)) { /* all old */
 			t->stats.dup_data_segs++;
+			dsack_note(s, seq, end);
 			pn_pkt_free(pkt);
 			return;
 		}
 		if (pn_seq_lt(qs, seq)) { /* q covers our front */
+			dsack_note(s, seq, qe);
 			if (pn_pkt_adj(pkt, qe - seq) != 0) {
 				pn_pkt_free(pkt); /* not acknowledged: the sender repeats it */
 				return;
@@ -55,21 +81,27 @@ static void ooo_insert(struct pn_tcp_sock *s, struct pn_pkt *pkt, uint32_t seq)
 			continue;
 		}
 		if (pn_seq_le(qe, end)) { /* we cover q */
+			dsack_note(s, qs, qe);
 			*pp = q->next;
 			s->ooo_bytes -= q->len;
 			q->next = NULL;
 			pn_pkt_free(q);
 			continue;
 		}
-		if (pn_seq_lt(qs, end) && pn_pkt_trim(pkt, qs - seq) != 0) { /* q covers our tail */
-			pn_pkt_free(pkt); /* not acknowledged: the sender repeats it */
-			return;
+		if (pn_seq_lt(qs, end)) { /* q covers our tail */
+			dsack_note(s, qs, end);
+			if (pn_pkt_trim(pkt, qs - seq) != 0) {
+				pn_pkt_free(pkt); /* not acknowledged: the sender repeats it */
+				return;
+			}
 		}
 		break;
 	}
 	pkt->pad = seq;
 	pkt->next = *pp;
 	*pp = pkt;
+	if (pkt->next == NULL)
+		s->ooo_tail = pkt;
 	s->ooo_bytes += pkt->len;
 	pn_pkt_set_holder(pkt, PN_HOLDER(s->holder, PN_VIA_QUEUE));
 }
@@ -84,6 +116,8 @@ static void ooo_merge(struct pn_tcp_sock *s)
 		uint32_t qe = q->pad + q->len;
 
 		s->ooo_head = q->next;
+		if (s->ooo_head == NULL)
+			s->ooo_tail = NULL;
 		s->ooo_bytes -= q->len;
 		if (pn_seq_le(qe, s->rcv_nxt)) {
 			q->next = NULL;
@@ -145,6 +179,7 @@ static void rcv_data(struct pn_tcp_sock *s, struct pn_pkt *pkt, uint32_t seq, bo
 	if (pn_seq_lt(seq, s->rcv_nxt)) {
 		uint32_t old = s->rcv_nxt - seq;
 
+		dsack_note(s, seq, old >= len ? seq + len : s->rcv_nxt);
 		if (old >= len) {
 			if (len)
 				t->stats.dup_data_segs++;
@@ -213,7 +248,7 @@ static void set_mss(struct pn_tcp_sock *s, const struct pn_tcp_opts *o)
 		mss = 88;
 	s->peer_mss = (uint16_t)mss;
 	s->mss = (uint16_t)(mss - (s->ts_ok ? 12 : 0));
-	s->cc->init(s);
+	pn_tcp_cc_start(s);
 }
 
 static void negotiate(struct pn_tcp_sock *s, const struct pn_tcp_opts *o, bool we_offered_all)
@@ -384,14 +419,12 @@ static void listen_input(struct pn_tcp_sock *l, const struct pn_tcp_seg *g)
 	c->iss = pn_tcp_pick_isn(c);
 	c->snd_una = c->iss;
 	c->snd_nxt = c->snd_max = c->iss + 1;
-	c->recover = c->iss;
 	c->snd_wl1 = c->irs;
 	c->snd_wl2 = c->iss;
 	pn_tcp_hash_add(t, c);
 	t->stats.passive_opens++;
 	pn_tcp_send_segment(c, c->iss, PN_TCP_F_SYN | PN_TCP_F_ACK, 0);
 	c->rtt_timing = true; /* the handshake's round trip */
-	c->rtt_seq = c->iss;
 	c->rtt_start_us = pn_stack_now_us(st);
 	pn_tcp_arm_rtx(c);
 }
@@ -434,7 +467,6 @@ static struct pn_tcp_sock *cookie_child(struct pn_tcp_sock *l, const struct pn_t
 	c->iss = g->ack - 1;
 	c->snd_una = c->iss;
 	c->snd_nxt = c->snd_max = g->ack;
-	c->recover = c->iss;
 	c->snd_wl1 = c->irs;
 	c->snd_wl2 = c->iss;
 	/* without timestamps the SYN's options are lost: no window scale, no
@@ -488,6 +520,7 @@ static void syn_sent_input(struct pn_tcp_sock *s, const struct pn_tcp_seg *g)
 	if (g->flags & PN_TCP_F_ACK) {
 		pn_tcp_handshake_rtt(s);
 		s->snd_una = g->ack;
+		s->rack_fack = s->snd_una;
 		s->state = PN_TCP_ESTABLISHED;
 		s->backoff = 0;
 		s->retries = 0;
@@ -540,6 +573,7 @@ static bool syn_rcvd_ack(struct pn_tcp_sock *s, const struct pn_tcp_seg *g)
 	pn_tcp_handshake_rtt(s);
 	s->state = PN_TCP_ESTABLISHED;
 	s->snd_una = g->ack;
+	s->rack_fack = s->snd_una;
 	s->backoff = 0;
 	s->retries = 0;
 	pn_timer_cancel(&s->rtx);
@@ -571,7 +605,7 @@ static bool syn_rcvd_ack(struct pn_tcp_sock *s, const struct pn_tcp_seg *g)
  * @return false when the ACK is challenged and the segment dropped. */
 static bool established_ack(struct pn_tcp_sock *s, const struct pn_tcp_seg *g)
 {
-	bool sack_news;
+	uint32_t wnd = (uint32_t)g->wnd << s->snd_wscale;
 
 	/* RFC 5961 5.2: ACK of something we never sent, or too old */
 	if (pn_seq_gt(g->ack, s->snd_max) ||
@@ -579,20 +613,14 @@ static bool established_ack(struct pn_tcp_sock *s, const struct pn_tcp_seg *g)
 		pn_tcp_challenge_ack(s);
 		return false;
 	}
-	sack_news = s->sack_ok && g->o.nr_sack && pn_tcp_sack_update(s, &g->o);
-	if (pn_seq_gt(g->ack, s->snd_una)) {
-		pn_tcp_ack_advance(s, g->ack);
-	} else if (g->ack == s->snd_una && s->snd_max != s->snd_una &&
-		   (sack_news || (g->plen == 0 && !(g->flags & PN_TCP_F_FIN) &&
-				  ((uint32_t)g->wnd << s->snd_wscale) == s->snd_wnd))) {
-		pn_tcp_dup_ack(s); /* RFC 5681 2: same ACK, no data, same window */
-	}
+	/* RFC 5681 2: a duplicate ACK carries no data, no FIN, the same window */
+	pn_tcp_ack_rcvd(s, g, g->plen == 0 && !(g->flags & PN_TCP_F_FIN) && wnd == s->snd_wnd);
 	/* the window: only from a segment newer than the last one that set it
 	 * (SND.WL1/WL2) */
 	if (pn_seq_lt(s->snd_wl1, g->seq) || (s->snd_wl1 == g->seq && pn_seq_le(s->snd_wl2, g->ack))) {
 		uint32_t old = s->snd_wnd;
 
-		s->snd_wnd = (uint32_t)g->wnd << s->snd_wscale;
+		s->snd_wnd = wnd;
 		s->snd_wl1 = g->seq;
 		s->snd_wl2 = g->ack;
 		if (s->snd_wnd > s->max_snd_wnd)
@@ -630,6 +658,10 @@ static void synchronized_input(struct pn_tcp_sock *s, struct pn_pkt *pkt, const 
 		if (!(g->flags & PN_TCP_F_RST)) {
 			if (g->len)
 				t->stats.dup_data_segs++;
+			/* all of it old: the peer resent what we had (RFC 2883) */
+			if (g->plen && pn_seq_le(g->seq + g->plen, s->rcv_nxt) &&
+			    s->state >= PN_TCP_ESTABLISHED)
+				dsack_note(s, g->seq, g->seq + g->plen);
 			if (s->state == PN_TCP_TIME_WAIT && (g->flags & PN_TCP_F_FIN))
 				pn_timer_arm(pn_stack_wheel(st), &s->rtx,
 					     pn_stack_now_ms(st) + t->conf.time_wait_ms);

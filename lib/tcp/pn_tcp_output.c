@@ -55,36 +55,116 @@ static uint16_t select_window(struct pn_tcp_sock *s)
 
 /* ---- segment output */
 
-static unsigned sack_blocks(const struct pn_tcp_sock *s, uint32_t *blk, unsigned max)
+/*
+ * The options of a SYN or SYN-ACK, each word-aligned as Linux lays them
+ * out: MSS; SACK-permitted with the timestamps (or NOPs); window scale
+ * after a NOP. Without timestamps the SACK option still takes a whole
+ * word: an unpadded one made the header 2 bytes short and cut the
+ * window scale option in half (a peer without timestamps, as Windows by
+ * default, could not parse our SYN-ACK). @return the byte after them.
+ */
+static uint8_t *pn_tcp_opt_syn(uint8_t *o, uint16_t mss, bool sack, bool ts, uint32_t tsval,
+			       uint32_t tsecr, bool ws, uint8_t wscale)
 {
-	uint32_t rs[8][2];
-	unsigned nr = 0, out = 0, first = 0;
+	o = pn_tcp_opt_mss(o, mss);
+	if (ts)
+		o = pn_tcp_opt_ts(sack ? pn_tcp_opt_sackp(o) : pn_tcp_opt_nops(o, 2), tsval, tsecr);
+	else if (sack)
+		o = pn_tcp_opt_sackp(pn_tcp_opt_nops(o, 2));
+	if (ws)
+		o = pn_tcp_opt_ws(pn_tcp_opt_nops(o, 1), wscale);
+	return o;
+}
 
-	for (struct pn_pkt *p = s->ooo_head; p && nr < PN_DIM(rs); p = p->next) {
+/*
+ * SACK blocks for an ACK (RFC 2018 4, RFC 2883): a pending D-SACK first,
+ * then the block holding the most recent arrival, then the blocks of the
+ * arrivals before it, most recent first; any room left goes to the
+ * highest other blocks. @return blocks written to @p blk (pairs).
+ */
+/* The out-of-order range (packets merged) holding @p seq. */
+static bool ooo_range_of(const struct pn_tcp_sock *s, uint32_t seq, uint32_t *b, uint32_t *e)
+{
+	bool open = false;
+
+	for (struct pn_pkt *p = s->ooo_head; p; p = p->next) {
+		uint32_t pb = p->pad, pe = p->pad + p->len;
+
+		if (open && pb == *e) {
+			*e = pe;
+			continue;
+		}
+		if (open)
+			return true;
+		if (pn_seq_gt(pb, seq))
+			return false;
+		if (pn_seq_lt(seq, pe)) {
+			*b = pb;
+			*e = pe;
+			open = true;
+		}
+	}
+	return open;
+}
+
+static bool blk_has(const uint32_t *blk, unsigned n, uint32_t b)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (blk[2 * i] == b)
+			return true;
+	return false;
+}
+
+/*
+ * SACK blocks for an ACK (RFC 2018 4, RFC 2883): a pending D-SACK first,
+ * then the block holding the most recent arrival, then the blocks of the
+ * arrivals before it, most recent first; room left goes to the highest
+ * other blocks. @return blocks written to @p blk (pairs).
+ */
+static unsigned sack_blocks(struct pn_tcp_sock *s, uint32_t *blk, unsigned max)
+{
+	uint32_t top[PN_TCP_MAX_SACK][2];
+	unsigned out = 0, nt = 0, first;
+
+	if (s->dsack_pending && max) {
+		blk[0] = s->dsack_b;
+		blk[1] = s->dsack_e;
+		out = 1;
+		s->dsack_pending = false;
+		pn_tcp_of(s->st)->stats.dsack_out++;
+	}
+	first = out;
+	for (unsigned k = 0; k < s->nr_sack_recent && out < max; k++) {
+		uint32_t b = 0, e = 0;
+
+		if (ooo_range_of(s, s->sack_recent[k], &b, &e) && !blk_has(blk + 2 * first, out - first, b)) {
+			blk[2 * out] = b;
+			blk[2 * out + 1] = e;
+			out++;
+		}
+	}
+	if (out == max || s->ooo_head == NULL)
+		return out;
+	/* the highest ranges, for what room is left */
+	for (struct pn_pkt *p = s->ooo_head; p; p = p->next) {
 		uint32_t b = p->pad, e = p->pad + p->len;
 
-		if (nr && rs[nr - 1][1] == b) {
-			rs[nr - 1][1] = e;
-		} else {
-			rs[nr][0] = b;
-			rs[nr][1] = e;
-			nr++;
-		}
-		if (pn_seq_le(b, s->ooo_last_seq) && pn_seq_lt(s->ooo_last_seq, e))
-			first = nr - 1;
-	}
-	/* RFC 2018: the block with the most recent segment first */
-	if (nr) {
-		blk[0] = rs[first][0];
-		blk[1] = rs[first][1];
-		out = 1;
-	}
-	for (unsigned i = 0; i < nr && out < max; i++) {
-		if (i == first)
+		if (nt && top[(nt - 1) % PN_TCP_MAX_SACK][1] == b) {
+			top[(nt - 1) % PN_TCP_MAX_SACK][1] = e;
 			continue;
-		blk[2 * out] = rs[i][0];
-		blk[2 * out + 1] = rs[i][1];
-		out++;
+		}
+		top[nt % PN_TCP_MAX_SACK][0] = b;
+		top[nt % PN_TCP_MAX_SACK][1] = e;
+		nt++;
+	}
+	for (unsigned i = nt; i-- > 0 && nt - i <= PN_TCP_MAX_SACK && out < max;) {
+		const uint32_t *r = top[i % PN_TCP_MAX_SACK];
+
+		if (!blk_has(blk + 2 * first, out - first, r[0])) {
+			blk[2 * out] = r[0];
+			blk[2 * out + 1] = r[1];
+			out++;
+		}
 	}
 	return out;
 }
@@ -115,16 +195,11 @@ int pn_tcp_send_segment(struct pn_tcp_sock *s, uint32_t seq, uint8_t flags, uint
 	uint16_t csum;
 
 	if (flags & PN_TCP_F_SYN) {
-		/* 20 bytes, each option aligned as Linux lays them out */
-		o = pn_tcp_opt_mss(o, pn_tcp_mss_for(st, &s->rip));
-		if (s->state == PN_TCP_SYN_SENT || s->sack_ok)
-			o = pn_tcp_opt_sackp(o);
-		else
-			o = pn_tcp_opt_nops(o, 2);
-		if (s->state == PN_TCP_SYN_SENT || s->ts_ok)
-			o = pn_tcp_opt_ts(o, pn_tcp_ts_now(st), s->ts_recent);
-		if (s->state == PN_TCP_SYN_SENT || s->ws_ok)
-			o = pn_tcp_opt_ws(pn_tcp_opt_nops(o, 1), s->rcv_wscale);
+		bool syn = s->state == PN_TCP_SYN_SENT;
+
+		o = pn_tcp_opt_syn(o, pn_tcp_mss_for(st, &s->rip), syn || s->sack_ok,
+				   syn || s->ts_ok, pn_tcp_ts_now(st), s->ts_recent,
+				   syn || s->ws_ok, s->rcv_wscale);
 	} else {
 		if (s->ts_ok)
 			o = pn_tcp_opt_ts(pn_tcp_opt_nops(o, 2), pn_tcp_ts_now(st), s->ts_recent);
@@ -133,11 +208,13 @@ int pn_tcp_send_segment(struct pn_tcp_sock *s, uint32_t seq, uint8_t flags, uint
 			   (int)(o - opt) - 4;
 		int fit = room >= 8 ? PN_MIN(room / 8, s->ts_ok ? 3 : 4) : 0;
 
-		if (s->sack_ok && s->ooo_head && (flags & PN_TCP_F_ACK) && fit > 0) {
-			uint32_t blk[8];
+		if (s->sack_ok && (s->ooo_head || s->dsack_pending) && (flags & PN_TCP_F_ACK) &&
+		    fit > 0) {
+			uint32_t blk[2 * PN_TCP_MAX_SACK];
 			unsigned n = sack_blocks(s, blk, (unsigned)fit);
 
-			o = pn_tcp_opt_sack(pn_tcp_opt_nops(o, 2), blk, n);
+			if (n)
+				o = pn_tcp_opt_sack(pn_tcp_opt_nops(o, 2), blk, n);
 		}
 	}
 	optlen = (unsigned)(o - opt);
@@ -192,12 +269,8 @@ void pn_tcp_send_cookie_synack(struct pn_tcp_sock *l, const struct pn_addr *rip,
 	unsigned hlen;
 
 	(void)mss; /* our own MSS goes in the SYN-ACK; the peer's is in the cookie */
-	o = pn_tcp_opt_mss(o, pn_tcp_mss_for(st, rip));
-	o = sack ? pn_tcp_opt_sackp(o) : pn_tcp_opt_nops(o, 2);
-	if (ts)
-		o = pn_tcp_opt_ts(o, tsval, tsecr);
-	if (ws)
-		o = pn_tcp_opt_ws(pn_tcp_opt_nops(o, 1), pn_tcp_wscale_for(l->rcvbuf ? l->rcvbuf : t->conf.rcvbuf));
+	o = pn_tcp_opt_syn(o, pn_tcp_mss_for(st, rip), sack, ts, tsval, tsecr, ws,
+			   pn_tcp_wscale_for(l->rcvbuf ? l->rcvbuf : t->conf.rcvbuf));
 	hlen = (unsigned)(sizeof(*th) + (size_t)(o - opt));
 	th = pn_stack_pkt_put(st, hlen, &pkt);
 	if (th == NULL)
@@ -319,28 +392,130 @@ void pn_tcp_arm_rtx(struct pn_tcp_sock *s)
 	pn_timer_arm(pn_stack_wheel(s->st), &s->rtx, pn_stack_now_ms(s->st) + pn_tcp_rto_now(s));
 }
 
-/* Resending after an RTO: step over what the peer SACKed. */
-static void resend_skip_sacked(struct pn_tcp_sock *s)
+/* Count a round trip's use of the window (Linux's tcp_cwnd_validate):
+ * the window may grow only while it is what holds the sender back. */
+static void cwnd_validate(struct pn_tcp_sock *s, bool cwnd_limited)
 {
-	for (unsigned i = 0; i < s->nr_sacked; i++) {
-		if (pn_seq_le(s->sacked[i][0], s->snd_nxt) && pn_seq_lt(s->snd_nxt, s->sacked[i][1]))
-			s->snd_nxt = pn_seq_lt(s->sacked[i][1], s->snd_max) ? s->sacked[i][1] : s->snd_max;
+	uint32_t in_flight = pn_tcp_in_flight(s);
+
+	if (!pn_seq_lt(s->snd_una, s->round_end) || cwnd_limited ||
+	    (!s->cwnd_limited && in_flight > s->round_max_flight)) {
+		s->cwnd_limited = cwnd_limited;
+		s->round_max_flight = in_flight;
+		s->round_end = s->snd_nxt;
 	}
 }
 
-/* Bytes from snd_nxt to the next SACKed range. */
-static uint32_t resend_room(const struct pn_tcp_sock *s)
-{
-	for (unsigned i = 0; i < s->nr_sacked; i++)
-		if (pn_seq_gt(s->sacked[i][0], s->snd_nxt))
-			return s->sacked[i][0] - s->snd_nxt;
-	return UINT32_MAX;
-}
-
-/* Send what the windows allow (data, then FIN). */
-void pn_tcp_output(struct pn_tcp_sock *s)
+int pn_tcp_retransmit(struct pn_tcp_sock *s, struct pn_tcp_txseg *r)
 {
 	struct pn_tcp *t = pn_tcp_of(s->st);
+	bool fin = r->flags & PN_TXSEG_FIN;
+	uint32_t len = r->end - r->seq - (fin ? 1 : 0);
+	int rc;
+
+	rc = pn_tcp_send_segment(s, r->seq, (uint8_t)(PN_TCP_F_ACK | (fin ? PN_TCP_F_FIN : 0) |
+						    (len ? PN_TCP_F_PSH : 0)),
+				 len);
+	if (rc != 0)
+		return rc;
+	pn_tcp_txq_retransmitted(s, r, pn_stack_now_us(s->st));
+	pn_tcp_on_retransmit(s, r->end - r->seq);
+	t->stats.retrans_segs++;
+	s->retrans++;
+	if (!pn_timer_armed(&s->rtx))
+		pn_tcp_arm_rtx(s);
+	return 0;
+}
+
+/* Resend what is taken for lost, lowest first, as the window allows
+ * (RFC 6675's NextSeg rule 1). @return false when the window stopped it. */
+static bool retransmit_lost(struct pn_tcp_sock *s)
+{
+	for (uint32_t i = 0; i < s->txq_len && s->lost_bytes; i++) {
+		struct pn_tcp_txseg *r = pn_tcp_txq_at(s, i);
+
+		if ((r->flags & (PN_TXSEG_SACKED | PN_TXSEG_LOST | PN_TXSEG_RETRANS)) != PN_TXSEG_LOST)
+			continue;
+		if (pn_tcp_in_flight(s) + (r->end - r->seq) > s->cc.cwnd)
+			return false;
+		if (pn_tcp_retransmit(s, r) != 0)
+			return true; /* out of buffers: the next ACK or the RTO retries */
+	}
+	return true;
+}
+
+/*
+ * New data and the FIN, as the windows allow: at most @p max segments;
+ * @p probe: a tail loss probe, which the congestion window does not hold
+ * back. @return segments sent; *cwnd_limited: the congestion window
+ * stopped it.
+ */
+static unsigned send_new(struct pn_tcp_sock *s, unsigned max, bool probe, bool *cwnd_limited)
+{
+	uint64_t now = pn_stack_now_us(s->st);
+	unsigned sent = 0;
+
+	while (sent < max) {
+		uint32_t off = s->snd_nxt - s->snd_una;
+		uint32_t in_flight = pn_tcp_in_flight(s);
+		uint32_t wnd_room = pn_seq_gt(s->snd_una + s->snd_wnd, s->snd_nxt)
+					    ? s->snd_una + s->snd_wnd - s->snd_nxt
+					    : 0;
+		uint32_t avail = off < s->sbuf_len ? s->sbuf_len - off : 0;
+		bool fin_due = s->fin_queued && !s->fin_acked && off <= s->sbuf_len;
+		uint32_t len = PN_MIN(PN_MIN(avail, (uint32_t)s->mss), wnd_room);
+		uint8_t flags = PN_TCP_F_ACK;
+
+		if (avail == 0 && !fin_due)
+			break;
+		if (avail > 0 && len == 0) {
+			/* the peer's window is closed: probe it later */
+			if (s->snd_wnd == 0 && s->snd_nxt == s->snd_una && !pn_timer_armed(&s->rtx))
+				pn_tcp_arm_rtx(s);
+			break;
+		}
+		/* sender silly window avoidance: no runt while data is in flight */
+		if (len < avail && len < s->mss && s->snd_nxt != s->snd_una)
+			break;
+		if (!probe && in_flight + PN_MAX(len, 1u) > s->cc.cwnd) {
+			*cwnd_limited = true;
+			break;
+		}
+		if (!pn_tcp_txq_room(s)) {
+			*cwnd_limited = true; /* a record per segment: as full as cwnd */
+			break;
+		}
+		if (len == avail && fin_due)
+			flags |= PN_TCP_F_FIN;
+		if (len == avail && len)
+			flags |= PN_TCP_F_PSH;
+		if (len == 0 && !(flags & PN_TCP_F_FIN))
+			break;
+		if (s->snd_nxt == s->snd_una && s->last_send_us && s->ca == PN_TCP_CA_OPEN &&
+		    now - s->last_send_us > (uint64_t)s->rto_ms * 1000)
+			pn_tcp_cwnd_restart(s, now); /* idle longer than an RTO */
+		if (pn_tcp_send_segment(s, s->snd_nxt, flags, len) != 0)
+			break; /* out of buffers: the RTO or next ACK retries */
+		pn_tcp_txq_sent(s, s->snd_nxt, s->snd_nxt + len + ((flags & PN_TCP_F_FIN) ? 1 : 0),
+				flags & PN_TCP_F_FIN, now);
+		s->snd_nxt += len + ((flags & PN_TCP_F_FIN) ? 1 : 0);
+		s->snd_max = s->snd_nxt;
+		s->last_send_us = now;
+		if (s->ca == PN_TCP_CA_RECOVERY)
+			s->prr_out += len;
+		if (!pn_timer_armed(&s->rtx))
+			pn_tcp_arm_rtx(s);
+		sent++;
+		if (flags & PN_TCP_F_FIN)
+			break;
+	}
+	return sent;
+}
+
+/* Send what the windows allow: repairs first, then new data, then FIN. */
+void pn_tcp_output(struct pn_tcp_sock *s)
+{
+	bool cwnd_limited = false;
 
 	switch (s->state) {
 	case PN_TCP_ESTABLISHED:
@@ -352,56 +527,16 @@ void pn_tcp_output(struct pn_tcp_sock *s)
 	default:
 		return;
 	}
-	for (;;) {
-		uint32_t off, wnd;
+	if (s->lost_bytes && !s->frto_new)
+		cwnd_limited = !retransmit_lost(s);
+	if (!cwnd_limited && send_new(s, UINT32_MAX, false, &cwnd_limited))
+		pn_tcp_schedule_probe(s);
+	cwnd_validate(s, cwnd_limited);
+}
 
-		if (s->nr_sacked && pn_seq_lt(s->snd_nxt, s->snd_max))
-			resend_skip_sacked(s);
-		off = s->snd_nxt - s->snd_una;
-		wnd = PN_MIN(s->snd_wnd, s->cwnd + s->lt_extra);
-		uint32_t infl = pn_tcp_flight(s);
-		uint32_t can = wnd > infl ? wnd - infl : 0;
-		uint32_t avail = off < s->sbuf_len ? s->sbuf_len - off : 0;
-		bool fin_due = s->fin_queued && !s->fin_acked && off <= s->sbuf_len;
-		uint32_t len = PN_MIN(PN_MIN(avail, (uint32_t)s->mss), can);
-		uint8_t flags = PN_TCP_F_ACK;
+bool pn_tcp_output_probe(struct pn_tcp_sock *s)
+{
+	bool cwnd_limited = false;
 
-		if (s->nr_sacked && pn_seq_lt(s->snd_nxt, s->snd_max))
-			len = PN_MIN(len, resend_room(s));
-
-		if (avail == 0 && !fin_due)
-			break;
-		if (avail > 0 && len == 0) {
-			/* the peer's window is closed: probe it later */
-			if (s->snd_wnd == 0 && infl == 0 && !pn_timer_armed(&s->rtx))
-				pn_tcp_arm_rtx(s);
-			break;
-		}
-		/* sender silly window avoidance: no runt while data is in flight */
-		if (len < avail && len < s->mss && infl > 0)
-			break;
-		if (len == avail && fin_due)
-			flags |= PN_TCP_F_FIN;
-		if (len == avail)
-			flags |= PN_TCP_F_PSH;
-		if (len == 0 && !(flags & PN_TCP_F_FIN))
-			break;
-		if (pn_tcp_send_segment(s, s->snd_nxt, flags, len) != 0)
-			break; /* out of buffers: the RTO or next ACK retries */
-		if (pn_seq_lt(s->snd_nxt, s->snd_max)) {
-			t->stats.retrans_segs++;
-			s->retrans++;
-		} else if (!s->rtt_timing && len) {
-			s->rtt_timing = true;
-			s->rtt_seq = s->snd_nxt;
-			s->rtt_start_us = pn_stack_now_us(s->st);
-		}
-		s->snd_nxt += len + ((flags & PN_TCP_F_FIN) ? 1 : 0);
-		if (pn_seq_gt(s->snd_nxt, s->snd_max))
-			s->snd_max = s->snd_nxt;
-		if (!pn_timer_armed(&s->rtx))
-			pn_tcp_arm_rtx(s);
-		if (flags & PN_TCP_F_FIN)
-			break;
-	}
+	return send_new(s, 1, true, &cwnd_limited) == 1;
 }

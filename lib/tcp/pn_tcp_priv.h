@@ -5,6 +5,7 @@
 
 #include "pn_net_l4.h"
 #include "pn_tcp.h"
+#include "pn_tcp_cc.h"
 
 #define PN_TCP_TW_HASH_MIN 1024u /* TIME-WAIT buckets at first; doubled as entries come */
 /* a socket id: slot in the low 20 bits (a million sockets per stack), a
@@ -49,20 +50,37 @@ void pn_tcp_zc_returned(struct pn_stack *st, uint32_t sock_id, uint32_t len);
 
 struct pn_tcp_sock;
 
+/* the built-in congestion control (pn_tcp_newreno.c, pn_tcp_cubic.c) */
+extern const struct pn_tcp_cc_ops pn_tcp_newreno;
+extern const struct pn_tcp_cc_ops pn_tcp_cubic;
+
 /*
- * Congestion control, as Linux's tcp_congestion_ops: how the window starts,
- * grows on new ACKs outside recovery, and what it drops to on a loss. Loss
- * recovery itself (fast retransmit, SACK-driven hole repair, partial ACKs,
- * RTO go-back) is common to every algorithm.
+ * One segment sent and not yet acknowledged: a record of the
+ * retransmission queue (pn_tcp_rtxq.c), as Linux's skb in its rtx queue
+ * but without the bytes, which stay in the send buffer.
  */
-struct pn_tcp_cc_ops {
-	const char *name;
-	void (*init)(struct pn_tcp_sock *s);       /* the handshake set mss */
-	uint32_t (*ssthresh)(struct pn_tcp_sock *s); /* on fast retransmit or RTO */
-	void (*cong_avoid)(struct pn_tcp_sock *s, uint32_t acked); /* new ACK, not in recovery */
+#define PN_TXSEG_SACKED 0x01       /* the peer holds it (SACK) */
+#define PN_TXSEG_LOST 0x02         /* taken for lost: to be retransmitted */
+#define PN_TXSEG_RETRANS 0x04      /* a retransmission of it is in flight */
+#define PN_TXSEG_EVER_RETRANS 0x08 /* retransmitted at least once (Karn) */
+#define PN_TXSEG_FIN 0x10          /* it carries our FIN (the last sequence number) */
+
+struct pn_tcp_txseg {
+	uint64_t xmit_us;  /* its last transmission */
+	uint32_t seq, end; /* [seq, end): payload, and one more for FIN */
+	uint8_t flags;
 };
 
-extern const struct pn_tcp_cc_ops pn_tcp_newreno;
+/* Where loss recovery stands (Linux's tcp_ca_state). */
+enum pn_tcp_ca {
+	PN_TCP_CA_OPEN,     /* nothing amiss */
+	PN_TCP_CA_DISORDER, /* SACKed data above a hole, nothing taken for lost yet */
+	PN_TCP_CA_RECOVERY, /* fast recovery: repairing losses ACKs revealed */
+	PN_TCP_CA_LOSS,     /* repairing after a retransmission timeout */
+};
+
+/* what the loss timer (s->loss_tm) is armed for */
+enum { PN_TCP_LT_NONE, PN_TCP_LT_REO, PN_TCP_LT_TLP };
 
 /* A received segment, parsed (pn_tcp_input.c) */
 struct pn_tcp_seg {
@@ -118,29 +136,65 @@ struct pn_tcp_sock {
 	uint32_t sbuf_size, sbuf_head, sbuf_len; /* sbuf_head: byte at snd_una */
 	uint32_t sbuf_cap; /* allocated: grows to sbuf_size, freed when empty */
 	bool fin_queued, fin_acked, shut_wr;
-	const struct pn_tcp_cc_ops *cc;
-	uint32_t cwnd, ssthresh, recover;
-	uint16_t dupacks;
-	bool in_recovery;
-	uint32_t lt_extra; /* limited transmit: bytes allowed past cwnd */
-	/* SACK scoreboard (RFC 6675): ranges above snd_una the peer holds,
-	 * sorted and merged; high_rxt: where hole retransmission goes on */
-	uint32_t sacked[8][2];
-	uint8_t nr_sacked;
-	uint32_t high_rxt;
+	struct pn_tcp_cc cc; /* its congestion control; cc.cwnd, cc.ssthresh */
+	uint16_t dupacks;    /* a peer without SACK: duplicate ACKs in a row */
+	bool rtt_timing;     /* the handshake is being timed (rtt_start_us) */
 	uint32_t srtt_us, rttvar_us, rto_ms;
 	uint8_t backoff, retries;
-	bool rtt_timing;
-	uint32_t rtt_seq;
 	uint64_t rtt_start_us;
+	uint32_t min_rtt_us;
+	uint64_t min_rtt_stamp_us;
+
+	/* the retransmission queue: a record per segment in flight, a ring
+	 * allocated with the send buffer (pn_tcp_rtxq.c) */
+	struct pn_tcp_txseg *txq;
+	uint32_t txq_mask, txq_head, txq_len;
+	/* bytes of its records that are SACKed, lost (not SACKed), and
+	 * retransmitted with the retransmission in flight (not SACKed) */
+	uint32_t sacked_bytes, lost_bytes, retrans_bytes;
+	uint32_t rtx_high;    /* above: no record was ever retransmitted */
+	uint32_t reno_sacked; /* no SACK: bytes the duplicate ACKs stand for */
+
+	/* loss recovery (pn_tcp_recovery.c) */
+	uint8_t ca;          /* enum pn_tcp_ca */
+	bool frto;           /* F-RTO (RFC 5682) watches this timeout */
+	bool frto_new;       /* F-RTO step 2b: send new data, not retransmissions */
+	bool undo_ok;        /* undo_marker is set: the last response may be undone */
+	bool cwnd_limited;   /* the window limited the sender this round */
+	uint32_t high_seq;   /* recovery ends when snd_una reaches it */
+	uint32_t prior_cwnd, prior_ssthresh; /* before the response, for an undo */
+	uint32_t undo_marker;   /* snd_una when the response began */
+	uint32_t undo_retrans;  /* its retransmissions not yet shown spurious (D-SACK) */
+	uint32_t retrans_tsval; /* our timestamp on its first retransmission (0: none) */
+	uint32_t prr_delivered, prr_out; /* RFC 6937 */
+	uint32_t round_end, round_max_flight; /* cwnd use over one round trip */
+	uint64_t last_send_us;
+	/* RACK (RFC 8985): the most recently sent segment known delivered */
+	uint64_t rack_xmit_us;
+	uint32_t rack_end, rack_rtt_us, rack_fack;
+	uint32_t rack_dsack_round;
+	uint8_t reo_wnd_mult, reo_wnd_persist;
+	bool rack_valid, reordering_seen, rack_dsack_round_set;
+	/* TLP (RFC 8985 7): one probe out at a time, up to tlp_end */
+	bool tlp_out, tlp_retrans;
+	uint8_t loss_tm_kind;
+	uint32_t tlp_end;
+	struct pn_timer loss_tm; /* RACK's reordering timeout or the probe */
 
 	/* receive side */
 	uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: right edge advertised */
 	uint32_t rcvbuf;
 	struct pn_pkt *rq_head, *rq_tail;
 	uint32_t rq_bytes;
-	struct pn_pkt *ooo_head;
-	uint32_t ooo_bytes, ooo_last_seq;
+	struct pn_pkt *ooo_head, *ooo_tail;
+	uint32_t ooo_bytes;
+	/* SACK blocks as RFC 2018 orders them: sequence numbers of the latest
+	 * out-of-order arrivals, the most recent first; and a D-SACK (RFC
+	 * 2883) the next ACK reports first */
+	uint32_t sack_recent[PN_TCP_MAX_SACK];
+	uint8_t nr_sack_recent;
+	bool dsack_pending;
+	uint32_t dsack_b, dsack_e;
 	uint32_t zc_held; /* payload bytes the application holds by token */
 	bool fin_rcvd, fin_pending;
 	uint32_t fin_seq;
@@ -177,6 +231,7 @@ struct pn_tcp_tw {
 
 struct pn_tcp {
 	struct pn_tcp_conf conf;
+	const struct pn_tcp_cc_ops *cc_ops; /* new sockets' congestion control */
 	struct pn_stack *st;
 	struct pn_tcp_sock **socks; /* by slot */
 	uint16_t *gen;
@@ -285,6 +340,11 @@ void pn_tcp_send_cookie_synack(struct pn_tcp_sock *l, const struct pn_addr *rip,
 			       uint32_t isn, uint32_t ack, uint16_t mss, bool sack, bool ts,
 			       uint32_t tsval, uint32_t tsecr, bool ws);
 void pn_tcp_output(struct pn_tcp_sock *s);
+/* A tail loss probe: one new segment whatever the congestion window, if
+ * the peer's window has room for it. @return true when one was sent. */
+bool pn_tcp_output_probe(struct pn_tcp_sock *s);
+/* Retransmit the record (a tail loss probe, or a repair). @return 0 or -ENOMEM. */
+int pn_tcp_retransmit(struct pn_tcp_sock *s, struct pn_tcp_txseg *r);
 
 /* pn_tcp_timer.c */
 void pn_tcp_delack_fn(struct pn_timer *tm);
@@ -298,11 +358,60 @@ void pn_tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_l3_in
 		  void *priv);
 uint8_t pn_tcp_wscale_for(uint32_t rcvbuf);
 
-/* pn_tcp_cc.c */
-void pn_tcp_ack_advance(struct pn_tcp_sock *s, uint32_t ack);
-void pn_tcp_dup_ack(struct pn_tcp_sock *s);
+/* pn_tcp_rtxq.c */
+static inline struct pn_tcp_txseg *pn_tcp_txq_at(const struct pn_tcp_sock *s, uint32_t i)
+{
+	return &s->txq[(s->txq_head + i) & s->txq_mask];
+}
+/* Is there (or can there be) a record for one more segment? */
+bool pn_tcp_txq_room(struct pn_tcp_sock *s);
+void pn_tcp_txq_free(struct pn_tcp_sock *s);
+void pn_tcp_txq_sent(struct pn_tcp_sock *s, uint32_t seq, uint32_t end, bool fin, uint64_t now_us);
+uint32_t pn_tcp_txq_lower(const struct pn_tcp_sock *s, uint32_t seq);
+void pn_tcp_txq_mark_lost(struct pn_tcp_sock *s, struct pn_tcp_txseg *r);
+void pn_tcp_txq_unmark_lost(struct pn_tcp_sock *s, struct pn_tcp_txseg *r);
+void pn_tcp_txq_sacked(struct pn_tcp_sock *s, struct pn_tcp_txseg *r);
+void pn_tcp_txq_retransmitted(struct pn_tcp_sock *s, struct pn_tcp_txseg *r, uint64_t now_us);
+void pn_tcp_txq_drop_head(struct pn_tcp_sock *s);
+void pn_tcp_txq_trim_head(struct pn_tcp_sock *s, uint32_t ack);
+
+/* Bytes in the network, RFC 6675's pipe: sent and not acknowledged, less
+ * what the peer holds and what is taken for lost, plus retransmissions in
+ * flight (Linux's tcp_packets_in_flight, in bytes). */
+static inline uint32_t pn_tcp_in_flight(const struct pn_tcp_sock *s)
+{
+	uint32_t out = s->snd_nxt - s->snd_una, gone = s->sacked_bytes + s->lost_bytes + s->reno_sacked;
+
+	return (out > gone ? out - gone : 0) + s->retrans_bytes;
+}
+
+/* pn_tcp_recovery.c */
+void pn_tcp_rtt_sample(struct pn_tcp_sock *s, uint32_t r_us);
 void pn_tcp_handshake_rtt(struct pn_tcp_sock *s);
-bool pn_tcp_sack_update(struct pn_tcp_sock *s, const struct pn_tcp_opts *o);
+/* An acceptable ACK on a synchronized connection: SACK blocks, the
+ * cumulative acknowledgment, loss detection and the recovery it calls
+ * for. @p dup: a duplicate ACK by RFC 5681's definition, if it acks
+ * nothing new (no data, no window change). */
+void pn_tcp_ack_rcvd(struct pn_tcp_sock *s, const struct pn_tcp_seg *g, bool dup);
+/* The retransmission timer expired with data in flight. */
+void pn_tcp_enter_loss(struct pn_tcp_sock *s);
+void pn_tcp_loss_timer_fn(struct pn_timer *tm);
+/* After sending: the probe timer, if a tail loss probe is due. */
+void pn_tcp_schedule_probe(struct pn_tcp_sock *s);
+/* A segment is being retransmitted: undo and PRR bookkeeping. */
+void pn_tcp_on_retransmit(struct pn_tcp_sock *s, uint32_t len);
+/* Sending resumes after an idle period: RFC 5681 4.1's restart window. */
+void pn_tcp_cwnd_restart(struct pn_tcp_sock *s, uint64_t now_us);
+/* The handshake is done and the MSS known: the initial window. */
+void pn_tcp_cc_start(struct pn_tcp_sock *s);
+
+/* pn_tcp_cc.c: calling the socket's algorithm */
+const struct pn_tcp_cc_ops *pn_tcp_cc_default(void);
+void pn_tcp_cc_sync(struct pn_tcp_sock *s);
+void pn_tcp_cc_event(struct pn_tcp_sock *s, enum pn_tcp_cc_event ev);
+void pn_tcp_cc_ssthresh(struct pn_tcp_sock *s);
+void pn_tcp_cc_on_ack(struct pn_tcp_sock *s, const struct pn_tcp_cc_ack *a, bool grow);
+void pn_tcp_cc_undo(struct pn_tcp_sock *s);
 
 /* pn_tcp.c */
 struct pn_tcp *pn_tcp_ready(struct pn_stack *st);

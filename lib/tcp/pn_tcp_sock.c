@@ -99,6 +99,7 @@ static void timers_init(struct pn_tcp_sock *s)
 {
 	s->rtx.fn = pn_tcp_rtx_fn;
 	s->delack.fn = pn_tcp_delack_fn;
+	s->loss_tm.fn = pn_tcp_loss_timer_fn;
 	s->keepalive.fn = pn_tcp_keepalive_fn;
 }
 
@@ -126,7 +127,7 @@ struct pn_tcp_sock *pn_tcp_sock_alloc(struct pn_stack *st)
 	s->rto_ms = PN_TCP_INIT_RTO_MS;
 	s->mss = 536;
 	timers_init(s);
-	s->cc = &pn_tcp_newreno;
+	s->cc.ops = t->cc_ops;
 	t->stats.sockets++;
 	return s;
 }
@@ -165,7 +166,7 @@ void pn_tcp_rq_purge(struct pn_tcp_sock *s)
 {
 	pn_pkt_free(s->rq_head);
 	pn_pkt_free(s->ooo_head);
-	s->rq_head = s->rq_tail = s->ooo_head = NULL;
+	s->rq_head = s->rq_tail = s->ooo_head = s->ooo_tail = NULL;
 	s->rq_bytes = s->ooo_bytes = 0;
 }
 
@@ -178,10 +179,12 @@ void pn_tcp_sock_free(struct pn_tcp_sock *s)
 	s->state = PN_TCP_CLOSED;
 	pn_timer_cancel(&s->rtx);
 	pn_timer_cancel(&s->delack);
+	pn_timer_cancel(&s->loss_tm);
 	pn_timer_cancel(&s->keepalive);
 	pn_tcp_hash_del(t, s);
 	pn_tcp_rq_purge(s);
 	free(s->sbuf);
+	pn_tcp_txq_free(s);
 	pn_acct_unpin(&s->acct_pin);
 	pn_holder_unregister(s->holder);
 	t->socks[slot] = NULL;
@@ -200,6 +203,7 @@ void pn_tcp_free_later(struct pn_tcp_sock *s)
 		return;
 	pn_timer_cancel(&s->rtx);
 	pn_timer_cancel(&s->delack);
+	pn_timer_cancel(&s->loss_tm);
 	pn_timer_cancel(&s->keepalive);
 	pn_tcp_hash_del(t, s);
 	s->free_listed = true;
@@ -270,6 +274,7 @@ void pn_tcp_enter_time_wait(struct pn_tcp_sock *s)
 	uint64_t expires = pn_stack_now_ms(s->st) + t->conf.time_wait_ms;
 
 	pn_timer_cancel(&s->delack);
+	pn_timer_cancel(&s->loss_tm);
 	pn_timer_cancel(&s->keepalive);
 	if (s->orphan) {
 		pn_tcp_tw_adopt(s, expires);
@@ -326,6 +331,7 @@ void pn_tcp_sock_set_closed(struct pn_tcp_sock *s, int err)
 		s->err = err;
 	pn_timer_cancel(&s->rtx);
 	pn_timer_cancel(&s->delack);
+	pn_timer_cancel(&s->loss_tm);
 	pn_timer_cancel(&s->keepalive);
 	pn_tcp_hash_del(t, s);
 	child_gone(s);

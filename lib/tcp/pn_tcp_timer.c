@@ -71,21 +71,13 @@ void pn_tcp_rtx_fn(struct pn_timer *tm)
 		pn_tcp_reset_conn(s, ETIMEDOUT);
 		return;
 	}
-	/* RFC 5681 3.1 and 6298 5.5-5.7: halve, restart from one segment,
-	 * back off, go back to the first unacknowledged byte */
+	/* RFC 5681 3.1 and 6298 5.5-5.7: a smaller window (the congestion
+	 * control's ssthresh), back off, resend from the first unacknowledged
+	 * byte; F-RTO then watches whether the timeout was spurious */
 	t->stats.rto_expired++;
-	s->ssthresh = s->cc->ssthresh(s);
-	s->cwnd = s->mss;
-	s->in_recovery = false;
-	s->dupacks = 0;
-	s->rtt_timing = false;
 	if (s->backoff < 10)
 		s->backoff++;
-	s->recover = s->snd_max;
-	s->high_rxt = s->snd_una;
-	/* the scoreboard is kept (RFC 6675 5.1 allows it; reneging receivers
-	 * are rare): the resend below skips what the peer holds */
-	s->snd_nxt = s->snd_una;
+	pn_tcp_enter_loss(s);
 	pn_tcp_output(s);
 	pn_tcp_arm_rtx(s);
 }

@@ -42,6 +42,7 @@ static bool fake_time;          /* stacks on a clock a poll round moves 1 ms */
 static bool dual_stack;         /* the sides get fd00::1 and fd00::2 as well */
 static bool same_ip6;           /* both sides claim fd00::1 (a DAD conflict) */
 static uint64_t fake_us = 1000000;
+static const char *pair_cc;     /* congestion control of both sides (NULL: the default) */
 
 static inline uint64_t fake_clock(void *arg)
 {
@@ -59,7 +60,7 @@ static inline void side_open(struct side *s, const char *pair, uint32_t ip, cons
 	struct pn_tcp_conf tc = { .sz = sizeof(tc), .time_wait_ms = time_wait_ms, .min_rto_ms = 20,
 				  .rcvbuf = 256 * 1024, .max_zc_tokens = zc_tokens,
 				  .max_sockets = max_socks, .syn_backlog = syn_backlog,
-				  .max_time_wait = max_tw };
+				  .max_time_wait = max_tw, .cc = pair_cc };
 	char args[64], err[128] = "";
 	struct pn_impair imp;
 

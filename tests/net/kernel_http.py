@@ -7,7 +7,9 @@ and benchmarks that put both side by side on one veth:
   POST ...   the body read and hashed; the answer is its SHA-256 in hex.
 
 One thread per connection, keep-alive. Prints 'ready' on stderr once it
-listens. usage: kernel_http.py ADDR PORT [MAX_BYTES]
+listens. usage: kernel_http.py ADDR PORT [MAX_BYTES [CONGESTION_CONTROL]]
+(the congestion control by TCP_CONGESTION on the listener: its sockets
+inherit it, whatever the namespace's default is)
 """
 import hashlib
 import os
@@ -92,10 +94,13 @@ def serve(conn, body_fd, body_max):
 def main():
     addr, port = sys.argv[1], int(sys.argv[2])
     body_max = int(sys.argv[3]) if len(sys.argv) > 3 else 100_000_000
+    cc = sys.argv[4] if len(sys.argv) > 4 else None
     f = body_file(body_max)
     fam = socket.AF_INET6 if ':' in addr else socket.AF_INET
     ls = socket.socket(fam, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if cc:
+        ls.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc.encode())
     ls.bind((addr, port))
     ls.listen(128)
     print('ready', file=sys.stderr, flush=True)

@@ -582,13 +582,15 @@ Test(tcp, echo_both_ways)
 	close_pair();
 }
 
-Test(tcp, loss_duplication_reordering_byte_exact)
+/* both congestion controls repair what the impair driver does */
+static void impaired_echo(const char *cc)
 {
 	struct pn_tcp_stats ta, tb;
 	struct pn_impair_stats ia, ib;
 
 	/* both directions lose, B also duplicates, reorders and corrupts what
 	 * it gets; A delays what it sends by 2 ms */
+	pair_cc = cc;
 	open_pair("tx_loss=0.02,rx_reorder=0.03,tx_delay_us=2000,seed=11",
 		  "rx_loss=0.02,rx_dup=0.02,rx_reorder=0.05,rx_corrupt=0.01,tx_loss=0.01,seed=5", 0);
 	start_conn(4u << 20, false, true);
@@ -606,9 +608,22 @@ Test(tcp, loss_duplication_reordering_byte_exact)
 	cr_assert_gt(ta.retrans_segs, 0, "the client repaired losses");
 	cr_assert_gt(tb.ooo_segs, 0, "the server queued out-of-order segments");
 	cr_assert_gt(tb.dup_data_segs, 0, "duplicates were recognised");
+	{
+		struct pn_tcp_info i;
+
+		pn_tcp_info_get(client.s, &i);
+		cr_assert_str_eq(i.cc, cc);
+		cr_assert_str_eq(pn_tcp_get_cc(server.s), cc);
+	}
 	finish_conn();
 	close_pair();
+	pair_cc = NULL;
 }
+
+Test(tcp, loss_duplication_reordering_byte_exact_cubic) { impaired_echo("cubic"); }
+
+Test(tcp, loss_duplication_reordering_byte_exact_newreno) { impaired_echo("newreno"); }
+
 
 Test(tcp, group_max_falls_back_to_copy)
 {

@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Loss recovery against a peer the test plays segment by segment on the
+ * injected clock (tests/lib/pn_tcp_peer.h): a lost retransmission, a tail
+ * loss, a burst loss, reordering the sender learns, a spurious timeout
+ * undone, and the receiver's SACK and D-SACK blocks.
+ */
+#include "pn_tcp_peer.h"
+
+TestSuite(tcp_loss, .timeout = 60);
+
+#define MSS 1000u
+#define SEQ(k) tp_seq(k, MSS)
+
+/* the segments S has sent since @p from, as [first seq, end) of new data */
+static uint32_t highest_end(void)
+{
+	uint32_t e = TP.s_una;
+
+	for (unsigned i = 0; i < TP.nr_segs; i++)
+		if (TP.segs[i].len && pn_seq_gt(TP.segs[i].seq + TP.segs[i].len, e))
+			e = TP.segs[i].seq + TP.segs[i].len;
+	return e;
+}
+
+static void ack_all_until_done(uint32_t end)
+{
+	for (int i = 0; i < 200 && pn_seq_lt(TP.s_una, end); i++) {
+		TP.s_una = highest_end();
+		tp_ack(TP.s_una, NULL, 0);
+		tp_step(1000);
+	}
+	cr_assert_eq(TP.s_una, end, "not everything was sent and acknowledged");
+}
+
+Test(tcp_loss, a_lost_retransmission_is_found_without_a_timeout)
+{
+	uint32_t sack[2];
+	struct pn_tcp_stats st;
+
+	tp_open(NULL);
+	tp_write(40 * MSS);
+	cr_assert_eq(tp_sent_count(SEQ(9)), 1, "the initial window is ten segments");
+	cr_assert_eq(tp_sent_count(SEQ(10)), 0);
+	/* segment 2 is lost: 0-1 acknowledged, 3-9 SACKed */
+	sack[0] = SEQ(3);
+	sack[1] = SEQ(10);
+	tp_ack(SEQ(2), sack, 1);
+	tp_step(1000);
+	cr_assert_eq(tp_sent_count(SEQ(2)), 2, "segment 2 not retransmitted at once");
+	st = tp_stats();
+	cr_assert_eq(st.fast_retrans, 1);
+	cr_assert_geq(st.rack_lost, 1);
+	/* its retransmission is lost too; what S sent after it arrives */
+	sack[1] = highest_end();
+	cr_assert(pn_seq_gt(sack[1], SEQ(10)), "no new data went out in recovery");
+	tp_ack(SEQ(2), sack, 1);
+	tp_step(1000);
+	cr_assert_eq(tp_sent_count(SEQ(2)), 3, "the lost retransmission was not resent");
+	st = tp_stats();
+	cr_assert_eq(st.lost_retrans, 1);
+	cr_assert_eq(st.rto_expired, 0);
+	ack_all_until_done(SEQ(40));
+	st = tp_stats();
+	cr_assert_eq(st.rto_expired, 0);
+	cr_assert_eq(tp_info().ca_state, 0, "recovery did not end");
+	tp_close();
+}
+
+Test(tcp_loss, a_tail_loss_is_repaired_by_a_probe_not_a_timeout)
+{
+	uint32_t sack[2];
+	struct pn_tcp_stats st;
+	uint64_t t0;
+
+	tp_open(NULL);
+	tp_write(10 * MSS);
+	t0 = TP.now_us;
+	/* 0-7 arrive, 8 and 9 (the tail) are lost: nothing above to SACK */
+	tp_ack(SEQ(8), NULL, 0);
+	TP.s_una = SEQ(8);
+	for (int i = 0; i < 50 && tp_stats().tlp_probes == 0; i++)
+		tp_step(1000);
+	st = tp_stats();
+	cr_assert_eq(st.tlp_probes, 1, "no probe");
+	cr_assert_lt(TP.now_us - t0, 20000, "the probe took %llu us",
+		     (unsigned long long)(TP.now_us - t0));
+	/* the probe is the last segment again */
+	cr_assert_eq(tp_sent_count(SEQ(9)), 2);
+	cr_assert_eq(tp_sent_count(SEQ(8)), 1);
+	/* it arrives: its SACK shows 8 is missing */
+	sack[0] = SEQ(9);
+	sack[1] = SEQ(10);
+	tp_ack(SEQ(8), sack, 1);
+	tp_step(1000);
+	cr_assert_eq(tp_sent_count(SEQ(8)), 2, "the hole the probe showed was not repaired");
+	ack_all_until_done(SEQ(10));
+	st = tp_stats();
+	cr_assert_eq(st.rto_expired, 0);
+	cr_assert_lt(TP.now_us - t0, 50000, "repair took %llu us",
+		     (unsigned long long)(TP.now_us - t0));
+	tp_close();
+}
+
+/* The peer receives what S sends, except the segments in [lo, hi) the
+ * first time; it answers every round trip with a cumulative ACK and the
+ * SACK blocks of what it holds above. */
+struct model {
+	uint8_t have[512];
+	unsigned nsegs, lo, hi;
+	unsigned seen; /* segments of TP.segs processed */
+};
+
+static void model_round(struct model *m)
+{
+	uint32_t blk[2 * PN_TCP_MAX_SACK];
+	unsigned nb = 0, k, cum;
+
+	for (; m->seen < TP.nr_segs; m->seen++) {
+		const struct tp_seg *g = &TP.segs[m->seen];
+
+		if (g->len == 0)
+			continue;
+		k = (g->seq - SEQ(0)) / MSS;
+		cr_assert_lt(k, m->nsegs);
+		if (k >= m->lo && k < m->hi && tp_sent_count(g->seq) == 1)
+			continue; /* the first transmission is lost */
+		m->have[k] = 1;
+	}
+	for (cum = 0; cum < m->nsegs && m->have[cum]; cum++)
+		;
+	/* SACK blocks, highest first (the latest arrivals) */
+	for (k = m->nsegs; k-- > cum && nb < 3;) {
+		unsigned e;
+
+		if (!m->have[k])
+			continue;
+		e = k + 1;
+		while (k > cum && m->have[k - 1])
+			k--;
+		blk[2 * nb] = SEQ(k);
+		blk[2 * nb + 1] = SEQ(e);
+		nb++;
+	}
+	TP.s_una = SEQ(cum);
+	tp_ack(TP.s_una, blk, nb);
+	tp_step(1000);
+}
+
+Test(tcp_loss, a_burst_loss_is_repaired_in_one_recovery_paced_by_prr)
+{
+	struct model m = { .nsegs = 120 };
+	struct pn_tcp_stats st;
+	struct pn_tcp_info before, after;
+
+	tp_open(NULL);
+	tp_write(m.nsegs * MSS);
+	/* two clean round trips: the window grows to 40 segments */
+	m.lo = m.hi = 0;
+	model_round(&m);
+	model_round(&m);
+	before = tp_info();
+	cr_assert_geq(before.cwnd, 35 * MSS, "cwnd %u", before.cwnd);
+	/* ten in a row lost from the next flight */
+	m.lo = (TP.s_una - SEQ(0)) / MSS + 5;
+	m.hi = m.lo + 10;
+	for (int i = 0; i < 100 && TP.s_una != SEQ(m.nsegs); i++)
+		model_round(&m);
+	cr_assert_eq(TP.s_una, SEQ(m.nsegs));
+	st = tp_stats();
+	cr_assert_eq(st.fast_retrans, 1, "%llu recoveries", (unsigned long long)st.fast_retrans);
+	cr_assert_eq(st.rto_expired, 0);
+	for (unsigned k = m.lo; k < m.hi; k++)
+		cr_assert_eq(tp_sent_count(SEQ(k)), 2, "segment %u sent %u times", k,
+			     tp_sent_count(SEQ(k)));
+	after = tp_info();
+	/* CUBIC: the window after recovery is ssthresh, 0.7 of the one before */
+	cr_assert_leq(after.ssthresh, before.cwnd * 3 / 4 + MSS);
+	cr_assert_eq(after.ca_state, 0);
+	tp_close();
+}
+
+Test(tcp_loss, reordering_is_learned_and_stops_spurious_retransmissions)
+{
+	struct pn_tcp_stats st;
+	unsigned spurious_later = 0;
+	uint32_t sack[2], top, late;
+
+	tp_open(NULL);
+	tp_write(400 * MSS);
+	/* the network reorders once where S can see it: one segment SACKed
+	 * above a hole, the hole filled 100 us later by the original */
+	tp_step(1000);
+	late = TP.s_una;
+	sack[0] = late + MSS;
+	sack[1] = late + 2 * MSS;
+	tp_ack(late, sack, 1);
+	tp_step(100);
+	top = highest_end();
+	tp_ack(top, NULL, 0);
+	TP.s_una = top;
+	tp_step(900);
+	st = tp_stats();
+	cr_assert_eq(st.reordering_seen, 1);
+	cr_assert_eq(st.retrans_segs, 0, "reordered within the window, yet resent");
+	/* then every round trip the first segment of the flight arrives
+	 * 300 us after the rest: spurious retransmissions, D-SACKed, widen
+	 * RACK's reordering window until they stop */
+	for (int round = 0; round < 40 && TP.s_una != SEQ(400); round++) {
+		unsigned before = (unsigned)tp_stats().retrans_segs;
+
+		top = highest_end();
+		late = TP.s_una;
+		if (pn_seq_gt(top, late + MSS)) {
+			sack[0] = late + MSS;
+			sack[1] = top;
+			tp_ack(late, sack, 1);
+		}
+		tp_step(300);
+		if (tp_sent_count(late) > 1) { /* resent: the original is a duplicate */
+			sack[0] = late;
+			sack[1] = late + MSS;
+			tp_ack(top, sack, 1);
+		} else {
+			tp_ack(top, NULL, 0);
+		}
+		TP.s_una = top;
+		tp_step(700);
+		if (round >= 20)
+			spurious_later += (unsigned)tp_stats().retrans_segs - before;
+	}
+	st = tp_stats();
+	cr_assert_eq(st.rto_expired, 0);
+	cr_assert_geq(st.dsack_in, 1, "never resent, so nothing to learn from: %llu",
+		      (unsigned long long)st.retrans_segs);
+	cr_assert_eq(spurious_later, 0, "still resending after adaptation: %u of %llu", spurious_later,
+		     (unsigned long long)st.retrans_segs);
+	cr_assert_gt(tp_info().reo_wnd_mult, 1);
+	cr_assert_geq(st.undo_recoveries, 1, "spurious recoveries were not undone");
+	tp_close();
+}
+
+Test(tcp_loss, a_spurious_timeout_is_undone)
+{
+	struct pn_tcp_stats st;
+	struct pn_tcp_info before, after;
+	uint64_t t0;
+
+	tp_open(NULL);
+	tp_write(100 * MSS);
+	/* a clean round trip first: an RTT sample, a larger window */
+	TP.s_una = highest_end();
+	tp_ack(TP.s_una, NULL, 0);
+	tp_step(1000);
+	before = tp_info();
+	/* then the ACKs stop (a path stall) longer than the RTO */
+	t0 = TP.now_us;
+	while (tp_stats().rto_expired == 0 && TP.now_us - t0 < 2000000)
+		tp_step(1000);
+	st = tp_stats();
+	cr_assert_eq(st.rto_expired, 1);
+	cr_assert_eq(tp_sent_count(TP.s_una), 2, "the timeout resends the first segment");
+	/* ... and the ACKs of the original flight arrive after all */
+	tp_ack(TP.s_una + 5 * MSS, NULL, 0);
+	tp_step(100);
+	st = tp_stats();
+	after = tp_info();
+	cr_assert_eq(st.spurious_rto, 1, "F-RTO did not find the timeout spurious");
+	cr_assert_geq(after.cwnd, before.cwnd, "the window was not given back: %u < %u", after.cwnd,
+		      before.cwnd);
+	cr_assert_eq(after.ca_state, 0);
+	TP.s_una += 5 * MSS;
+	ack_all_until_done(SEQ(100));
+	tp_close();
+}
+
+Test(tcp_loss, a_spurious_timeout_is_found_by_timestamps)
+{
+	struct pn_tcp_stats st;
+	struct tp_seg first;
+	uint8_t opt[12];
+
+	tp_open(&(struct tp_opts){ .sack = true, .ts = true });
+	tp_write(20 * 988);
+	first = TP.segs[0];
+	cr_assert(first.has_ts);
+	while (tp_stats().rto_expired == 0)
+		tp_step(1000);
+	/* the ACK echoes the original's timestamp: it was no retransmission
+	 * that arrived (RFC 3522) */
+	pn_tcp_opt_ts(pn_tcp_opt_nops(opt, 2), 99, first.tsval);
+	tp_send(TP.p_nxt, TP.s_una + 988, PN_TCP_F_ACK, NULL, 0, 0, opt, 12);
+	tp_step(100);
+	st = tp_stats();
+	cr_assert_eq(st.spurious_rto, 1);
+	cr_assert_eq(tp_info().ca_state, 0);
+	tp_close();
+}
+
+/* ---- the receiving side */
+
+static const struct tp_seg *last_ack(void)
+{
+	cr_assert_gt(TP.nr_segs, 0);
+	return &TP.segs[TP.nr_segs - 1];
+}
+
+Test(tcp_loss, sack_blocks_most_recent_first_and_dsack)
+{
+	const struct tp_seg *a;
+	uint32_t base = TP.p_nxt;
+
+	tp_open(NULL);
+	base = TP.p_nxt;
+	/* the peer sends segments 0, 2, 4 (1 and 3 missing), in that order */
+	tp_send(base, TP.s_una, PN_TCP_F_ACK, NULL, 0, 100, NULL, 0);
+	tp_send(base + 200, TP.s_una, PN_TCP_F_ACK, NULL, 0, 100, NULL, 0);
+	tp_step(100);
+	a = last_ack();
+	cr_assert_eq(a->ack, base + 100);
+	cr_assert_eq(a->nr_sack, 1);
+	cr_assert_eq(a->sack[0][0], base + 200);
+	tp_send(base + 400, TP.s_una, PN_TCP_F_ACK, NULL, 0, 100, NULL, 0);
+	tp_step(100);
+	a = last_ack();
+	cr_assert_eq(a->nr_sack, 2);
+	cr_assert_eq(a->sack[0][0], base + 400, "the latest arrival's block first (RFC 2018)");
+	cr_assert_eq(a->sack[1][0], base + 200);
+	/* segment 2 again: a D-SACK for it first, then the latest blocks */
+	tp_send(base + 200, TP.s_una, PN_TCP_F_ACK, NULL, 0, 100, NULL, 0);
+	tp_step(100);
+	a = last_ack();
+	cr_assert_geq(a->nr_sack, 2);
+	cr_assert_eq(a->sack[0][0], base + 200, "no D-SACK (RFC 2883)");
+	cr_assert_eq(a->sack[0][1], base + 300);
+	/* segment 1 fills the first hole; then segment 0 again, below rcv_nxt */
+	tp_send(base + 100, TP.s_una, PN_TCP_F_ACK, NULL, 0, 100, NULL, 0);
+	tp_step(100);
+	a = last_ack();
+	cr_assert_eq(a->ack, base + 300);
+	cr_assert_eq(a->nr_sack, 1);
+	cr_assert_eq(a->sack[0][0], base + 400);
+	tp_send(base, TP.s_una, PN_TCP_F_ACK, NULL, 0, 100, NULL, 0);
+	tp_step(100);
+	a = last_ack();
+	cr_assert_eq(a->ack, base + 300);
+	cr_assert_eq(a->sack[0][0], base, "no D-SACK for data below the cumulative ACK");
+	cr_assert_eq(a->sack[0][1], base + 100);
+	cr_assert_eq(tp_stats().dsack_out, 2);
+	tp_send(base + 300, TP.s_una, PN_TCP_F_ACK, NULL, 0, 100, NULL, 0);
+	tp_step(100);
+	cr_assert_eq(last_ack()->ack, base + 500);
+	cr_assert_eq(last_ack()->nr_sack, 0);
+	cr_assert_eq(TP.app_rcvd, 500);
+	tp_close();
+}
