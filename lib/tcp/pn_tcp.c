@@ -42,6 +42,10 @@ static void tcp_after_burst(struct pn_stack *st, void *priv)
 		else if (s->segs_unacked && !pn_timer_armed(&s->delack))
 			pn_timer_arm(pn_stack_wheel(st), &s->delack, pn_stack_now_ms(st) + t->conf.delack_ms);
 	}
+	/* ACKs and data leave before the application runs: its callbacks
+	 * (hashing a request body, say) must not hold back the ACKs the
+	 * peer's clock runs on */
+	pn_stack_flush(st);
 	while (t->ev_head) {
 		struct pn_tcp_sock *s = t->ev_head;
 		unsigned ev;
@@ -145,10 +149,19 @@ int pn_tcp_configure(struct pn_stack *st, const struct pn_tcp_conf *conf)
 		c.no_syncookies = conf->no_syncookies;
 		c.acct = conf->acct;
 		c.cc = conf->cc;
+		c.rcvbuf_max = conf->rcvbuf_max;
+		c.sndbuf_max = conf->sndbuf_max;
 	}
+	if (c.rcvbuf_max == 0)
+		c.rcvbuf_max = 4u << 20;
+	if (c.sndbuf_max == 0)
+		c.sndbuf_max = 4u << 20;
+	c.rcvbuf_max = PN_MAX(c.rcvbuf_max, c.rcvbuf);
+	c.sndbuf_max = PN_MAX(c.sndbuf_max, c.sndbuf);
 	if (c.cc && pn_tcp_cc_find(c.cc) == NULL)
 		return -ENOENT;
-	if (c.rcvbuf < 4096 || c.sndbuf < 4096 || c.rcvbuf > (1u << 30) ||
+	if (c.rcvbuf < 4096 || c.sndbuf < 4096 || c.rcvbuf_max > (1u << 30) ||
+	    c.sndbuf_max > (1u << 30) ||
 	    !PN_IS_POW2(c.max_zc_tokens) || c.max_zc_tokens > (1u << 24))
 		return -EINVAL;
 	t = calloc(1, sizeof(*t));

@@ -66,8 +66,8 @@ typedef void (*pn_tcp_cb)(struct pn_tcp_sock *s, unsigned events, void *arg);
 /** Stack-wide TCP settings; pn_tcp_configure before the first socket. */
 struct pn_tcp_conf {
 	uint32_t sz;
-	uint32_t rcvbuf;          /**< receive buffer bytes (default 512 KiB) */
-	uint32_t sndbuf;          /**< send buffer bytes (default 256 KiB) */
+	uint32_t rcvbuf;          /**< receive buffer bytes at first (default 512 KiB) */
+	uint32_t sndbuf;          /**< send buffer bytes at first (default 256 KiB) */
 	uint32_t max_sockets;     /**< default 4096, at most 1,048,575 */
 	uint32_t time_wait_ms;    /**< default 60 000 (2 MSL as Linux) */
 	uint32_t delack_ms;       /**< default 40 */
@@ -85,6 +85,12 @@ struct pn_tcp_conf {
 				   *   PN_TCP_NO_TIME_WAIT: none kept */
 	const char *cc;           /**< congestion control of new sockets, by name
 				   *   (pn_tcp_cc.h; NULL: "cubic") */
+	/** Buffer autotuning, as Linux's tcp_rmem[2] and tcp_wmem[2]: a
+	 *  connection's receive buffer grows to twice what arrives in order
+	 *  per round trip, its send buffer to twice the congestion window
+	 *  when the application fills it, up to these (default 4 MiB each;
+	 *  equal to rcvbuf / sndbuf: no autotuning). */
+	uint32_t rcvbuf_max, sndbuf_max;
 };
 
 /** pn_tcp_conf.max_time_wait: closed connections skip TIME-WAIT (tests). */
@@ -239,6 +245,7 @@ struct pn_tcp_info {
 	uint32_t in_flight;        /**< bytes in the network (RFC 6675 pipe) */
 	uint32_t sacked, lost, retrans_out; /**< bytes: SACKed, taken for lost, resent in flight */
 	uint32_t reo_wnd_mult;     /**< RACK's reordering window, in quarter min-RTTs */
+	uint32_t rcvbuf, sndbuf;   /**< the buffers' sizes now (autotuning grows them) */
 	bool reordering_seen;
 };
 void pn_tcp_info_get(const struct pn_tcp_sock *s, struct pn_tcp_info *info);
@@ -272,6 +279,8 @@ struct pn_tcp_stats {
 	uint64_t dsack_out;      /**< D-SACK blocks sent */
 	uint64_t reordering_seen; /**< connections that saw the network reorder their segments */
 	uint64_t ooo_segs, ooo_merged, dup_data_segs, out_of_window, zero_window_adv;
+	uint64_t ooo_dropped;    /**< out-of-order segments dropped: a connection had
+				  *   1024 holes open (not acknowledged: resent) */
 	uint64_t window_probes, window_updates;
 	uint64_t keepalive_probes;
 	uint64_t timeouts; /**< connections given up: retransmissions, probes or keep-alive unanswered */

@@ -126,7 +126,7 @@ struct pn_tcp_sock *pn_tcp_connect_addr(struct pn_stack *st, const struct pn_add
 	s->arg = arg;
 	s->state = PN_TCP_SYN_SENT;
 	pn_tcp_sock_named(s, t->conf.acct);
-	s->rcv_wscale = pn_tcp_wscale_for(s->rcvbuf);
+	s->rcv_wscale = pn_tcp_wscale_of(t, s->rcvbuf);
 	s->iss = pn_tcp_pick_isn(s);
 	s->snd_una = s->iss;
 	s->snd_nxt = s->snd_max = s->iss + 1;
@@ -575,6 +575,8 @@ void pn_tcp_info_get(const struct pn_tcp_sock *s, struct pn_tcp_info *i)
 	i->lost = s->lost_bytes;
 	i->retrans_out = s->retrans_bytes;
 	i->reo_wnd_mult = s->reo_wnd_mult;
+	i->rcvbuf = s->rcvbuf;
+	i->sndbuf = s->sbuf_size;
 	i->reordering_seen = s->reordering_seen;
 }
 

@@ -24,111 +24,33 @@ static void rq_append(struct pn_tcp_sock *s, struct pn_pkt *pkt)
 	s->rq_bytes += pkt->len;
 }
 
-/* The next ACK reports [b, e) as a duplicate (RFC 2883), and goes at once. */
-static void dsack_note(struct pn_tcp_sock *s, uint32_t b, uint32_t e)
-{
-	if (!s->sack_ok || !pn_seq_lt(b, e))
-		return;
-	s->dsack_pending = true;
-	s->dsack_b = b;
-	s->dsack_e = e;
-	s->ack_now = true;
-}
-
-/* @p seq arrived out of order: its block leads the next SACK option. */
-static void sack_recent_note(struct pn_tcp_sock *s, uint32_t seq)
-{
-	unsigned n = PN_MIN((unsigned)s->nr_sack_recent, PN_TCP_MAX_SACK - 1u);
-
-	memmove(&s->sack_recent[1], &s->sack_recent[0], n * sizeof(s->sack_recent[0]));
-	s->sack_recent[0] = seq;
-	s->nr_sack_recent = (uint8_t)(n + 1);
-}
-
-static void ooo_insert(struct pn_tcp_sock *s, struct pn_pkt *pkt, uint32_t seq)
-{
-	struct pn_tcp *t = pn_tcp_of(s->st);
-	struct pn_pkt **pp = &s->ooo_head;
-	uint32_t end = seq + pkt->len;
-
-	t->stats.ooo_segs++;
-	sack_recent_note(s, seq);
-	/* most arrivals extend the top of the queue: no walk for them */
-	if (s->ooo_tail && pn_seq_ge(seq, s->ooo_tail->pad + s->ooo_tail->len))
-		pp = &s->ooo_tail->next;
-	while (*pp) {
-		struct pn_pkt *q = *pp;
-		uint32_t qs = q->pad, qe = q->pad + q->len;
-
-		if (pn_seq_le(qe, seq)) {
-			pp = &q->next;
-			continue;
-		}
-		if (pn_seq_ge(seq, qs) && pn_seq_le(end, qe)) { /* all old */
-			t->stats.dup_data_segs++;
-			dsack_note(s, seq, end);
-			pn_pkt_free(pkt);
-			return;
-		}
-		if (pn_seq_lt(qs, seq)) { /* q covers our front */
-			dsack_note(s, seq, qe);
-			if (pn_pkt_adj(pkt, qe - seq) != 0) {
-				pn_pkt_free(pkt); /* not acknowledged: the sender repeats it */
-				return;
-			}
-			seq = qe;
-			pp = &q->next;
-			continue;
-		}
-		if (pn_seq_le(qe, end)) { /* we cover q */
-			dsack_note(s, qs, qe);
-			*pp = q->next;
-			s->ooo_bytes -= q->len;
-			q->next = NULL;
-			pn_pkt_free(q);
-			continue;
-		}
-		if (pn_seq_lt(qs, end)) { /* q covers our tail */
-			dsack_note(s, qs, end);
-			if (pn_pkt_trim(pkt, qs - seq) != 0) {
-				pn_pkt_free(pkt); /* not acknowledged: the sender repeats it */
-				return;
-			}
-		}
-		break;
-	}
-	pkt->pad = seq;
-	pkt->next = *pp;
-	*pp = pkt;
-	if (pkt->next == NULL)
-		s->ooo_tail = pkt;
-	s->ooo_bytes += pkt->len;
-	pn_pkt_set_holder(pkt, PN_HOLDER(s->holder, PN_VIA_QUEUE));
-}
-
 /* Move what the out-of-order queue holds at rcv_nxt into the receive queue. */
 static void ooo_merge(struct pn_tcp_sock *s)
 {
 	struct pn_tcp *t = pn_tcp_of(s->st);
+	struct pn_pkt *q;
+	uint32_t end;
 
-	while (s->ooo_head && pn_seq_le(s->ooo_head->pad, s->rcv_nxt)) {
-		struct pn_pkt *q = s->ooo_head;
-		uint32_t qe = q->pad + q->len;
+	while ((q = pn_tcp_ooo_take_first(s, &end)) != NULL) {
+		while (q) {
+			struct pn_pkt *n = q->next;
+			uint32_t qe = q->pad + q->len;
 
-		s->ooo_head = q->next;
-		if (s->ooo_head == NULL)
-			s->ooo_tail = NULL;
-		s->ooo_bytes -= q->len;
-		if (pn_seq_le(qe, s->rcv_nxt)) {
 			q->next = NULL;
-			pn_pkt_free(q);
-			continue;
+			s->ooo_bytes -= q->len;
+			if (pn_seq_le(qe, s->rcv_nxt)) {
+				pn_pkt_free(q); /* the in-order data covered it */
+			} else {
+				/* queued packets are private (rcv_data), so this cannot fail */
+				pn_pkt_adj(q, s->rcv_nxt - q->pad);
+				q->pad = s->rcv_nxt;
+				rq_append(s, q);
+				s->rcv_nxt = qe;
+			}
+			q = n;
 		}
-		/* queued packets are private (rcv_data), so this cannot fail */
-		pn_pkt_adj(q, s->rcv_nxt - q->pad);
-		q->pad = s->rcv_nxt;
-		rq_append(s, q);
-		s->rcv_nxt = qe;
+		if (pn_seq_gt(end, s->rcv_nxt))
+			s->rcv_nxt = end;
 		t->stats.ooo_merged++;
 	}
 }
@@ -158,6 +80,47 @@ static void fin_received(struct pn_tcp_sock *s)
 	pn_tcp_event(s, PN_TCP_EV_READABLE);
 }
 
+/* the sequence number below which the application has taken the bytes
+ * and let them go (read by copy, or released by token) */
+static inline uint32_t freed_seq(const struct pn_tcp_sock *s)
+{
+	return s->rcv_nxt - s->rq_bytes - s->zc_held;
+}
+
+/* Receive buffer autotuning (Linux's tcp_rcv_space_adjust, dynamic
+ * right-sizing): once per receiver round trip, room for twice what the
+ * application took and let go in it, more while that grows (the sender in
+ * slow start), up to rcvbuf_max. A window of a few hundred KiB throttles a
+ * sender that loses or reorders over a path of a few milliseconds; an
+ * application that holds its pages gains nothing from it. */
+static void rcv_space_adjust(struct pn_tcp_sock *s)
+{
+	struct pn_tcp *t = pn_tcp_of(s->st);
+	uint64_t now = pn_stack_now_us(s->st);
+	uint32_t rtt = s->rcv_rtt_us ? s->rcv_rtt_us : s->srtt_us, copied;
+
+	if (now - s->rcvq_time_us < PN_MAX(rtt, 1000u))
+		return;
+	copied = freed_seq(s) - s->rcvq_seq;
+	if (copied > s->rcvq_space) {
+		uint64_t win = 2ull * copied + 16ull * s->mss;
+
+		win += 2 * win * (copied - s->rcvq_space) / PN_MAX(s->rcvq_space, 1u);
+		if (win > s->rcvbuf)
+			s->rcvbuf = (uint32_t)PN_MIN(win, (uint64_t)t->conf.rcvbuf_max);
+		s->rcvq_space = copied;
+	}
+	s->rcvq_seq = freed_seq(s);
+	s->rcvq_time_us = now;
+}
+
+static void rcv_space_init(struct pn_tcp_sock *s)
+{
+	s->rcvq_seq = freed_seq(s);
+	s->rcvq_space = PN_TCP_INIT_CWND_SEGS * (uint32_t)s->mss;
+	s->rcvq_time_us = pn_stack_now_us(s->st);
+}
+
 /* Payload and FIN of an acceptable segment; takes @p pkt (data = payload). */
 static void rcv_data(struct pn_tcp_sock *s, struct pn_pkt *pkt, uint32_t seq, bool fin)
 {
@@ -179,7 +142,7 @@ static void rcv_data(struct pn_tcp_sock *s, struct pn_pkt *pkt, uint32_t seq, bo
 	if (pn_seq_lt(seq, s->rcv_nxt)) {
 		uint32_t old = s->rcv_nxt - seq;
 
-		dsack_note(s, seq, old >= len ? seq + len : s->rcv_nxt);
+		pn_tcp_dsack_note(s, seq, old >= len ? seq + len : s->rcv_nxt);
 		if (old >= len) {
 			if (len)
 				t->stats.dup_data_segs++;
@@ -225,12 +188,13 @@ static void rcv_data(struct pn_tcp_sock *s, struct pn_pkt *pkt, uint32_t seq, bo
 			s->ack_now = true; /* tell the sender the hole is filled */
 		}
 		s->segs_unacked++;
+		rcv_space_adjust(s);
 		pn_tcp_event(s, PN_TCP_EV_READABLE);
 	} else {
 		/* a hole before it: keep the packet (no copy), ACK at once */
 		s->rx_bytes += len;
 		t->stats.rx_payload_bytes += len;
-		ooo_insert(s, pkt, seq);
+		pn_tcp_ooo_insert(s, pkt, seq);
 		pn_tcp_send_ack(s); /* RFC 5681 4.2: a duplicate ACK at once, with SACK */
 	}
 	if (s->fin_pending && s->fin_seq == s->rcv_nxt)
@@ -413,7 +377,7 @@ static void listen_input(struct pn_tcp_sock *l, const struct pn_tcp_seg *g)
 		return;
 	c->irs = g->seq;
 	c->rcv_nxt = c->irs + 1;
-	c->rcv_wscale = pn_tcp_wscale_for(c->rcvbuf);
+	c->rcv_wscale = pn_tcp_wscale_of(t, c->rcvbuf);
 	negotiate(c, &g->o, true);
 	c->snd_wnd = g->wnd; /* never scaled in a SYN */
 	c->iss = pn_tcp_pick_isn(c);
@@ -478,7 +442,7 @@ static struct pn_tcp_sock *cookie_child(struct pn_tcp_sock *l, const struct pn_t
 	c->sack_ok = sack;
 	c->ws_ok = has_ws;
 	c->snd_wscale = has_ws ? ws : 0;
-	c->rcv_wscale = has_ws ? pn_tcp_wscale_for(c->rcvbuf) : 0;
+	c->rcv_wscale = has_ws ? pn_tcp_wscale_of(t, c->rcvbuf) : 0;
 	set_mss(c, &mo);
 	c->rcv_adv = c->rcv_nxt + PN_MIN(c->rcvbuf, 65535u); /* what the SYN-ACK offered */
 	pn_tcp_hash_add(t, c);
@@ -521,6 +485,7 @@ static void syn_sent_input(struct pn_tcp_sock *s, const struct pn_tcp_seg *g)
 		pn_tcp_handshake_rtt(s);
 		s->snd_una = g->ack;
 		s->rack_fack = s->snd_una;
+		rcv_space_init(s);
 		s->state = PN_TCP_ESTABLISHED;
 		s->backoff = 0;
 		s->retries = 0;
@@ -574,6 +539,7 @@ static bool syn_rcvd_ack(struct pn_tcp_sock *s, const struct pn_tcp_seg *g)
 	s->state = PN_TCP_ESTABLISHED;
 	s->snd_una = g->ack;
 	s->rack_fack = s->snd_una;
+	rcv_space_init(s);
 	s->backoff = 0;
 	s->retries = 0;
 	pn_timer_cancel(&s->rtx);
@@ -661,7 +627,7 @@ static void synchronized_input(struct pn_tcp_sock *s, struct pn_pkt *pkt, const 
 			/* all of it old: the peer resent what we had (RFC 2883) */
 			if (g->plen && pn_seq_le(g->seq + g->plen, s->rcv_nxt) &&
 			    s->state >= PN_TCP_ESTABLISHED)
-				dsack_note(s, g->seq, g->seq + g->plen);
+				pn_tcp_dsack_note(s, g->seq, g->seq + g->plen);
 			if (s->state == PN_TCP_TIME_WAIT && (g->flags & PN_TCP_F_FIN))
 				pn_timer_arm(pn_stack_wheel(st), &s->rtx,
 					     pn_stack_now_ms(st) + t->conf.time_wait_ms);
@@ -692,6 +658,17 @@ static void synchronized_input(struct pn_tcp_sock *s, struct pn_pkt *pkt, const 
 	pn_tcp_peer_alive(s);
 	if (g->o.has_ts && s->ts_ok && pn_seq_le(g->seq, s->rcv_nxt))
 		s->ts_recent = g->o.tsval; /* RFC 7323 4.3 */
+	if (g->o.has_ts && s->ts_ok && g->o.tsecr && g->plen) {
+		/* the receiver's round trip: our timestamp echoed on data (ms) */
+		uint32_t d = (pn_tcp_ts_now(st) - g->o.tsecr) * 1000u;
+
+		if (d < 60000000u) {
+			d = PN_MAX(d, 1000u);
+			s->rcv_rtt_us = s->rcv_rtt_us == 0 || d < s->rcv_rtt_us
+						? d
+						: (7 * s->rcv_rtt_us + d) / 8;
+		}
+	}
 	switch (s->state) {
 	case PN_TCP_SYN_RCVD:
 		if (!syn_rcvd_ack(s, g))

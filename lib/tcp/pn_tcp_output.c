@@ -82,31 +82,6 @@ static uint8_t *pn_tcp_opt_syn(uint8_t *o, uint16_t mss, bool sack, bool ts, uin
  * arrivals before it, most recent first; any room left goes to the
  * highest other blocks. @return blocks written to @p blk (pairs).
  */
-/* The out-of-order range (packets merged) holding @p seq. */
-static bool ooo_range_of(const struct pn_tcp_sock *s, uint32_t seq, uint32_t *b, uint32_t *e)
-{
-	bool open = false;
-
-	for (struct pn_pkt *p = s->ooo_head; p; p = p->next) {
-		uint32_t pb = p->pad, pe = p->pad + p->len;
-
-		if (open && pb == *e) {
-			*e = pe;
-			continue;
-		}
-		if (open)
-			return true;
-		if (pn_seq_gt(pb, seq))
-			return false;
-		if (pn_seq_lt(seq, pe)) {
-			*b = pb;
-			*e = pe;
-			open = true;
-		}
-	}
-	return open;
-}
-
 static bool blk_has(const uint32_t *blk, unsigned n, uint32_t b)
 {
 	for (unsigned i = 0; i < n; i++)
@@ -117,14 +92,13 @@ static bool blk_has(const uint32_t *blk, unsigned n, uint32_t b)
 
 /*
  * SACK blocks for an ACK (RFC 2018 4, RFC 2883): a pending D-SACK first,
- * then the block holding the most recent arrival, then the blocks of the
+ * then the range holding the most recent arrival, then the ranges of the
  * arrivals before it, most recent first; room left goes to the highest
- * other blocks. @return blocks written to @p blk (pairs).
+ * other ranges. @return blocks written to @p blk (pairs).
  */
 static unsigned sack_blocks(struct pn_tcp_sock *s, uint32_t *blk, unsigned max)
 {
-	uint32_t top[PN_TCP_MAX_SACK][2];
-	unsigned out = 0, nt = 0, first;
+	unsigned out = 0, first;
 
 	if (s->dsack_pending && max) {
 		blk[0] = s->dsack_b;
@@ -135,34 +109,18 @@ static unsigned sack_blocks(struct pn_tcp_sock *s, uint32_t *blk, unsigned max)
 	}
 	first = out;
 	for (unsigned k = 0; k < s->nr_sack_recent && out < max; k++) {
-		uint32_t b = 0, e = 0;
+		int i = pn_tcp_ooo_find(s, s->sack_recent[k]);
 
-		if (ooo_range_of(s, s->sack_recent[k], &b, &e) && !blk_has(blk + 2 * first, out - first, b)) {
-			blk[2 * out] = b;
-			blk[2 * out + 1] = e;
+		if (i >= 0 && !blk_has(blk + 2 * first, out - first, s->ooo_rg[i].b)) {
+			blk[2 * out] = s->ooo_rg[i].b;
+			blk[2 * out + 1] = s->ooo_rg[i].e;
 			out++;
 		}
 	}
-	if (out == max || s->ooo_head == NULL)
-		return out;
-	/* the highest ranges, for what room is left */
-	for (struct pn_pkt *p = s->ooo_head; p; p = p->next) {
-		uint32_t b = p->pad, e = p->pad + p->len;
-
-		if (nt && top[(nt - 1) % PN_TCP_MAX_SACK][1] == b) {
-			top[(nt - 1) % PN_TCP_MAX_SACK][1] = e;
-			continue;
-		}
-		top[nt % PN_TCP_MAX_SACK][0] = b;
-		top[nt % PN_TCP_MAX_SACK][1] = e;
-		nt++;
-	}
-	for (unsigned i = nt; i-- > 0 && nt - i <= PN_TCP_MAX_SACK && out < max;) {
-		const uint32_t *r = top[i % PN_TCP_MAX_SACK];
-
-		if (!blk_has(blk + 2 * first, out - first, r[0])) {
-			blk[2 * out] = r[0];
-			blk[2 * out + 1] = r[1];
+	for (unsigned i = s->ooo_nr; i-- > 0 && out < max;) {
+		if (!blk_has(blk + 2 * first, out - first, s->ooo_rg[i].b)) {
+			blk[2 * out] = s->ooo_rg[i].b;
+			blk[2 * out + 1] = s->ooo_rg[i].e;
 			out++;
 		}
 	}
@@ -189,7 +147,9 @@ int pn_tcp_send_segment(struct pn_tcp_sock *s, uint32_t seq, uint8_t flags, uint
 	struct pn_stack *st = s->st;
 	struct pn_tcp *t = pn_tcp_of(st);
 	struct pn_pkt *pkt;
-	uint8_t opt[PN_TCP_MAX_OPTLEN], *o = opt;
+	/* 40 bytes are used at most (fit below); the rest is room GCC wants
+	 * before it believes that of the SACK writer's loop */
+	uint8_t opt[PN_TCP_MAX_OPTLEN + 24], *o = opt;
 	struct pn_tcp_hdr *th;
 	unsigned optlen, hlen;
 	uint16_t csum;
@@ -206,14 +166,15 @@ int pn_tcp_send_segment(struct pn_tcp_sock *s, uint32_t seq, uint8_t flags, uint
 		/* SACK blocks only in the option room the payload leaves */
 		int room = (int)pn_stack_l4_room_to(st, &s->rip) - (int)(sizeof(struct pn_tcp_hdr) + len) -
 			   (int)(o - opt) - 4;
-		int fit = room >= 8 ? PN_MIN(room / 8, s->ts_ok ? 3 : 4) : 0;
+		/* and in the 40 option bytes: 2 NOPs and the option's 2 */
+		int fit = room >= 8 ? PN_MIN(room / 8, (PN_TCP_MAX_OPTLEN - (int)(o - opt) - 4) / 8) : 0;
 
 		if (s->sack_ok && (s->ooo_head || s->dsack_pending) && (flags & PN_TCP_F_ACK) &&
 		    fit > 0) {
 			uint32_t blk[2 * PN_TCP_MAX_SACK];
 			unsigned n = sack_blocks(s, blk, (unsigned)fit);
 
-			if (n)
+			if (n && n <= (unsigned)fit)
 				o = pn_tcp_opt_sack(pn_tcp_opt_nops(o, 2), blk, n);
 		}
 	}
@@ -270,7 +231,7 @@ void pn_tcp_send_cookie_synack(struct pn_tcp_sock *l, const struct pn_addr *rip,
 
 	(void)mss; /* our own MSS goes in the SYN-ACK; the peer's is in the cookie */
 	o = pn_tcp_opt_syn(o, pn_tcp_mss_for(st, rip), sack, ts, tsval, tsecr, ws,
-			   pn_tcp_wscale_for(l->rcvbuf ? l->rcvbuf : t->conf.rcvbuf));
+			   pn_tcp_wscale_of(t, l->rcvbuf ? l->rcvbuf : t->conf.rcvbuf));
 	hlen = (unsigned)(sizeof(*th) + (size_t)(o - opt));
 	th = pn_stack_pkt_put(st, hlen, &pkt);
 	if (th == NULL)

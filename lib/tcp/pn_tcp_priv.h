@@ -71,6 +71,14 @@ struct pn_tcp_txseg {
 	uint8_t flags;
 };
 
+/* A contiguous run of the out-of-order queue: [b, e), its first and last
+ * packet. */
+struct pn_tcp_ooo_range {
+	uint32_t b, e;
+	struct pn_pkt *first, *last;
+};
+#define PN_TCP_OOO_MAX_RANGES 1024u /* holes one connection may have open */
+
 /* Where loss recovery stands (Linux's tcp_ca_state). */
 enum pn_tcp_ca {
 	PN_TCP_CA_OPEN,     /* nothing amiss */
@@ -184,10 +192,20 @@ struct pn_tcp_sock {
 	/* receive side */
 	uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: right edge advertised */
 	uint32_t rcvbuf;
+	/* receive buffer autotuning: what came in order since rcvq_seq (at
+	 * rcvq_time_us), the most of it in a round trip so far, the
+	 * receiver's round trip estimate */
+	uint32_t rcvq_seq, rcvq_space, rcv_rtt_us;
+	uint64_t rcvq_time_us;
 	struct pn_pkt *rq_head, *rq_tail;
 	uint32_t rq_bytes;
+	/* the out-of-order queue: packets in sequence order, and an index of
+	 * its contiguous ranges (pn_tcp_ooo.c) so an arrival finds its place,
+	 * and a SACK block its range, without walking the packets */
 	struct pn_pkt *ooo_head, *ooo_tail;
 	uint32_t ooo_bytes;
+	struct pn_tcp_ooo_range *ooo_rg;
+	uint16_t ooo_nr, ooo_cap;
 	/* SACK blocks as RFC 2018 orders them: sequence numbers of the latest
 	 * out-of-order arrivals, the most recent first; and a D-SACK (RFC
 	 * 2883) the next ACK reports first */
@@ -357,6 +375,25 @@ void pn_tcp_peer_alive(struct pn_tcp_sock *s);
 void pn_tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_l3_info *l3,
 		  void *priv);
 uint8_t pn_tcp_wscale_for(uint32_t rcvbuf);
+/* the window scale to offer: room for the buffer autotuning may reach */
+static inline uint8_t pn_tcp_wscale_of(const struct pn_tcp *t, uint32_t rcvbuf)
+{
+	return pn_tcp_wscale_for(PN_MAX(rcvbuf, t->conf.rcvbuf_max));
+}
+
+/* pn_tcp_ooo.c */
+/* Queue @p pkt (payload from @p seq, above rcv_nxt) out of order; takes it.
+ * Overlaps are trimmed or dropped (D-SACKed); a packet that would open one
+ * range too many is dropped (not acknowledged: the peer resends it). */
+void pn_tcp_ooo_insert(struct pn_tcp_sock *s, struct pn_pkt *pkt, uint32_t seq);
+/* The first range, if rcv_nxt reached it: its packets, unlinked.
+ * @return the first packet or NULL; *last, *end: its last packet, its end. */
+struct pn_pkt *pn_tcp_ooo_take_first(struct pn_tcp_sock *s, uint32_t *end);
+/* the range holding @p seq (its index) or -1 */
+int pn_tcp_ooo_find(const struct pn_tcp_sock *s, uint32_t seq);
+void pn_tcp_ooo_purge(struct pn_tcp_sock *s);
+/* The next ACK reports [b, e) as a duplicate (RFC 2883), and goes at once. */
+void pn_tcp_dsack_note(struct pn_tcp_sock *s, uint32_t b, uint32_t e);
 
 /* pn_tcp_rtxq.c */
 static inline struct pn_tcp_txseg *pn_tcp_txq_at(const struct pn_tcp_sock *s, uint32_t i)

@@ -637,6 +637,16 @@ static void ack_advance(struct pn_tcp_sock *s, uint32_t ack, struct ack_ctx *a, 
 		pn_timer_cancel(&s->rtx);
 	else
 		pn_tcp_arm_rtx(s); /* RFC 6298 5.3 */
+	/* send buffer autotuning (Linux's tcp_sndbuf_expand): the
+	 * application filled the buffer while the window was open: twice the
+	 * congestion window, up to sndbuf_max */
+	if (was_full && pn_tcp_in_flight(s) < s->cc.cwnd) {
+		uint32_t want = (uint32_t)PN_MIN(2ull * s->cc.cwnd,
+						 (uint64_t)pn_tcp_of(s->st)->conf.sndbuf_max);
+
+		if (want > s->sbuf_size)
+			s->sbuf_size = want;
+	}
 	if (data && (was_full || s->sbuf_size - s->sbuf_len >= s->sbuf_size / 4))
 		pn_tcp_event(s, PN_TCP_EV_WRITABLE);
 }

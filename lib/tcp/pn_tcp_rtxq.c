@@ -26,17 +26,24 @@ static uint32_t txq_cap_for(const struct pn_tcp_sock *s)
 
 bool pn_tcp_txq_room(struct pn_tcp_sock *s)
 {
-	if (s->txq == NULL) {
-		uint32_t cap = txq_cap_for(s);
+	uint32_t cap = txq_cap_for(s);
+	struct pn_tcp_txseg *q;
 
-		s->txq = malloc(cap * sizeof(*s->txq));
-		if (s->txq == NULL)
-			return false;
-		s->txq_mask = cap - 1;
-		s->txq_head = 0;
-		s->txq_len = 0;
-	}
-	return s->txq_len <= s->txq_mask;
+	if (s->txq && s->txq_len <= s->txq_mask)
+		return true;
+	if (s->txq && cap <= s->txq_mask + 1)
+		return false; /* full, and as large as the send buffer wants */
+	/* first use, or the send buffer grew: a larger ring, in order */
+	q = malloc(cap * sizeof(*q));
+	if (q == NULL)
+		return false;
+	for (uint32_t i = 0; i < s->txq_len; i++)
+		q[i] = *pn_tcp_txq_at(s, i);
+	free(s->txq);
+	s->txq = q;
+	s->txq_mask = cap - 1;
+	s->txq_head = 0;
+	return s->txq_len < cap;
 }
 
 void pn_tcp_txq_free(struct pn_tcp_sock *s)

@@ -165,9 +165,9 @@ void pn_tcp_sock_named(struct pn_tcp_sock *s, struct pn_acct_group *g)
 void pn_tcp_rq_purge(struct pn_tcp_sock *s)
 {
 	pn_pkt_free(s->rq_head);
-	pn_pkt_free(s->ooo_head);
-	s->rq_head = s->rq_tail = s->ooo_head = s->ooo_tail = NULL;
-	s->rq_bytes = s->ooo_bytes = 0;
+	s->rq_head = s->rq_tail = NULL;
+	s->rq_bytes = 0;
+	pn_tcp_ooo_purge(s);
 }
 
 void pn_tcp_sock_free(struct pn_tcp_sock *s)

@@ -64,6 +64,7 @@ static struct {
 	unsigned nr_segs;
 	uint8_t rx[1 << 20];       /* data S sent to the peer, by offset (tests that read it) */
 	uint64_t app_rcvd;         /* bytes S's application read */
+	uint64_t app_bad;          /* of those, not the peer's pattern (seq + i) */
 	unsigned events;
 } TP;
 
@@ -224,8 +225,12 @@ static inline void tp_sock_cb(struct pn_tcp_sock *s, unsigned ev, void *arg)
 	(void)arg;
 	TP.events |= ev;
 	if (ev & PN_TCP_EV_READABLE)
-		for (ssize_t n; (n = pn_tcp_recv(s, buf, sizeof(buf))) > 0;)
+		for (ssize_t n; (n = pn_tcp_recv(s, buf, sizeof(buf))) > 0;) {
+			for (ssize_t i = 0; i < n; i++)
+				if (buf[i] != (uint8_t)(TP.p_isn + 1 + TP.app_rcvd + (uint64_t)i))
+					TP.app_bad++;
 			TP.app_rcvd += (uint64_t)n;
+		}
 }
 
 static inline void tp_listen_cb(struct pn_tcp_sock *l, unsigned ev, void *arg)

@@ -625,6 +625,28 @@ Test(tcp, loss_duplication_reordering_byte_exact_cubic) { impaired_echo("cubic")
 Test(tcp, loss_duplication_reordering_byte_exact_newreno) { impaired_echo("newreno"); }
 
 
+Test(tcp, buffers_grow_with_the_transfer)
+{
+	struct pn_tcp_info ic, is;
+
+	open_pair(NULL, NULL, 0);
+	start_conn(64u << 20, false, false);
+	pn_tcp_info_get(server.s, &is);
+	pn_tcp_info_get(client.s, &ic);
+	cr_assert_eq(is.rcvbuf, 256 * 1024);
+	cr_assert_eq(ic.sndbuf, 256 * 1024);
+	PUMP_UNTIL(server.rcvd == client.target, 60000);
+	cr_assert_eq(server.rcvd, client.target);
+	pn_tcp_info_get(server.s, &is);
+	pn_tcp_info_get(client.s, &ic);
+	cr_assert_gt(is.rcvbuf, 256 * 1024, "the reader's buffer stayed at %u", is.rcvbuf);
+	cr_assert_leq(is.rcvbuf, 4u << 20, "past rcvbuf_max");
+	cr_assert_gt(ic.sndbuf, 256 * 1024, "the writer's buffer stayed at %u", ic.sndbuf);
+	cr_assert_leq(ic.sndbuf, 4u << 20, "past sndbuf_max");
+	finish_conn();
+	close_pair();
+}
+
 Test(tcp, group_max_falls_back_to_copy)
 {
 	struct pn_acct_group *g = pn_acct_group_create(pn_acct_root(), "zc-small");

@@ -354,3 +354,131 @@ Test(tcp_loss, sack_blocks_most_recent_first_and_dsack)
 	cr_assert_eq(TP.app_rcvd, 500);
 	tp_close();
 }
+
+Test(tcp_loss, sack_blocks_cover_whole_ranges)
+{
+	const struct tp_seg *a;
+	uint32_t base;
+
+	tp_open(NULL);
+	base = TP.p_nxt;
+	/* a hole at [0, 100), then two runs of three segments: each block
+	 * must span its whole run, not the segment that arrived last (a
+	 * block inside the next one reads as a D-SACK, RFC 2883 4.2) */
+	for (unsigned i = 1; i <= 3; i++)
+		tp_send(base + 100 * i, TP.s_una, PN_TCP_F_ACK, NULL, 0, 100, NULL, 0);
+	for (unsigned i = 5; i <= 7; i++)
+		tp_send(base + 100 * i, TP.s_una, PN_TCP_F_ACK, NULL, 0, 100, NULL, 0);
+	tp_step(100);
+	a = last_ack();
+	cr_assert_eq(a->ack, base);
+	cr_assert_eq(a->nr_sack, 2);
+	cr_assert_eq(a->sack[0][0], base + 500);
+	cr_assert_eq(a->sack[0][1], base + 800);
+	cr_assert_eq(a->sack[1][0], base + 100);
+	cr_assert_eq(a->sack[1][1], base + 400);
+	for (unsigned k = 0; k < TP.nr_segs; k++)
+		for (unsigned j = 1; j < TP.segs[k].nr_sack; j++)
+			cr_assert_not(pn_seq_ge(TP.segs[k].sack[0][0], TP.segs[k].sack[j][0]) &&
+					      pn_seq_le(TP.segs[k].sack[0][1], TP.segs[k].sack[j][1]),
+				      "ACK %u: its first block lies inside block %u", k, j);
+	tp_send(base, TP.s_una, PN_TCP_F_ACK, NULL, 0, 100, NULL, 0);
+	tp_send(base + 400, TP.s_una, PN_TCP_F_ACK, NULL, 0, 100, NULL, 0);
+	tp_step(100);
+	cr_assert_eq(last_ack()->ack, base + 800);
+	cr_assert_eq(TP.app_rcvd, 800);
+	tp_close();
+}
+
+/*
+ * The out-of-order queue against a model of the bytes: segments of random
+ * sizes and places in a 200 KB window arrive in random order, overlapping
+ * each other, some twice; every ACK's SACK blocks must be ranges the peer
+ * really sent (and, past a D-SACK, whole ranges), and in the end the
+ * application reads every byte once, in order, as sent.
+ */
+Test(tcp_loss, out_of_order_queue_against_a_model)
+{
+	enum { SPAN = 200000 };
+	static uint8_t have[SPAN];
+	uint64_t rng = 12345;
+	uint32_t base;
+	unsigned checked = 0;
+
+	tp_open(NULL);
+	base = TP.p_nxt;
+	memset(have, 0, sizeof(have));
+	for (int n = 0; n < 3000; n++) {
+		uint32_t off, len;
+
+		rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+		off = 1 + (uint32_t)(rng >> 33) % (SPAN - 1); /* never the first byte: a hole stays */
+		len = 1 + (uint32_t)(rng >> 20) % 1400;
+		if (off + len > SPAN)
+			len = SPAN - off;
+		tp_send(base + off, TP.s_una, PN_TCP_F_ACK, NULL, 0, len, NULL, 0);
+		memset(have + off, 1, len);
+		if (n % 7 != 0)
+			continue;
+		tp_step(10);
+		/* every block of every ACK: bytes the peer sent */
+		for (; checked < TP.nr_segs; checked++) {
+			const struct tp_seg *a = &TP.segs[checked];
+
+			for (unsigned j = 0; j < a->nr_sack; j++) {
+				uint32_t b = a->sack[j][0] - base, e = a->sack[j][1] - base;
+
+				cr_assert_lt(b, e);
+				cr_assert_leq(e, SPAN);
+				for (uint32_t x = b; x < e; x++)
+					cr_assert(have[x], "ACK %u block %u [%u, %u) claims byte %u", checked,
+						  j, b, e, x);
+			}
+		}
+		/* the last ACK, sent when all of the above was in: whole ranges
+		 * past a D-SACK, the latest arrival's first */
+		{
+			const struct tp_seg *a = &TP.segs[TP.nr_segs - 1];
+			unsigned j0 = a->nr_sack && pn_seq_lt(a->sack[0][0], a->ack) ? 1 : 0;
+
+			if (j0 == 0 && a->nr_sack > 1 && pn_seq_ge(a->sack[0][0], a->sack[1][0]) &&
+			    pn_seq_le(a->sack[0][1], a->sack[1][1]))
+				j0 = 1; /* a D-SACK inside the next block */
+			for (unsigned j = j0; j < a->nr_sack; j++) {
+				uint32_t b = a->sack[j][0] - base, e = a->sack[j][1] - base;
+
+				cr_assert(!have[b - 1], "block %u [%u, %u) starts inside a range", j, b, e);
+				cr_assert(e == SPAN || !have[e], "block %u [%u, %u) ends inside a range", j, b,
+					  e);
+			}
+			if (a->nr_sack > j0) {
+				uint32_t b = a->sack[j0][0] - base, e = a->sack[j0][1] - base;
+
+				cr_assert(b <= off && off < e, "the latest arrival (%u) is not in block %u [%u, %u)",
+					  off, j0, b, e);
+			}
+		}
+	}
+	tp_step(100);
+	cr_assert_eq(TP.app_rcvd, 0, "nothing below the hole at the start");
+	/* fill every hole, front to back */
+	for (uint32_t x = 0; x < SPAN;) {
+		uint32_t e = x;
+
+		if (have[x]) {
+			x++;
+			continue;
+		}
+		while (e < SPAN && !have[e] && e - x < 1400)
+			e++;
+		tp_send(base + x, TP.s_una, PN_TCP_F_ACK, NULL, 0, e - x, NULL, 0);
+		memset(have + x, 1, e - x);
+		x = e;
+		tp_step(10);
+	}
+	tp_step(1000);
+	cr_assert_eq(TP.app_rcvd, SPAN, "read %llu", (unsigned long long)TP.app_rcvd);
+	cr_assert_eq(TP.app_bad, 0, "%llu bytes not as sent", (unsigned long long)TP.app_bad);
+	cr_assert_eq(tp_info().ooo_queued, 0);
+	tp_close();
+}
