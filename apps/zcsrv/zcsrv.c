@@ -44,7 +44,6 @@
 #include "pn_pkt.h"
 #include "pn_pool.h"
 #include "pn_port.h"
-#include "pn_net_l4.h"
 #include "pn_tcp.h"
 #include "pn_telemetry.h"
 #include "pn_thread.h"
@@ -225,7 +224,7 @@ static uint8_t gen_body[GEN_CHUNK + GEN_PERIOD];
  * vectors by zero copy (and the fallback buffer of recv_zc) */
 #define READ_MAX (1024 * 1024)
 /* how long a queue's thread keeps polling after its last frame */
-#define SPIN_US 5000u
+#define SPIN_MS 5u
 #define ZC_VEC_MAX 1024
 static _Thread_local uint8_t copy_buf[READ_MAX];
 static _Thread_local struct pn_zc_vec zc_vec[ZC_VEC_MAX];
@@ -1413,7 +1412,7 @@ static void *worker_main(void *arg)
 	double next_pub, next_sweep = 0, pub_every = PN_MIN(cfg.period / 4, 0.25);
 	int rx_fd = pn_port_rx_fd(port, (uint16_t)w->q);
 	unsigned idle = 0;
-	uint64_t busy_us = 0; /* the stack clock when the last frame came */
+	uint64_t busy_ms = 0; /* the stack clock when the last frame came */
 
 	my_queue = w->q;
 	/* a thread per CPU, as DPDK's lcores: one that wanders reorders what
@@ -1481,7 +1480,7 @@ static void *worker_main(void *arg)
 			 * the timers), as DPDK's rx interrupt mode does; without
 			 * a descriptor, short naps. In a group another queue may
 			 * hand us segments: naps stay short there. */
-			if (++idle > 64 && pn_stack_now_us(stack) - busy_us > SPIN_US) {
+			if (++idle > 64 && pn_stack_now_ms(stack) - busy_ms > SPIN_MS) {
 				if (rx_fd >= 0 && stack_group == NULL)
 					poll(&(struct pollfd){ .fd = rx_fd, .events = POLLIN }, 1, 1);
 				else
@@ -1489,7 +1488,7 @@ static void *worker_main(void *arg)
 			}
 		} else {
 			idle = 0;
-			busy_us = pn_stack_now_us(stack);
+			busy_ms = pn_stack_now_ms(stack);
 		}
 		if (idle > 0 && idle < 64 && (idle & 15) != 0)
 			continue;

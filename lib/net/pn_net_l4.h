@@ -100,6 +100,23 @@ void *pn_stack_pkt_put(struct pn_stack *st, uint32_t len, struct pn_pkt **pkt);
 /** Largest L4 segment (header included) one packet buffer can carry. */
 uint32_t pn_stack_l4_room(const struct pn_stack *st);
 
+/** Largest L4 segment to @p peer the MTU allows (in several buffers when
+ * it is more than one holds: pn_stack_pkt_put_frags). */
+uint32_t pn_stack_l4_mtu_to(const struct pn_stack *st, const struct pn_addr *peer);
+
+/**
+ * A packet of @p hlen bytes of L4 header and @p len bytes of payload after
+ * it, larger than one buffer if need be: the header and as much payload as
+ * fits in the head, the rest in fragments of the stack's pool (a jumbo
+ * frame's TCP segment). @p fill writes payload bytes [off, off + n) at
+ * @p dst, once per piece, in order. @return the header (*@p pkt set), or
+ * NULL when the pool is short (counted as tx_nomem) or the pieces are more
+ * than a packet holds.
+ */
+void *pn_stack_pkt_put_frags(struct pn_stack *st, uint32_t hlen, uint32_t len,
+			     void (*fill)(void *arg, uint32_t off, uint8_t *dst, uint32_t n),
+			     void *arg, struct pn_pkt **pkt);
+
 /* ---- several stacks on one port (pn_stack_group) */
 
 /**

@@ -10,6 +10,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "pn_log.h"
 #include "pn_net_priv.h"
 
 void pn_stack_tx_queue(struct pn_stack *st, struct pn_pkt *pkt)
@@ -83,6 +84,15 @@ struct pn_stack *pn_stack_create(const struct pn_stack_conf *conf)
 	pn_port_info_get(conf->port, &info);
 	if (conf->queue >= info.nb_queues) {
 		errno = EINVAL;
+		return NULL;
+	}
+	/* never an MTU the port cannot carry: TCP would advertise an MSS
+	 * whose segments never arrive */
+	if (info.max_frame && (conf->mtu ? conf->mtu : 1500u) + PN_ETH_HLEN > info.max_frame) {
+		pn_log(PN_LOG_ERR, "stack", "%s carries frames of %u bytes at most: MTU %u is the "
+			"largest it can take, not %u", info.name, info.max_frame,
+			info.max_frame - PN_ETH_HLEN, conf->mtu ? conf->mtu : 1500u);
+		errno = EMSGSIZE;
 		return NULL;
 	}
 	st = calloc(1, sizeof(*st));
@@ -257,6 +267,42 @@ void *pn_stack_pkt_put(struct pn_stack *st, uint32_t len, struct pn_pkt **pkt)
 	return data;
 }
 
+void *pn_stack_pkt_put_frags(struct pn_stack *st, uint32_t hlen, uint32_t len,
+			     void (*fill)(void *arg, uint32_t off, uint8_t *dst, uint32_t n),
+			     void *arg, struct pn_pkt **pkt)
+{
+	uint32_t room = pn_stack_l4_room(st), head = PN_MIN(len, room - PN_MIN(room, hlen)), pos;
+	uint32_t piece = st->pool->frag_size;
+	uint8_t *th = pn_stack_pkt_put(st, hlen + head, pkt);
+
+	if (pn_unlikely(th == NULL))
+		return NULL;
+	if (head)
+		fill(arg, 0, th + hlen, head);
+	for (pos = head; pos < len;) {
+		uint32_t n = PN_MIN(len - pos, piece);
+		struct pn_frame *frame;
+		uint8_t *b = pn_pool_alloc_frag(st->pool, piece, &frame);
+
+		if (pn_unlikely(b == NULL)) {
+			st->stats.tx_nomem++;
+			goto fail;
+		}
+		if (pn_unlikely(pn_pkt_add_frag(*pkt, frame, (uint32_t)(b - frame->addr), (uint16_t)n,
+						PN_PKT_FRAG_SHARE) != 0)) {
+			pn_pool_frag_free(frame, b);
+			goto fail;
+		}
+		fill(arg, pos, b, n);
+		pos += n;
+	}
+	return th;
+fail:
+	pn_pkt_free(*pkt);
+	*pkt = NULL;
+	return NULL;
+}
+
 uint32_t pn_stack_l4_room(const struct pn_stack *st)
 {
 	uint32_t room = st->pool->frag_size - (uint32_t)PN_PKT_HDR_SIZE - PN_PKT_HEADROOM;
@@ -296,6 +342,11 @@ int pn_l3_output(struct pn_stack *st, struct pn_pkt *pkt, uint8_t proto, const s
 	if (pn_addr_is_v4(dst))
 		return pn_ip_output(st, pkt, proto, pn_addr_v4_host(dst));
 	return pn_ip6_output(st, pkt, proto, dst);
+}
+
+uint32_t pn_stack_l4_mtu_to(const struct pn_stack *st, const struct pn_addr *peer)
+{
+	return (uint32_t)st->mtu - (pn_addr_is_v4(peer) ? 20u : 40u);
 }
 
 uint32_t pn_stack_l4_room_to(const struct pn_stack *st, const struct pn_addr *peer)

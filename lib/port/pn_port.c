@@ -398,6 +398,7 @@ void pn_port_info_get(const struct pn_port *port, struct pn_port_info *info)
 	memcpy(info->mac, dev->mac, 6);
 	info->started = atomic_load_explicit(&((struct pn_port_dev *)dev)->started,
 					     memory_order_relaxed);
+	info->max_frame = dev->max_frame;
 }
 
 uint16_t pn_port_id(const struct pn_port *port)
@@ -447,6 +448,20 @@ int pn_port_netdev_link(const char *ifname, struct pn_port_link *link)
 	if (read_sysfs(ifname, "duplex", buf, sizeof(buf)) == 0)
 		link->full_duplex = strcmp(buf, "full") == 0;
 	return 0;
+}
+
+int pn_port_netdev_mtu(const char *ifname)
+{
+	struct ifreq ifr = { 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int rc;
+
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	rc = ioctl(fd, SIOCGIFMTU, &ifr) < 0 ? -errno : ifr.ifr_mtu;
+	close(fd);
+	return rc;
 }
 
 int pn_port_netdev_mac(const char *ifname, uint8_t mac[6])

@@ -94,6 +94,10 @@ struct pn_port_info {
 	uint16_t nb_queues;
 	uint8_t mac[6];
 	bool started;
+	/** The largest frame (Ethernet header and payload, no FCS) the port
+	 *  sends and receives whole: the device's MTU plus 14 where it is
+	 *  less than what the driver's buffers can hold. 0: not known. */
+	uint32_t max_frame;
 };
 
 typedef uint16_t (*pn_port_burst_t)(void *queue, struct pn_pkt **pkts, uint16_t n);

@@ -44,7 +44,8 @@ struct pn_port_dev {
 	_Atomic(bool) started;       /* read by telemetry while a control thread sets it */
 	uint8_t mac[6];
 	char name[PN_PORT_NAME_MAX];
-	char mode[64];            /* set by the driver */
+	char mode[80];            /* set by the driver */
+	uint32_t max_frame;       /* set by the driver (pn_port_info.max_frame) */
 	struct pn_pool *pools[PN_PORT_MAX_QUEUES];
 	struct pn_port_queue_stats qstats[PN_PORT_MAX_QUEUES];
 	/* holder ids of the queues ("port NAME queue Q"): drivers mark the
@@ -112,6 +113,8 @@ extern const struct pn_port_ops *(*const pn_port_builtin[])(void);
 int pn_port_netdev_link(const char *ifname, struct pn_port_link *link);
 /** MAC address of a kernel interface. @return 0 or -errno. */
 int pn_port_netdev_mac(const char *ifname, uint8_t mac[6]);
+/** MTU of a kernel interface. @return it, or -errno. */
+int pn_port_netdev_mtu(const char *ifname);
 
 #ifdef __cplusplus
 }

@@ -138,6 +138,18 @@ static void sbuf_copy(const struct pn_tcp_sock *s, uint32_t off, uint8_t *dst, u
 		memcpy(dst + first, s->sbuf, len - first);
 }
 
+struct sbuf_fill {
+	const struct pn_tcp_sock *s;
+	uint32_t off; /* of the segment's first byte in the send buffer */
+};
+
+static void sbuf_fill_fn(void *arg, uint32_t off, uint8_t *dst, uint32_t n)
+{
+	const struct sbuf_fill *f = arg;
+
+	sbuf_copy(f->s, f->off + off, dst, n);
+}
+
 /*
  * Build and send one segment: @p len payload bytes from the send buffer
  * at sequence @p seq. @return 0 or -ENOMEM.
@@ -164,7 +176,7 @@ int pn_tcp_send_segment(struct pn_tcp_sock *s, uint32_t seq, uint8_t flags, uint
 		if (s->ts_ok)
 			o = pn_tcp_opt_ts(pn_tcp_opt_nops(o, 2), pn_tcp_ts_now(st), s->ts_recent);
 		/* SACK blocks only in the option room the payload leaves */
-		int room = (int)pn_stack_l4_room_to(st, &s->rip) - (int)(sizeof(struct pn_tcp_hdr) + len) -
+		int room = (int)pn_stack_l4_mtu_to(st, &s->rip) - (int)(sizeof(struct pn_tcp_hdr) + len) -
 			   (int)(o - opt) - 4;
 		/* and in the 40 option bytes: 2 NOPs and the option's 2 */
 		int fit = room >= 8 ? PN_MIN(room / 8, (PN_TCP_MAX_OPTLEN - (int)(o - opt) - 4) / 8) : 0;
@@ -180,9 +192,20 @@ int pn_tcp_send_segment(struct pn_tcp_sock *s, uint32_t seq, uint8_t flags, uint
 	}
 	optlen = (unsigned)(o - opt);
 	hlen = (unsigned)sizeof(*th) + optlen;
-	th = pn_stack_pkt_put(st, hlen + len, &pkt);
-	if (th == NULL)
-		return -ENOMEM;
+	if (pn_likely(hlen + len <= pn_stack_l4_room(st))) {
+		th = pn_stack_pkt_put(st, hlen + len, &pkt);
+		if (th == NULL)
+			return -ENOMEM;
+		if (len)
+			sbuf_copy(s, seq - s->snd_una, (uint8_t *)th + hlen, len);
+	} else {
+		/* more than a buffer (jumbo frames): payload in fragments */
+		struct sbuf_fill f = { s, seq - s->snd_una };
+
+		th = pn_stack_pkt_put_frags(st, hlen, len, sbuf_fill_fn, &f, &pkt);
+		if (th == NULL)
+			return -ENOMEM;
+	}
 	th->sport = htons(s->lport);
 	th->dport = htons(s->rport);
 	th->seq = htonl(seq);
@@ -197,11 +220,14 @@ int pn_tcp_send_segment(struct pn_tcp_sock *s, uint32_t seq, uint8_t flags, uint
 	th->csum = 0;
 	th->urg = 0;
 	memcpy(th + 1, opt, optlen);
-	if (len)
-		sbuf_copy(s, seq - s->snd_una, (uint8_t *)th + hlen, len);
-	csum = pn_csum_fold(pn_csum_add(pn_l3_pseudo_to(st, &s->rip, PN_IPPROTO_TCP,
-							(uint16_t)(hlen + len)),
-					th, hlen + len));
+	if (pn_likely(pkt->shinfo->nr_frags == 0))
+		csum = pn_csum_fold(pn_csum_add(pn_l3_pseudo_to(st, &s->rip, PN_IPPROTO_TCP,
+								(uint16_t)(hlen + len)),
+						th, hlen + len));
+	else
+		csum = pn_csum_fold(pn_pkt_csum_add(pkt, 0, hlen + len,
+						    pn_l3_pseudo_to(st, &s->rip, PN_IPPROTO_TCP,
+								    (uint16_t)(hlen + len))));
 	th->csum = csum;
 	t->stats.segs_out++;
 	t->stats.tx_payload_bytes += len;

@@ -43,6 +43,7 @@ static bool dual_stack;         /* the sides get fd00::1 and fd00::2 as well */
 static bool same_ip6;           /* both sides claim fd00::1 (a DAD conflict) */
 static uint64_t fake_us = 1000000;
 static const char *pair_cc;     /* congestion control of both sides (NULL: the default) */
+static uint16_t pair_mtu;       /* both stacks' MTU (0: 1500) */
 
 static inline uint64_t fake_clock(void *arg)
 {
@@ -56,7 +57,7 @@ static inline void side_open(struct side *s, const char *pair, uint32_t ip, cons
 	struct pn_pool_params pp = { .sz = sizeof(pp), .nr_pages = pool_pages, .flags = flags,
 				     .numa_node = PN_NUMA_ANY, .name = "tcp-test" };
 	struct pn_port_conf pc = { .sz = sizeof(pc), .nb_queues = 1, .ring_size = 4096 };
-	struct pn_stack_conf sc = { .sz = sizeof(sc), .ip = ip, .prefix_len = 24 };
+	struct pn_stack_conf sc = { .sz = sizeof(sc), .ip = ip, .prefix_len = 24, .mtu = pair_mtu };
 	struct pn_tcp_conf tc = { .sz = sizeof(tc), .time_wait_ms = time_wait_ms, .min_rto_ms = 20,
 				  .rcvbuf = 256 * 1024, .max_zc_tokens = zc_tokens,
 				  .max_sockets = max_socks, .syn_backlog = syn_backlog,

@@ -625,6 +625,24 @@ Test(tcp, loss_duplication_reordering_byte_exact_cubic) { impaired_echo("cubic")
 Test(tcp, loss_duplication_reordering_byte_exact_newreno) { impaired_echo("newreno"); }
 
 
+/* MTU 9000: segments of 8,948 bytes in several buffers each, both ways,
+ * some lost and duplicated on the way */
+Test(tcp, jumbo_frames_byte_exact)
+{
+	struct pn_tcp_info ic;
+
+	pair_mtu = 9000;
+	open_pair("tx_loss=0.01,seed=9", "rx_dup=0.01,tx_loss=0.01,seed=4", 0);
+	start_conn(16u << 20, false, true);
+	pn_tcp_info_get(client.s, &ic);
+	cr_assert_eq(ic.mss, 9000 - 40 - 12, "mss %u", ic.mss);
+	PUMP_UNTIL(client.rcvd == client.target, 60000);
+	cr_assert_eq(client.rcvd, client.target, "echoed %llu", (unsigned long long)client.rcvd);
+	finish_conn();
+	close_pair();
+	pair_mtu = 0;
+}
+
 Test(tcp, buffers_grow_with_the_transfer)
 {
 	struct pn_tcp_info ic, is;

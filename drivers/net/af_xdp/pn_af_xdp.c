@@ -24,8 +24,17 @@
  *
  * A packet whose data sits in its own buffer inside the same UMEM is sent by
  * descriptor: forwarding between ports that share a UMEM copies nothing in
- * userspace. Anything else (another region, a clone, fragments, a chain) is
- * copied into a fresh chunk and counted in tx_copies.
+ * userspace. Anything else (another region, a clone, a chain) is copied
+ * into fresh chunks and counted in tx_copies.
+ *
+ * Frames larger than a chunk (an MTU above 1522: jumbo frames) take several
+ * chunks: multi-buffer AF_XDP (XDP_USE_SG, kernel 6.6), with an XDP program
+ * that declares fragment support. A received frame becomes one pn_pkt, its
+ * first chunk the head and the others fragments; a packet with fragments
+ * in the UMEM is sent as a descriptor per piece, XDP_PKT_CONTD on all but
+ * the last. The port's max_frame says what a queue carries: the device's
+ * MTU, or one chunk where multi-buffer is not to be had (sockets sharing a
+ * UMEM cannot ask for it).
  */
 #include <errno.h>
 #include <ifaddrs.h>
@@ -35,6 +44,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -52,6 +62,15 @@
 #include "pn_log.h"
 #include "pn_port_driver.h"
 #include "pn_xdp_steer.h"
+
+/* multi-buffer AF_XDP (Linux 6.6): older uapi headers lack them */
+#ifndef XDP_USE_SG
+#define XDP_USE_SG (1 << 4)
+#endif
+#ifndef XDP_PKT_CONTD
+#define XDP_PKT_CONTD (1 << 0)
+#endif
+#define XDP_MAX_PIECES (1 + PN_PKT_MAX_FRAGS) /* chunks one frame may take */
 
 #ifndef SO_PREFER_BUSY_POLL
 #define SO_PREFER_BUSY_POLL 69
@@ -101,10 +120,17 @@ struct xdp_queue {
 	struct pn_port_queue_stats *stats;
 	const uint32_t *holder;    /* the port's holder id for this queue */
 	uint64_t *fill_held;       /* chunk bitmaps: given to the kernel */
-	uint64_t *tx_held;
+	uint64_t *tx_held;         /* ... as a packet's head */
+	uint64_t *tx_piece_held;   /* ... as a later piece of one (multi-buffer) */
+	struct pn_pkt *rx_part;    /* a frame whose pieces are still coming */
+	struct pn_pkt *comp_pkt;   /* a packet whose pieces' completions are coming */
+	uint32_t comp_left;        /* how many */
+	bool rx_part_bad;          /* it had too many: dropped at its end */
+	bool sg;                   /* multi-buffer frames */
 	uint32_t fill_out;         /* chunks in fill_held */
 	uint32_t tx_out;           /* chunks in tx_held */
 	uint32_t room;             /* bytes a chunk holds after the headroom */
+	uint32_t max_len;          /* the largest frame it sends (room, or more with sg) */
 	int fd;
 	bool need_wakeup;
 	bool busy_poll;
@@ -120,6 +146,8 @@ struct xdp_queue {
 struct xdp_port {
 	char ifname[IF_NAMESIZE];
 	int ifindex;
+	int mtu;                   /* the device's */
+	bool sg;                   /* frames need more than a chunk: multi-buffer */
 	uint32_t start_queue;
 	struct xdp_program *prog;
 	enum xdp_attach_mode attach_mode;
@@ -200,6 +228,8 @@ static uint16_t xdp_rx_burst(void *queue, struct pn_pkt **pkts, uint16_t n)
 		uint64_t chunk = d->addr & ~(uint64_t)(XDP_CHUNK_SIZE - 1);
 		uint32_t doff = (uint32_t)(d->addr - chunk);
 		uint8_t *buf = q->base + chunk;
+		bool more = q->sg && (d->options & XDP_PKT_CONTD);
+		struct pn_frame *frame;
 		struct pn_pkt *pkt;
 
 		if (pn_unlikely(d->addr >= q->umem_len || doff < PN_PKT_HDR_SIZE ||
@@ -210,11 +240,40 @@ static uint16_t xdp_rx_burst(void *queue, struct pn_pkt **pkts, uint16_t n)
 			continue;
 		}
 		q->fill_out--;
-		pkt = pn_pkt_init(q->pool, buf, &q->frames[chunk >> PN_FRAME_SHIFT]);
-		pn_frame_set_holder(pkt->shinfo->frame, PN_HOLDER(*q->holder, PN_VIA_RX));
+		frame = &q->frames[chunk >> PN_FRAME_SHIFT];
+		pn_frame_set_holder(frame, PN_HOLDER(*q->holder, PN_VIA_RX));
+		if (pn_unlikely(q->rx_part != NULL)) {
+			/* a later piece of a multi-buffer frame: the chunk's
+			 * fragment share goes to the packet */
+			pkt = q->rx_part;
+			if (q->rx_part_bad || pn_pkt_add_frag(pkt, frame,
+							      (uint32_t)(d->addr & (PN_FRAME_SIZE - 1)),
+							      (uint16_t)d->len, PN_PKT_FRAG_SHARE) != 0) {
+				q->rx_part_bad = true;
+				pn_pool_frag_free(frame, buf);
+			}
+			bytes += d->len;
+			if (more)
+				continue;
+			q->rx_part = NULL;
+			if (pn_unlikely(q->rx_part_bad)) {
+				/* more pieces than a packet has room for */
+				q->rx_part_bad = false;
+				PN_QSTAT_ADD(q->stats, ierrors, 1);
+				pn_pkt_free(pkt);
+				continue;
+			}
+			pkts[out++] = pkt;
+			continue;
+		}
+		pkt = pn_pkt_init(q->pool, buf, frame);
 		pkt->data = q->base + d->addr;
 		pkt->len = pkt->pkt_len = d->len;
 		bytes += d->len;
+		if (pn_unlikely(more)) {
+			q->rx_part = pkt; /* its pieces follow */
+			continue;
+		}
 		pkts[out++] = pkt;
 	}
 	xsk_ring_cons__release(&q->rx, got);
@@ -234,32 +293,54 @@ static inline void xq_complete(struct xdp_queue *q)
 	struct pn_pkt *done[XDP_COMP_BATCH];
 	unsigned nd = 0;
 
-	n = xsk_ring_cons__peek(&q->comp, XDP_COMP_BATCH * 4, &idx);
-	for (i = 0; i < n; i++) {
-		uint64_t chunk = *xsk_ring_cons__comp_addr(&q->comp, idx + i) &
-				 ~(uint64_t)(XDP_CHUNK_SIZE - 1);
-		struct pn_pkt *pkt;
+	/* all there is: a multi-buffer packet completes a descriptor per
+	 * piece, and a ring left to fill stops the kernel sending */
+	while ((n = xsk_ring_cons__peek(&q->comp, XDP_COMP_BATCH * 4, &idx)) > 0) {
+		for (i = 0; i < n; i++) {
+			uint64_t chunk = *xsk_ring_cons__comp_addr(&q->comp, idx + i) &
+					 ~(uint64_t)(XDP_CHUNK_SIZE - 1);
+			struct pn_pkt *pkt;
 
-		if (pn_unlikely(chunk >= q->umem_len ||
-				!bit_test_clear(q->tx_held, (uint32_t)(chunk >> XDP_CHUNK_SHIFT)))) {
-			PN_QSTAT_ADD(q->stats, oerrors, 1);
-			continue;
+			if (pn_unlikely(q->comp_left != 0)) {
+				/* a later piece of the packet whose head came last
+				 * (completions come in the order the descriptors
+				 * went): the packet goes with its last piece, not
+				 * before, or a piece still read by the kernel would
+				 * be back in the pool */
+				if (chunk >= q->umem_len ||
+				    !bit_test_clear(q->tx_piece_held, (uint32_t)(chunk >> XDP_CHUNK_SHIFT)))
+					PN_QSTAT_ADD(q->stats, oerrors, 1);
+				if (--q->comp_left != 0)
+					continue;
+				pkt = q->comp_pkt;
+				q->comp_pkt = NULL;
+			} else {
+				if (pn_unlikely(chunk >= q->umem_len ||
+						!bit_test_clear(q->tx_held, (uint32_t)(chunk >> XDP_CHUNK_SHIFT)))) {
+					PN_QSTAT_ADD(q->stats, oerrors, 1);
+					continue;
+				}
+				q->tx_out--;
+				pkt = &((struct pn_pkt_shinfo *)(q->base + chunk))->pkt;
+				if (pn_unlikely(pkt->shinfo->nr_frags && q->sg)) {
+					q->comp_pkt = pkt;
+					q->comp_left = pkt->shinfo->nr_frags;
+					continue;
+				}
+			}
+			if (owner) {
+				pn_pkt_free(pkt);
+				continue;
+			}
+			done[nd++] = pkt;
+			if (nd == XDP_COMP_BATCH) {
+				pn_pkt_free_bulk(done, nd);
+				nd = 0;
+			}
 		}
-		q->tx_out--;
-		pkt = &((struct pn_pkt_shinfo *)(q->base + chunk))->pkt;
-		if (owner) {
-			pn_pkt_free(pkt);
-			continue;
-		}
-		done[nd++] = pkt;
-		if (nd == XDP_COMP_BATCH) {
-			pn_pkt_free_bulk(done, nd);
-			nd = 0;
-		}
+		xsk_ring_cons__release(&q->comp, n);
 	}
 	pn_pkt_free_bulk(done, nd);
-	if (n)
-		xsk_ring_cons__release(&q->comp, n);
 }
 
 static inline void xq_kick_tx(struct xdp_queue *q)
@@ -288,30 +369,67 @@ static inline void xq_kick_tx_all(struct xdp_queue *q)
 	}
 }
 
-/* Can the kernel send this packet straight from where it is? */
+/* Is [p, p + len) inside one chunk of the UMEM? @return its offset, or -1. */
+static inline int64_t xq_umem_off(const struct xdp_queue *q, const uint8_t *p, uint32_t len)
+{
+	uint64_t off = (uint64_t)(p - q->base);
+
+	if (p < q->base || len == 0 || off + len > q->umem_len ||
+	    (off >> XDP_CHUNK_SHIFT) != ((off + len - 1) >> XDP_CHUNK_SHIFT))
+		return -1;
+	return (int64_t)off;
+}
+
+/* Can the kernel send this packet straight from where it is? Its head in
+ * its own chunk, its fragments (multi-buffer only) each inside one. */
 static inline bool xq_direct(const struct xdp_queue *q, const struct pn_pkt *pkt)
 {
 	const uint8_t *own = (const uint8_t *)pn_pkt_own_shinfo(pkt);
 	uint64_t off = (uint64_t)(own - q->base);
+	const struct pn_pkt_shinfo *sh = pkt->shinfo;
 
-	return pkt->shinfo == pn_pkt_own_shinfo(pkt) && pkt->next == NULL &&
-	       pkt->shinfo->nr_frags == 0 && own >= q->base && off < q->umem_len &&
-	       (off & (XDP_CHUNK_SIZE - 1)) == 0;
+	if (!(sh == pn_pkt_own_shinfo(pkt) && pkt->next == NULL && own >= q->base &&
+	      off < q->umem_len && (off & (XDP_CHUNK_SIZE - 1)) == 0))
+		return false;
+	if (pn_likely(sh->nr_frags == 0))
+		return true;
+	if (!q->sg || pkt->len == pkt->data_len)
+		return false; /* one chunk per frame; or an empty head */
+	for (unsigned f = 0; f < sh->nr_frags; f++)
+		if (xq_umem_off(q, sh->frags[f].frame->addr + sh->frags[f].off, sh->frags[f].len) < 0)
+			return false;
+	return true;
 }
 
-/* Copy a packet into a fresh chunk; frees the original. NULL: no buffer. */
+/* Copy a packet into fresh chunks: one, or (multi-buffer) a head and as
+ * many fragments as it needs. Frees the original. NULL: no buffer. */
 static struct pn_pkt *xq_copy(struct xdp_queue *q, struct pn_pkt *pkt)
 {
 	struct pn_frame *frame;
 	uint8_t *buf = pn_pool_alloc_frag(q->pool, XDP_CHUNK_SIZE, &frame);
 	struct pn_pkt *copy;
+	uint32_t len = pkt->pkt_len, head = PN_MIN(len, q->room), pos;
 
 	if (buf == NULL)
 		return NULL;
 	copy = pn_pkt_init(q->pool, buf, frame);
 	copy->data = buf + XDP_DATA_OFF;
-	pn_pkt_copy_bits(pkt, 0, copy->data, pkt->pkt_len);
-	copy->len = copy->pkt_len = pkt->pkt_len;
+	pn_pkt_copy_bits(pkt, 0, copy->data, head);
+	copy->len = copy->pkt_len = head;
+	for (pos = head; pos < len;) {
+		uint32_t n = PN_MIN(len - pos, XDP_CHUNK_SIZE);
+		uint8_t *b = pn_pool_alloc_frag(q->pool, XDP_CHUNK_SIZE, &frame);
+
+		if (b == NULL || pn_pkt_add_frag(copy, frame, (uint32_t)(b - frame->addr), (uint16_t)n,
+						  PN_PKT_FRAG_SHARE) != 0) {
+			if (b)
+				pn_pool_frag_free(frame, b);
+			pn_pkt_free(copy);
+			return NULL;
+		}
+		pn_pkt_copy_bits(pkt, pos, b, n);
+		pos += n;
+	}
 	pn_pkt_free(pkt);
 	PN_QSTAT_ADD(q->stats, tx_copies, 1);
 	return copy;
@@ -320,7 +438,7 @@ static struct pn_pkt *xq_copy(struct xdp_queue *q, struct pn_pkt *pkt)
 static uint16_t xdp_tx_burst(void *queue, struct pn_pkt **pkts, uint16_t n)
 {
 	struct xdp_queue *q = queue;
-	uint32_t idx, room, i, sent = 0;
+	uint32_t idx, i, descs = 0, sent = 0;
 	uint64_t bytes = 0;
 
 	xq_complete(q);
@@ -331,25 +449,14 @@ static uint16_t xdp_tx_burst(void *queue, struct pn_pkt **pkts, uint16_t n)
 			xq_kick_tx(q);
 		return 0;
 	}
-	room = xsk_prod_nb_free(&q->tx, n);
-	if (pn_unlikely(room < n)) {
-		/* kick so the kernel drains the ring, then try once more */
-		xq_kick_tx(q);
-		xq_complete(q);
-		room = xsk_prod_nb_free(&q->tx, n);
-		if (room == 0) {
-			PN_QSTAT_ADD(q->stats, odrops, n);
-			return 0;
-		}
-	}
-	n = (uint16_t)PN_MIN(room, n);
-	xsk_ring_prod__reserve(&q->tx, n, &idx);
 	for (i = 0; i < n; i++) {
 		struct pn_pkt *pkt = pkts[i];
+		const struct pn_pkt_shinfo *sh;
 		struct xdp_desc *d;
+		uint32_t pieces;
 		uint64_t off;
 
-		if (pn_unlikely(pkt->pkt_len > q->room || pkt->pkt_len == 0)) {
+		if (pn_unlikely(pkt->pkt_len > q->max_len || pkt->pkt_len == 0)) {
 			/* cannot go on the wire: the port takes it and drops it */
 			PN_QSTAT_ADD(q->stats, oerrors, 1);
 			pn_pkt_free(pkt);
@@ -363,20 +470,44 @@ static uint16_t xdp_tx_burst(void *queue, struct pn_pkt **pkts, uint16_t n)
 			}
 			pkts[i] = pkt;
 		}
-		d = xsk_ring_prod__tx_desc(&q->tx, idx + sent);
+		sh = pkt->shinfo;
+		pieces = 1u + sh->nr_frags;
+		if (pn_unlikely(xsk_prod_nb_free(&q->tx, pieces) < pieces)) {
+			/* kick so the kernel drains the ring, then try once more */
+			if (descs)
+				xsk_ring_prod__submit(&q->tx, descs);
+			descs = 0;
+			xq_kick_tx(q);
+			xq_complete(q);
+			if (xsk_prod_nb_free(&q->tx, pieces) < pieces) {
+				PN_QSTAT_ADD(q->stats, odrops, n - i);
+				break;
+			}
+		}
+		xsk_ring_prod__reserve(&q->tx, pieces, &idx);
+		d = xsk_ring_prod__tx_desc(&q->tx, idx);
 		pn_frame_set_holder(pn_pkt_own_shinfo(pkt)->frame, PN_HOLDER(*q->holder, PN_VIA_TX));
 		off = (uint64_t)(pkt->data - q->base);
 		d->addr = off;
-		d->len = pkt->len;
-		d->options = 0;
+		d->len = pkt->len - pkt->data_len;
+		d->options = pieces > 1 ? XDP_PKT_CONTD : 0;
 		bit_set(q->tx_held, (uint32_t)(off >> XDP_CHUNK_SHIFT));
-		bytes += pkt->len;
+		for (uint32_t f = 0; f < sh->nr_frags; f++) {
+			uint64_t fo = (uint64_t)xq_umem_off(q, sh->frags[f].frame->addr + sh->frags[f].off,
+							    sh->frags[f].len);
+
+			d = xsk_ring_prod__tx_desc(&q->tx, idx + 1 + f);
+			d->addr = fo;
+			d->len = sh->frags[f].len;
+			d->options = f + 1 < sh->nr_frags ? XDP_PKT_CONTD : 0;
+			bit_set(q->tx_piece_held, (uint32_t)(fo >> XDP_CHUNK_SHIFT));
+		}
+		descs += pieces;
+		bytes += pkt->pkt_len;
 		sent++;
 	}
-	/* return unused reservations (dropped oversize packets, no buffer) */
-	q->tx.cached_prod -= n - sent;
-	if (sent)
-		xsk_ring_prod__submit(&q->tx, sent);
+	if (descs)
+		xsk_ring_prod__submit(&q->tx, descs);
 	q->tx_out += sent;
 	if (q->copy_mode)
 		xq_kick_tx_all(q);
@@ -601,6 +732,10 @@ static int prog_attach(struct xdp_port *xp, const char *want)
 			bpf_object__close(obj);
 			break;
 		}
+		/* frames of more than a chunk: the program must declare that
+		 * it takes fragments, or the device refuses it (veth: ERANGE) */
+		if (xp->sg)
+			xdp_program__set_xdp_frags_support(xp->prog, true);
 		rc = xdp_program__attach(xp->prog, xp->ifindex, modes[m].mode, 0);
 		if (rc == 0) {
 			xp->attach_mode = modes[m].mode;
@@ -612,8 +747,14 @@ static int prog_attach(struct xdp_port *xp, const char *want)
 				", trying the next mode" : "");
 		prog_close(xp);
 	}
-	if (xp->prog == NULL)
+	if (xp->prog == NULL) {
+		if (xp->sg)
+			pn_log(PN_LOG_ERR, "af_xdp", "%s: MTU %d takes frames of several chunks, and no "
+				"XDP mode here takes an XDP program with fragments (multi-buffer XDP: "
+				"Linux 5.18, AF_XDP 6.6): an MTU of %u at most works", xp->ifname, xp->mtu,
+				(unsigned)(XDP_CHUNK_SIZE - XDP_DATA_OFF - 14));
 		return rc ? rc : -EINVAL;
+	}
 	obj = xdp_program__bpf_obj(xp->prog);
 	xp->xsks_fd = bpf_object__find_map_fd_by_name(obj, "pn_xsks");
 	xp->stats_fd = bpf_object__find_map_fd_by_name(obj, "pn_xdp_stats");
@@ -672,14 +813,16 @@ static int xq_create(struct pn_port_dev *dev, struct xdp_port *xp, unsigned i,
 	words = (q->nchunks + 63) / 64;
 	q->fill_held = calloc(words, sizeof(uint64_t));
 	q->tx_held = calloc(words, sizeof(uint64_t));
+	q->tx_piece_held = calloc(words, sizeof(uint64_t));
 	q->pool = pool;
 	q->stats = &dev->qstats[i];
 	q->holder = &dev->qholder[i];
 	q->qid = xp->start_queue + i;
 	q->room = XDP_CHUNK_SIZE - XDP_DATA_OFF;
+	q->max_len = q->room;
 	q->fd = -1;
 	xp->q[i] = q;
-	if (q->fill_held == NULL || q->tx_held == NULL)
+	if (q->fill_held == NULL || q->tx_held == NULL || q->tx_piece_held == NULL)
 		return -ENOMEM;
 
 	pthread_mutex_lock(&umem_lock);
@@ -700,7 +843,8 @@ static int xq_create(struct pn_port_dev *dev, struct xdp_port *xp, unsigned i,
 		for (unsigned b = 0; b < PN_DIM(binds); b++) {
 			if (strcmp(bind_mode, "auto") != 0 && strcmp(bind_mode, binds[b].name) != 0)
 				continue;
-			sc.bind_flags = binds[b].flag | (need_wakeup ? XDP_USE_NEED_WAKEUP : 0);
+			sc.bind_flags = binds[b].flag | (need_wakeup ? XDP_USE_NEED_WAKEUP : 0) |
+					(xp->sg ? XDP_USE_SG : 0);
 			/* hand libxdp the UMEM's own ring structs: on a refused
 			 * bind it unmaps rings it was given copies of */
 			rc = xsk_socket__create_shared(&q->xsk, xp->ifname, q->qid, q->um->umem,
@@ -709,13 +853,19 @@ static int xq_create(struct pn_port_dev *dev, struct xdp_port *xp, unsigned i,
 			if (rc == 0) {
 				q->fill = q->um->fill0;
 				q->comp = q->um->comp0;
+				q->sg = xp->sg;
 				break;
 			}
 			if (strcmp(bind_mode, "auto") == 0 && b == 0)
 				continue; /* no zero-copy on this device: copy mode */
 		}
 	} else {
-		sc.bind_flags = 0; /* shared sockets may not set bind flags */
+		/* shared sockets may not set bind flags: one chunk a frame */
+		sc.bind_flags = 0;
+		if (xp->sg)
+			pn_log(PN_LOG_WARNING, "af_xdp", "%s queue %u shares its UMEM: sockets that do "
+				"cannot take multi-buffer frames, so frames of more than %u bytes (MTU %u) "
+				"are dropped", xp->ifname, q->qid, q->room, q->room - 14);
 		rc = xsk_socket__create_shared(&q->xsk, xp->ifname, q->qid, q->um->umem,
 					       &q->rx, &q->tx, &q->fill, &q->comp, &sc);
 	}
@@ -737,6 +887,9 @@ static int xq_create(struct pn_port_dev *dev, struct xdp_port *xp, unsigned i,
 	}
 	pthread_mutex_unlock(&umem_lock);
 	q->need_wakeup = need_wakeup;
+	/* what the device carries, up to what the buffers hold */
+	q->max_len = PN_MIN((uint32_t)xp->mtu + 14u,
+			    q->room + (q->sg ? PN_PKT_MAX_FRAGS * XDP_CHUNK_SIZE : 0u));
 
 	if (busy_poll) {
 		int one = 1, usecs = (int)busy_poll, budget = 64;
@@ -794,8 +947,11 @@ static void xq_destroy(struct xdp_queue *q)
 				((uint64_t)c << XDP_CHUNK_SHIFT)))->pkt);
 		}
 	}
+	pn_pkt_free(q->rx_part); /* a frame that never got its last piece */
+	pn_pkt_free(q->comp_pkt);
 	free(q->fill_held);
 	free(q->tx_held);
+	free(q->tx_piece_held); /* those chunks went with their heads' packets */
 	free(q);
 }
 
@@ -969,6 +1125,12 @@ static int xdp_open(struct pn_port_dev *dev, struct pn_kvargs *args)
 	rc = pn_port_netdev_mac(ifname, dev->mac);
 	if (rc)
 		goto fail;
+	xp->mtu = pn_port_netdev_mtu(ifname);
+	if (xp->mtu < 0) {
+		rc = xp->mtu;
+		goto fail;
+	}
+	xp->sg = (uint32_t)xp->mtu + 14u > XDP_CHUNK_SIZE - XDP_DATA_OFF;
 	rc = parse_steer(xp, args, dev->mac);
 	if (rc)
 		goto fail;
@@ -993,10 +1155,15 @@ static int xdp_open(struct pn_port_dev *dev, struct pn_kvargs *args)
 	}
 	dev->pub.rx_burst = xdp_rx_burst;
 	dev->pub.tx_burst = xdp_tx_burst;
+	/* what every queue carries whole */
+	dev->max_frame = UINT32_MAX;
+	for (unsigned i = 0; i < dev->nb_queues; i++)
+		dev->max_frame = PN_MIN(dev->max_frame, xp->q[i]->max_len);
 	snprintf(dev->name, sizeof(dev->name), "af_xdp:%s", ifname);
-	snprintf(dev->mode, sizeof(dev->mode), "%s, xdp %s%s%s%s",
+	snprintf(dev->mode, sizeof(dev->mode), "%s, xdp %s%s%s%s%s",
 		 xp->q[0]->um->zc ? "zero-copy" : "copy",
 		 xp->attach_mode == XDP_MODE_NATIVE ? "native" : "skb",
+		 xp->q[0]->sg ? ", multi-buf" : "",
 		 need_wakeup ? ", need_wakeup" : "",
 		 xp->q[0]->busy_poll ? ", busy poll" : "",
 		 xp->q[0]->um->sockets > 1 ? ", shared umem" : "");

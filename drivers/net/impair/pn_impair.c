@@ -486,6 +486,7 @@ static int impair_open(struct pn_port_dev *dev, struct pn_kvargs *args)
 	memcpy(dev->mac, li.mac, sizeof(dev->mac));
 	snprintf(dev->name, sizeof(dev->name), "impair:%.24s", li.name);
 	snprintf(dev->mode, sizeof(dev->mode), "fault injection over %.40s", li.mode);
+	dev->max_frame = li.max_frame;
 	return 0;
 }
 

@@ -212,6 +212,7 @@ static int loop_open(struct pn_port_dev *dev, struct pn_kvargs *args)
 	dev->mac[5] = (uint8_t)side->index;
 	snprintf(dev->name, sizeof(dev->name), "loop:%s/%u", name, side->index);
 	snprintf(dev->mode, sizeof(dev->mode), "in-process pair, by pointer");
+	dev->max_frame = 65535; /* packets go by pointer: any size a stack makes */
 	return 0;
 }
 
