@@ -76,6 +76,7 @@ static struct {
 	unsigned queues;
 	uint32_t read_size; /* bytes an application read asks for */
 	const char *cc;     /* congestion control (NULL: the library's default) */
+	uint16_t ring_size; /* descriptors per device ring (0: the driver's) */
 } cfg = {
 	.mode = M_DISCARD, .prefix = 24, .telemetry = true, .acct_max = PN_ACCT_UNLIMITED,
 	.pages = 32768, .max_conns = 4096, .period = 1.0, .path = "/",
@@ -93,7 +94,8 @@ static size_t app_mem_len;
 static _Thread_local struct {
 	uint64_t conns_accepted, conns_open, conns_done, conn_errors;
 	uint64_t bytes_in, bytes_out, requests, bad_requests;
-	uint64_t conns_refused;    /* over --max-conns: reset at once */
+	uint64_t conns_refused;    /* over --max-conns with nobody idle to make room: reset */
+	uint64_t conns_evicted;    /* idle connections closed to make room for new ones */
 	uint64_t idle_timeouts;    /* keep-alive connections closed idle */
 	uint64_t header_timeouts;  /* request heads not done in time: 408 */
 	uint64_t pipelined;        /* requests that waited behind a response */
@@ -137,13 +139,18 @@ static void usage(FILE *f)
 		"  --rcvbuf N --sndbuf N  socket buffers in bytes\n"
 		"  --mtu N             (default 1500)\n"
 		"  --cc NAME           congestion control: cubic (default) or newreno\n"
+		"  --ring N            descriptors per device ring, a power of two (AF_XDP:\n"
+		"                      4096); a deeper ring rides out longer bursts\n"
 		"  --queues N          port queues, a thread and a stack on each (default 1;\n"
 		"                      the device needs N queues: veth numrxqueues/numtxqueues,\n"
 		"                      a NIC's ethtool -L)\n"
 		"  --ip6 ADDR/LEN      an IPv6 address too (dual stack; --connect [ADDR]:PORT)\n"
 		"  --gateway6 ADDR     IPv6 gateway\n"
-		"  --max-conns N       connections served at once (default 4096); more are\n"
-		"                      reset and counted (conns_refused)\n"
+		"  --max-conns N       connections served at once (default 4096); at the\n"
+		"                      limit the least recently active idle one is closed\n"
+		"                      for a newcomer (conns_evicted), as nginx reuses\n"
+		"                      connections; with none idle, the newcomer is reset\n"
+		"                      (conns_refused)\n"
 		"  --idle-timeout S    http: close keep-alive connections idle S seconds (60;\n"
 		"                      0 = never)\n"
 		"  --header-timeout S  http: answer 408 and close when a request head takes\n"
@@ -212,7 +219,9 @@ static double poll_now(void)
 	return (double)pn_stack_now_ms(stack) * 1e-3;
 }
 
-static _Thread_local struct conn *conns;
+/* every open connection, most recently active first (the tail is the
+ * least recently active: what goes first when the limit is reached) */
+static _Thread_local struct conn *conns, *conns_tail;
 static _Thread_local unsigned holding; /* connections holding pages (--hold-ms) */
 /* generated bodies repeat one line; sending from (offset % line) keeps the
  * stream one unbroken repetition whatever the send sizes */
@@ -252,6 +261,30 @@ static void release_held(struct conn *c)
 	holding--; /* the stack announces the reopened window */
 }
 
+static void conn_unlink(struct conn *c)
+{
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		conns_tail = c->prev;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		conns = c->next;
+	c->next = c->prev = NULL;
+}
+
+static void conn_link_head(struct conn *c)
+{
+	c->prev = NULL;
+	c->next = conns;
+	if (conns)
+		conns->prev = c;
+	else
+		conns_tail = c;
+	conns = c;
+}
+
 static void conn_free(struct conn *c, bool abort_it)
 {
 	release_held(c);
@@ -260,12 +293,7 @@ static void conn_free(struct conn *c, bool abort_it)
 			free((void *)c->pend[i].base);
 		pn_tcp_zc_release(stack, c->pend[i].token);
 	}
-	if (c->next)
-		c->next->prev = c->prev;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		conns = c->next;
+	conn_unlink(c);
 	if (c->s) {
 		if (abort_it)
 			pn_tcp_abort(c->s);
@@ -592,6 +620,10 @@ static void echo_flush(struct conn *c)
 static size_t handle(struct conn *c, const uint8_t *p, size_t n)
 {
 	c->last_rx = poll_now();
+	if (c != conns) { /* the most recently active goes first */
+		conn_unlink(c);
+		conn_link_head(c);
+	}
 	c->bytes_in += n;
 	switch (cfg.mode) {
 	case M_HTTP:
@@ -817,15 +849,27 @@ static struct conn *conn_new(struct pn_tcp_sock *s)
 		free(c);
 		return NULL;
 	}
-	c->next = conns;
-	if (conns)
-		conns->prev = c;
-	conns = c;
+	conn_link_head(c);
 	sv.conns_open++;
 	pn_tcp_set_cb(s, conn_cb, c);
 	if (group)
 		pn_tcp_set_acct(s, group);
 	return c;
+}
+
+/* The least recently active connection with no request or response in
+ * progress, among the 256 least recently active: NULL when none is. */
+static struct conn *lru_idle(void)
+{
+	unsigned looked = 0;
+
+	for (struct conn *c = conns_tail; c && looked < 256; c = c->prev, looked++) {
+		if (c == client_conn || c->done || c->resp_left || c->out_off < c->out_len ||
+		    c->http.in_body || c->http.hdr_len || c->pipe_len || c->nr_pend || c->nr_held)
+			continue;
+		return c;
+	}
+	return NULL;
 }
 
 static void listen_cb(struct pn_tcp_sock *l, unsigned ev, void *arg)
@@ -836,6 +880,18 @@ static void listen_cb(struct pn_tcp_sock *l, unsigned ev, void *arg)
 	(void)arg;
 	while ((s = pn_tcp_accept(l)) != NULL) {
 		sv.conns_accepted++;
+		if (sv.conns_open >= cfg.max_conns) {
+			/* at the limit, as nginx does (its reusable connections):
+			 * the least recently active connection with nothing in
+			 * progress (idle keep-alive, or nothing sent yet) makes
+			 * room; with none, the newcomer is refused */
+			struct conn *victim = lru_idle();
+
+			if (victim != NULL) {
+				sv.conns_evicted++;
+				conn_free(victim, false);
+			}
+		}
 		if (sv.conns_open >= cfg.max_conns || conn_new(s) == NULL) {
 			sv.conns_refused++;
 			pn_tcp_abort(s);
@@ -872,13 +928,14 @@ static json_t *counters_json(void)
 	pn_tcp_stats_get(stack, &ts);
 	pn_stack_stats_get(stack, &ns);
 	json_object_set_new(j, "service", json_pack(
-		"{sI sI sI sI sI sI sI sI sI sI sI sI sI}",
+		"{sI sI sI sI sI sI sI sI sI sI sI sI sI sI}",
 		"conns_accepted", (json_int_t)sv.conns_accepted, "conns_open", (json_int_t)sv.conns_open,
 		"conns_done", (json_int_t)sv.conns_done, "conn_errors", (json_int_t)sv.conn_errors,
 		"bytes_in", (json_int_t)sv.bytes_in, "bytes_out", (json_int_t)sv.bytes_out,
 		"requests", (json_int_t)sv.requests, "bad_requests", (json_int_t)sv.bad_requests,
 		"app_mem_bytes", (json_int_t)sv.app_mem_bytes,
 		"conns_refused", (json_int_t)sv.conns_refused,
+		"conns_evicted", (json_int_t)sv.conns_evicted,
 		"idle_timeouts", (json_int_t)sv.idle_timeouts,
 		"header_timeouts", (json_int_t)sv.header_timeouts,
 		"pipelined", (json_int_t)sv.pipelined));
@@ -1061,6 +1118,22 @@ static json_t *stats_json(const struct sample *a, const struct sample *b, bool f
 			    json_real(pn_pool_recycle_rate_between(&a->pool, &b->pool)));
 	if (group)
 		json_object_set_new(j, "acct", pn_app_tel_group(group));
+	if (port) {
+		/* where frames can be refused below the stack: the device's
+		 * rings and the driver's */
+		struct pn_port_stats ps;
+
+		pn_port_stats_get(port, &ps);
+		json_object_set_new(j, "port", json_pack(
+			"{sI sI sI sI sI sI sI sI sI sI}",
+			"ipackets", (json_int_t)ps.ipackets, "opackets", (json_int_t)ps.opackets,
+			"idrops", (json_int_t)ps.idrops, "odrops", (json_int_t)ps.odrops,
+			"ierrors", (json_int_t)ps.ierrors, "oerrors", (json_int_t)ps.oerrors,
+			"rx_nombuf", (json_int_t)ps.rx_nombuf,
+			"dev_rx_dropped", (json_int_t)ps.dev_rx_dropped,
+			"dev_rx_ring_full", (json_int_t)ps.dev_rx_ring_full,
+			"dev_rx_fill_empty", (json_int_t)ps.dev_rx_fill_empty));
+	}
 	return j;
 }
 
@@ -1196,7 +1269,7 @@ static int parse_args(int argc, char **argv)
 	enum { O_PORT = 256, O_IP, O_GW, O_MODE, O_LISTEN, O_CONNECT, O_PATH, O_BYTES, O_COPY,
 	       O_APPMEM, O_ACCT, O_HOLD, O_INJECT, O_PAGES, O_RCVBUF, O_SNDBUF, O_MTU, O_DURATION,
 	       O_PERIOD, O_JSON, O_QUIET, O_NOTEL, O_HELP, O_MAXCONN, O_IDLE, O_HEADTO, O_IP6,
-	       O_GW6, O_VERBOSE, O_QUEUES, O_READSZ, O_CC };
+	       O_GW6, O_VERBOSE, O_QUEUES, O_READSZ, O_CC, O_RING };
 	static const struct option opts[] = {
 		{ "port", 1, 0, O_PORT }, { "ip", 1, 0, O_IP }, { "gateway", 1, 0, O_GW },
 		{ "mode", 1, 0, O_MODE }, { "listen", 1, 0, O_LISTEN }, { "connect", 1, 0, O_CONNECT },
@@ -1209,7 +1282,8 @@ static int parse_args(int argc, char **argv)
 		{ "max-conns", 1, 0, O_MAXCONN }, { "idle-timeout", 1, 0, O_IDLE },
 		{ "header-timeout", 1, 0, O_HEADTO }, { "ip6", 1, 0, O_IP6 },
 		{ "gateway6", 1, 0, O_GW6 }, { "verbose", 0, 0, O_VERBOSE }, { "queues", 1, 0, O_QUEUES },
-		{ "read-size", 1, 0, O_READSZ }, { "cc", 1, 0, O_CC }, { 0, 0, 0, 0 },
+		{ "read-size", 1, 0, O_READSZ }, { "cc", 1, 0, O_CC }, { "ring", 1, 0, O_RING },
+		{ 0, 0, 0, 0 },
 	};
 	int o;
 	uint64_t v;
@@ -1335,6 +1409,11 @@ static int parse_args(int argc, char **argv)
 			if (parse_size(optarg, &v) || v < 576 || v > 9000)
 				goto bad;
 			cfg.mtu = (uint16_t)v;
+			break;
+		case O_RING:
+			if (parse_size(optarg, &v) || v < 64 || v > 32768 || (v & (v - 1)))
+				goto bad;
+			cfg.ring_size = (uint16_t)v;
 			break;
 		case O_CC:
 			if (pn_tcp_cc_find(optarg) == NULL) {
@@ -1611,7 +1690,8 @@ int main(int argc, char **argv)
 		snprintf(spec, sizeof(spec), "%s", cfg.port_spec);
 	}
 	{
-		struct pn_port_conf pc = { .sz = sizeof(pc), .nb_queues = (uint16_t)cfg.queues };
+		struct pn_port_conf pc = { .sz = sizeof(pc), .nb_queues = (uint16_t)cfg.queues,
+					   .ring_size = cfg.ring_size };
 
 		for (unsigned q = 0; q < cfg.queues; q++)
 			pc.pools[q] = workers[q].pool;

@@ -269,8 +269,9 @@ enum pn_holder_via {
 
 /**
  * Register a holder (a port queue, a socket, an application's own label).
- * Ids are handed out round robin, so an id is reused as late as possible
- * after it is unregistered.
+ * Ids never used go first, then those given back, oldest first, so an id
+ * is reused as late as possible after it is unregistered. Any thread; no
+ * lock, and the same cost however many are registered.
  * @return the id (1..65535), or 0 when all are in use (errno ENOSPC) or
  *         @p fmt is NULL (EINVAL). 0 is a valid holder word: "not said".
  */

@@ -174,28 +174,100 @@ def idle(a):
     print(f'idle: closed by the server after {waited:.1f} s')
 
 
+def get_ok(s):
+    try:
+        s.sendall(b'GET /5 HTTP/1.1\r\nHost: p\r\n\r\n')
+        st, body = read_response(s, s.makefile('rb'))
+        return st == 200
+    except (OSError, EOFError, IndexError):
+        return False
+
+
 def limit(a):
+    """--count connections that send nothing, one after another, then one
+    more with a request: prints how many of the first are served and the
+    seconds the last one waited for its response"""
     socks, served = [], 0
     for _ in range(a.count):
         try:  # a refused one may be reset before connect() returns
             socks.append(socket.create_connection(addr(a.to), timeout=a.timeout))
         except OSError:
             pass
+        time.sleep(0.002)
     time.sleep(0.5)
+    t0 = time.monotonic()
+    late = socket.create_connection(addr(a.to), timeout=a.timeout)
+    late_ok = get_ok(late)
+    waited = time.monotonic() - t0
+    late.close()
     for s in socks:
-        try:
-            s.sendall(b'GET /5 HTTP/1.1\r\nHost: p\r\n\r\n')
-            st, body = read_response(s, s.makefile('rb'))
-            served += st == 200
-        except (OSError, EOFError, IndexError):
-            pass
+        served += get_ok(s)
         s.close()
-    print(served)
+    print(served, f'{waited:.3f}' if late_ok else 'refused')
+
+
+def limit_busy(a):
+    """--count connections each in the middle of a request head, then one
+    more: prints whether the newcomer was served (it should be refused: no
+    connection is idle to make room)"""
+    socks = []
+    for _ in range(a.count):
+        s = socket.create_connection(addr(a.to), timeout=a.timeout)
+        s.sendall(b'GET /5 HTTP/1.1\r\nHost:')
+        socks.append(s)
+    time.sleep(0.5)
+    try:
+        late = socket.create_connection(addr(a.to), timeout=5)
+        print('served' if get_ok(late) else 'refused')
+    except OSError:
+        print('refused')
+    for s in socks:
+        s.close()
+
+
+def burst(a):
+    """--count connections at once (non-blocking connects from --src),
+    each sending a request once up; prints 'open N failed M' when every
+    connect has an outcome, then holds them --wait seconds"""
+    import resource
+    import selectors
+    resource.setrlimit(resource.RLIMIT_NOFILE, (a.count + 64, a.count + 64))
+    sel = selectors.DefaultSelector()
+    socks = []
+    for _ in range(a.count):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_IP, 24, 1)  # IP_BIND_ADDRESS_NO_PORT
+        s.bind((a.src, 0))
+        s.setblocking(False)
+        try:
+            s.connect(addr(a.to))
+        except BlockingIOError:
+            pass
+        sel.register(s, selectors.EVENT_WRITE)
+        socks.append(s)
+    ok = failed = 0
+    deadline = time.monotonic() + a.timeout
+    while ok + failed < a.count and time.monotonic() < deadline:
+        for key, _ in sel.select(timeout=1):
+            s = key.fileobj
+            sel.unregister(s)
+            if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                ok += 1
+                try:
+                    s.send(b'GET /10 HTTP/1.1\r\nHost: p\r\n\r\n')
+                except OSError:
+                    pass
+            else:
+                failed += 1
+    print(f'open {ok} failed {failed}', flush=True)
+    time.sleep(a.wait)
 
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument('cmd', choices=['echo', 'many', 'stream', 'pipeline', 'slow', 'idle', 'limit'])
+    p.add_argument('cmd', choices=['echo', 'many', 'stream', 'pipeline', 'slow', 'idle', 'limit',
+                                   'limit_busy', 'burst'])
+    p.add_argument('--src', help='burst: the local address')
     p.add_argument('--wait', type=float, default=2)
     p.add_argument('--to', required=True)
     p.add_argument('--bytes', type=int, default=1 << 20)
@@ -203,7 +275,7 @@ def main():
     p.add_argument('--timeout', type=float, default=60)
     a = p.parse_args()
     {'echo': echo, 'many': many, 'stream': stream, 'pipeline': pipeline, 'slow': slow,
-     'idle': idle, 'limit': limit}[a.cmd](a)
+     'idle': idle, 'limit': limit, 'limit_busy': limit_busy, 'burst': burst}[a.cmd](a)
 
 
 if __name__ == '__main__':

@@ -2,8 +2,12 @@
 # pagenet-zcsrv http against clients that hold slots for nothing: three
 # pipelined requests behind a 3 MB response come back in order; 200 heads
 # that never finish get 408 and are closed after --header-timeout; a
-# keep-alive connection left idle is closed after --idle-timeout; beyond
-# --max-conns connections are refused and counted. Every page back.
+# keep-alive connection left idle is closed after --idle-timeout; at
+# --max-conns a newcomer takes the place of the least recently active idle
+# connection, as nginx reuses connections (30 idle against 20, then one
+# with a request: that one answered at once, the last 19 idle still
+# served, 11 closed and counted), and is refused (counted) when every connection is mid-request.
+# Every page back.
 # usage: tcp_http_limits.sh PAGENET_ZCSRV
 ZCSRV=$1
 source "$(dirname "$0")/lib.sh"
@@ -20,8 +24,14 @@ expect $tmp/o.json 'j["service"]["pipelined"] >= 1 and j["service"]["header_time
 	"pipelining and timeouts not counted" 'j["service"]'
 
 zc_start $tmp/m.json $tmp/m.err --mode http --listen 8080 --max-conns 20
-served=$(ip netns exec $NS_K python3 "$here/tcp_check.py" limit --to $S_IP:8080 --count 30)
-[ "$served" = 20 ] || fail "--max-conns 20: $served of 30 served"
+read -r served waited < <(ip netns exec $NS_K python3 "$here/tcp_check.py" limit --to $S_IP:8080 --count 30)
+[ "$served" = 19 ] || fail "--max-conns 20: $served of 30 idle connections served, want the last 19"
+[ "$waited" != refused ] || fail "--max-conns 20: a request after 30 idle connections was refused"
+python3 -c "import sys; sys.exit(float(sys.argv[1]) > 0.5)" "$waited" ||
+	fail "--max-conns 20: a request after 30 idle connections waited $waited s"
+read -r late < <(ip netns exec $NS_K python3 "$here/tcp_check.py" limit_busy --to $S_IP:8080 --count 20)
+[ "$late" = refused ] || fail "--max-conns 20 all mid-request: the newcomer was $late"
 zc_stop $tmp/m.json $tmp/m.err
-expect $tmp/m.json 'j["service"]["conns_refused"] == 10' "refusals not counted" 'j["service"]'
-log "PASS: pipelining, 200 slow heads timed out, idle closed, 20 of 30 served with 10 refused"
+expect $tmp/m.json 'j["service"]["conns_evicted"] == 11 and j["service"]["conns_refused"] == 1' \
+	"evictions and refusals not counted" 'j["service"]'
+log "PASS: pipelining, 200 slow heads timed out, idle closed, the idle made room ($waited s), the busy refused"

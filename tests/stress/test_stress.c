@@ -4,6 +4,8 @@
  * checking that each frame is accounted for and nothing is in flight.
  */
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <sched.h>
 #include <string.h>
 
@@ -729,4 +731,65 @@ Test(stress, pools_and_ports_closed_while_read, .timeout = 300)
 	}
 	atomic_store(&churn_done, true);
 	pthread_join(t, NULL);
+}
+
+/* The holder registry from four threads at once: ids register and go
+ * while a fifth thread describes them; no id is ever held by two
+ * registrations at once (each thread marks what it holds). */
+static _Atomic uint8_t holder_owner[PN_HOLDER_MAX];
+static _Atomic bool holders_done;
+
+static void *holder_churn(void *arg)
+{
+	uint8_t me = (uint8_t)(uintptr_t)arg;
+	uint32_t held[64] = { 0 };
+
+	for (int i = 0; i < 200000; i++) {
+		unsigned k = (unsigned)i % 64;
+
+		if (held[k]) {
+			uint8_t was = atomic_exchange(&holder_owner[held[k]], 0);
+
+			cr_assert_eq(was, me, "id %u held by thread %u, not %u", held[k], was, me);
+			pn_holder_unregister(held[k]);
+			held[k] = 0;
+		}
+		held[k] = pn_holder_register("thread %u slot %u", me, k);
+		if (held[k]) {
+			uint8_t was = atomic_exchange(&holder_owner[held[k]], me);
+
+			cr_assert_eq(was, 0, "id %u handed to thread %u while thread %u held it",
+				     held[k], me, was);
+		}
+	}
+	for (unsigned k = 0; k < 64; k++)
+		if (held[k]) {
+			atomic_store(&holder_owner[held[k]], 0);
+			pn_holder_unregister(held[k]);
+		}
+	return NULL;
+}
+
+static void *holder_reader(void *arg)
+{
+	char buf[160];
+
+	(void)arg;
+	while (!atomic_load(&holders_done))
+		for (uint32_t id = 1; id < 512; id++)
+			pn_holder_describe(PN_HOLDER(id, PN_VIA_QUEUE), buf, sizeof(buf));
+	return NULL;
+}
+
+Test(stress, holder_registry_from_four_threads, .timeout = 600)
+{
+	pthread_t t[5];
+
+	for (uintptr_t i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, holder_churn, (void *)(i + 1));
+	pthread_create(&t[4], NULL, holder_reader, NULL);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	atomic_store(&holders_done, true);
+	pthread_join(t[4], NULL);
 }

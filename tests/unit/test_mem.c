@@ -5,6 +5,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <time.h>
+#include <errno.h>
 
 #include "pn_test.h"
 
@@ -314,3 +316,45 @@ Test(mem, get_on_frozen_frame_is_caught)
 	cr_skip_test("built without -Ddebug_checks=true; the debug builds run this");
 }
 #endif
+
+/* The registry full: ENOSPC at once (not a search of every id), an id
+ * given back is found again, twice over (the old search skipped its own
+ * cursor), a doubled unregister does not hand one id out twice, and ids
+ * come back oldest first. */
+Test(mem, holder_registry_full_then_reused)
+{
+	static uint32_t ids[PN_HOLDER_MAX];
+	char buf[128];
+	uint32_t n = 0, id, again;
+	struct timespec t0, t1;
+
+	while ((id = pn_holder_register("h%u", n)) != 0)
+		ids[n++] = id;
+	cr_assert_eq(errno, ENOSPC);
+	cr_assert_geq(n, PN_HOLDER_MAX - 64, "only %u ids", n); /* others of this process hold some */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 1000; i++)
+		cr_assert_eq(pn_holder_register("full"), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cr_assert_lt((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec), 50e6,
+		     "a full registry searched: 1,000 refusals took over 50 ms");
+	/* give one back: found; give it back again, twice: found once */
+	pn_holder_unregister(ids[100]);
+	again = pn_holder_register("again");
+	cr_assert_eq(again, ids[100]);
+	cr_assert_str_eq(pn_holder_describe(PN_HOLDER(again, PN_VIA_APP), buf, sizeof(buf)), "again");
+	pn_holder_unregister(again);
+	pn_holder_unregister(again);
+	cr_assert_str_eq(pn_holder_describe(PN_HOLDER(again, PN_VIA_QUEUE), buf, sizeof(buf)),
+			 "again (gone) through queued segments");
+	cr_assert_eq(pn_holder_register("x"), again);
+	cr_assert_eq(pn_holder_register("y"), 0, "a doubled unregister handed an id out twice");
+	/* oldest first */
+	pn_holder_unregister(ids[7]);
+	pn_holder_unregister(ids[3]);
+	cr_assert_eq(pn_holder_register("a"), ids[7]);
+	cr_assert_eq(pn_holder_register("b"), ids[3]);
+	pn_holder_unregister(0);
+	pn_holder_unregister(PN_HOLDER_MAX + 5);
+	cr_assert_str_eq(pn_holder_describe(PN_HOLDER(ids[3], PN_VIA_APP), buf, sizeof(buf)), "b");
+}

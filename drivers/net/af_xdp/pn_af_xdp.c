@@ -183,7 +183,10 @@ static inline void xq_refill(struct xdp_queue *q)
 
 	if (n < XDP_FILL_BATCH)
 		return;
-	n = PN_MIN(n, 4u * XDP_FILL_BATCH);
+	/* all the room there is: under a burst the kernel takes a fill
+	 * entry per frame while the application works, and a capped refill
+	 * let the ring run dry (dev_rx_fill_empty) */
+	n = xsk_prod_nb_free(&q->fill, q->fill.size);
 	if (xsk_ring_prod__reserve(&q->fill, n, &idx) != n)
 		return;
 	for (i = 0; i < n; i++) {
