@@ -387,7 +387,7 @@ int main(int argc, char **argv)
 	struct bpf_program *prog;
 	struct ring_buffer *rb = NULL;
 	int opt, rc = 1, ep = -1, tfd = -1;
-	uint64_t t0 = now_ns(), next_stats;
+	uint64_t t0 = now_ns(), next_stats, next_check;
 
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -457,6 +457,7 @@ int main(int argc, char **argv)
 
 	t0 = now_ns();
 	next_stats = interval > 0 ? t0 + (uint64_t)(interval * 1e9) : 0;
+	next_check = t0 + 1000000000u;
 	while (!pn_app_stop) {
 		struct epoll_event ev[2];
 		uint64_t now, due, wake;
@@ -470,7 +471,20 @@ int main(int argc, char **argv)
 			print_stats(json, false, (double)(now - t0) / 1e9);
 			next_stats += (uint64_t)(interval * 1e9);
 		}
-		wake = next_stats;
+		if (now >= next_check) {
+			/* a device deleted under us (its namespace gone): nothing
+			 * is left to impair */
+			for (unsigned i = 0; i < nr_devs; i++)
+				if (if_nametoindex(devs[i].name) != devs[i].ifindex) {
+					fprintf(stderr, "pagenet-netem: %s is gone: stopping\n",
+						devs[i].name);
+					pn_app_stop = 1;
+				}
+			next_check = now + 1000000000u;
+			if (pn_app_stop)
+				break;
+		}
+		wake = next_stats && next_stats < next_check ? next_stats : next_check;
 		if (due && (wake == 0 || due < wake))
 			wake = due;
 		if (duration > 0 && (wake == 0 || t0 + (uint64_t)(duration * 1e9) < wake))
@@ -482,7 +496,7 @@ int main(int argc, char **argv)
 			its.it_value.tv_nsec = (long)(wake % 1000000000u);
 			timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
 		}
-		if (epoll_wait(ep, ev, 2, wake ? -1 : 1000) < 0 && errno != EINTR)
+		if (epoll_wait(ep, ev, 2, -1) < 0 && errno != EINTR)
 			break;
 		{
 			uint64_t x;
