@@ -484,7 +484,7 @@ static void syn_sent_input(struct pn_tcp_sock *s, const struct pn_tcp_seg *g)
 	if (g->flags & PN_TCP_F_ACK) {
 		pn_tcp_handshake_rtt(s);
 		s->snd_una = g->ack;
-		s->rack_fack = s->snd_una;
+		s->rack_fack = s->rtx_high = s->round_end = s->snd_una;
 		rcv_space_init(s);
 		s->state = PN_TCP_ESTABLISHED;
 		s->backoff = 0;
@@ -538,7 +538,9 @@ static bool syn_rcvd_ack(struct pn_tcp_sock *s, const struct pn_tcp_seg *g)
 	pn_tcp_handshake_rtt(s);
 	s->state = PN_TCP_ESTABLISHED;
 	s->snd_una = g->ack;
-	s->rack_fack = s->snd_una;
+	/* marks in sequence space start where the data does: a zero would
+	 * lie half the space away for half the connections */
+	s->rack_fack = s->rtx_high = s->round_end = s->snd_una;
 	rcv_space_init(s);
 	s->backoff = 0;
 	s->retries = 0;

@@ -40,15 +40,20 @@ static void sack_recent_note(struct pn_tcp_sock *s, uint32_t seq)
 	s->nr_sack_recent = (uint8_t)(n + 1);
 }
 
-/* the first range ending at or after @p seq */
-static unsigned first_touching(const struct pn_tcp_sock *s, uint32_t seq)
+/* The ranges are sorted and disjoint, so both their begins and their
+ * ends ascend: count the ranges before @p seq by one key or the other.
+ * By end (inclusive false): the index of the first range ending at or
+ * after @p seq. By begin (inclusive true): how many begin at or before. */
+static unsigned ranges_before(const struct pn_tcp_sock *s, uint32_t seq, bool by_begin)
 {
 	unsigned lo = 0, hi = s->ooo_nr;
 
 	while (lo < hi) {
 		unsigned mid = (lo + hi) / 2;
+		bool before = by_begin ? pn_seq_le(s->ooo_rg[mid].b, seq)
+				       : pn_seq_lt(s->ooo_rg[mid].e, seq);
 
-		if (pn_seq_lt(s->ooo_rg[mid].e, seq))
+		if (before)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -56,20 +61,14 @@ static unsigned first_touching(const struct pn_tcp_sock *s, uint32_t seq)
 	return lo;
 }
 
-/* the number of ranges beginning at or before @p seq */
+static unsigned first_touching(const struct pn_tcp_sock *s, uint32_t seq)
+{
+	return ranges_before(s, seq, false);
+}
+
 static unsigned begun_by(const struct pn_tcp_sock *s, uint32_t seq)
 {
-	unsigned lo = 0, hi = s->ooo_nr;
-
-	while (lo < hi) {
-		unsigned mid = (lo + hi) / 2;
-
-		if (pn_seq_le(s->ooo_rg[mid].b, seq))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return ranges_before(s, seq, true);
 }
 
 int pn_tcp_ooo_find(const struct pn_tcp_sock *s, uint32_t seq)

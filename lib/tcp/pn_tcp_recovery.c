@@ -619,6 +619,8 @@ static void ack_advance(struct pn_tcp_sock *s, uint32_t ack, struct ack_ctx *a, 
 	if (acked > data && s->fin_queued)
 		s->fin_acked = true;
 	s->snd_una = ack;
+	if (pn_seq_lt(s->rtx_high, ack))
+		s->rtx_high = ack; /* never more than the window behind */
 	if (s->sbuf_len == 0 && s->txq_len == 0) {
 		/* all acknowledged: the memory goes back until the next send
 		 * (an idle connection costs its socket only) */

@@ -127,19 +127,25 @@ void pn_tcp_txq_retransmitted(struct pn_tcp_sock *s, struct pn_tcp_txseg *r, uin
 		s->rtx_high = r->end;
 }
 
+/* @p n acknowledged bytes of a record marked @p flags leave the counts
+ * the marks put them in. */
+static void uncount(struct pn_tcp_sock *s, uint8_t flags, uint32_t n)
+{
+	if (flags & PN_TXSEG_SACKED)
+		s->sacked_bytes -= n;
+	if (flags & PN_TXSEG_LOST)
+		s->lost_bytes -= n;
+	if (flags & PN_TXSEG_RETRANS)
+		s->retrans_bytes -= n;
+}
+
 /* The head record goes (cumulatively acknowledged): its bytes leave
  * every count they were in. */
 void pn_tcp_txq_drop_head(struct pn_tcp_sock *s)
 {
 	struct pn_tcp_txseg *r = pn_tcp_txq_at(s, 0);
-	uint32_t n = seg_len(r);
 
-	if (r->flags & PN_TXSEG_SACKED)
-		s->sacked_bytes -= n;
-	if (r->flags & PN_TXSEG_LOST)
-		s->lost_bytes -= n;
-	if (r->flags & PN_TXSEG_RETRANS)
-		s->retrans_bytes -= n;
+	uncount(s, r->flags, seg_len(r));
 	s->txq_head = (s->txq_head + 1) & s->txq_mask;
 	s->txq_len--;
 }
@@ -148,13 +154,7 @@ void pn_tcp_txq_drop_head(struct pn_tcp_sock *s)
 void pn_tcp_txq_trim_head(struct pn_tcp_sock *s, uint32_t ack)
 {
 	struct pn_tcp_txseg *r = pn_tcp_txq_at(s, 0);
-	uint32_t n = ack - r->seq;
 
-	if (r->flags & PN_TXSEG_SACKED)
-		s->sacked_bytes -= n;
-	if (r->flags & PN_TXSEG_LOST)
-		s->lost_bytes -= n;
-	if (r->flags & PN_TXSEG_RETRANS)
-		s->retrans_bytes -= n;
+	uncount(s, r->flags, ack - r->seq);
 	r->seq = ack;
 }
