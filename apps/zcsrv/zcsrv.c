@@ -980,6 +980,8 @@ static json_t *counters_json(void)
 		json_object_set_new(tj, "syncookies_sent", json_integer((json_int_t)ts.syncookies_sent));
 		json_object_set_new(tj, "syncookies_ok", json_integer((json_int_t)ts.syncookies_ok));
 		json_object_set_new(tj, "syncookies_failed", json_integer((json_int_t)ts.syncookies_failed));
+		json_object_set_new(tj, "syncookies_over_syn_queue",
+				    json_integer((json_int_t)ts.syncookies_over_syn_queue));
 		json_object_set_new(tj, "rfc5961_rst_dropped", json_integer((json_int_t)ts.rfc5961_rst_dropped));
 		/* loss recovery */
 		json_object_set_new(tj, "rack_lost", json_integer((json_int_t)ts.rack_lost));

@@ -263,6 +263,9 @@ struct pn_tcp_stats {
 	uint64_t active_opens, passive_opens, established, closed, resets;
 	uint64_t listen_overflows, syn_dropped_no_socket;
 	uint64_t syncookies_sent, syncookies_ok, syncookies_failed;
+	/** Of syncookies_ok: a half-open connection for the same SYN was
+	 *  in the queue too (an earlier copy got the cookie); it gave way. */
+	uint64_t syncookies_over_syn_queue;
 	uint64_t time_wait_recycled; /**< TIME-WAIT entries ended early: max_time_wait reached */
 	uint64_t retrans_segs;   /**< segments sent again, every cause */
 	uint64_t fast_retrans;   /**< fast recoveries begun (losses found from ACKs) */

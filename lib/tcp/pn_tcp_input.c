@@ -393,31 +393,44 @@ static void listen_input(struct pn_tcp_sock *l, const struct pn_tcp_seg *g)
 	pn_tcp_arm_rtx(c);
 }
 
-/* An ACK for a listener: the third step of a handshake answered by a SYN
- * cookie. @return the new connection, in SYN-RECEIVED with what the cookie
- * and the timestamp carried, or NULL (not a valid cookie: counted). */
-static struct pn_tcp_sock *cookie_child(struct pn_tcp_sock *l, const struct pn_tcp_seg *g)
+/* Does ACK @p g carry a cookie listener @p l sent lately? Counts a forged
+ * one. @return its MSS, or 0. */
+static uint16_t cookie_valid(struct pn_tcp_sock *l, const struct pn_tcp_seg *g)
 {
 	struct pn_stack *st = l->st;
 	struct pn_tcp *t = pn_tcp_of(st);
 	struct pn_tcp_cookie_tuple ck = { *pn_stack_local_addr(st, &g->rip), g->rip, l->lport,
 					   g->sport, g->seq - 1 };
+	uint16_t mss;
+
+	if (t->conf.no_syncookies ||
+	    (g->flags & (PN_TCP_F_SYN | PN_TCP_F_RST | PN_TCP_F_ACK)) != PN_TCP_F_ACK)
+		return 0;
+	/* no cookie out lately: no ACK can carry one (and a stray ACK is not
+	 * run through the check at all) */
+	if (l->cookie_sent_ms == 0 || pn_stack_now_ms(st) - l->cookie_sent_ms > PN_TCP_COOKIE_VALID_MS)
+		return 0;
+	if (!pn_tcp_cookie_check(t, &ck, g->ack - 1, pn_stack_now_ms(st), &mss)) {
+		t->stats.syncookies_failed++;
+		return 0;
+	}
+	return mss;
+}
+
+/* An ACK for a listener: the third step of a handshake answered by a SYN
+ * cookie. @return the new connection, in SYN-RECEIVED with what the cookie
+ * and the timestamp carried, or NULL (not a valid cookie: counted). */
+static struct pn_tcp_sock *cookie_child(struct pn_tcp_sock *l, const struct pn_tcp_seg *g)
+{
+	struct pn_tcp *t = pn_tcp_of(l->st);
 	struct pn_tcp_opts mo = { .has_mss = true };
 	struct pn_tcp_sock *c;
 	bool sack = false, has_ws = false;
 	uint8_t ws = 0;
 
-	if (t->conf.no_syncookies || (g->flags & (PN_TCP_F_SYN | PN_TCP_F_RST)) ||
-	    !(g->flags & PN_TCP_F_ACK))
+	mo.mss = cookie_valid(l, g);
+	if (mo.mss == 0)
 		return NULL;
-	/* no cookie out lately: no ACK can carry one (and a stray ACK is not
-	 * run through the check at all) */
-	if (l->cookie_sent_ms == 0 || pn_stack_now_ms(st) - l->cookie_sent_ms > PN_TCP_COOKIE_VALID_MS)
-		return NULL;
-	if (!pn_tcp_cookie_check(t, &ck, g->ack - 1, pn_stack_now_ms(st), &mo.mss)) {
-		t->stats.syncookies_failed++;
-		return NULL;
-	}
 	if (l->nr_acq >= l->backlog) {
 		t->stats.listen_overflows++;
 		return NULL;
@@ -787,6 +800,25 @@ void pn_tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_l3_in
 		else /* 3.10.7.1, CLOSED: a RST for anything but a RST */
 			pn_tcp_send_rst_reply(st, &g.rip, g.th, g.len);
 		goto drop;
+	}
+	if (s->state == PN_TCP_SYN_RCVD && s->parent &&
+	    (g.flags & (PN_TCP_F_SYN | PN_TCP_F_RST | PN_TCP_F_ACK)) == PN_TCP_F_ACK &&
+	    g.ack != s->iss + 1 && g.seq == s->irs + 1) {
+		/* a copy of the peer's SYN came while the queue was full and
+		 * got a cookie, a later one this connection: the peer took the
+		 * cookie. As Linux, the cookie decides; a RST here would end
+		 * the peer's connection and leave this one half-open */
+		struct pn_tcp_sock *l = s->parent;
+
+		if (cookie_valid(l, &g)) {
+			pn_tcp_sock_set_closed(s, 0);
+			s = cookie_child(l, &g);
+			if (s == NULL)
+				goto drop;
+			t->stats.syncookies_over_syn_queue++;
+			synchronized_input(s, pkt, &g);
+			return;
+		}
 	}
 	switch (s->state) {
 	case PN_TCP_SYN_SENT:

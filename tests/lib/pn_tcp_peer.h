@@ -45,6 +45,7 @@ struct tp_opts {
 	uint16_t mss;      /* the peer's MSS option (default 1000) */
 	uint32_t min_rto_ms; /* default 200 */
 	uint32_t sndbuf;   /* S's send buffer (default 1 MiB) */
+	uint32_t syn_backlog; /* S's SYN queue (0: the default) */
 };
 
 static struct {
@@ -66,6 +67,7 @@ static struct {
 	uint64_t app_rcvd;         /* bytes S's application read */
 	uint64_t app_bad;          /* of those, not the peer's pattern (seq + i) */
 	unsigned events;
+	uint16_t peer_port;        /* the peer's TCP port (0: TP_PPORT) */
 } TP;
 
 static inline uint64_t tp_clock(void *arg)
@@ -189,7 +191,7 @@ static inline void tp_send(uint32_t seq, uint32_t ack, uint8_t flags, const uint
 	th = (struct pn_tcp_hdr *)(p + PN_ETH_HLEN + 20);
 	th->csum = 0;
 	th->urg = 0;
-	th->sport = htons(TP_PPORT);
+	th->sport = htons(TP.peer_port ? TP.peer_port : TP_PPORT);
 	th->dport = htons(TP_PORT);
 	th->seq = htonl(seq);
 	th->ack = htonl(ack);
@@ -249,7 +251,8 @@ static inline void tp_open(const struct tp_opts *opts)
 				    .clock_us = tp_clock };
 	struct pn_tcp_conf tc = { .sz = sizeof(tc), .cc = o.cc,
 				  .min_rto_ms = o.min_rto_ms ? o.min_rto_ms : 200,
-				  .sndbuf = o.sndbuf ? o.sndbuf : 1 << 20, .rcvbuf = 256 * 1024 };
+				  .sndbuf = o.sndbuf ? o.sndbuf : 1 << 20, .rcvbuf = 256 * 1024,
+				  .syn_backlog = o.syn_backlog };
 	struct pn_port_info pi;
 	uint8_t syn[20], *so = syn;
 	static int seq;

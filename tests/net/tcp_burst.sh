@@ -51,10 +51,11 @@ for _ in $(seq 60); do
 	client_est=$(ip netns exec $NS_K ss -tnH state established "( dport = :8080 )" | wc -l)
 	[ "$held" = "$client_est" ] && break
 done
+log "why connects failed: $(grep -ho "why {.*}" $tmp/c*.out | tr "\n" " ")"
 log "clients: $open open, $failed failed; established now: $client_est at the clients, $held at the server; client sockets: $(ip netns exec $NS_K ss -tanH "( dport = :8080 )" | awk "{print \$1}" | sort | uniq -c | tr "\n" " ")"
 for p in "${cpids[@]}"; do kill $p 2>/dev/null || true; done
 zc_stop $tmp/o.json $tmp/o.err
-log "$(json_final $tmp/o.json '{"tcp": {k: j["tcp"][k] for k in ("syncookies_sent", "syncookies_ok", "syncookies_failed", "listen_overflows", "syn_dropped_no_socket", "rto_expired")}, "port": {k: j["port"][k] for k in ("dev_rx_ring_full", "dev_rx_fill_empty", "idrops", "odrops")}, "service": {k: j["service"][k] for k in ("conns_accepted", "conns_refused", "conns_evicted")}}')"
+log "$(json_final $tmp/o.json '{"tcp": {k: j["tcp"][k] for k in ("syncookies_sent", "syncookies_ok", "syncookies_failed", "syncookies_over_syn_queue", "listen_overflows", "syn_dropped_no_socket", "rto_expired", "timeouts", "rst_in", "rst_out")}, "port": {k: j["port"][k] for k in ("dev_rx_ring_full", "dev_rx_fill_empty", "idrops", "odrops")}, "service": {k: j["service"][k] for k in ("conns_accepted", "conns_refused", "conns_evicted")}}')"
 [ "$held" = "$client_est" ] || fail "the clients hold $client_est connections, the server $held"
 # 99.9 % on a release build; a sanitizer build is several times slower
 # and its clients give up on SYNs their own kernel failed to send

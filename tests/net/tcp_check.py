@@ -14,6 +14,7 @@
 """
 import argparse
 import asyncio
+import errno
 import os
 import socket
 import sys
@@ -246,12 +247,14 @@ def burst(a):
         sel.register(s, selectors.EVENT_WRITE)
         socks.append(s)
     ok = failed = 0
+    why = {}
     deadline = time.monotonic() + a.timeout
     while ok + failed < a.count and time.monotonic() < deadline:
         for key, _ in sel.select(timeout=1):
             s = key.fileobj
             sel.unregister(s)
-            if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+            err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err == 0:
                 ok += 1
                 try:
                     s.send(b'GET /10 HTTP/1.1\r\nHost: p\r\n\r\n')
@@ -259,7 +262,10 @@ def burst(a):
                     pass
             else:
                 failed += 1
-    print(f'open {ok} failed {failed}', flush=True)
+                name = errno.errorcode.get(err, str(err))
+                why[name] = why.get(name, 0) + 1
+    # still connecting at the deadline: neither
+    print(f'open {ok} failed {failed} pending {a.count - ok - failed} why {why}', flush=True)
     time.sleep(a.wait)
 
 

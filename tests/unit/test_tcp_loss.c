@@ -482,3 +482,72 @@ Test(tcp_loss, out_of_order_queue_against_a_model)
 	cr_assert_eq(tp_info().ooo_queued, 0);
 	tp_close();
 }
+
+/* A SYN the full queue answered with a cookie; a copy the peer resent
+ * before the cookie's SYN-ACK came found room and made a half-open
+ * connection with another ISN. The peer took the cookie: its ACK makes the
+ * connection (as Linux) where a RST would end it at the peer and leave a
+ * half-open one here (found by 100,000 connections at once, tcp_burst.sh). */
+Test(tcp_loss, a_cookie_answered_while_a_copy_of_the_syn_waits_in_the_queue)
+{
+	struct tp_opts o = { .sack = true, .syn_backlog = 1 };
+	uint8_t syn[4], buf[256];
+	uint32_t cookie_isn, queue_isn, isn = 5000;
+	struct pn_tcp_sock *first;
+	struct pn_tcp_stats before, after;
+	unsigned from;
+	ssize_t n;
+
+	tp_open(&o);
+	first = TP.s;
+	pn_tcp_opt_mss(syn, 1000);
+	before = tp_stats();
+	/* a half-open connection fills the queue */
+	TP.peer_port = 40001;
+	tp_send(7000, 0, PN_TCP_F_SYN, NULL, 0, 0, syn, sizeof(syn));
+	tp_step(100);
+	/* a SYN from port 40002: a cookie */
+	TP.peer_port = 40002;
+	tp_send(isn, 0, PN_TCP_F_SYN, NULL, 0, 0, syn, sizeof(syn));
+	tp_step(100);
+	cr_assert_eq(tp_stats().syncookies_sent, before.syncookies_sent + 1);
+	cr_assert_eq(TP.segs[TP.nr_segs - 1].flags, PN_TCP_F_SYN | PN_TCP_F_ACK);
+	cr_assert_eq(TP.segs[TP.nr_segs - 1].ack, isn + 1);
+	cookie_isn = TP.segs[TP.nr_segs - 1].seq;
+	/* the half-open one is reset: the queue has room again */
+	TP.peer_port = 40001;
+	tp_send(7001, 0, PN_TCP_F_RST, NULL, 0, 0, NULL, 0);
+	tp_step(100);
+	/* the copy of 40002's SYN: a half-open connection now */
+	TP.peer_port = 40002;
+	tp_send(isn, 0, PN_TCP_F_SYN, NULL, 0, 0, syn, sizeof(syn));
+	tp_step(100);
+	cr_assert_eq(TP.segs[TP.nr_segs - 1].flags, PN_TCP_F_SYN | PN_TCP_F_ACK);
+	queue_isn = TP.segs[TP.nr_segs - 1].seq;
+	cr_assert_neq(queue_isn, cookie_isn);
+	cr_assert_eq(tp_stats().passive_opens, before.passive_opens + 2);
+	/* the peer took the cookie: the third ACK carries its request */
+	from = TP.nr_segs;
+	tp_send(isn + 1, cookie_isn + 1, PN_TCP_F_ACK | PN_TCP_F_PSH, NULL, 0, 100, NULL, 0);
+	tp_step(1000);
+	tp_step(50000); /* past the delayed ACK */
+	for (unsigned i = from; i < TP.nr_segs; i++)
+		cr_assert(!(TP.segs[i].flags & PN_TCP_F_RST), "a RST (seq %u) ended the peer's connection",
+			  TP.segs[i].seq);
+	after = tp_stats();
+	cr_assert_eq(after.syncookies_ok, before.syncookies_ok + 1);
+	cr_assert_eq(after.syncookies_over_syn_queue, before.syncookies_over_syn_queue + 1);
+	cr_assert_neq(TP.s, first, "no connection accepted");
+	cr_assert_eq(pn_tcp_state(TP.s), PN_TCP_ESTABLISHED);
+	cr_assert_gt(TP.nr_segs, from, "the request was not acknowledged");
+	cr_assert_eq(TP.segs[TP.nr_segs - 1].seq, cookie_isn + 1);
+	cr_assert_eq(TP.segs[TP.nr_segs - 1].ack, isn + 101);
+	n = pn_tcp_recv(TP.s, buf, sizeof(buf));
+	cr_assert_eq(n, 100);
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(buf[i], (uint8_t)(isn + 1 + i));
+	/* the half-open copy is gone: only the two connections remain */
+	cr_assert_eq(after.sockets, before.sockets + 1, "sockets %llu, before %llu",
+		     (unsigned long long)after.sockets, (unsigned long long)before.sockets);
+	tp_close();
+}
