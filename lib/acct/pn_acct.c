@@ -69,11 +69,37 @@ static bool counter_try_charge(struct pn_acct_group *g, int64_t nr,
 				return false;
 			}
 		} while (!atomic_compare_exchange_weak_explicit(&c->usage, &v, v + nr,
-								memory_order_relaxed,
+								memory_order_seq_cst,
 								memory_order_relaxed));
 		peak_raise(c, v + nr);
 	}
+	/* a pn_acct_set_max() that lowered a max between the load above and
+	 * the exchange must not see this charge succeed after it returns:
+	 * look again (either the new max is seen here, or the exchange came
+	 * first in the order of seq_cst operations and the charge precedes
+	 * the write) */
+	for (c = g; c != NULL; c = c->parent) {
+		if (pn_unlikely(atomic_load_explicit(&c->usage, memory_order_seq_cst) >
+				atomic_load_explicit(&c->max, memory_order_seq_cst))) {
+			*limited = c;
+			counter_uncharge(g, nr);
+			return false;
+		}
+	}
 	return true;
+}
+
+/* Is any level from @g up above its max? Only after a max was lowered
+ * below what the group holds; the stock then stays out of the way, since a
+ * page uncharged into a stock stays in `current` and a charge served from
+ * it would pass the max unchecked. */
+static bool over_max(const struct pn_acct_group *g)
+{
+	for (; g != NULL; g = g->parent)
+		if (atomic_load_explicit(&((struct pn_acct_group *)g)->usage, memory_order_seq_cst) >
+		    atomic_load_explicit(&((struct pn_acct_group *)g)->max, memory_order_seq_cst))
+			return true;
+	return false;
 }
 
 /* stock: the owner's side, inside its in_use section */
@@ -98,11 +124,19 @@ static void stock_flush(struct pn_acct_stock *st)
 	atomic_store_explicit(&st->cached, NULL, memory_order_relaxed);
 }
 
-/* Make @g the stock's group and add @nr pre-charged pages, trimming to a batch. */
-static void stock_add(struct pn_acct_stock *st, struct pn_acct_group *g, uint32_t nr)
+/* Make @g the stock's group and add @nr pre-charged pages, trimming to a
+ * batch. @return false, having done nothing, while @g or a group above it
+ * is over its max: the caller uncharges @nr at the counters. */
+static bool stock_add(struct pn_acct_stock *st, struct pn_acct_group *g, uint32_t nr)
 {
 	uint32_t have;
 
+	if (over_max(g)) {
+		/* and whatever it stocked for the group goes back too */
+		if (atomic_load_explicit(&st->cached, memory_order_relaxed) == g)
+			stock_flush(st);
+		return false;
+	}
 	if (atomic_load_explicit(&st->cached, memory_order_relaxed) != g) {
 		stock_flush(st);
 		atomic_store_explicit(&st->cached, g, memory_order_relaxed);
@@ -113,6 +147,7 @@ static void stock_add(struct pn_acct_stock *st, struct pn_acct_group *g, uint32_
 		have = PN_ACCT_BATCH;
 	}
 	atomic_store_explicit(&st->nr, have, memory_order_relaxed);
+	return true;
 }
 
 static unsigned drain_subtree(struct pn_acct_group *top, bool pages_only);
@@ -140,8 +175,14 @@ static bool charge_once(struct pn_acct_group *g, uint32_t nr, enum pn_acct_kind 
 				ok = counter_try_charge(g, nr, limited);
 			}
 			if (ok) {
-				stock_add(st, g, batch - nr);
-				PN_SOLE_ADD(st->kind_delta[kind], (int64_t)nr);
+				if (batch > nr && !stock_add(st, g, batch - nr))
+					counter_uncharge(g, batch - nr);
+				/* the stat delta follows the stock's group */
+				if (atomic_load_explicit(&st->cached, memory_order_relaxed) == g)
+					PN_SOLE_ADD(st->kind_delta[kind], (int64_t)nr);
+				else
+					atomic_fetch_add_explicit(&g->stat_pages[kind], nr,
+								  memory_order_relaxed);
 			}
 			pn_acct_stock_leave(st);
 			return ok;
@@ -183,10 +224,11 @@ __pn_noinline void pn_acct_uncharge_slow(struct pn_acct_group *g, uint32_t nr,
 
 		if (pn_acct_stock_enter(st)) {
 			/* the stock follows the group this thread works for now */
-			stock_add(st, g, nr);
-			PN_SOLE_ADD(st->kind_delta[kind], -(int64_t)nr);
-			pn_acct_stock_leave(st);
-			return;
+			if (stock_add(st, g, nr)) {
+				PN_SOLE_ADD(st->kind_delta[kind], -(int64_t)nr);
+				pn_acct_stock_leave(st);
+				return;
+			}
 		}
 		pn_acct_stock_leave(st);
 	}
@@ -265,6 +307,32 @@ static unsigned drain_subtree(struct pn_acct_group *top, bool pages_only)
 		pages += drain_one(t, top);
 	pthread_mutex_unlock(&drain_lock);
 	return pages;
+}
+
+/* Drain every stock that holds a group under @top once each thread has
+ * left the section it is in: a thread inside one now may be about to make
+ * such a group its stock's (it read the old max), so no stock is skipped
+ * on a look taken before. One membarrier for all. */
+static void drain_subtree_all(struct pn_acct_group *top)
+{
+	if (!stocks_enabled)
+		return;
+	pthread_mutex_lock(&drain_lock);
+	for (unsigned t = 0; t < PN_MAX_THREADS; t++)
+		atomic_store_explicit(&pn_acct_stocks[t].drain_req, 1, memory_order_seq_cst);
+	full_barrier_everywhere();
+	for (unsigned t = 0; t < PN_MAX_THREADS; t++) {
+		struct pn_acct_stock *st = &pn_acct_stocks[t];
+		struct pn_acct_group *g;
+
+		while (atomic_load_explicit(&st->in_use, memory_order_seq_cst))
+			pn_cpu_relax();
+		g = atomic_load_explicit(&st->cached, memory_order_relaxed);
+		if (g != NULL && in_subtree(g, top))
+			stock_flush(st);
+		atomic_store_explicit(&st->drain_req, 0, memory_order_release);
+	}
+	pthread_mutex_unlock(&drain_lock);
 }
 
 void pn_acct_drain_all(void)
@@ -530,8 +598,10 @@ int pn_acct_set_max(struct pn_acct_group *g, int64_t max)
 	atomic_store_explicit(&g->max, max, memory_order_seq_cst);
 	/* as a write to memory.max drains memcg's stocks: pages pre-charged
 	 * under the group go back, so from now on every charge meets the new
-	 * max at the counters */
-	drain_subtree(g, false);
+	 * max at the counters; and while the group holds more than its max,
+	 * no stock takes it again (stock_add), so a charge cannot be served
+	 * from pages uncharged a moment before */
+	drain_subtree_all(g);
 	return 0;
 }
 

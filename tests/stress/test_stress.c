@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sched.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pn_test.h"
 
@@ -614,6 +615,110 @@ Test(stress, accounting_charges_and_remote_uncharges, .timeout = 600)
 		cr_assert_eq(pn_acct_group_destroy(kids[i]), 0);
 	}
 	cr_assert_eq(pn_acct_group_destroy(parent), 0);
+}
+
+/*
+ * memory.max lowered while four threads charge and uncharge single pages:
+ * once pn_acct_set_max() has returned, no charge may succeed while the
+ * pages really held plus the new one pass the max. The pages held are
+ * counted in one atomic (a charge counts after it succeeds, an uncharge
+ * before it begins: at every instant a lower bound; per-thread counts
+ * summed at different instants are not). The per-thread stocks held pages
+ * uncharged a moment before and served charges from them unchecked.
+ */
+#define LOWER_THREADS 4
+#define LOWER_MAX 20
+
+struct lowerer {
+	struct pn_acct_group *g;
+	_Atomic int64_t held[LOWER_THREADS]; /* each thread's own, for the report */
+	_Atomic int64_t total;
+	_Atomic bool lowered, stop;
+	_Atomic uint64_t after, violations, worst;
+};
+
+struct lower_arg {
+	struct lowerer *l;
+	unsigned me;
+};
+
+static void *lower_worker(void *arg)
+{
+	struct lower_arg *a = arg;
+	struct lowerer *l = a->l;
+	uint64_t x = 0x9e3779b97f4a7c15ull * (a->me + 1);
+	int64_t mine = 0;
+
+	while (!atomic_load(&l->stop)) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		if (mine > 0 && (x % 100 < 45 || mine >= 64)) {
+			atomic_fetch_sub(&l->total, 1); /* before it is given back */
+			atomic_store(&l->held[a->me], --mine);
+			pn_acct_uncharge(l->g, 1, PN_ACCT_ZC);
+			continue;
+		}
+		bool lowered = atomic_load(&l->lowered);
+
+		if (pn_acct_charge(l->g, 1, PN_ACCT_ZC) != 0)
+			continue;
+		atomic_store(&l->held[a->me], ++mine);
+		int64_t sum = atomic_fetch_add(&l->total, 1) + 1;
+
+		if (lowered) {
+			atomic_fetch_add(&l->after, 1);
+			if (sum > LOWER_MAX) {
+				atomic_fetch_add(&l->violations, 1);
+				if ((uint64_t)sum > atomic_load(&l->worst))
+					atomic_store(&l->worst, (uint64_t)sum);
+			}
+		}
+	}
+	while (mine > 0) {
+		atomic_fetch_sub(&l->total, 1);
+		atomic_store(&l->held[a->me], --mine);
+		pn_acct_uncharge(l->g, 1, PN_ACCT_ZC);
+	}
+	return NULL;
+}
+
+Test(stress, accounting_max_lowered_under_load_binds_at_once, .timeout = 120)
+{
+	static struct lowerer l;
+	struct lower_arg args[LOWER_THREADS];
+	pthread_t t[LOWER_THREADS];
+	int64_t held = 0;
+
+	memset(&l, 0, sizeof(l));
+	l.g = pn_acct_group_create(NULL, "lowered-under-load");
+	cr_assert_not_null(l.g);
+	for (unsigned i = 0; i < LOWER_THREADS; i++) {
+		args[i] = (struct lower_arg){ .l = &l, .me = i };
+		pthread_create(&t[i], NULL, lower_worker, &args[i]);
+	}
+	usleep(100 * 1000); /* unlimited: the stocks fill */
+	cr_assert_eq(pn_acct_set_max(l.g, LOWER_MAX), 0);
+	atomic_store(&l.lowered, true);
+	usleep(500 * 1000);
+	/* what the threads hold now, with charges still going on */
+	for (unsigned i = 0; i < LOWER_THREADS; i++)
+		held += atomic_load(&l.held[i]);
+	atomic_store(&l.stop, true);
+	for (unsigned i = 0; i < LOWER_THREADS; i++)
+		pthread_join(t[i], NULL);
+	cr_log_info("max lowered under load: %llu charges after, %llu over the max (worst %llu held)",
+		    (unsigned long long)atomic_load(&l.after),
+		    (unsigned long long)atomic_load(&l.violations),
+		    (unsigned long long)atomic_load(&l.worst));
+	cr_assert_gt(atomic_load(&l.after), 0, "no charge succeeded after the max was lowered");
+	cr_assert_eq(atomic_load(&l.violations), 0,
+		     "%llu charges succeeded with more than %d pages held (worst %llu)",
+		     (unsigned long long)atomic_load(&l.violations), LOWER_MAX,
+		     (unsigned long long)atomic_load(&l.worst));
+	cr_assert_leq(held, LOWER_MAX, "%lld pages held 0.5 s after the max was lowered",
+		      (long long)held);
+	pn_acct_drain_all();
+	cr_assert_eq(pn_acct_current(l.g), 0);
+	cr_assert_eq(pn_acct_group_destroy(l.g), 0);
 }
 
 /* Readers that do not own groups (telemetry) walk them while another thread
