@@ -1010,6 +1010,7 @@ static json_t *counters_json(void)
 		json_object_set_new(nj, "ip_reasm_evicted", json_integer((json_int_t)ns.ip_reasm_evicted));
 		json_object_set_new(nj, "ip_reasm_timeout", json_integer((json_int_t)ns.ip_reasm_timeout));
 		json_object_set_new(nj, "ip_reasm_overlap", json_integer((json_int_t)ns.ip_reasm_overlap));
+		json_object_set_new(nj, "ip_reasm_past_end", json_integer((json_int_t)ns.ip_reasm_past_end));
 		json_object_set_new(nj, "ip_frags_out", json_integer((json_int_t)ns.ip_frags_out));
 		json_object_set_new(nj, "arp_evicted", json_integer((json_int_t)ns.arp_evicted));
 		json_object_set_new(nj, "ip6_rx", json_integer((json_int_t)ns.ip6_rx));

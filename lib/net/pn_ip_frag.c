@@ -117,6 +117,13 @@ static struct pn_pkt *reasm_add(struct pn_stack *st, const struct pn_reasm *key,
 			goto drop_all;
 		}
 		r->total = off + len;
+		/* a piece already here that ends past the end: RFC 791 and
+		 * 8200 have no such datagram; keeping the piece would let the
+		 * byte count reach the total with a hole left */
+		if (r->nr && r->off[r->nr - 1] + r->len[r->nr - 1] > r->total) {
+			st->stats.ip_reasm_past_end++;
+			goto drop_all;
+		}
 	}
 	/* sorted by offset; overlap drops the datagram, a duplicate itself */
 	for (at = 0; at < r->nr && r->off[at] < off; at++)
@@ -126,8 +133,12 @@ static struct pn_pkt *reasm_add(struct pn_stack *st, const struct pn_reasm *key,
 		pn_pkt_free(pkt);
 		return NULL;
 	}
+	if (r->total && off + len > r->total) {
+		st->stats.ip_reasm_past_end++;
+		goto drop_all;
+	}
 	if ((at > 0 && r->off[at - 1] + r->len[at - 1] > off) ||
-	    (at < r->nr && off + len > r->off[at]) || (r->total && off + len > r->total)) {
+	    (at < r->nr && off + len > r->off[at])) {
 		st->stats.ip_reasm_overlap++;
 		goto drop_all;
 	}
@@ -145,7 +156,14 @@ static struct pn_pkt *reasm_add(struct pn_stack *st, const struct pn_reasm *key,
 	r->have += len;
 	if (!r->total || !r->have_first || r->have != r->total)
 		return NULL;
-	/* complete (no overlap, and the pieces add up to the end: no gap) */
+	/* complete on coverage: sorted pieces, each starting where the one
+	 * before ended, the last at the end (with no overlap and none past
+	 * the end this follows from the count; it is checked all the same) */
+	for (unsigned i = 0, end = 0; i < r->nr; end = r->off[i] + r->len[i], i++)
+		if (r->off[i] != end)
+			return NULL;
+	if (r->off[r->nr - 1] + r->len[r->nr - 1] != r->total)
+		return NULL;
 	{
 		struct pn_pkt *head = r->frag[0];
 

@@ -193,6 +193,7 @@ struct pn_net_stats {
 	uint64_t ip_reasm_ok;       /**< datagrams put together from pieces */
 	uint64_t ip_reasm_timeout;  /**< incomplete after 30 s: pieces dropped */
 	uint64_t ip_reasm_overlap;  /**< overlapping pieces: the datagram dropped */
+	uint64_t ip_reasm_past_end; /**< a piece past the last one's end: the datagram dropped */
 	uint64_t ip_reasm_dup;      /**< a piece received twice: the copy dropped */
 	uint64_t ip_reasm_bad;      /**< a piece that cannot be (bad length, two ends) */
 	uint64_t ip_reasm_too_big;  /**< more pieces than a packet can hold */

@@ -321,6 +321,47 @@ Test(net, fragmented_ping_reassembled_and_answered_in_pieces)
 	(void)in_a;
 }
 
+/* Pieces [32,40) and [0,8), then the last [16,24): the byte count reaches
+ * the end with [8,16) missing and a piece past the end. An off-path sender
+ * who guesses an IP ID could finish a victim's datagram this way: the
+ * datagram is dropped, counted, and a whole one with the same ID after it
+ * is put together from its own bytes. */
+Test(net, reassembly_completes_on_coverage_not_on_a_byte_count)
+{
+	struct pn_net_stats sb;
+
+	open_pair(NULL, NULL, 0);
+	cr_assert_eq(pn_icmp_echo(A.st, IP_B, 1, 1, "x", 1), 0); /* B learns A */
+	PUMP_UNTIL(pn_icmp_echo_replies_seen(A.st) == 1, 2000);
+	big_echo(40, 2);
+	send_piece(3000, 32, 8, true);
+	send_piece(3000, 0, 8, true);
+	send_piece(3000, 16, 8, false);
+	PUMP_UNTIL(0, 50);
+	pn_stack_stats_get(B.st, &sb);
+	cr_assert_eq(sb.ip_reasm_ok, 0, "put together with a hole");
+	cr_assert_eq(sb.ip_reasm_past_end, 1);
+	/* the last piece first, then one past it */
+	send_piece(3001, 16, 8, false);
+	send_piece(3001, 24, 8, true);
+	/* a hole in the middle and every other piece: never complete */
+	send_piece(3002, 0, 8, true);
+	send_piece(3002, 16, 24, false);
+	PUMP_UNTIL(0, 50);
+	pn_stack_stats_get(B.st, &sb);
+	cr_assert_eq(sb.ip_reasm_ok, 0);
+	cr_assert_eq(sb.ip_reasm_past_end, 2);
+	/* the same ID again, whole, in any order: answered */
+	send_piece(3000, 16, 24, false);
+	send_piece(3000, 8, 8, true);
+	send_piece(3000, 0, 8, true);
+	PUMP_UNTIL(pn_icmp_echo_replies_seen(A.st) == 2, 2000);
+	cr_assert_eq(pn_icmp_echo_replies_seen(A.st), 2, "the whole datagram was not answered");
+	pn_stack_stats_get(B.st, &sb);
+	cr_assert_eq(sb.ip_reasm_ok, 1);
+	close_pair();
+}
+
 Test(net, incomplete_datagrams_time_out_with_every_page_back)
 {
 	struct pn_net_stats sb;
