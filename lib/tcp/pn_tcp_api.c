@@ -416,10 +416,10 @@ out:
 	return (int)n;
 }
 
-void pn_tcp_zc_returned(struct pn_stack *st, uint32_t sock_id, uint32_t len)
+void pn_tcp_zc_returned(struct pn_stack *st, uint64_t sock_id, uint32_t len)
 {
 	struct pn_tcp *t = pn_tcp_of(st);
-	uint32_t slot = sock_id & PN_TCP_SLOT_MASK;
+	uint32_t slot = (uint32_t)sock_id & PN_TCP_SLOT_MASK;
 	struct pn_tcp_sock *s;
 
 	if (t == NULL || slot >= t->conf.max_sockets)

@@ -8,10 +8,13 @@
 #include "pn_tcp_cc.h"
 
 #define PN_TCP_TW_HASH_MIN 1024u /* TIME-WAIT buckets at first; doubled as entries come */
-/* a socket id: slot in the low 20 bits (a million sockets per stack), a
- * 12-bit generation above (never 0) so a stale id finds nothing */
+/* a socket id: slot in the low 20 bits (a million sockets per stack), the
+ * slot's generation above (44 bits, never 0): unique for the life of the
+ * stack, so a token released late never finds a later socket of its slot
+ * (a slot whose generation would wrap is retired instead) */
 #define PN_TCP_SLOT_BITS 20
 #define PN_TCP_SLOT_MASK ((1u << PN_TCP_SLOT_BITS) - 1)
+#define PN_TCP_GEN_MAX ((UINT64_C(1) << (64 - PN_TCP_SLOT_BITS)) - 1)
 #define PN_TCP_MAX_SOCKETS PN_TCP_SLOT_MASK
 #define PN_TCP_MAX_RETRIES 15
 #define PN_TCP_SYN_RETRIES 6
@@ -39,14 +42,14 @@ struct pn_zc_table *pn_zc_table_get(struct pn_stack *st, uint32_t size);
 void pn_zc_table_put(struct pn_zc_table *t);
 /* Issue a token for @obj (a packet, or a page reference when @is_frame).
  * @return the token, or 0 when every token is out. Stack thread. */
-uint64_t pn_zc_issue(struct pn_zc_table *t, void *obj, bool is_frame, uint32_t sock_id,
+uint64_t pn_zc_issue(struct pn_zc_table *t, void *obj, bool is_frame, uint64_t sock_id,
 		     uint32_t len);
 /* Settle what other threads released. Stack thread, once per round. */
 unsigned pn_zc_settle(struct pn_zc_table *t, struct pn_stack *st);
 uint64_t pn_zc_outstanding(const struct pn_zc_table *t);
 uint64_t pn_zc_bad(const struct pn_zc_table *t);
 /* A token of socket @sock_id worth @len bytes came back (stack thread). */
-void pn_tcp_zc_returned(struct pn_stack *st, uint32_t sock_id, uint32_t len);
+void pn_tcp_zc_returned(struct pn_stack *st, uint64_t sock_id, uint32_t len);
 
 struct pn_tcp_sock;
 
@@ -106,7 +109,7 @@ struct pn_tcp_seg {
 
 struct pn_tcp_sock {
 	struct pn_stack *st;
-	uint32_t id; /* slot | generation << PN_TCP_SLOT_BITS */
+	uint64_t id; /* slot | generation << PN_TCP_SLOT_BITS */
 	enum pn_tcp_state state;
 	struct pn_addr rip; /* the peer, either family */
 	uint16_t rport, lport;
@@ -252,7 +255,7 @@ struct pn_tcp {
 	const struct pn_tcp_cc_ops *cc_ops; /* new sockets' congestion control */
 	struct pn_stack *st;
 	struct pn_tcp_sock **socks; /* by slot */
-	uint16_t *gen;
+	uint64_t *gen;
 	uint32_t *free_slots;
 	uint32_t nr_free;
 	struct pn_tcp_sock **hash; /* established and half-open, by 4-tuple */

@@ -120,7 +120,7 @@ struct pn_tcp_sock *pn_tcp_sock_alloc(struct pn_stack *st)
 		return NULL;
 	slot = t->free_slots[--t->nr_free];
 	t->socks[slot] = s;
-	s->id = slot | (uint32_t)t->gen[slot] << PN_TCP_SLOT_BITS;
+	s->id = slot | t->gen[slot] << PN_TCP_SLOT_BITS;
 	s->st = st;
 	s->rcvbuf = t->conf.rcvbuf;
 	s->sbuf_size = t->conf.sndbuf;
@@ -173,7 +173,7 @@ void pn_tcp_rq_purge(struct pn_tcp_sock *s)
 void pn_tcp_sock_free(struct pn_tcp_sock *s)
 {
 	struct pn_tcp *t = pn_tcp_of(s->st);
-	uint32_t slot = s->id & PN_TCP_SLOT_MASK;
+	uint32_t slot = (uint32_t)s->id & PN_TCP_SLOT_MASK;
 
 	leave_time_wait(s);
 	s->state = PN_TCP_CLOSED;
@@ -188,9 +188,9 @@ void pn_tcp_sock_free(struct pn_tcp_sock *s)
 	pn_acct_unpin(&s->acct_pin);
 	pn_holder_unregister(s->holder);
 	t->socks[slot] = NULL;
-	/* tokens of this socket no longer find it */
-	t->gen[slot] = (uint16_t)(t->gen[slot] % 0xfffu + 1);
-	t->free_slots[t->nr_free++] = slot;
+	/* tokens of this socket no longer find it, nor any later one's */
+	if (++t->gen[slot] <= PN_TCP_GEN_MAX)
+		t->free_slots[t->nr_free++] = slot;
 	t->stats.sockets--;
 	free(s);
 }

@@ -40,11 +40,11 @@
 
 struct zc_entry {
 	_Atomic uint32_t gen; /* odd: handed out */
-	uint32_t sock_id;
 	uint32_t len;
 	uint32_t next; /* free list / return list: slot + 1, 0 = end */
+	uint32_t pad;
 	uintptr_t obj; /* struct pn_pkt *, or struct pn_frame * | ZC_FRAME_TAG */
-	uint64_t pad;
+	uint64_t sock_id; /* unique for the stack's life: never another socket's */
 };
 _Static_assert(sizeof(struct zc_entry) == 32, "two entries per cache line");
 
@@ -77,7 +77,7 @@ static inline uint64_t token_make(const struct pn_zc_table *t, uint32_t slot, ui
 
 /* Put every returned slot back on the free list; @fn settles each one. */
 static unsigned take_returns(struct pn_zc_table *t,
-			     void (*fn)(struct pn_stack *st, uint32_t sock_id, uint32_t len),
+			     void (*fn)(struct pn_stack *st, uint64_t sock_id, uint32_t len),
 			     struct pn_stack *st)
 {
 	/* acquire: pairs with the releasers' release CAS, so their writes to
@@ -172,7 +172,7 @@ void pn_zc_table_put(struct pn_zc_table *t)
 	pthread_mutex_unlock(&zc_lock);
 }
 
-uint64_t pn_zc_issue(struct pn_zc_table *t, void *obj, bool is_frame, uint32_t sock_id,
+uint64_t pn_zc_issue(struct pn_zc_table *t, void *obj, bool is_frame, uint64_t sock_id,
 		     uint32_t len)
 {
 	uint32_t slot, gen;
