@@ -28,10 +28,43 @@ int http_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+int http_parse_length(const char *s, uint64_t *out)
+{
+	bool have = false;
+	uint64_t first = 0;
+
+	/* RFC 9112 6.3: 1*DIGIT; a list of equal values is one value */
+	for (;;) {
+		uint64_t v = 0;
+		const char *d;
+
+		while (*s == ' ' || *s == '\t')
+			s++;
+		for (d = s; *s >= '0' && *s <= '9'; s++) {
+			if (v > (UINT64_MAX - 9) / 10)
+				return -1;
+			v = v * 10 + (uint64_t)(*s - '0');
+		}
+		if (s == d || (have && v != first))
+			return -1;
+		first = v;
+		have = true;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s == '\0')
+			break;
+		if (*s++ != ',')
+			return -1;
+	}
+	*out = first;
+	return 0;
+}
+
 int http_parse_head(char *head, size_t len, struct http_req *req)
 {
 	char version[16] = "";
 	char *line, *eol;
+	bool bad_framing = false;
 
 	memset(req, 0, sizeof(*req));
 	if (len < 4)
@@ -50,12 +83,26 @@ int http_parse_head(char *head, size_t len, struct http_req *req)
 		if (eol)
 			*eol = '\0';
 		v = strchr(line, ':');
+		/* RFC 9112 5.1, 5.2: no whitespace before the colon, no line
+		 * without one (a folded line among them): a front end may
+		 * read such a field otherwise, the Content-Length above all */
+		if (v == NULL || v == line || strcspn(line, " \t") < (size_t)(v - line))
+			bad_framing = true;
 		if (v) {
 			*v++ = '\0';
 			while (*v == ' ' || *v == '\t')
 				v++;
 			if (!strcasecmp(line, "Content-Length")) {
-				req->has_len = http_parse_size(v, &req->content_len) == 0;
+				uint64_t n;
+
+				/* digits only; a second one that differs, or one
+				 * that is not a number, leaves the body's end
+				 * unknown: the request is refused, never guessed */
+				if (http_parse_length(v, &n) != 0 ||
+				    (req->has_len && n != req->content_len))
+					bad_framing = true;
+				req->has_len = true;
+				req->content_len = n;
 			} else if (!strcasecmp(line, "Connection")) {
 				if (!strcasecmp(v, "close"))
 					req->keepalive = false;
@@ -71,7 +118,11 @@ int http_parse_head(char *head, size_t len, struct http_req *req)
 			break;
 		*eol = '\r';
 	}
-	return 0;
+	/* both: a front end and this server could frame the body two ways
+	 * (request smuggling); RFC 9112 6.1 lets a server refuse it */
+	if (req->chunked && req->has_len)
+		bad_framing = true;
+	return bad_framing ? -2 : 0;
 }
 
 void http_in_free(struct http_in *in)
@@ -85,6 +136,7 @@ void http_in_reset(struct http_in *in)
 {
 	http_in_free(in);
 	in->in_body = false;
+	in->body_wanted = false;
 	in->stopped = false;
 	in->body_left = 0;
 }
@@ -100,12 +152,14 @@ size_t http_in_feed(struct http_in *in, const uint8_t *p, size_t n,
 
 		if (in->in_body) {
 			k = (size_t)(n - used < in->body_left ? n - used : in->body_left);
-			cb->body(ctx, p + used, k);
+			if (in->body_wanted)
+				cb->body(ctx, p + used, k);
 			used += k;
 			in->body_left -= k;
 			if (in->body_left == 0) {
 				in->in_body = false;
-				cb->body_end(ctx);
+				if (in->body_wanted)
+					cb->body_end(ctx);
 			}
 			continue;
 		}
@@ -149,9 +203,13 @@ size_t http_in_feed(struct http_in *in, const uint8_t *p, size_t n,
 			free(in->hdr);
 			in->hdr = NULL;
 			body = cb->request(ctx, &req);
-			if (body) {
+			/* the body is the request's whatever the method: one the
+			 * server does not want is read and dropped, never taken
+			 * for the next request (RFC 9112 6.3) */
+			if (req.has_len && req.content_len) {
 				in->in_body = true;
-				in->body_left = body;
+				in->body_left = req.content_len;
+				in->body_wanted = body != 0;
 			}
 		}
 	}

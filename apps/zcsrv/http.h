@@ -26,7 +26,8 @@ struct http_req {
 };
 
 struct http_cb {
-	/* a complete head; @return the body bytes to expect (0: none) */
+	/* a complete head; @return nonzero to be given its body (the reader
+	 * consumes a Content-Length body either way) */
 	uint64_t (*request)(void *ctx, const struct http_req *req);
 	/* a head that is not HTTP (bad request line), or one too large
 	 * (@p too_large); the reader stops until http_in_reset() */
@@ -42,6 +43,7 @@ struct http_in {
 			       * an idle keep-alive connection holds no buffer */
 	size_t hdr_len;
 	bool in_body;
+	bool body_wanted;     /* false: the body is read and dropped */
 	bool stopped;
 	uint64_t body_left;
 };
@@ -59,9 +61,15 @@ size_t http_in_feed(struct http_in *in, const uint8_t *p, size_t n,
 
 /*
  * Parse one head (@p head, @p len bytes, ending in CRLF CRLF; it is
- * modified). @return 0, or -1 for a bad request line.
+ * modified). @return 0, -1 for a bad request line, -2 for a body whose
+ * length cannot be known for sure (a Content-Length that is not digits,
+ * two that differ, or one with Transfer-Encoding).
  */
 int http_parse_head(char *head, size_t len, struct http_req *req);
+
+/* A Content-Length value: digits only, or a list of equal ones. @return 0
+ * or -1. */
+int http_parse_length(const char *s, uint64_t *out);
 
 /* "123", "4k", "2M", "1G" (decimal units). @return 0 or -1. */
 int http_parse_size(const char *s, uint64_t *out);

@@ -470,7 +470,7 @@ static void on_http_bad(void *ctx, bool too_large)
 	if (too_large)
 		http_respond(c, 431, "Request Header Fields Too Large", "head too large\n", 0);
 	else
-		http_respond(c, 400, "Bad Request", "bad request line\n", 0);
+		http_respond(c, 400, "Bad Request", "bad request\n", 0);
 	c->done = too_large; /* a bad line is answered, then the connection ends */
 }
 

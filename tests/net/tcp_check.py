@@ -130,6 +130,69 @@ def pipeline(a):
     print('pipeline: three requests in one write, three responses in order')
 
 
+def framing(a):
+    """RFC 9112 6: a GET's body is its own, never a second request; a
+    Content-Length that is not digits, two that differ, one with
+    Transfer-Encoding, or whitespace before a field's colon: 400"""
+    def exchange(req, n=1):
+        s = socket.create_connection(addr(a.to), timeout=a.timeout)
+        s.sendall(req)
+        f = s.makefile('rb')
+        got = []
+        for _ in range(n):
+            try:
+                got.append(read_response(s, f))
+            except (OSError, ValueError):
+                break
+        # nothing more may come: a smuggled request would answer here
+        s.settimeout(0.5)
+        try:
+            extra = s.recv(4096)
+        except OSError:
+            extra = b''
+        s.close()
+        return got, extra
+    inner = b'GET /7 HTTP/1.1\r\nHost: p\r\n\r\n'
+    got, extra = exchange(b'GET /5 HTTP/1.1\r\nHost: p\r\nContent-Length: %d\r\n\r\n%s'
+                          b'GET /3 HTTP/1.1\r\nHost: p\r\n\r\n' % (len(inner), inner), 2)
+    if [(st, len(b)) for st, b in got] != [(200, 5), (200, 3)] or extra:
+        sys.exit(f'framing: a GET with a body: {[(st, len(b)) for st, b in got]}, then {extra[:60]!r}')
+    s = socket.create_connection(addr(a.to), timeout=a.timeout)
+    s.sendall(b'HEAD /5 HTTP/1.1\r\nHost: p\r\nContent-Length: %d\r\n\r\n%s' % (len(inner), inner))
+    s.settimeout(1)
+    data = b''
+    try:
+        while b := s.recv(4096):
+            data += b
+    except OSError:
+        pass
+    s.close()
+    if data.count(b'HTTP/1.1 ') != 1:
+        sys.exit(f'framing: a HEAD with a body: {data.count(b"HTTP/1.1 ")} responses: {data[:200]!r}')
+    bad = {
+        'not digits (1e1)': b'Content-Length: 1e1\r\n',
+        'hex (0x10)': b'Content-Length: 0x10\r\n',
+        'a fraction (1.9)': b'Content-Length: 1.9\r\n',
+        'a suffix (1k)': b'Content-Length: 1k\r\n',
+        'signed (+5)': b'Content-Length: +5\r\n',
+        'two that differ': b'Content-Length: 5\r\nContent-Length: 6\r\n',
+        'a list that differs': b'Content-Length: 5, 6\r\n',
+        'with Transfer-Encoding': b'Transfer-Encoding: chunked\r\nContent-Length: 5\r\n',
+        'space before the colon': b'Content-Length : 5\r\n',
+        'a folded line': b'X-A: b\r\n c\r\nContent-Length: 5\r\n',
+    }
+    for what, fields in bad.items():
+        got, extra = exchange(b'POST /h HTTP/1.1\r\nHost: p\r\n' + fields + b'\r\nhello'
+                              b'GET /9 HTTP/1.1\r\nHost: p\r\n\r\n', 1)
+        if [st for st, _ in got] != [400] or extra:
+            sys.exit(f'framing: Content-Length {what}: {[st for st, _ in got]}, then {extra[:60]!r}')
+    got, extra = exchange(b'POST /h HTTP/1.1\r\nHost: p\r\nContent-Length: 5, 5\r\n'
+                          b'Content-Length: 5\r\n\r\nhello', 1)
+    if [(st, len(b)) for st, b in got] != [(200, 65)] or extra:
+        sys.exit(f'framing: equal Content-Lengths: {[(st, len(b)) for st, b in got]}')
+    print(f'framing: bodies of GET and HEAD read and dropped; {len(bad)} ambiguous lengths refused')
+
+
 def slow(a):
     socks = []
     for _ in range(a.count):
@@ -271,8 +334,8 @@ def burst(a):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument('cmd', choices=['echo', 'many', 'stream', 'pipeline', 'slow', 'idle', 'limit',
-                                   'limit_busy', 'burst'])
+    p.add_argument('cmd', choices=['echo', 'many', 'stream', 'pipeline', 'framing', 'slow', 'idle',
+                                   'limit', 'limit_busy', 'burst'])
     p.add_argument('--src', help='burst: the local address')
     p.add_argument('--wait', type=float, default=2)
     p.add_argument('--to', required=True)
@@ -280,7 +343,7 @@ def main():
     p.add_argument('--count', type=int, default=100)
     p.add_argument('--timeout', type=float, default=60)
     a = p.parse_args()
-    {'echo': echo, 'many': many, 'stream': stream, 'pipeline': pipeline, 'slow': slow,
+    {'echo': echo, 'many': many, 'stream': stream, 'pipeline': pipeline, 'framing': framing, 'slow': slow,
      'idle': idle, 'limit': limit, 'limit_busy': limit_busy, 'burst': burst}[a.cmd](a)
 
 

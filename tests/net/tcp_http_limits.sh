@@ -16,6 +16,7 @@ tcp_topology
 
 zc_start $tmp/o.json $tmp/o.err --mode http --listen 8080 --header-timeout 1 --idle-timeout 2
 ip netns exec $NS_K python3 "$here/tcp_check.py" pipeline --to $S_IP:8080 >&2 || fail "pipelining"
+ip netns exec $NS_K python3 "$here/tcp_check.py" framing --to $S_IP:8080 --timeout 5 >&2 || fail "framing"
 (ulimit -n 4096; ip netns exec $NS_K python3 "$here/tcp_check.py" slow --to $S_IP:8080 --count 200) >&2 ||
 	fail "slow heads"
 ip netns exec $NS_K python3 "$here/tcp_check.py" idle --to $S_IP:8080 --wait 2 >&2 || fail "idle"
