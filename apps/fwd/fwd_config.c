@@ -193,13 +193,50 @@ int fwd_set_option(const char *key, const char *val)
 }
 
 /* config file: [fwd] options, [port NAME] sections with driver/args/peer_mac */
+#define FWD_MAX_SECTIONS 64
+
 struct ini_state {
 	const char *file;
 	FILE *err;
 	unsigned said; /* messages the handler wrote */
 	char section[64];
 	int port;
+	/* every section header of the text, found before parsing: inih says
+	 * nothing of a section without keys */
+	struct {
+		char name[64];
+		int line;
+		bool used;
+	} hdr[FWD_MAX_SECTIONS];
+	unsigned nr_hdr, at_hdr;
 };
+
+/* The section headers of @p text, with their lines. */
+static void find_headers(struct ini_state *st, const char *text)
+{
+	int line = 1;
+
+	for (const char *p = text; *p; line++) {
+		const char *eol = strchr(p, '\n'), *q = p, *close;
+		size_t n = eol ? (size_t)(eol - p) : strlen(p);
+
+		while (q < p + n && (*q == ' ' || *q == '\t'))
+			q++;
+		if (q < p + n && *q == '[' && (close = memchr(q, ']', (size_t)(p + n - q))) != NULL &&
+		    st->nr_hdr < FWD_MAX_SECTIONS) {
+			size_t k = (size_t)(close - q - 1);
+
+			if (k >= sizeof(st->hdr[0].name))
+				k = sizeof(st->hdr[0].name) - 1;
+			memcpy(st->hdr[st->nr_hdr].name, q + 1, k);
+			st->hdr[st->nr_hdr].name[k] = '\0';
+			st->hdr[st->nr_hdr++].line = line;
+		}
+		if (eol == NULL)
+			break;
+		p = eol + 1;
+	}
+}
 
 static int config_line(void *user, const char *section, const char *name,
 		       const char *value)
@@ -210,6 +247,14 @@ static int config_line(void *user, const char *section, const char *name,
 	if (strcmp(section, st->section) != 0) {
 		snprintf(st->section, sizeof(st->section), "%s", section ? section : "");
 		st->port = -1;
+		/* the header this key is under: the next one of its name */
+		for (unsigned h = st->at_hdr; h < st->nr_hdr; h++) {
+			if (!st->hdr[h].used && !strcmp(st->hdr[h].name, section)) {
+				st->hdr[h].used = true;
+				st->at_hdr = h + 1;
+				break;
+			}
+		}
 		if (!strncmp(section, "port", 4)) {
 			if (cfg.nb_ports == PN_MAX_PORTS) {
 				st->said++, fprintf(st->err, "%s: too many ports (at most %d)\n", st->file,
@@ -271,15 +316,74 @@ static int config_line(void *user, const char *section, const char *name,
 	return 0;
 }
 
+/* The whole file, NUL-terminated (NULL: errno says why). */
+static char *read_file(const char *name)
+{
+	FILE *f = fopen(name, "r");
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	if (f == NULL)
+		return NULL;
+	for (;;) {
+		if (len + 4096 + 1 > cap) {
+			char *nb = realloc(buf, cap = (cap ? 2 * cap : 8192));
+
+			if (nb == NULL) {
+				free(buf);
+				fclose(f);
+				errno = ENOMEM;
+				return NULL;
+			}
+			buf = nb;
+		}
+		size_t k = fread(buf + len, 1, cap - len - 1, f);
+
+		len += k;
+		if (k == 0)
+			break;
+	}
+	if (ferror(f)) {
+		free(buf);
+		fclose(f);
+		errno = EIO;
+		return NULL;
+	}
+	fclose(f);
+	buf[len] = '\0';
+	return buf;
+}
+
+static int load_text(const char *name, const char *text, FILE *err);
+
 int fwd_load_config(const char *name, const char *text, FILE *err)
 {
-	struct ini_state st = { .file = name, .err = err, .port = -1 };
-	int rc = text ? ini_parse_string(text, config_line, &st)
-		      : ini_parse(name, config_line, &st);
+	char *own = NULL;
+	int rc;
 
+	if (text == NULL && (text = own = read_file(name)) == NULL) {
+		fprintf(err, "%s: cannot read it: %s\n", name, strerror(errno));
+		return -1;
+	}
+	rc = load_text(name, text, err);
+	free(own);
+	return rc;
+}
+
+static int load_text(const char *name, const char *text, FILE *err)
+{
+	static struct ini_state st;
+	unsigned first_port = cfg.nb_ports;
+	int rc;
+
+	memset(&st, 0, sizeof(st));
+	st.file = name;
+	st.err = err;
+	st.port = -1;
+	find_headers(&st, text);
+	rc = ini_parse_string(text, config_line, &st);
 	if (rc < 0) {
-		fprintf(err, "%s: cannot read it: %s\n", name, rc == -1 ? strerror(errno)
-									 : "out of memory");
+		fprintf(err, "%s: cannot read it: out of memory\n", name);
 		return -1;
 	}
 	if (rc > 0) {
@@ -290,11 +394,35 @@ int fwd_load_config(const char *name, const char *text, FILE *err)
 				name, rc);
 		return -1;
 	}
+	/* a port section without keys would vanish and the ports after it
+	 * move up a number: refused, by its line */
+	for (unsigned h = 0; h < st.nr_hdr; h++) {
+		if (!st.hdr[h].used && !strncmp(st.hdr[h].name, "port", 4)) {
+			fprintf(err, "%s:%d: [%s] is empty (want driver = ..., args = ...)\n", name,
+				st.hdr[h].line, st.hdr[h].name);
+			return -1;
+		}
+	}
 	for (unsigned p = 0; p < cfg.nb_ports; p++) {
 		if (cfg.ports[p].spec[0] == '\0' || cfg.ports[p].spec[0] == ':') {
 			fprintf(err, "%s: port %u has no driver\n", name, p);
 			return -1;
 		}
+	}
+	/* ports forward in pairs (0 and 1, 2 and 3): in io, mac and macswap
+	 * modes, and txonly, whose traffic the paired port receives, a port
+	 * the file leaves without a partner has nowhere to go */
+	if (cfg.nb_ports > first_port && cfg.nb_ports % 2 == 1 && cfg.mode != MODE_RXONLY) {
+		int line = 0;
+
+		for (unsigned h = 0; h < st.nr_hdr; h++)
+			if (!strncmp(st.hdr[h].name, "port", 4))
+				line = st.hdr[h].line;
+		fprintf(err,
+			"%s:%d: port %u has no partner: in %s mode ports forward in pairs "
+			"(0 and 1, 2 and 3); add one, or use mode = rxonly\n",
+			name, line, cfg.nb_ports - 1, fwd_mode_names[cfg.mode]);
+		return -1;
 	}
 	return 0;
 }

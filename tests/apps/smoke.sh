@@ -279,6 +279,20 @@ mode io
 	rc=0; "$app" -c "$bad" loop:pair=b 2>"$out" || rc=$?
 	rm -f "$bad"
 	[ "$rc" -eq 2 ] && grep -q ":2: not an INI line" "$out" || { cat "$out"; exit 1; }
+	# an empty [port 0] would vanish and [port 1] become port 0: named
+	bad=$(mktemp)
+	printf '[fwd]\nmode = io\n\n[port 0]\n\n[port 1]\ndriver = loop\nargs = pair=e\n' >"$bad"
+	rc=0; "$app" -c "$bad" --duration 0.1 2>"$out" || rc=$?
+	rm -f "$bad"
+	[ "$rc" -eq 2 ] && grep -q ":4: \[port 0\] is empty" "$out" || { cat "$out"; exit 1; }
+	# one port where they forward in pairs: named, for io and txonly
+	for mode in io txonly; do
+		bad=$(mktemp)
+		printf '[fwd]\nmode = %s\n[port 0]\ndriver = loop\nargs = pair=s\n' $mode >"$bad"
+		rc=0; "$app" -c "$bad" --duration 0.1 2>"$out" || rc=$?
+		rm -f "$bad"
+		[ "$rc" -eq 2 ] && grep -q ":3: port 0 has no partner" "$out" || { cat "$out"; exit 1; }
+	done
 	rc=0; "$app" nosuchdriver:x=1 2>"$out" || rc=$?
 	[ "$rc" -ne 0 ] && grep -q "no port driver" "$out"
 	;;
