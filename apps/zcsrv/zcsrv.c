@@ -72,6 +72,7 @@ static struct {
 	uint32_t pages, rcvbuf, sndbuf, max_conns;
 	double duration, period;
 	double idle_timeout, header_timeout; /* http: seconds (0: none) */
+	double body_timeout, send_timeout;
 	uint16_t mtu;
 	unsigned queues;
 	uint32_t read_size; /* bytes an application read asks for */
@@ -80,7 +81,7 @@ static struct {
 } cfg = {
 	.mode = M_DISCARD, .prefix = 24, .telemetry = true, .acct_max = PN_ACCT_UNLIMITED,
 	.pages = 32768, .max_conns = 4096, .period = 1.0, .path = "/",
-	.idle_timeout = 60, .header_timeout = 10, .queues = 1, .read_size = 256 * 1024,
+	.idle_timeout = 60, .header_timeout = 10, .body_timeout = 60, .send_timeout = 60, .queues = 1, .read_size = 256 * 1024,
 };
 
 /* each queue's thread has its own stack, connections and counters */
@@ -98,6 +99,8 @@ static _Thread_local struct {
 	uint64_t conns_evicted;    /* idle connections closed to make room for new ones */
 	uint64_t idle_timeouts;    /* keep-alive connections closed idle */
 	uint64_t header_timeouts;  /* request heads not done in time: 408 */
+	uint64_t body_timeouts;    /* request bodies that stopped arriving: 408 */
+	uint64_t send_timeouts;    /* responses nobody read: reset */
 	uint64_t pipelined;        /* requests that waited behind a response */
 	uint64_t app_mem_bytes;  /* zero-copy bytes found inside our own memory */
 	uint64_t held_max;
@@ -155,6 +158,10 @@ static void usage(FILE *f)
 		"                      0 = never)\n"
 		"  --header-timeout S  http: answer 408 and close when a request head takes\n"
 		"                      longer than S seconds (10; 0 = never)\n"
+		"  --body-timeout S    http: answer 408 and close when no byte of a request\n"
+		"                      body arrives for S seconds (60; 0 = never)\n"
+		"  --send-timeout S    http: reset a connection whose response the client\n"
+		"                      does not take for S seconds (60; 0 = never)\n"
 		"  --duration S        stop after S seconds (default: until Ctrl-C)\n"
 		"  --stats-period S    live stats period (default 1)\n"
 		"  --json              stats as JSON lines\n"
@@ -203,6 +210,7 @@ struct conn {
 	size_t pipe_len;
 	double last_rx;    /* last bytes received */
 	double head_since; /* when the request head now arriving began (0: none) */
+	double last_tx;    /* last response bytes the send buffer took */
 	/* tokens kept for --hold-ms */
 	uint64_t *held;
 	unsigned nr_held, cap_held;
@@ -366,6 +374,8 @@ static bool http_flush(struct conn *c)
 			return n == -EAGAIN ? false : (c->done = true, false);
 		c->out_off += (size_t)n;
 		sv.bytes_out += (uint64_t)n;
+		if (n > 0)
+			c->last_tx = poll_now();
 	}
 	while (c->resp_left) {
 		size_t chunk = (size_t)PN_MIN(c->resp_left, (uint64_t)GEN_CHUNK);
@@ -376,6 +386,8 @@ static bool http_flush(struct conn *c)
 		c->resp_left -= (uint64_t)n;
 		c->resp_sent += (uint64_t)n;
 		sv.bytes_out += (uint64_t)n;
+		if (n > 0)
+			c->last_tx = poll_now();
 	}
 	if (c->close_after) {
 		pn_tcp_shutdown(c->s);
@@ -395,6 +407,7 @@ static void http_respond(struct conn *c, int code, const char *reason, const cha
 				      code, reason, body ? (uint64_t)blen : gen_len,
 				      c->keepalive ? "" : "Connection: close\r\n", body ? body : "");
 	c->out_off = 0;
+	c->last_tx = poll_now();
 	c->resp_left = body ? 0 : gen_len;
 	c->resp_sent = 0;
 	c->close_after = !c->keepalive;
@@ -801,8 +814,10 @@ static void conn_cb(struct pn_tcp_sock *s, unsigned ev, void *arg)
 /*
  * HTTP connections that hold a slot for nothing: a request head that does
  * not finish in --header-timeout gets 408 and is closed (a slowloris
- * client holds no slot for long); a keep-alive connection idle for
- * --idle-timeout is closed.
+ * client holds no slot for long); so does a request body of which no byte
+ * came for --body-timeout; a response the client does not take for
+ * --send-timeout is reset (nginx's client_body_timeout and send_timeout);
+ * a keep-alive connection idle for --idle-timeout is closed.
  */
 static void sweep_timeouts(double t)
 {
@@ -820,6 +835,16 @@ static void sweep_timeouts(double t)
 			c->http.stopped = true;
 			http_respond(c, 408, "Request Timeout", "request head took too long\n", 0);
 			conn_free(c, false); /* the 408 goes out before the FIN */
+		} else if (cfg.body_timeout > 0 && c->http.in_body && !busy &&
+			   t - c->last_rx > cfg.body_timeout) {
+			sv.body_timeouts++;
+			c->keepalive = false;
+			c->http.stopped = true;
+			http_respond(c, 408, "Request Timeout", "request body stopped arriving\n", 0);
+			conn_free(c, false);
+		} else if (cfg.send_timeout > 0 && busy && t - c->last_tx > cfg.send_timeout) {
+			sv.send_timeouts++;
+			conn_free(c, true); /* nobody reads: no FIN to wait behind */
 		} else if (cfg.idle_timeout > 0 && !busy && !c->http.in_body &&
 			   c->http.hdr_len == 0 && c->pipe_len == 0 &&
 			   t - c->last_rx > cfg.idle_timeout) {
@@ -928,7 +953,7 @@ static json_t *counters_json(void)
 	pn_tcp_stats_get(stack, &ts);
 	pn_stack_stats_get(stack, &ns);
 	json_object_set_new(j, "service", json_pack(
-		"{sI sI sI sI sI sI sI sI sI sI sI sI sI sI}",
+		"{sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI}",
 		"conns_accepted", (json_int_t)sv.conns_accepted, "conns_open", (json_int_t)sv.conns_open,
 		"conns_done", (json_int_t)sv.conns_done, "conn_errors", (json_int_t)sv.conn_errors,
 		"bytes_in", (json_int_t)sv.bytes_in, "bytes_out", (json_int_t)sv.bytes_out,
@@ -938,6 +963,8 @@ static json_t *counters_json(void)
 		"conns_evicted", (json_int_t)sv.conns_evicted,
 		"idle_timeouts", (json_int_t)sv.idle_timeouts,
 		"header_timeouts", (json_int_t)sv.header_timeouts,
+		"body_timeouts", (json_int_t)sv.body_timeouts,
+		"send_timeouts", (json_int_t)sv.send_timeouts,
 		"pipelined", (json_int_t)sv.pipelined));
 	json_object_set_new(j, "tcp", json_pack(
 		"{sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI}",
@@ -1271,7 +1298,7 @@ static int parse_args(int argc, char **argv)
 {
 	enum { O_PORT = 256, O_IP, O_GW, O_MODE, O_LISTEN, O_CONNECT, O_PATH, O_BYTES, O_COPY,
 	       O_APPMEM, O_ACCT, O_HOLD, O_INJECT, O_PAGES, O_RCVBUF, O_SNDBUF, O_MTU, O_DURATION,
-	       O_PERIOD, O_JSON, O_QUIET, O_NOTEL, O_HELP, O_MAXCONN, O_IDLE, O_HEADTO, O_IP6,
+	       O_PERIOD, O_JSON, O_QUIET, O_NOTEL, O_HELP, O_MAXCONN, O_IDLE, O_HEADTO, O_BODYTO, O_SENDTO, O_IP6,
 	       O_GW6, O_VERBOSE, O_QUEUES, O_READSZ, O_CC, O_RING };
 	static const struct option opts[] = {
 		{ "port", 1, 0, O_PORT }, { "ip", 1, 0, O_IP }, { "gateway", 1, 0, O_GW },
@@ -1284,6 +1311,7 @@ static int parse_args(int argc, char **argv)
 		{ "no-telemetry", 0, 0, O_NOTEL }, { "help", 0, 0, O_HELP },
 		{ "max-conns", 1, 0, O_MAXCONN }, { "idle-timeout", 1, 0, O_IDLE },
 		{ "header-timeout", 1, 0, O_HEADTO }, { "ip6", 1, 0, O_IP6 },
+		{ "body-timeout", 1, 0, O_BODYTO }, { "send-timeout", 1, 0, O_SENDTO },
 		{ "gateway6", 1, 0, O_GW6 }, { "verbose", 0, 0, O_VERBOSE }, { "queues", 1, 0, O_QUEUES },
 		{ "read-size", 1, 0, O_READSZ }, { "cc", 1, 0, O_CC }, { "ring", 1, 0, O_RING },
 		{ 0, 0, 0, 0 },
@@ -1448,13 +1476,18 @@ static int parse_args(int argc, char **argv)
 			cfg.max_conns = (uint32_t)v;
 			break;
 		case O_IDLE:
+		case O_BODYTO:
+		case O_SENDTO:
 		case O_HEADTO: {
 			char *end;
 			double d = strtod(optarg, &end);
 
 			if (*end || end == optarg || !(d >= 0 && d <= 86400))
 				goto bad;
-			*(o == O_IDLE ? &cfg.idle_timeout : &cfg.header_timeout) = d;
+			*(o == O_IDLE	  ? &cfg.idle_timeout
+			  : o == O_BODYTO ? &cfg.body_timeout
+			  : o == O_SENDTO ? &cfg.send_timeout
+					  : &cfg.header_timeout) = d;
 			break;
 		}
 		case O_JSON: cfg.json = true; break;

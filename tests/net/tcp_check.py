@@ -193,6 +193,51 @@ def framing(a):
     print(f'framing: bodies of GET and HEAD read and dropped; {len(bad)} ambiguous lengths refused')
 
 
+def stall(a):
+    """--count POSTs whose bodies stop arriving and one client that never
+    reads its response hold every slot; after the body and send timeouts
+    the POSTs have a 408 and are closed, the reader is reset, and a new
+    client is served"""
+    posts = []
+    for _ in range(a.count):
+        s = socket.create_connection(addr(a.to), timeout=a.timeout)
+        s.sendall(b'POST /h HTTP/1.1\r\nHost: p\r\nContent-Length: 1000000\r\n\r\n0123456789')
+        posts.append(s)
+    r = socket.socket()
+    r.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    r.settimeout(a.timeout)
+    r.connect(addr(a.to))
+    r.sendall(b'GET /1000000000 HTTP/1.1\r\nHost: p\r\n\r\n')
+    time.sleep(a.wait)
+    got408 = 0
+    for s in posts:
+        data = b''
+        try:
+            while b := s.recv(4096):
+                data += b
+        except OSError:
+            pass
+        got408 += data.startswith(b'HTTP/1.1 408')
+        s.close()
+    reset = False
+    try:
+        while r.recv(1 << 20):
+            pass
+    except ConnectionResetError:
+        reset = True
+    except OSError:
+        pass
+    r.close()
+    s = socket.create_connection(addr(a.to), timeout=a.timeout)
+    s.sendall(b'GET /5 HTTP/1.1\r\nHost: p\r\n\r\n')
+    st, body = read_response(s, s.makefile('rb'))
+    s.close()
+    if got408 != a.count or not reset or st != 200 or len(body) != 5:
+        sys.exit(f'stall: {got408} of {a.count} stalled bodies got 408, reader reset {reset}, '
+                 f'then {st} with {len(body)} bytes')
+    print(f'stall: {got408} stalled bodies got 408, the non-reader was reset, a new client served')
+
+
 def slow(a):
     socks = []
     for _ in range(a.count):
@@ -334,8 +379,8 @@ def burst(a):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument('cmd', choices=['echo', 'many', 'stream', 'pipeline', 'framing', 'slow', 'idle',
-                                   'limit', 'limit_busy', 'burst'])
+    p.add_argument('cmd', choices=['echo', 'many', 'stream', 'pipeline', 'framing', 'stall', 'slow',
+                                   'idle', 'limit', 'limit_busy', 'burst'])
     p.add_argument('--src', help='burst: the local address')
     p.add_argument('--wait', type=float, default=2)
     p.add_argument('--to', required=True)
@@ -343,7 +388,8 @@ def main():
     p.add_argument('--count', type=int, default=100)
     p.add_argument('--timeout', type=float, default=60)
     a = p.parse_args()
-    {'echo': echo, 'many': many, 'stream': stream, 'pipeline': pipeline, 'framing': framing, 'slow': slow,
+    {'echo': echo, 'many': many, 'stream': stream, 'pipeline': pipeline, 'framing': framing, 'stall': stall,
+     'slow': slow,
      'idle': idle, 'limit': limit, 'limit_busy': limit_busy, 'burst': burst}[a.cmd](a)
 
 

@@ -24,6 +24,15 @@ zc_stop $tmp/o.json $tmp/o.err
 expect $tmp/o.json 'j["service"]["pipelined"] >= 1 and j["service"]["header_timeouts"] == 200 and j["service"]["idle_timeouts"] >= 1' \
 	"pipelining and timeouts not counted" 'j["service"]'
 
+# bodies that stop and a response nobody reads fill every slot; they time
+# out as a stalled head does
+zc_start $tmp/t.json $tmp/t.err --mode http --listen 8080 --max-conns 6 --body-timeout 1 --send-timeout 1
+ip netns exec $NS_K python3 "$here/tcp_check.py" stall --to $S_IP:8080 --count 5 --wait 3 --timeout 10 >&2 ||
+	fail "stalled bodies and a non-reader"
+zc_stop $tmp/t.json $tmp/t.err
+expect $tmp/t.json 'j["service"]["body_timeouts"] == 5 and j["service"]["send_timeouts"] == 1' \
+	"body and send timeouts not counted" 'j["service"]'
+
 zc_start $tmp/m.json $tmp/m.err --mode http --listen 8080 --max-conns 20
 read -r served waited < <(ip netns exec $NS_K python3 "$here/tcp_check.py" limit --to $S_IP:8080 --count 30)
 [ "$served" = 19 ] || fail "--max-conns 20: $served of 30 idle connections served, want the last 19"
