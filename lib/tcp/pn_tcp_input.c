@@ -418,19 +418,18 @@ static uint16_t cookie_valid(struct pn_tcp_sock *l, const struct pn_tcp_seg *g)
 }
 
 /* An ACK for a listener: the third step of a handshake answered by a SYN
- * cookie. @return the new connection, in SYN-RECEIVED with what the cookie
- * and the timestamp carried, or NULL (not a valid cookie: counted). */
-static struct pn_tcp_sock *cookie_child(struct pn_tcp_sock *l, const struct pn_tcp_seg *g)
+ * cookie, which cookie_valid() found good with MSS @p mss. @return the new
+ * connection, in SYN-RECEIVED with what the cookie and the timestamp
+ * carried, or NULL (no room: counted). */
+static struct pn_tcp_sock *cookie_child(struct pn_tcp_sock *l, const struct pn_tcp_seg *g,
+					uint16_t mss)
 {
 	struct pn_tcp *t = pn_tcp_of(l->st);
-	struct pn_tcp_opts mo = { .has_mss = true };
+	struct pn_tcp_opts mo = { .has_mss = true, .mss = mss };
 	struct pn_tcp_sock *c;
 	bool sack = false, has_ws = false;
 	uint8_t ws = 0;
 
-	mo.mss = cookie_valid(l, g);
-	if (mo.mss == 0)
-		return NULL;
 	if (l->nr_acq >= l->backlog) {
 		t->stats.listen_overflows++;
 		return NULL;
@@ -789,9 +788,9 @@ void pn_tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_l3_in
 	}
 	if (s == NULL) {
 		struct pn_tcp_sock *l = pn_tcp_lookup_listener(t, g.dport);
+		uint16_t mss = l ? cookie_valid(l, &g) : 0;
 
-		if (l && (g.flags & (PN_TCP_F_SYN | PN_TCP_F_RST | PN_TCP_F_ACK)) == PN_TCP_F_ACK &&
-		    (s = cookie_child(l, &g)) != NULL) {
+		if (mss && (s = cookie_child(l, &g, mss)) != NULL) {
 			synchronized_input(s, pkt, &g); /* may carry data already */
 			return;
 		}
@@ -809,10 +808,11 @@ void pn_tcp_input(struct pn_stack *st, struct pn_pkt *pkt, const struct pn_l3_in
 		 * cookie. As Linux, the cookie decides; a RST here would end
 		 * the peer's connection and leave this one half-open */
 		struct pn_tcp_sock *l = s->parent;
+		uint16_t mss = cookie_valid(l, &g);
 
-		if (cookie_valid(l, &g)) {
+		if (mss) {
 			pn_tcp_sock_set_closed(s, 0);
-			s = cookie_child(l, &g);
+			s = cookie_child(l, &g, mss);
 			if (s == NULL)
 				goto drop;
 			t->stats.syncookies_over_syn_queue++;
