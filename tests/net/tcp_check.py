@@ -101,6 +101,18 @@ def stream(a):
     print(f'{time.monotonic() - t0:.3f}')
 
 
+def read_until_closed(s):
+    """Everything @s receives until the peer closes, resets or goes quiet
+    for the socket's timeout."""
+    data = b''
+    try:
+        while b := s.recv(4096):
+            data += b
+    except OSError:
+        pass
+    return data
+
+
 def read_response(s, f):
     """One HTTP response from file @f: (status, body)."""
     head = b''
@@ -160,12 +172,7 @@ def framing(a):
     s = socket.create_connection(addr(a.to), timeout=a.timeout)
     s.sendall(b'HEAD /5 HTTP/1.1\r\nHost: p\r\nContent-Length: %d\r\n\r\n%s' % (len(inner), inner))
     s.settimeout(1)
-    data = b''
-    try:
-        while b := s.recv(4096):
-            data += b
-    except OSError:
-        pass
+    data = read_until_closed(s)
     s.close()
     if data.count(b'HTTP/1.1 ') != 1:
         sys.exit(f'framing: a HEAD with a body: {data.count(b"HTTP/1.1 ")} responses: {data[:200]!r}')
@@ -211,13 +218,7 @@ def stall(a):
     time.sleep(a.wait)
     got408 = 0
     for s in posts:
-        data = b''
-        try:
-            while b := s.recv(4096):
-                data += b
-        except OSError:
-            pass
-        got408 += data.startswith(b'HTTP/1.1 408')
+        got408 += read_until_closed(s).startswith(b'HTTP/1.1 408')
         s.close()
     reset = False
     try:
@@ -246,16 +247,7 @@ def slow(a):
         socks.append(s)
     ok = 0
     for s in socks:
-        data = b''
-        try:
-            while True:
-                b = s.recv(4096)
-                if not b:
-                    break
-                data += b
-        except OSError:
-            pass
-        ok += data.startswith(b'HTTP/1.1 408')
+        ok += read_until_closed(s).startswith(b'HTTP/1.1 408')
         s.close()
     if ok != a.count:
         sys.exit(f'slow: {ok} of {a.count} got 408 and a close')
