@@ -24,6 +24,7 @@
 #define TEL_MAX_CMDS 64
 #define TEL_MAX_CLIENTS 16
 #define TEL_LINE_MAX 1024
+#define TEL_OUT_MAX (4u << 20) /* unread replies a client may leave */
 
 struct tel_cmd {
 	char name[64];
@@ -282,56 +283,120 @@ char *pn_telemetry_handle(const char *line)
 	return out;
 }
 
-static bool send_all(int fd, const char *buf, size_t len)
+/*
+ * Clients are non-blocking and each has a bounded output queue: the server
+ * thread never waits on one client, so a client that pipelines requests and
+ * never reads cannot starve the others or keep pn_telemetry_stop() waiting.
+ * A client whose unread replies pass TEL_OUT_MAX is cut off.
+ */
+struct client {
+	int fd;
+	size_t used;              /* request bytes in buf */
+	char *out;                /* replies not yet taken by the socket */
+	size_t out_off, out_len, out_cap;
+	bool eof;                 /* the client half-closed: answer, then close */
+	char buf[TEL_LINE_MAX];
+};
+
+static void client_close(struct client *c)
 {
-	while (len) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+	close(c->fd);
+	free(c->out);
+	c->fd = -1;
+	c->out = NULL;
+}
+
+/* false: the socket failed or the client is over its bound */
+static bool client_flush(struct client *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
 		if (n <= 0)
 			return false;
-		buf += n;
-		len -= (size_t)n;
+		c->out_off += (size_t)n;
 	}
-	return true;
+	if (c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	return c->out_len - c->out_off <= TEL_OUT_MAX;
 }
 
-static bool send_line(int fd, char *json)
+/* Queue one reply line (taking @json) and send what the socket takes now. */
+static bool client_reply(struct client *c, char *json)
 {
-	bool ok = json != NULL && send_all(fd, json, strlen(json)) && send_all(fd, "\n", 1);
+	size_t len = json ? strlen(json) : 0;
+	size_t pending = c->out_len - c->out_off;
 
+	if (json == NULL)
+		return false;
+	if (pending > TEL_OUT_MAX) {
+		free(json);
+		return false;
+	}
+	if (c->out_off > 0) {
+		memmove(c->out, c->out + c->out_off, pending);
+		c->out_off = 0;
+		c->out_len = pending;
+	}
+	if (c->out_len + len + 1 > c->out_cap) {
+		size_t cap = PN_MAX(c->out_len + len + 1, 2 * c->out_cap);
+		char *p = realloc(c->out, cap);
+
+		if (p == NULL) {
+			free(json);
+			return false;
+		}
+		c->out = p;
+		c->out_cap = cap;
+	}
+	memcpy(c->out + c->out_len, json, len);
+	c->out[c->out_len + len] = '\n';
+	c->out_len += len + 1;
 	free(json);
-	return ok;
+	return client_flush(c);
 }
-
-struct client {
-	int fd;
-	size_t used;
-	char buf[TEL_LINE_MAX];
-};
 
 /* false: close the client */
 static bool client_read(struct client *c)
 {
-	ssize_t n = recv(c->fd, c->buf + c->used, sizeof(c->buf) - 1 - c->used, 0);
+	ssize_t n = recv(c->fd, c->buf + c->used, sizeof(c->buf) - 1 - c->used,
+			 MSG_DONTWAIT);
 	char *nl;
 
-	if (n <= 0)
-		return n < 0 && errno == EINTR;
-	c->used += (size_t)n;
-	c->buf[c->used] = '\0';
-	while ((nl = strchr(c->buf, '\n')) != NULL) {
-		*nl = '\0';
-		if (nl > c->buf && nl[-1] == '\r')
-			nl[-1] = '\0';
-		if (c->buf[0] != '\0' && !send_line(c->fd, pn_telemetry_handle(c->buf)))
-			return false;
-		c->used -= (size_t)(nl + 1 - c->buf);
-		memmove(c->buf, nl + 1, c->used + 1);
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK;
+	if (n == 0) {
+		c->eof = true;
+		return c->out_len > 0;
 	}
-	if (c->used == sizeof(c->buf) - 1) /* a line too long to be a request */
-		return send_line(c->fd, strdup("{\"error\":\"request too long\"}")) && false;
+	c->used += (size_t)n;
+	while ((nl = memchr(c->buf, '\n', c->used)) != NULL) {
+		size_t len = (size_t)(nl - c->buf);
+		bool empty = len == 0 || (len == 1 && c->buf[0] == '\r');
+		char *reply;
+
+		if (memchr(c->buf, '\0', len) != NULL) {
+			reply = strdup("{\"error\":\"a request holds a NUL byte\"}");
+		} else {
+			*nl = '\0';
+			if (len > 0 && nl[-1] == '\r')
+				nl[-1] = '\0';
+			reply = empty ? NULL : pn_telemetry_handle(c->buf);
+		}
+		if (!empty && !client_reply(c, reply))
+			return false;
+		c->used -= len + 1;
+		memmove(c->buf, c->buf + len + 1, c->used);
+	}
+	if (c->used == sizeof(c->buf) - 1) { /* a line too long to be a request */
+		client_reply(c, strdup("{\"error\":\"request too long\"}"));
+		return false;
+	}
 	return true;
 }
 
@@ -346,7 +411,11 @@ static void *tel_main(void *arg)
 		pfd[0] = (struct pollfd){ .fd = tel.wake_fd, .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = tel.listen_fd, .events = POLLIN };
 		for (unsigned i = 0; i < nc; i++)
-			pfd[2 + i] = (struct pollfd){ .fd = clients[i].fd, .events = POLLIN };
+			pfd[2 + i] = (struct pollfd){
+				.fd = clients[i].fd,
+				.events = (short)((clients[i].eof ? 0 : POLLIN) |
+						  (clients[i].out_len ? POLLOUT : 0)),
+			};
 		if (poll(pfd, 2 + nc, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -355,34 +424,47 @@ static void *tel_main(void *arg)
 		if (pfd[0].revents)
 			break;
 		for (unsigned i = nc; i-- > 0;) {
-			if (pfd[2 + i].revents == 0)
-				continue;
-			if (!client_read(&clients[i])) {
-				close(clients[i].fd);
+			short ev = pfd[2 + i].revents;
+			bool ok = true;
+
+			if (ev & POLLOUT)
+				ok = client_flush(&clients[i]);
+			if (ok && !clients[i].eof && (ev & (POLLIN | POLLHUP | POLLERR)))
+				ok = client_read(&clients[i]);
+			else if (ok && (ev & (POLLHUP | POLLERR)))
+				ok = false;
+			if (ok && clients[i].eof && clients[i].out_len == 0)
+				ok = false; /* everything asked was answered */
+			if (!ok) {
+				client_close(&clients[i]);
 				clients[i] = clients[--nc];
 			}
 		}
 		if (pfd[1].revents & POLLIN) {
-			int fd = accept4(tel.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+			int fd = accept4(tel.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+			struct client *c;
 
 			if (fd < 0)
 				continue;
 			if (nc == TEL_MAX_CLIENTS) {
-				send_line(fd, strdup("{\"error\":\"too many clients\"}"));
+				static const char full[] = "{\"error\":\"too many clients\"}\n";
+
+				if (send(fd, full, sizeof(full) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+					(void)0; /* it is closed either way */
 				close(fd);
 				continue;
 			}
-			if (!send_line(fd, pn_telemetry_handle("/info"))) {
-				close(fd);
+			c = &clients[nc];
+			*c = (struct client){ .fd = fd };
+			if (!client_reply(c, pn_telemetry_handle("/info"))) {
+				client_close(c);
 				continue;
 			}
-			clients[nc].fd = fd;
-			clients[nc].used = 0;
 			nc++;
 		}
 	}
 	for (unsigned i = 0; i < nc; i++)
-		close(clients[i].fd);
+		client_close(&clients[i]);
 	return NULL;
 }
 

@@ -4,13 +4,11 @@
 #include <pthread.h>
 #include <sched.h>
 #include <jansson.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "pn_acct.h"
 #include "pn_log.h"
-#include "pn_telemetry.h"
+#include "pn_tel_client.h"
 #include "pn_test.h"
 
 /* Everything back: stocks drained, every group at 0. */
@@ -273,33 +271,10 @@ Test(acct, packets_fragments_and_put_bulk_uncharge)
 
 /* telemetry: the cgroup v2 files and the gated max */
 
-static json_t *ask(FILE *f, const char *req)
-{
-	char buf[65536];
-
-	fprintf(f, "%s\n", req);
-	fflush(f);
-	cr_assert_not_null(fgets(buf, sizeof(buf), f));
-	return json_loads(buf, 0, NULL);
-}
-
 static FILE *tel_open(bool writes, char *dir)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char buf[4096];
-	int fd;
-	FILE *f;
-
-	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(pn_telemetry_start(&(struct pn_telemetry_params){
-		.sz = sizeof(struct pn_telemetry_params), .app = "acct", .dir = dir,
-		.allow_writes = writes }), 0);
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", pn_telemetry_path());
-	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	f = fdopen(fd, "r+");
-	cr_assert_not_null(fgets(buf, sizeof(buf), f)); /* greeting */
-	return f;
+	tel_start(dir, "acct", writes);
+	return tel_client();
 }
 
 Test(acct, telemetry_serves_group_files_and_gates_max)
@@ -311,7 +286,7 @@ Test(acct, telemetry_serves_group_files_and_gates_max)
 	json_t *j, *v;
 
 	pn_acct_charge(c, PN_ACCT_BATCH, PN_ACCT_ZC);
-	j = ask(f, "/acct/group,web/conn");
+	j = tel_ask(f, "/acct/group,web/conn");
 	v = json_object_get(j, "/acct/group");
 	cr_assert_str_eq(json_string_value(json_object_get(v, "path")), "/web/conn");
 	cr_assert_eq(json_integer_value(json_object_get(v, "memory.current")), PN_ACCT_BATCH);
@@ -319,10 +294,10 @@ Test(acct, telemetry_serves_group_files_and_gates_max)
 	cr_assert_eq(json_integer_value(json_object_get(json_object_get(v, "memory.stat"),
 							"zc_pages")), PN_ACCT_BATCH);
 	json_decref(j);
-	j = ask(f, "/acct/groups");
+	j = tel_ask(f, "/acct/groups");
 	cr_assert_eq(json_array_size(json_object_get(j, "/acct/groups")), 3, "root, web, conn");
 	json_decref(j);
-	j = ask(f, "/set/acct/max,web,10");
+	j = tel_ask(f, "/set/acct/max,web,10");
 	cr_assert_not_null(json_object_get(j, "error"), "writes are not allowed");
 	json_decref(j);
 	cr_assert_eq(pn_acct_max(g), PN_ACCT_UNLIMITED);
@@ -331,13 +306,13 @@ Test(acct, telemetry_serves_group_files_and_gates_max)
 	rmdir(dir1);
 
 	f = tel_open(true, dir2);
-	j = ask(f, "/set/acct/max,web,10");
+	j = tel_ask(f, "/set/acct/max,web,10");
 	cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "/set/acct/max"),
 							"memory.max")), 10);
 	json_decref(j);
 	cr_assert_eq(pn_acct_max(g), 10);
 	cr_assert_eq(pn_acct_charge(c, 1, PN_ACCT_ZC), -ENOBUFS, "over the new max");
-	j = ask(f, "/set/acct/max,web,max");
+	j = tel_ask(f, "/set/acct/max,web,max");
 	json_decref(j);
 	cr_assert_eq(pn_acct_max(g), PN_ACCT_UNLIMITED);
 	fclose(f);

@@ -3,13 +3,11 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "pn_port.h"
-#include "pn_telemetry.h"
+#include "pn_tel_client.h"
 #include "pn_test.h"
 
 static struct pn_pool *pool;
@@ -170,34 +168,6 @@ Test(port, info_and_queue_stats)
 
 /* telemetry: talk to our own socket */
 
-static int tel_connect(void)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", pn_telemetry_path());
-	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	return fd;
-}
-
-static json_t *tel_line(FILE *f)
-{
-	char buf[65536];
-	json_error_t err;
-
-	cr_assert_not_null(fgets(buf, sizeof(buf), f));
-	json_t *j = json_loads(buf, 0, &err);
-	cr_assert_not_null(j, "bad JSON: %s", err.text);
-	return j;
-}
-
-static json_t *tel_ask(FILE *f, const char *req)
-{
-	fprintf(f, "%s\n", req);
-	fflush(f);
-	return tel_line(f);
-}
-
 static int tel_double(const char *cmd, const char *params, struct pn_tel_data *d)
 {
 	(void)cmd;
@@ -243,12 +213,10 @@ Test(port, telemetry_serves_pools_ports_and_registered_commands)
 	json_t *j, *v;
 	FILE *f;
 
-	cr_assert_not_null(mkdtemp(dir));
 	cr_assert_eq(pn_telemetry_register("/test/double", tel_double, "2x"), 0);
 	cr_assert_eq(pn_telemetry_register("/test/shapes", tel_shapes, "values"), 0);
 	cr_assert_eq(pn_telemetry_register("/test/double", tel_double, "2x"), -EEXIST);
-	cr_assert_eq(pn_telemetry_start(&(struct pn_telemetry_params){
-		.sz = sizeof(struct pn_telemetry_params), .app = "unit", .dir = dir }), 0);
+	tel_start(dir, "unit", false);
 	cr_assert_eq(stat(pn_telemetry_path(), &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0600, "owner-only socket");
 	f = fdopen(tel_connect(), "r+");
