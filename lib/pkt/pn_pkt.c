@@ -56,6 +56,7 @@ void pn_pkt_free_bulk(struct pn_pkt *const *pkts, unsigned n)
 		for (struct pn_pkt *pkt = pkts[i], *next; pkt != NULL; pkt = next) {
 			struct pn_pkt_shinfo *own = pn_pkt_own_shinfo(pkt);
 
+			pn_pkt_assert_live(own);
 			next = pkt->next;
 			if (pn_unlikely(pkt->shinfo != own))
 				batch_shinfo_put(&b, pkt->shinfo);

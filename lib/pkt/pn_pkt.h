@@ -233,11 +233,26 @@ static inline void pn_pkt_shinfo_put(struct pn_pkt_shinfo *sh)
 		pn_pool_frag_free(sh->frame, sh);
 }
 
+/*
+ * Debug checks: a packet freed after its buffer's page went into the
+ * quarantine stops here, in the stale caller, before a pointer is followed
+ * out of the poisoned page (its header's words read PN_POOL_POISON). A
+ * buffer freed twice while its page lives stops at the refcount check.
+ */
+static inline void pn_pkt_assert_live(const struct pn_pkt_shinfo *own)
+{
+	PN_DEBUG_ASSERT(atomic_load_explicit(&own->refcnt, memory_order_relaxed) !=
+				(uint32_t)PN_POOL_POISON * 0x01010101u,
+			"packet freed after its buffer's page was given back (it is in quarantine)");
+	(void)own;
+}
+
 /** Free one segment (not the rest of its chain). Any thread. */
 static inline void pn_pkt_free_seg(struct pn_pkt *pkt)
 {
 	struct pn_pkt_shinfo *own = pn_pkt_own_shinfo(pkt);
 
+	pn_pkt_assert_live(own);
 	if (pn_unlikely(pkt->shinfo != own))
 		pn_pkt_shinfo_put(pkt->shinfo);
 	pn_pkt_shinfo_put(own);

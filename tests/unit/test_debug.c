@@ -373,6 +373,49 @@ DEATH(quarantine_stale_fragment_free_stops_in_the_stale_caller)
 	pn_pool_frag_free(f, a);
 }
 
+/* Two packets share a 4 KiB page (2 KiB buffers): once both are freed the
+ * page sits poisoned in the quarantine. */
+static struct pn_pkt *stale_packet(struct pn_pool *p, bool chained)
+{
+	struct pn_pkt *a = pn_pkt_alloc(p), *b = pn_pkt_alloc(p);
+	struct pn_pool_info pi;
+
+	cr_assert_not_null(a);
+	cr_assert_not_null(b);
+	cr_assert_eq(pn_pkt_own_shinfo(a)->frame, pn_pkt_own_shinfo(b)->frame);
+	pn_pkt_append(a, 100);
+	if (chained)
+		pn_pkt_chain(a, b);
+	else
+		pn_pkt_free(b);
+	pn_pkt_free(a);
+	pn_pool_info(p, &pi);
+	cr_assert_eq(pi.quarantine_count, 1, "the page waits in the quarantine");
+	(void)pn_pkt_alloc(p); /* without the quarantine a's buffer would be this */
+	return a;
+}
+
+DEATH(quarantine_stale_packet_free_stops_in_the_stale_caller)
+{
+	struct pn_pkt *stale = stale_packet(quarantine_pool(), false);
+
+	pn_pkt_free(stale);
+}
+
+DEATH(quarantine_stale_chain_free_stops_in_the_stale_caller)
+{
+	struct pn_pkt *stale = stale_packet(quarantine_pool(), true);
+
+	pn_pkt_free(stale);
+}
+
+DEATH(quarantine_stale_bulk_free_stops_in_the_stale_caller)
+{
+	struct pn_pkt *stale[2] = { NULL, stale_packet(quarantine_pool(), false) };
+
+	pn_pkt_free_bulk(stale, 2);
+}
+
 DEATH(quarantine_write_after_put_is_reported)
 {
 	struct pn_pool *p = quarantine_pool();
