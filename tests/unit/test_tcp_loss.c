@@ -6,6 +6,7 @@
  * undone, and the receiver's SACK and D-SACK blocks.
  */
 #include "pn_tcp_peer.h"
+#include "pn_tcp_priv.h"
 
 TestSuite(tcp_loss, .timeout = 60);
 
@@ -631,5 +632,137 @@ Test(tcp_loss, a_late_token_never_settles_against_a_later_socket_of_its_slot, .t
 	cr_assert_eq(after.rcv_wnd, before.rcv_wnd, "window %u, was %u", after.rcv_wnd,
 		     before.rcv_wnd);
 	cr_assert_eq(pn_tcp_zc_release(TP.st, token), -EINVAL, "released twice");
+	tp_close();
+}
+
+/*
+ * The same promise as a model, over more connections than a 12-bit
+ * generation has values: tokens taken from random connections are held
+ * across many later ones through the same slot and released at random
+ * times, some twice. After every step the live connection's zc_held is
+ * what the model says its own tokens hold; a release of a token whose
+ * connection is gone returns 0 and changes nothing; a second release of
+ * any token is refused. Every socket's id is new: a late token can only
+ * find the socket it was issued for if no id ever comes back (random
+ * release times alone would rarely hit the one distance where an id with
+ * a short generation repeats; the id check finds it at once).
+ */
+struct late_token {
+	uint64_t token;
+	uint32_t conn, len;
+	bool released;
+};
+
+Test(tcp_loss, late_tokens_over_many_connections_settle_only_on_their_own, .timeout = 240)
+{
+	enum { CONNS = 5000, STASH = 48 };
+	static struct late_token stash[STASH];
+	const char *env = getenv("PN_MODEL_SEED");
+	uint64_t rng = env ? strtoull(env, NULL, 0) : 0x70ce4;
+	uint32_t conn = 0, live_held = 0, nr = 0;
+
+	static uint64_t ids[CONNS + 1];
+
+	cr_log_info("PN_MODEL_SEED=%#llx", (unsigned long long)rng);
+	tp_open(NULL);
+	pn_tcp_set_cb(TP.s, zc_quiet_cb, NULL);
+	ids[0] = TP.s->id;
+	for (uint32_t step = 0; conn < CONNS; step++) {
+		uint32_t r;
+		struct pn_tcp_info ti;
+
+		rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+		r = (uint32_t)(rng >> 33);
+		if (r % 8 == 0 && nr < STASH) { /* data in, held by a token */
+			struct pn_zc_vec v[4];
+			uint32_t len = 100 + r % 900;
+			int n;
+
+			tp_send(TP.p_nxt, TP.s_una, PN_TCP_F_ACK | PN_TCP_F_PSH, NULL, 0, len, NULL, 0);
+			TP.p_nxt += len;
+			tp_step(100);
+			n = pn_tcp_recv_zc(TP.s, v, 4, NULL, 0);
+			cr_assert_eq(n, 1, "step %u", step);
+			cr_assert_eq(v[0].len, len);
+			stash[nr++] = (struct late_token){ v[0].token, conn, len, false };
+			live_held += len;
+		} else if (r % 8 <= 2 && nr > 0) { /* a release, maybe a late or second one */
+			struct late_token *t = &stash[(r >> 8) % nr];
+			uint32_t held_before = tp_info().zc_held;
+			int rc = pn_tcp_zc_release(TP.st, t->token);
+
+			if (t->released) {
+				cr_assert_eq(rc, -EINVAL, "step %u: a token released twice was taken", step);
+			} else {
+				cr_assert_eq(rc, 0, "step %u: conn %u's token refused", step, t->conn);
+				t->released = true;
+				if (t->conn == conn)
+					live_held -= t->len;
+			}
+			tp_step(100);
+			if (t->conn != conn)
+				cr_assert_eq(tp_info().zc_held, held_before,
+					     "step %u: conn %u's token settled on conn %u", step,
+					     t->conn, conn);
+			if (t->released && (r >> 20) % 2 == 0)
+				*t = stash[--nr]; /* forget it; the rest stay */
+		} else if (r % 64 == 63 || r % 8 == 3) { /* the connection goes, the next comes */
+			tp_reset_and_close();
+			tp_reconnect(100000u * (conn + 1));
+			conn++;
+			live_held = 0;
+			ids[conn] = TP.s->id;
+			for (uint32_t i = 0; i < conn; i++)
+				cr_assert_neq(ids[i], ids[conn], "connection %u has connection %u's id %#llx",
+					      conn, i, (unsigned long long)ids[conn]);
+		}
+		ti = tp_info();
+		cr_assert_eq(ti.zc_held, live_held, "step %u, conn %u: zc_held %u, model %u", step,
+			     conn, ti.zc_held, live_held);
+	}
+	for (uint32_t i = 0; i < nr; i++)
+		if (!stash[i].released)
+			cr_assert_eq(pn_tcp_zc_release(TP.st, stash[i].token), 0);
+	tp_step(100);
+	cr_assert_eq(tp_info().zc_held, 0);
+	tp_close();
+}
+
+/* A slot whose generation would wrap is retired, never used again: its last
+ * socket's late tokens find nobody, and the next connection has a slot of
+ * its own. (44 bits cannot be counted through in a test: the generation is
+ * set just below its end.) */
+Test(tcp_loss, a_slot_whose_generation_would_wrap_is_retired)
+{
+	struct pn_tcp *t;
+	struct pn_zc_vec v[4];
+	uint64_t token, old_id;
+	uint32_t slot;
+
+	tp_open(NULL);
+	pn_tcp_set_cb(TP.s, zc_quiet_cb, NULL);
+	t = pn_tcp_of(TP.st);
+	old_id = TP.s->id;
+	slot = (uint32_t)old_id & PN_TCP_SLOT_MASK;
+	t->gen[slot] = PN_TCP_GEN_MAX; /* this socket's close would wrap it */
+	tp_send(TP.p_nxt, TP.s_una, PN_TCP_F_ACK | PN_TCP_F_PSH, NULL, 0, 500, NULL, 0);
+	TP.p_nxt += 500;
+	tp_step(100);
+	cr_assert_eq(pn_tcp_recv_zc(TP.s, v, 4, NULL, 0), 1);
+	token = v[0].token;
+	tp_reset_and_close();
+	for (uint32_t k = 1; k <= 3; k++) {
+		tp_reconnect(100000u * k);
+		cr_assert_neq((uint32_t)TP.s->id & PN_TCP_SLOT_MASK, slot,
+			      "connection %u got the retired slot", k);
+		cr_assert_neq(TP.s->id, old_id);
+		if (k == 2) {
+			cr_assert_eq(pn_tcp_zc_release(TP.st, token), 0);
+			tp_step(100);
+			cr_assert_eq(tp_info().zc_held, 0, "the late token settled on a new socket");
+		}
+		tp_reset_and_close();
+	}
+	cr_assert_null(t->socks[slot]);
 	tp_close();
 }
