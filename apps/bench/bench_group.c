@@ -170,7 +170,7 @@ static void *gb_thread_main(void *arg)
 
 	pn_app_pin_nth(t->q);
 	gb_own(t->g, t->q, pn_thread_id());
-	while (atomic_load_explicit(&t->g->done, memory_order_relaxed) < t->g->nrun && !pn_app_stop) {
+	while (atomic_load_explicit(&t->g->done, memory_order_relaxed) < t->g->nrun && !bench_stopped()) {
 		gb_poll(t->g, t->q);
 		gb_work(t->g, t->q, gb_buf[t->q]);
 	}
@@ -194,7 +194,7 @@ static double gb_measure(struct gb *g, unsigned threads, uint64_t segs)
 	if (threads == 1) {
 		for (unsigned q = 0; q < GQ; q++)
 			gb_own(g, q, pn_thread_id());
-		while (atomic_load(&g->done) < g->nrun && !pn_app_stop) {
+		while (atomic_load(&g->done) < g->nrun && !bench_stopped()) {
 			for (unsigned q = 0; q < GQ; q++)
 				gb_poll(g, q);
 			gb_work(g, 0, gb_buf[0]);

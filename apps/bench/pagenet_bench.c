@@ -35,9 +35,19 @@
 #define MAX_ROUNDS 31
 #define DPDK_CACHE 256
 
-struct opts opt = { .rounds = 9, .iters = 2000000 };
+struct opts opt = { .rounds = 9, .iters = 2000000, .procs = 5 };
 
 /* Ctrl-C (pn_app_stop): finish the round in progress, skip the rest, clean up. */
+
+bool bench_stopped(void)
+{
+	return pn_app_stop;
+}
+
+void bench_flush(void)
+{
+	pn_app_flush();
+}
 
 uint64_t now_ns(void)
 {
@@ -46,20 +56,6 @@ uint64_t now_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, unsigned n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 
 static void report(const char *name, const char *anchor, double ours,
 		   double theirs, const char *unit)
@@ -105,7 +101,7 @@ void run_row(const char *name, const char *anchor, bench_fn ours, void *octx, be
 		b[r] = theirs(tctx, iters);
 	}
 	if (r > 0)
-		report(name, anchor, median(a, r), median(b, r), unit);
+		report(name, anchor, bench_median(a, r), bench_median(b, r), unit);
 }
 
 /* keep the compiler from eliding work on a pointer */
@@ -596,8 +592,13 @@ static void usage(FILE *out)
 		"  --json       one JSON object per row: name, ours_ns, anchor,\n"
 		"               anchor_ns, ratio, unit\n"
 		"  --rounds N   interleaved rounds per row, median taken (default 9)\n"
+		"  --procs N    fresh processes per row (default 5): where a process's\n"
+		"               memory lands moves the fast paths for its whole life,\n"
+		"               so each row is the median across processes, with the\n"
+		"               min-max of their ratios; JSON adds ratio_min, ratio_max\n"
+		"               and per_process\n"
 		"  --iters N    operations per round (default 2000000)\n"
-		"  --quick      3 rounds of 200000 (a smoke run)\n"
+		"  --quick      3 rounds of 200000 in 2 processes (a smoke run)\n"
 		"  --only ROWS  run only these rows (comma-separated names), e.g. for\n"
 		"               valgrind --tool=callgrind instruction counts\n");
 }
@@ -636,6 +637,8 @@ int main(int argc, char **argv)
 		{ "iters", required_argument, NULL, 'i' },
 		{ "quick", no_argument, NULL, 'q' },
 		{ "only", required_argument, NULL, 'o' },
+		{ "procs", required_argument, NULL, 'p' },
+		{ "child", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -645,6 +648,7 @@ int main(int argc, char **argv)
 	};
 	const char *cmd;
 	uint64_t v;
+	bool is_child = false;
 	int c, rc;
 
 	if (argc < 2 || argv[1][0] == '-') {
@@ -683,15 +687,21 @@ int main(int argc, char **argv)
 				goto bad;
 			opt.iters = v;
 			break;
-		case 'q': opt.rounds = 3; opt.iters = 200000; break;
+		case 'q': opt.rounds = 3; opt.iters = 200000; opt.procs = 2; break;
 		case 'o': only = optarg; break;
+		case 'p':
+			if (pn_app_parse_u64(optarg, 1, MAX_PROCS, &v))
+				goto bad;
+			opt.procs = (unsigned)v;
+			break;
+		case 'c': is_child = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 		continue;
 bad:
-		fprintf(stderr, "pagenet-bench: bad value for -%c: '%s' (--rounds 1..%d, --iters >= 64)\n",
-			c, optarg, MAX_ROUNDS);
+		fprintf(stderr, "pagenet-bench: bad value for -%c: '%s' (--rounds 1..%d, --iters >= 64, "
+			"--procs 1..%d)\n", c, optarg, MAX_ROUNDS, MAX_PROCS);
 		return 2;
 	}
 	if (opt.rounds == 0 || opt.rounds > MAX_ROUNDS || opt.iters < 64) {
@@ -699,14 +709,20 @@ bad:
 			MAX_ROUNDS);
 		return 2;
 	}
-	if (strcmp(cmd, "group") == 0) {
-		pn_app_catch_signals();
-		return bench_group();
-	}
-	if (strcmp(cmd, "pool") != 0 && strcmp(cmd, "acct") != 0) {
+	if (strcmp(cmd, "group") != 0 && strcmp(cmd, "pool") != 0 && strcmp(cmd, "acct") != 0) {
 		fprintf(stderr, "pagenet-bench: unknown benchmark '%s'\n", cmd);
 		usage(stderr);
 		return 2;
+	}
+	if (is_child) {
+		opt.json = true; /* rows for the parent to read */
+	} else if (opt.procs > 1) {
+		pn_app_catch_signals();
+		return bench_in_processes(argc, argv, opt.procs);
+	}
+	if (strcmp(cmd, "group") == 0) {
+		pn_app_catch_signals();
+		return bench_group();
 	}
 	if (strcmp(cmd, "acct") == 0) {
 		/* no DPDK anchor in this one: no EAL (and it runs under valgrind) */
