@@ -26,6 +26,9 @@ EXCEPTIONS = {
     ('tests/unit/test_debug.c', 'pn_mem_priv.h'),
     # the XDP program's steering table layout, shared with its test
     ('tests/unit/test_xdp_prog.c', 'pn_xdp_steer.h'),
+    # reads socket ids, and sets a slot's generation at its end (2^44
+    # closes of one slot cannot be counted through in a test)
+    ('tests/unit/test_tcp_loss.c', 'pn_tcp_priv.h'),
 }
 
 order = re.search(r"foreach c : \[([^\]]*)\]", open(os.path.join(top, 'lib/meson.build')).read())
