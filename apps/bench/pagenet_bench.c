@@ -454,6 +454,19 @@ static int bench_pool(void)
 	if (!opt.json)
 		printf("pagenet-bench pool: %u rounds x %llu ops, median ns per object\n",
 		       opt.rounds, (unsigned long long)opt.iters);
+	if (getenv("PN_BENCH_LAYOUT") != NULL) {
+		/* where this process's hot data landed: for finding layout effects */
+		struct pn_frame *f = pn_pool_alloc(p);
+		int here;
+
+		fprintf(stderr, "layout pool %p stats %p cache %p frame %p tls %p stack %p "
+			"code %p mp %p mpcache %p lcore_tls %p mpops %p\n",
+			(void *)p, (void *)p->stats, (void *)p->alloc.cache, (void *)f,
+			(void *)&pn_thread_id_tls, (void *)&here, (void *)ours_single, (void *)mp,
+			(void *)rte_mempool_default_cache(mp, rte_lcore_id()),
+			(void *)&RTE_PER_LCORE(_lcore_id), (void *)&rte_mempool_ops_table);
+		pn_pool_put(p, f);
+	}
 
 	run_row("alloc_put_single", "rte_mempool_get+put (cache 256)",
 		ours_single, p, dpdk_single, mp, opt.iters, "ns/op");
@@ -616,7 +629,9 @@ static void usage(FILE *out)
 		"  --iters N    operations per round (default 2000000)\n"
 		"  --quick      3 rounds of 200000 in 2 processes (a smoke run)\n"
 		"  --only ROWS  run only these rows (comma-separated names), e.g. for\n"
-		"               valgrind --tool=callgrind instruction counts\n");
+		"               valgrind --tool=callgrind instruction counts\n"
+		"\n"
+		"PN_BENCH_LAYOUT=1 (pool): print where each process's hot data landed.\n");
 }
 
 /*
