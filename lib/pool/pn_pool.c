@@ -456,7 +456,7 @@ static void recycle_now(struct pn_pool *p, struct pn_frame *f, int tid)
 	if (pn_pool_is_owner(p, tid) && n < p->alloc.size && pn_pool_node_ok(p, f)) {
 		p->alloc.cache[n] = f;
 		atomic_store_explicit(&p->alloc.count, n + 1, memory_order_relaxed);
-		PN_POOL_STAT_ADD(p, tid, recycle_cached, 1);
+		PN_SOLE_ADD(p->alloc.recycle_cached, 1);
 		return;
 	}
 	if (!pn_pool_node_ok(p, f)) {
@@ -653,17 +653,17 @@ void pn_pool_set_owner(struct pn_pool *p, int tid)
 void pn_pool_get_stats(const struct pn_pool *p, struct pn_pool_stats_sum *s)
 {
 	memset(s, 0, sizeof(*s));
+	s->alloc_fast = atomic_load_explicit(&p->alloc.alloc_fast, memory_order_relaxed);
+	s->recycle_cached = atomic_load_explicit(&p->alloc.recycle_cached, memory_order_relaxed);
 	for (unsigned t = 0; t < PN_THREAD_SLOTS; t++) {
 		struct pn_pool_stats *st = &p->stats[t];
 
 #define SUM(f) s->f += atomic_load_explicit(&st->f, memory_order_relaxed)
-		SUM(alloc_fast);
 		SUM(alloc_slow);
 		SUM(alloc_slow_high_order);
 		SUM(alloc_empty);
 		SUM(alloc_refill);
 		SUM(alloc_waive);
-		SUM(recycle_cached);
 		SUM(recycle_cache_full);
 		SUM(recycle_ring);
 		SUM(recycle_ring_full);

@@ -99,13 +99,12 @@ struct pn_pool_params {
 
 /** Per-thread counters with the kernel's names; written by one thread. */
 struct pn_pool_stats {
-	_Atomic(uint64_t) alloc_fast;            /**< served from the cache */
+	/* alloc_fast and recycle_cached: the owner's, in pn_pool.alloc */
 	_Atomic(uint64_t) alloc_slow;            /**< order-0 refills from the region */
 	_Atomic(uint64_t) alloc_slow_high_order; /**< higher-order refills from the region */
 	_Atomic(uint64_t) alloc_empty;           /**< ring empty when the cache was */
 	_Atomic(uint64_t) alloc_refill;          /**< cache refilled from the ring */
 	_Atomic(uint64_t) alloc_waive;           /**< frames released for NUMA mismatch */
-	_Atomic(uint64_t) recycle_cached;        /**< put straight into the cache */
 	_Atomic(uint64_t) recycle_cache_full;    /**< owner put found the cache full */
 	_Atomic(uint64_t) recycle_ring;          /**< put into the recycle ring */
 	_Atomic(uint64_t) recycle_ring_full;     /**< ring full (or closed) */
@@ -159,6 +158,11 @@ struct pn_pool {
 	struct {
 		_Atomic(uint32_t) count; /* atomic only so telemetry may read it */
 		uint32_t size;
+		/* the fast paths' counters, beside the cache they count: one
+		 * add at a fixed offset instead of indexing the per-thread
+		 * array (the other counters stay there) */
+		_Atomic(uint64_t) alloc_fast;     /* served from the cache */
+		_Atomic(uint64_t) recycle_cached; /* put straight into the cache */
 		struct pn_frame *cache[PN_POOL_CACHE_MAX];
 	} alloc __pn_cache_aligned;
 	struct pn_frame *frag_page;
@@ -317,12 +321,12 @@ struct pn_frame *pn_pool_alloc_slow(struct pn_pool *p, int tid);
 void pn_pool_recycle_slow(struct pn_pool *p, struct pn_frame *f, int tid);
 
 /* The owner takes the last of the @p n pages in its cache. */
-static inline struct pn_frame *pn_pool_cache_take(struct pn_pool *p, int tid, uint32_t n)
+static inline struct pn_frame *pn_pool_cache_take(struct pn_pool *p, uint32_t n)
 {
 	struct pn_frame *f = p->alloc.cache[--n];
 
 	atomic_store_explicit(&p->alloc.count, n, memory_order_relaxed);
-	PN_POOL_STAT_ADD(p, tid, alloc_fast, 1);
+	PN_SOLE_ADD(p->alloc.alloc_fast, 1);
 	pn_pool_frame_hand_out(f);
 	return f;
 }
@@ -338,7 +342,7 @@ static inline struct pn_frame *pn_pool_alloc(struct pn_pool *p)
 	uint32_t n = atomic_load_explicit(&p->alloc.count, memory_order_relaxed);
 
 	if (pn_likely(pn_pool_is_owner(p, tid) && n != 0))
-		return pn_pool_cache_take(p, tid, n);
+		return pn_pool_cache_take(p, n);
 	return pn_pool_alloc_slow(p, tid);
 }
 
@@ -364,7 +368,7 @@ static inline int pn_pool_alloc_bulk(struct pn_pool *p, struct pn_frame **frames
 			pn_pool_frame_hand_out(frames[i]);
 		}
 		atomic_store_explicit(&p->alloc.count, have, memory_order_relaxed);
-		PN_POOL_STAT_ADD(p, tid, alloc_fast, n);
+		PN_SOLE_ADD(p->alloc.alloc_fast, n);
 		return 0;
 	}
 	return pn_pool_alloc_bulk_slow(p, frames, n);
@@ -451,7 +455,7 @@ static inline void pn_pool_recycle(struct pn_pool *p, struct pn_frame *f)
 	    pn_likely(pn_pool_node_ok(p, f)) && pn_likely(p->quarantine == NULL)) {
 		p->alloc.cache[n] = f;
 		atomic_store_explicit(&p->alloc.count, n + 1, memory_order_relaxed);
-		PN_POOL_STAT_ADD(p, tid, recycle_cached, 1);
+		PN_SOLE_ADD(p->alloc.recycle_cached, 1);
 		return;
 	}
 	pn_pool_recycle_slow(p, f, tid);
@@ -564,7 +568,7 @@ static inline void pn_pool_put_bulk(struct pn_pool *p,
 			}
 		}
 		atomic_store_explicit(&p->alloc.count, have + i, memory_order_relaxed);
-		PN_POOL_STAT_ADD(p, tid, recycle_cached, i);
+		PN_SOLE_ADD(p->alloc.recycle_cached, i);
 		if (pn_likely(i == n))
 			return;
 	}
@@ -631,7 +635,7 @@ static inline void *pn_pool_alloc_frag(struct pn_pool *p, uint32_t size,
 			int tid = pn_thread_id();
 
 			if (pn_likely(n != 0 && pn_pool_is_owner(p, tid))) {
-				f = pn_pool_cache_take(p, tid, n);
+				f = pn_pool_cache_take(p, n);
 				p->frag_page = f;
 				p->frag_bias = p->frag_last_bias;
 				atomic_store_explicit(&f->frag_count, p->frag_bias, memory_order_relaxed);
