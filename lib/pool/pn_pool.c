@@ -191,6 +191,7 @@ struct pn_pool *pn_pool_create(const struct pn_pool_params *params)
 	p->frag_size = pp.frag_size;
 	p->page_bytes = PN_FRAME_SIZE << pp.order;
 	p->alloc.size = pp.cache_size;
+	p->alloc.recycle_size = p->quarantine ? 0 : pp.cache_size;
 	atomic_init(&p->outstanding, 1); /* the pool's own reference */
 	snprintf(p->name, sizeof(p->name), "%s", pp.name ? pp.name : "pool");
 	if (table_insert(p) < 0) {

@@ -158,6 +158,10 @@ struct pn_pool {
 	struct {
 		_Atomic(uint32_t) count; /* atomic only so telemetry may read it */
 		uint32_t size;
+		/* what the fast recycle paths may fill: size, or 0 in
+		 * quarantine mode (every page then goes through the FIFO), so
+		 * one compare covers both */
+		uint32_t recycle_size;
 		/* the fast paths' counters, beside the cache they count: one
 		 * add at a fixed offset instead of indexing the per-thread
 		 * array (the other counters stay there) */
@@ -451,8 +455,8 @@ static inline void pn_pool_recycle(struct pn_pool *p, struct pn_frame *f)
 			"page recycled while a fragment of it is still live");
 	pn_pool_uncharge(p, f);
 	/* fast path: owner thread, room in the cache, right node */
-	if (pn_likely(pn_pool_is_owner(p, tid) & (n < p->alloc.size)) &&
-	    pn_likely(pn_pool_node_ok(p, f)) && pn_likely(p->quarantine == NULL)) {
+	if (pn_likely(pn_pool_is_owner(p, tid) & (n < p->alloc.recycle_size)) &&
+	    pn_likely(pn_pool_node_ok(p, f))) {
 		p->alloc.cache[n] = f;
 		atomic_store_explicit(&p->alloc.count, n + 1, memory_order_relaxed);
 		PN_SOLE_ADD(p->alloc.recycle_cached, 1);
@@ -506,8 +510,7 @@ static inline void pn_pool_put_bulk(struct pn_pool *p,
 	unsigned i = 0;
 
 	/* fast path: owner, room for all, sole references on the right node */
-	if (pn_likely(pn_pool_is_owner(p, tid) && have + n <= p->alloc.size &&
-		      p->quarantine == NULL)) {
+	if (pn_likely(pn_pool_is_owner(p, tid) && have + n <= p->alloc.recycle_size)) {
 		int nid = pn_pool_nid(p);
 
 		/* any node and no charges to give back (the pool's frames are
